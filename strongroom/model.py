@@ -1,0 +1,246 @@
+"""Typed records shared by every stage of the pipeline.
+
+Stages pass these around instead of tuples or dicts, so that a field added
+later is one edit here and the type checker finds every place that needs it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class Basis(enum.StrEnum):
+    """How a format identification was reached (FIDO's match types)."""
+
+    SIGNATURE = "signature"
+    CONTAINER = "container"
+    EXTENSION = "extension"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class FormatMatch:
+    """One PRONOM format that a file matched."""
+
+    puid: str
+    name: str
+    version: str | None
+    mime: str | None
+    signature: str
+
+
+@dataclass(frozen=True)
+class Identification:
+    """The answer an identifier gives for one file.
+
+    `matches` keeps every format in the identifier's own order; `puid` and the
+    other top-level fields describe the first, which is what PREMIS records as
+    the format designation.
+    """
+
+    basis: Basis
+    matches: tuple[FormatMatch, ...]
+    tool: str
+    tool_version: str
+    signature_version: str
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def first(self) -> FormatMatch | None:
+        return self.matches[0] if self.matches else None
+
+    @property
+    def puid(self) -> str | None:
+        return self.matches[0].puid if self.matches else None
+
+    @property
+    def format_name(self) -> str | None:
+        return self.matches[0].name if self.matches else None
+
+    @property
+    def format_version(self) -> str | None:
+        return self.matches[0].version if self.matches else None
+
+    @property
+    def mime(self) -> str | None:
+        return self.matches[0].mime if self.matches else None
+
+
+class FileRole(enum.StrEnum):
+    """Where a file sits in the package, as METS fileGrp USE values."""
+
+    ORIGINAL = "original"
+    SUBMISSION_DOCUMENTATION = "submissionDocumentation"
+    METADATA = "metadata"
+    LOG = "log"
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One stored file of a package.
+
+    `path` is relative to the bag's `data/` folder, always with `/` separators
+    (for example `objects/minutes/1999.pdf`).
+    """
+
+    uuid: str
+    path: str
+    original_name: str
+    size: int
+    sha256: str
+    role: FileRole
+    identification: Identification | None
+    modified: datetime | None = None
+
+
+class AgentType(enum.StrEnum):
+    SOFTWARE = "software"
+    ORGANIZATION = "organization"
+    PERSON = "person"
+
+
+@dataclass(frozen=True)
+class Agent:
+    """A PREMIS agent: who or what took part in an event."""
+
+    identifier_type: str
+    identifier_value: str
+    name: str
+    type: AgentType
+    note: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.identifier_type}:{self.identifier_value}"
+
+
+class Outcome(enum.StrEnum):
+    SUCCESS = "success"
+    WARNING = "warning"
+    FAILURE = "failure"
+
+
+@dataclass(frozen=True)
+class Event:
+    """A PREMIS event about one file (`file_uuid`) or the whole package (None)."""
+
+    uuid: str
+    type: str
+    datetime: datetime
+    detail: str
+    outcome: Outcome
+    outcome_detail: str
+    agents: tuple[str, ...]  # Agent.key values
+    file_uuid: str | None = None
+
+
+@dataclass(frozen=True)
+class RightsStatement:
+    """One row of the depositor's rights.csv, as PREMIS rights."""
+
+    uuid: str
+    file_path: str
+    basis: str  # copyright, license, statute, donor, policy, other
+    status: str | None = None
+    jurisdiction: str | None = None
+    determination_date: str | None = None
+    note: str | None = None
+    terms: str | None = None  # license terms, statute citation, donor agreement ...
+    start_date: str | None = None
+    end_date: str | None = None  # 'open' means no end
+    grant_act: str | None = None  # disseminate, replicate, migrate, modify, use, delete
+    grant_restriction: str | None = None  # allow, disallow, conditional
+    grant_start_date: str | None = None
+    grant_end_date: str | None = None
+    grant_note: str | None = None
+    doc_id_type: str | None = None
+    doc_id_value: str | None = None
+    doc_id_role: str | None = None
+
+
+@dataclass(frozen=True)
+class DublinCore:
+    """Dublin Core fields for one file, folder or the whole package.
+
+    `target` is a path relative to the bag's `data/` folder (`objects/a/b.pdf`,
+    `objects/a`) or `objects` for the package as a whole. Each element keeps its
+    values in order, so repeated `dc.subject` columns survive.
+    """
+
+    target: str
+    elements: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def first(self, element: str) -> str | None:
+        values = self.elements.get(element)
+        return values[0] if values else None
+
+
+@dataclass(frozen=True)
+class PackageSummary:
+    """What the catalog and `strongroom list` know of a stored package."""
+
+    uuid: str
+    name: str
+    created: datetime
+    files: int
+    bytes: int
+    payload_sha256: str  # digest over sorted (path, sha256) of the originals
+    storage_key: str
+    title: str | None = None
+    indexed: bool = True
+
+
+@dataclass(frozen=True)
+class PackageDocument:
+    """Everything the METS document of a package says, read back or about to be written."""
+
+    uuid: str
+    name: str
+    created: datetime
+    files: tuple[FileRecord, ...]
+    events: tuple[Event, ...]
+    agents: tuple[Agent, ...]
+    rights: tuple[RightsStatement, ...]
+    descriptions: tuple[DublinCore, ...]
+    source_metadata: dict[str, tuple[str, ...]]  # bag-info.txt of a supplied bag
+    payload_sha256: str
+
+
+# --- Fixity and validation problems ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    path: str
+    algorithm: str
+    expected: str
+    found: str
+    kind: str = "mismatch"
+
+    def describe(self) -> str:
+        return f"{self.path}: {self.algorithm} expected {self.expected}, found {self.found}"
+
+
+@dataclass(frozen=True)
+class Missing:
+    path: str
+    source: str  # which manifest or checksum file named it
+    kind: str = "missing"
+
+    def describe(self) -> str:
+        return f"{self.path}: named in {self.source} but not present"
+
+
+@dataclass(frozen=True)
+class Unexpected:
+    path: str
+    source: str
+    kind: str = "unexpected"
+
+    def describe(self) -> str:
+        return f"{self.path}: present but not listed in {self.source}"
+
+
+FixityProblem = Mismatch | Missing | Unexpected

@@ -1,0 +1,76 @@
+"""The StorageBackend protocol: the small surface every storage type implements.
+
+Keys are `/`-separated relative strings (`packages/<uuid>/<bag>/data/objects/a.pdf`);
+a backend maps them onto its own namespace and must accept any Unicode name a
+transfer can contain. Optional capabilities (native checksums, object lock) are
+separate one-method protocols that callers detect with `supports()`, never with
+isinstance on a concrete class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    modified: datetime
+
+
+@dataclass(frozen=True)
+class PutResult:
+    key: str
+    size: int
+    sha256: str
+
+
+@runtime_checkable
+class StorageBackend(Protocol):
+    """Required operations. All raise NotFound / IntegrityError / StorageError from strongroom.errors."""
+
+    name: str
+
+    def put(self, key: str, source: Path, sha256: str) -> PutResult:
+        """Store the file at `source` under `key`, atomically, and verify it.
+
+        The object appears under `key` only whole: it is written under a temporary
+        name, flushed to stable storage and renamed (or the backend's equivalent).
+        It is read back and its SHA-256 compared with `sha256` before returning;
+        on any difference the object is removed and IntegrityError raised.
+        Overwriting an existing key is allowed and equally atomic.
+        """
+        ...
+
+    def open(self, key: str) -> BinaryIO:
+        """A readable binary stream of the object; NotFound if absent."""
+        ...
+
+    def stat(self, key: str) -> ObjectInfo:
+        """Size and modification time; NotFound if absent."""
+        ...
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        """Every key that starts with `prefix`, in sorted order, temporary objects excluded."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove the object; NotFound if absent."""
+        ...
+
+
+@runtime_checkable
+class NativeChecksums(Protocol):
+    """Optional: the backend can report a stored object's SHA-256 without the caller reading it."""
+
+    def sha256_of(self, key: str) -> str: ...
+
+
+def supports(backend: object, capability: type) -> bool:
+    """True when `backend` offers the optional `capability` protocol."""
+    return isinstance(backend, capability)
