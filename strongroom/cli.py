@@ -1,0 +1,416 @@
+"""The `strongroom` command: a thin typer layer over strongroom.archive.
+
+Each command parses its options, calls one library function and renders the
+result, as a table for people or as JSON (`--json`) for scripts. Library errors
+become one clear message on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from strongroom.archive import Archive, current_operator
+from strongroom.errors import StrongroomError
+from strongroom.ingest.pipeline import IngestOptions, ingest
+from strongroom.search.base import SearchQuery
+
+app = typer.Typer(
+    help="Strongroom: ingest, verify, find and export digital records as BagIt packages with METS/PREMIS.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@dataclass
+class State:
+    home: Path
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except StrongroomError as exc:
+        _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted; nothing half-stored is kept (the next run cleans up).", 130)
+
+
+def _archive(ctx: typer.Context) -> Archive:
+    state: State = ctx.obj
+    return Archive.open(state.home)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[str, int, int | None], None]]:
+    """A rich progress bar on stderr; silent when output is for a script."""
+    if not enabled:
+        yield lambda stage, done, total: None
+        return
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(stage: str, done: int, total: int | None) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    home: Annotated[
+        Path,
+        typer.Option(
+            "--home", envvar="STRONGROOM_HOME", help="The archive's home folder (config, catalog, storage, index)."
+        ),
+    ] = Path("strongroom-home"),
+) -> None:
+    """Strongroom digital preservation archive."""
+    ctx.obj = State(home=home.expanduser().absolute())
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    organisation: Annotated[
+        str, typer.Option(help="Name of the organisation that holds the archive.")
+    ] = "Strongroom archive",
+    organisation_id: Annotated[
+        str, typer.Option(help="Short code of the organisation (repository code).")
+    ] = "strongroom",
+) -> None:
+    """Create a new archive home with default settings (local storage, SQLite catalog and index)."""
+    home: Path = ctx.obj.home
+    with _errors():
+        config = Archive.create(home, organisation, organisation_id)
+        Archive.open(home).close()
+    Console().print(f"Created archive in [bold]{home}[/] (settings: {config.name}).")
+    Console().print(f"Next: strongroom --home {home} ingest <folder|zip|tar|bag>")
+
+
+@app.command(name="ingest")
+def ingest_command(
+    ctx: typer.Context,
+    source: Annotated[
+        Path, typer.Argument(help="A folder, .zip, .tar/.tar.gz/.tgz, or BagIt bag (folder, zipped or tarred).")
+    ],
+    name: Annotated[str | None, typer.Option(help="Package name (default: the source's name).")] = None,
+    title: Annotated[str | None, typer.Option(help="Dublin Core title of the whole package.")] = None,
+    creator: Annotated[list[str] | None, typer.Option(help="Dublin Core creator (repeatable).")] = None,
+    date: Annotated[str | None, typer.Option(help="Dublin Core date.")] = None,
+    description: Annotated[str | None, typer.Option(help="Dublin Core description.")] = None,
+    subject: Annotated[list[str] | None, typer.Option(help="Dublin Core subject (repeatable).")] = None,
+    identifier: Annotated[str | None, typer.Option(help="Dublin Core identifier (e.g. a reference code).")] = None,
+    rights: Annotated[str | None, typer.Option(help="Dublin Core rights statement.")] = None,
+    allow_duplicate: Annotated[
+        bool, typer.Option("--allow-duplicate", help="Store even when the same files are already stored.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Ingest a transfer: verify it, identify formats, build and store a BagIt package with METS."""
+    dc: dict[str, tuple[str, ...]] = {}
+    for element, value in (
+        ("title", title),
+        ("date", date),
+        ("description", description),
+        ("identifier", identifier),
+        ("rights", rights),
+    ):
+        if value:
+            dc[element] = (value,)
+    for element, values in (("creator", creator), ("subject", subject)):
+        if values:
+            dc[element] = tuple(values)
+    options = IngestOptions(name=name, description=dc, allow_duplicate=allow_duplicate, operator=current_operator())
+    with _errors(), _archive(ctx) as archive, _progress(not as_json and sys.stderr.isatty()) as progress:
+        report = ingest(archive, source, options, progress)
+    if as_json:
+        _print_json(
+            {
+                "package": report.package,
+                "name": report.name,
+                "files": report.files,
+                "bytes": report.bytes,
+                "originals": report.originals,
+                "kind": report.kind,
+                "indexed": report.indexed,
+                "warnings": list(report.warnings),
+            }
+        )
+        return
+    console = Console()
+    console.print(
+        f"Stored [bold]{report.name}[/] as package [bold]{report.package}[/]: "
+        f"{report.originals} records, {report.files} files, {_human(report.bytes)} ({report.kind})."
+    )
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    if not report.indexed:
+        console.print("[yellow]The search index will catch up on the next run (or: strongroom rebuild).[/]")
+
+
+@app.command(name="list")
+def list_command(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False
+) -> None:
+    """List the stored packages."""
+    with _errors(), _archive(ctx) as archive:
+        packages = archive.catalog.packages()
+    if as_json:
+        _print_json(
+            [
+                {
+                    "package": p.uuid,
+                    "name": p.name,
+                    "title": p.title,
+                    "created": p.created.isoformat(),
+                    "files": p.files,
+                    "bytes": p.bytes,
+                }
+                for p in packages
+            ]
+        )
+        return
+    if not packages:
+        Console().print("No packages yet. Ingest one with: strongroom ingest <folder>")
+        return
+    table = Table("Package", "Name", "Title", "Created", "Files", "Size")
+    for p in packages:
+        table.add_row(
+            p.uuid, p.name, p.title or "", p.created.strftime("%Y-%m-%d %H:%M"), str(p.files), _human(p.bytes)
+        )
+    Console().print(table)
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    package: Annotated[str, typer.Argument(help="Package UUID, UUID prefix or name.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Show a package: summary, files with formats and checksums, and events."""
+    with _errors(), _archive(ctx) as archive:
+        details = archive.details(package)
+    s = details.summary
+    files: list[dict[str, Any]] = [
+        {
+            "path": f.path,
+            "uuid": f.uuid,
+            "size": f.size,
+            "sha256": f.sha256,
+            "role": f.role.value,
+            "puid": f.identification.puid if f.identification else None,
+            "format": f.identification.format_name if f.identification else None,
+            "version": f.identification.format_version if f.identification else None,
+            "mime": f.identification.mime if f.identification else None,
+            "basis": f.identification.basis.value if f.identification else None,
+            "warnings": list(f.identification.warnings) if f.identification else [],
+        }
+        for f in details.files
+    ]
+    events = [
+        {
+            "uuid": e.uuid,
+            "type": e.type,
+            "datetime": e.datetime.isoformat(),
+            "outcome": e.outcome.value,
+            "detail": e.outcome_detail,
+            "file": e.file_uuid,
+            "agents": list(e.agents),
+        }
+        for e in details.events
+    ]
+    if as_json:
+        _print_json(
+            {
+                "package": s.uuid,
+                "name": s.name,
+                "title": s.title,
+                "created": s.created.isoformat(),
+                "files": files,
+                "bytes": s.bytes,
+                "payload_sha256": s.payload_sha256,
+                "storage_key": s.storage_key,
+                "description": {d.target: {k: list(v) for k, v in d.elements.items()} for d in details.descriptions},
+                "events": events,
+            }
+        )
+        return
+    console = Console()
+    console.print(
+        f"[bold]{s.name}[/] {s.uuid}\n  title: {s.title or ''}\n  created: {s.created.isoformat()}"
+        f"\n  {s.files} files, {_human(s.bytes)}\n  storage: {s.storage_key}",
+        highlight=False,
+    )
+    table = Table("Path", "PUID", "Format", "Basis", "Size", "SHA-256")
+    for f in files:
+        table.add_row(
+            str(f["path"]),
+            f["puid"] or "-",
+            f["format"] or "",
+            f["basis"] or "",
+            _human(int(f["size"])),
+            str(f["sha256"])[:16] + "…",
+        )
+    console.print(table)
+    package_events = [e for e in events if e["file"] is None]
+    console.print(f"{len(events)} events ({len(package_events)} about the whole package):")
+    for e in package_events:
+        first_line = str(e["detail"]).splitlines()[0] if e["detail"] else ""
+        console.print(
+            f"  {e['datetime']}  {e['type']}: {e['outcome']} - {first_line}",
+            highlight=False,
+        )
+
+
+@app.command()
+def verify(
+    ctx: typer.Context,
+    packages: Annotated[list[str] | None, typer.Argument(help="Packages to check (UUID, prefix or name).")] = None,
+    all_packages: Annotated[bool, typer.Option("--all", help="Check every package.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Re-read every stored file and compare it with the package manifests (exit 1 on any problem)."""
+    if not packages and not all_packages:
+        _fail("name one or more packages, or use --all.")
+    with _errors(), _archive(ctx) as archive, _progress(not as_json and sys.stderr.isatty()) as progress:
+        report = archive.verify(packages or [], current_operator(), progress)
+    if as_json:
+        _print_json(
+            {"checked": report.checked, "packages": report.packages, "problems": [p.as_dict() for p in report.problems]}
+        )
+    else:
+        console = Console()
+        for p in report.problems:
+            console.print(f"[red]{p.problem.kind}[/] {p.package}: {p.problem.describe()}", highlight=False)
+        verdict = "[green]all good[/]" if not report.problems else f"[red]{len(report.problems)} problem(s)[/]"
+        console.print(f"Checked {report.checked} files in {report.packages} package(s): {verdict}.")
+    if report.problems:
+        raise typer.Exit(1)
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="Words to find (all must match; end a word with * for a prefix).")],
+    puid: Annotated[str | None, typer.Option(help="Only files of this PRONOM format (e.g. fmt/43).")] = None,
+    package: Annotated[str | None, typer.Option(help="Only this package (UUID).")] = None,
+    limit: Annotated[int, typer.Option(help="How many hits to show.")] = 20,
+    offset: Annotated[int, typer.Option(help="Skip this many hits (paging).")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Search packages and files by Dublin Core, names, paths and formats."""
+    with _errors(), _archive(ctx) as archive:
+        if package:
+            package = archive.package(package).uuid
+        results = archive.search(
+            SearchQuery(text=query, puid=puid, package=package, facets=("puid", "package"), offset=offset, limit=limit)
+        )
+    if as_json:
+        _print_json(
+            {
+                "total": results.total,
+                "hits": [
+                    {
+                        "package": h.package,
+                        "name": h.package_name,
+                        "path": h.path,
+                        "title": h.title,
+                        "puid": h.puid,
+                        "format": h.format_name,
+                        "file": h.file_uuid,
+                        "score": h.score,
+                        "snippet": h.snippet,
+                    }
+                    for h in results.hits
+                ],
+                "facets": {k: {f.value: f.count for f in v} for k, v in results.facets.items()},
+            }
+        )
+        return
+    console = Console()
+    console.print(f"{results.total} match(es).")
+    table = Table("Package", "Path", "Title", "PUID")
+    for h in results.hits:
+        table.add_row(h.package_name, h.path or "(whole package)", h.title or "", h.puid or "")
+    if results.hits:
+        console.print(table)
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    package: Annotated[str, typer.Argument(help="Package UUID, prefix or name.")],
+    dest: Annotated[Path, typer.Argument(help="Folder to write the bag into.")],
+) -> None:
+    """Write a stored package out as a BagIt bag and validate it."""
+    with _errors(), _archive(ctx) as archive, _progress(sys.stderr.isatty()) as progress:
+        path = archive.export(package, dest, progress)
+    Console().print(f"Exported to {path} (bag valid).")
+
+
+@app.command()
+def rebuild(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False
+) -> None:
+    """Rebuild the catalog and the search index from the stored packages alone."""
+    with _errors(), _archive(ctx) as archive, _progress(not as_json and sys.stderr.isatty()) as progress:
+        report = archive.rebuild(progress)
+    if as_json:
+        _print_json({"packages": report.packages, "files": report.files, "indexed": report.indexed})
+    else:
+        Console().print(
+            f"Rebuilt from storage: {report.packages} packages, {report.files} files, {report.indexed} indexed."
+        )
+
+
+def run() -> None:  # pragma: no cover - console entry for `python -m strongroom`
+    app(prog_name=os.path.basename(sys.argv[0]) or "strongroom")

@@ -1,0 +1,372 @@
+"""The ingest pipeline: transfer in, stored and recorded BagIt package out.
+
+source -> safe unpack -> layout -> copy+hash+identify (parallel, one read per file)
+-> supplied checksums and bag manifests verified -> depositor metadata -> METS
+-> bag -> storage (atomic, verified) -> catalog -> search index.
+
+Nothing is visible in the catalog or the index until the package is stored
+whole; a failure at any step leaves only a staging folder, removed at once or
+by the next run.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from strongroom.errors import DuplicateTransferError, TransferError
+from strongroom.ingest.bag import BAG_TAG_FILES, SuppliedBag
+from strongroom.ingest.bagwriter import write_bag_files
+from strongroom.ingest.layout import TransferEntry, TransferLayout, plan_layout
+from strongroom.ingest.provenance import FileFacts, IngestAgents, file_events, make_agents, package_event
+from strongroom.ingest.sources import PreparedTransfer, default_name, prepare_source
+from strongroom.ingest.staged_files import StagedFiles
+from strongroom.ingest.staging import archive_lock, staging_area
+from strongroom.ingest.transfer_metadata import (
+    ExpectedDigest,
+    TransferMetadata,
+    parse_metadata_csv,
+    parse_rights_csv,
+    read_transfer_checksums,
+)
+from strongroom.ingest.worker import FileResult, FileTask, bounded_map, make_executor, process_file
+from strongroom.metadata.mets import MetsInput, write_mets
+from strongroom.model import (
+    DublinCore,
+    Event,
+    FileRecord,
+    FileRole,
+    FixityProblem,
+    Mismatch,
+    Missing,
+    Outcome,
+    PackageSummary,
+    Unexpected,
+)
+from strongroom.package_store import PackageMarker
+
+if TYPE_CHECKING:
+    from strongroom.archive import Archive
+
+Progress = Callable[[str, int, int | None], None]
+MAX_LISTED = 200
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    name: str | None = None
+    description: dict[str, tuple[str, ...]] = field(default_factory=dict)  # dc element -> values
+    allow_duplicate: bool = False
+    operator: str = "unknown"
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    package: str
+    name: str
+    files: int
+    bytes: int
+    originals: int
+    kind: str
+    warnings: tuple[str, ...]
+    indexed: bool
+    storage_key: str
+
+
+def _problems_error(what: str, problems: Sequence[FixityProblem]) -> TransferError:
+    lines = [p.describe() for p in problems[:MAX_LISTED]]
+    if len(problems) > MAX_LISTED:
+        lines.append(f"... and {len(problems) - MAX_LISTED} more")
+    return TransferError(
+        f"{what}: {len(problems)} problem(s); nothing was stored.",
+        details=[*lines, "Fix or re-supply the files named above (or their checksums) and ingest again."],
+    )
+
+
+def _expected_digests(prepared: PreparedTransfer, layout: TransferLayout) -> list[ExpectedDigest]:
+    expected: list[ExpectedDigest] = []
+    metadata_dirs = [prepared.root / "metadata", prepared.root / "data" / "metadata"]
+    for folder in metadata_dirs:
+        if folder.is_dir():
+            expected.extend(read_transfer_checksums(folder))
+    if prepared.bag is not None:
+        by_source = {e.source: e.dest for e in layout.entries}
+        for bag_path, digests in prepared.bag.payload.items():
+            source = prepared.root / bag_path
+            dest = by_source.get(source, f"(bag) {bag_path}")
+            for algorithm, digest in digests.items():
+                expected.append(ExpectedDigest(dest, algorithm, digest.lower(), f"manifest-{algorithm}.txt"))
+    return expected
+
+
+def _bag_layout(prepared: PreparedTransfer) -> TransferLayout:
+    bag = prepared.bag
+    assert bag is not None
+    layout = plan_layout(prepared.root, payload_root=prepared.root / "data", tag_metadata=prepared.root / "metadata")
+    # The supplied bag's own tag files are evidence of the transfer: kept under logs/.
+    for child in sorted(prepared.root.iterdir()):
+        if child.is_file() and (child.name in BAG_TAG_FILES or child.name.startswith(("manifest-", "tagmanifest-"))):
+            dest = f"logs/supplied-bag/{child.name}"
+            layout.entries.append(TransferEntry(child, dest, FileRole.LOG, child.name))
+    return layout
+
+
+def _check_bag_extras(bag: SuppliedBag, prepared: PreparedTransfer, layout: TransferLayout) -> list[FixityProblem]:
+    problems: list[FixityProblem] = list(bag.tag_problems)
+    payload_root = prepared.root / "data"
+    listed = {prepared.root / p for p in bag.payload}
+    payload_files = [e for e in layout.entries if e.source.is_relative_to(payload_root)]
+    for entry in payload_files:
+        if entry.source not in listed:
+            problems.append(Unexpected(entry.source.relative_to(prepared.root).as_posix(), "the bag's manifests"))
+    return problems
+
+
+class _Verifier:
+    """Compares each file's digests with what the transfer supplied, as results arrive."""
+
+    def __init__(self, expected: list[ExpectedDigest]) -> None:
+        self.by_path: dict[str, list[ExpectedDigest]] = {}
+        for item in expected:
+            self.by_path.setdefault(item.path, []).append(item)
+        self.seen: set[str] = set()
+        self.problems: list[FixityProblem] = []
+
+    @property
+    def algorithms(self) -> tuple[str, ...]:
+        algs = {"sha256"} | {e.algorithm for items in self.by_path.values() for e in items}
+        return tuple(sorted(algs))
+
+    def check(self, dest: str, result: FileResult) -> tuple[tuple[str, str], ...]:
+        verified: list[tuple[str, str]] = []
+        for item in self.by_path.get(dest, ()):
+            self.seen.add(dest)
+            found = result.digests[item.algorithm]
+            if found != item.digest:
+                self.problems.append(Mismatch(dest, item.algorithm, item.digest, found))
+            else:
+                verified.append((item.algorithm, item.source))
+        return tuple(verified)
+
+    def missing(self) -> list[FixityProblem]:
+        out: list[FixityProblem] = []
+        for path in sorted(set(self.by_path) - self.seen):
+            sources = sorted({e.source for e in self.by_path[path]})
+            out.append(Missing(path.removeprefix("(bag) "), ", ".join(sources)))
+        return out
+
+
+def _descriptions(metadata: TransferMetadata, options: IngestOptions, name: str) -> list[DublinCore]:
+    descriptions = [d for d in metadata.descriptions if d.target != "objects"]
+    package_level = next((d for d in metadata.descriptions if d.target == "objects"), None)
+    elements = dict(package_level.elements) if package_level else {}
+    elements.update({k: v for k, v in options.description.items() if v})
+    elements.setdefault("title", (name,))
+    descriptions.insert(0, DublinCore("objects", elements))
+    return descriptions
+
+
+def ingest(archive: Archive, source: Path, options: IngestOptions, progress: Progress | None = None) -> IngestReport:
+    archive.clean_up_stale_ingests()
+    package = str(uuid.uuid4())
+    name = options.name or default_name(source)
+    if not name.strip() or "/" in name or name in (".", ".."):
+        raise TransferError(f"{name!r} cannot be a package name.", details=["Give another with --name."])
+    settings = archive.settings
+    started = datetime.now(UTC)
+    with staging_area(settings.staging_dir, package) as staging:
+        prepared = prepare_source(source, staging.folder)
+        warnings: list[str] = list(prepared.warnings)
+        layout = _bag_layout(prepared) if prepared.bag else plan_layout(prepared.root)
+        warnings += layout.warnings
+        warnings += [f"empty folder {p} is not kept: a BagIt package holds files only" for p in layout.empty_folders]
+        expected = _expected_digests(prepared, layout)
+        verifier = _Verifier(expected)
+        problems: list[FixityProblem] = []
+        if prepared.bag is not None:
+            problems += _check_bag_extras(prepared.bag, prepared, layout)
+
+        bag_name = f"{name}-{package}"
+        bag_dir = staging.folder / "bag" / bag_name
+        data_dir = bag_dir / "data"
+        staged = StagedFiles(staging.folder / "files.sqlite")
+        renamed = dict((stored, original) for original, stored in layout.renamed)
+        tasks = (
+            FileTask(i, e.source, data_dir / e.dest, e.original_name, verifier.algorithms, True)
+            for i, e in enumerate(layout.entries)
+        )
+        total = len(layout.entries)
+        executor = make_executor(settings.worker_count, settings.pronom_signature_file)
+        try:
+            window = max(8, settings.worker_count * 16)
+            for done, result in enumerate(bounded_map(executor, process_file, tasks, window), start=1):
+                entry = layout.entries[result.index]
+                supplied = verifier.check(entry.dest, result)
+                record = FileRecord(
+                    uuid=str(uuid.uuid4()),
+                    path=entry.dest,
+                    original_name=entry.original_name,
+                    size=result.size,
+                    sha256=result.digests["sha256"],
+                    role=entry.role,
+                    identification=result.identification,
+                    modified=datetime.fromtimestamp(result.mtime, UTC),
+                )
+                facts = FileFacts(supplied, renamed.get(entry.dest), datetime.now(UTC))
+                staged.add(record, facts)
+                if progress:
+                    progress("Hashing and identifying", done, total)
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
+        staged.finish()
+        problems += verifier.problems + verifier.missing()
+        if prepared.bag is not None and prepared.bag.oxum is not None:
+            payload_root = prepared.root / "data"
+            payload_bytes = sum(
+                e.source.stat().st_size for e in layout.entries if e.source.is_relative_to(payload_root)
+            )
+            octets, count = prepared.bag.oxum
+            if not problems and octets != payload_bytes:
+                problems.append(Mismatch("bag-info.txt", "Payload-Oxum", f"{octets}.{count}", f"{payload_bytes}"))
+        if problems:
+            raise _problems_error(f"The transfer {source.name} failed its checksum checks", problems)
+
+        payload_digest = staged.payload_digest()
+        known_paths = {e.dest for e in layout.entries}
+        known_folders = {"objects"} | {p for d in known_paths for p in _parents(d)}
+        metadata = TransferMetadata()
+        for csv_name, parser in (("metadata.csv", parse_metadata_csv), ("rights.csv", parse_rights_csv)):
+            csv_path = data_dir / "metadata" / csv_name
+            if csv_path.is_file():
+                parsed = parser(csv_path, known_paths, known_folders)
+                metadata.descriptions += parsed.descriptions
+                metadata.rights += parsed.rights
+                metadata.warnings += parsed.warnings
+        warnings += metadata.warnings
+        descriptions = _descriptions(metadata, options, name)
+
+        identifier = archive.identifier_description()
+        agents = make_agents(settings.organisation_name, settings.organisation_id, options.operator, *identifier)
+        package_events = _package_events(prepared, agents, started, staged, layout, warnings)
+        created = datetime.now(UTC)
+        mets_path = data_dir / f"METS.{package}.xml"
+        if progress:
+            progress("Writing METS", 0, None)
+        write_mets(
+            mets_path,
+            MetsInput(
+                uuid=package,
+                name=name,
+                created=created,
+                payload_sha256=payload_digest,
+                organisation=agents.organisation,
+                agents=agents.all(),
+                package_events=package_events,
+                rights=metadata.rights,
+                descriptions=descriptions,
+                source_metadata=prepared.bag.info if prepared.bag else {},
+                files=lambda: ((r, file_events(r, f, agents, started)) for r, f in staged),
+            ),
+        )
+        write_bag_files(bag_dir, staged, mets_path, package, name, settings.organisation_name, prepared.bag)
+        title = descriptions[0].first("title")
+        marker = PackageMarker(
+            uuid=package, name=name, bag=bag_name, created=created.isoformat(), files=staged.count + 1,
+            bytes=staged.bytes + mets_path.stat().st_size, payload_sha256=payload_digest,
+            mets=f"data/METS.{package}.xml", title=title,
+        )  # fmt: skip
+        summary = PackageSummary(
+            uuid=package, name=name, created=created, files=marker.files, bytes=marker.bytes,
+            payload_sha256=payload_digest, storage_key=marker.prefix, title=title, indexed=False,
+        )  # fmt: skip
+
+        with archive_lock(settings.home / "commit.lock"):
+            duplicates = archive.catalog.with_payload(payload_digest)
+            if duplicates and not options.allow_duplicate:
+                raise DuplicateTransferError(
+                    f"This transfer's files are already stored as {duplicates[0].name} ({duplicates[0].uuid}).",
+                    details=["Nothing was stored. To keep a second copy on purpose, ingest with --allow-duplicate."],
+                )
+            store_total = staged.count + 5
+
+            def stored(n: int, counter: list[int] = [0]) -> None:  # noqa: B006 - a per-call counter
+                counter[0] += n
+                if progress:
+                    progress("Storing", counter[0], store_total)
+
+            archive.packages.store_bag(bag_dir, marker, stored)
+            records = [r for r, _ in staged]
+            mets_record = _mets_record(mets_path, package)
+            archive.catalog.add_package(
+                summary,
+                [*records, mets_record],
+                [*package_events, *(e for r, f in staged for e in file_events(r, f, agents, started))],
+                agents.all(),
+                descriptions,
+            )
+        staged.close()
+    indexed = archive.index_package(package)
+    return IngestReport(
+        package=package, name=name, files=marker.files, bytes=marker.bytes, originals=staged.originals,
+        kind=prepared.kind, warnings=tuple(warnings), indexed=indexed, storage_key=marker.prefix,
+    )  # fmt: skip
+
+
+def _parents(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def _mets_record(mets_path: Path, package: str) -> FileRecord:
+    import hashlib
+
+    digest = hashlib.sha256(mets_path.read_bytes()).hexdigest()
+    return FileRecord(
+        uuid=str(uuid.uuid5(uuid.UUID(package), "METS")), path=mets_path.name, original_name=mets_path.name,
+        size=mets_path.stat().st_size, sha256=digest, role=FileRole.METADATA, identification=None,
+    )  # fmt: skip
+
+
+def _package_events(
+    prepared: PreparedTransfer,
+    agents: IngestAgents,
+    started: datetime,
+    staged: StagedFiles,
+    layout: TransferLayout,
+    warnings: list[str],
+) -> list[Event]:
+    everyone = (agents.system.key, agents.organisation.key, agents.operator.key)
+    now = datetime.now(UTC)
+    events = [
+        package_event(
+            "ingestion", started, f"Transfer received as a {prepared.kind}", Outcome.SUCCESS,
+            f"{staged.originals} records, {staged.original_bytes} bytes; {staged.count} files in all", everyone,
+        )
+    ]  # fmt: skip
+    if prepared.bag is not None:
+        events.append(
+            package_event(
+                "validation", now, "Supplied BagIt bag validated against all its manifests "
+                f"({', '.join(prepared.bag.algorithms)}) and tag manifests", Outcome.SUCCESS,
+                "bag valid; BagIt version of the supplied bag recorded in its bagit.txt under logs/supplied-bag/",
+                (agents.system.key,),
+            )
+        )  # fmt: skip
+    if warnings:
+        events.append(
+            package_event(
+                "ingestion", now, "Warnings raised while ingesting", Outcome.WARNING,
+                "\n".join(warnings[:MAX_LISTED]), everyone,
+            )
+        )  # fmt: skip
+    events.append(
+        package_event(
+            "information package creation", now, "BagIt 1.0 AIP with METS/PREMIS created", Outcome.SUCCESS,
+            f"{len(layout.entries)} files packaged", everyone,
+        )
+    )  # fmt: skip
+    return events

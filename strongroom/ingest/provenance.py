@@ -1,0 +1,114 @@
+"""PREMIS agents and events of an ingest.
+
+Per-file events are derived from the file's record with name-based UUIDs, so
+they can be produced again, identically, whenever the METS document or the
+catalog needs them, without holding every file's events in memory.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from strongroom import __version__
+from strongroom.model import Agent, AgentType, Basis, Event, FileRecord, Outcome
+
+EVENT_NAMESPACE = uuid.UUID("6f1d7c55-3c1e-4b53-9b43-6b0d3f1f0a11")
+
+
+@dataclass(frozen=True)
+class IngestAgents:
+    system: Agent
+    identifier: Agent
+    organisation: Agent
+    operator: Agent
+
+    def all(self) -> tuple[Agent, ...]:
+        return (self.system, self.identifier, self.organisation, self.operator)
+
+
+def make_agents(
+    organisation_name: str, organisation_id: str, operator: str, identifier_tool: str, identifier_version: str,
+    signature_version: str,
+) -> IngestAgents:  # fmt: skip
+    return IngestAgents(
+        system=Agent(
+            "preservation system", f"Strongroom-{__version__}", f"Strongroom {__version__}", AgentType.SOFTWARE
+        ),
+        identifier=Agent(
+            "software",
+            f"{identifier_tool}-{identifier_version}",
+            f"{identifier_tool} {identifier_version}",
+            AgentType.SOFTWARE,
+            note=f"signatures: {signature_version}",
+        ),
+        organisation=Agent("repository code", organisation_id, organisation_name, AgentType.ORGANIZATION),
+        operator=Agent("local user", operator, operator, AgentType.PERSON),
+    )
+
+
+def _event_uuid(file_uuid: str, kind: str) -> str:
+    return str(uuid.uuid5(EVENT_NAMESPACE, f"{file_uuid}/{kind}"))
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What the per-file events say beyond the FileRecord itself."""
+
+    supplied: tuple[tuple[str, str], ...]  # (algorithm, source) pairs verified for this file
+    renamed_from: str | None
+    processed_at: datetime
+
+
+def file_events(record: FileRecord, facts: FileFacts, agents: IngestAgents, ingest_time: datetime) -> list[Event]:
+    base = (agents.system.key, agents.organisation.key, agents.operator.key)
+    events = [
+        Event(
+            _event_uuid(record.uuid, "ingestion"), "ingestion", ingest_time, "Transfer received by Strongroom",
+            Outcome.SUCCESS, f"original name: {record.original_name}", base, record.uuid,
+        ),
+        Event(
+            _event_uuid(record.uuid, "digest"), "message digest calculation", facts.processed_at,
+            "program=\"python hashlib\"; algorithm=SHA-256", Outcome.SUCCESS, record.sha256,
+            (agents.system.key,), record.uuid,
+        ),
+    ]  # fmt: skip
+    if facts.supplied:
+        sources = "; ".join(f"{alg} from {src}" for alg, src in facts.supplied)
+        events.append(
+            Event(
+                _event_uuid(record.uuid, "fixity"), "fixity check", facts.processed_at,
+                "Checksums supplied with the transfer compared with the received bytes", Outcome.SUCCESS,
+                f"match: {sources}", (agents.system.key,), record.uuid,
+            )
+        )  # fmt: skip
+    ident = record.identification
+    if ident is not None:
+        outcome = Outcome.SUCCESS if ident.basis in (Basis.SIGNATURE, Basis.CONTAINER) else Outcome.WARNING
+        detail = f"{ident.puid} ({ident.format_name}) by {ident.basis.value}" if ident.puid else "format not identified"
+        if ident.warnings:
+            detail += "; " + "; ".join(ident.warnings)
+        events.append(
+            Event(
+                _event_uuid(record.uuid, "format"), "format identification", facts.processed_at,
+                f"program=\"{ident.tool}\"; version=\"{ident.tool_version}\"; signatures=\"{ident.signature_version}\"",
+                outcome, detail, (agents.identifier.key, agents.system.key), record.uuid,
+            )
+        )  # fmt: skip
+    if facts.renamed_from is not None:
+        events.append(
+            Event(
+                _event_uuid(record.uuid, "rename"), "filename change", facts.processed_at,
+                "Name held bytes or characters that cannot be stored as text; escaped as %XX", Outcome.SUCCESS,
+                f"original name bytes: {facts.renamed_from}; stored as: {record.path}", (agents.system.key,),
+                record.uuid,
+            )
+        )  # fmt: skip
+    return events
+
+
+def package_event(
+    kind: str, when: datetime, detail: str, outcome: Outcome, outcome_detail: str, agents: tuple[str, ...]
+) -> Event:
+    return Event(str(uuid.uuid4()), kind, when, detail, outcome, outcome_detail, agents, None)

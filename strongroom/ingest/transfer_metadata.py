@@ -1,0 +1,205 @@
+"""The depositor's metadata: metadata.csv, rights.csv and checksum files (Archivematica conventions)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from strongroom.errors import TransferError
+from strongroom.model import DublinCore, RightsStatement
+
+DC_ELEMENTS = (
+    "title", "creator", "subject", "description", "publisher", "contributor", "date", "type",
+    "format", "identifier", "source", "language", "relation", "coverage", "rights",
+)  # fmt: skip
+CHECKSUM_ALGORITHMS = ("md5", "sha1", "sha256", "sha512")
+MAX_CSV_BYTES = 256 * 1024 * 1024
+
+
+@dataclass
+class TransferMetadata:
+    descriptions: list[DublinCore] = field(default_factory=list)
+    rights: list[RightsStatement] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _read_csv(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """Rows of a CSV with the line each starts on; a clear error on bad encoding or shape."""
+    if path.stat().st_size > MAX_CSV_BYTES:
+        raise TransferError(f"{path.name} is larger than {MAX_CSV_BYTES // (1024 * 1024)} MiB; split it and retry.")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise TransferError(
+            f"{path.name} is not UTF-8 text (bad byte at line {line}).",
+            details=["Save the file as UTF-8 (in Excel: 'CSV UTF-8') and retry."],
+        ) from exc
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return []
+    except csv.Error as exc:
+        raise TransferError(f"{path.name} line 1 cannot be read as CSV: {exc}.") from exc
+    header = [h.strip() for h in header]
+    rows: list[tuple[int, dict[str, str]]] = []
+    while True:
+        line = reader.line_num + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise TransferError(
+                f"{path.name} line {reader.line_num} cannot be read as CSV: {exc}.",
+                details=["Check the quoting on that line (a quote inside a value must be doubled)."],
+            ) from exc
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) > len(header):
+            raise TransferError(
+                f"{path.name} line {line} has {len(values)} values but the header has {len(header)} columns."
+            )
+        rows.append((line, _pairs(header, values)))
+    return rows
+
+
+def _pairs(header: list[str], values: list[str]) -> dict[str, str]:
+    # Repeated columns (dc.subject, dc.subject) are kept apart with a NUL-separated suffix.
+    out: dict[str, str] = {}
+    for index, (name, value) in enumerate(zip(header, values, strict=False)):
+        key = name if name not in out else f"{name}\x00{index}"
+        out[key] = value
+    return out
+
+
+def normalise_target(name: str) -> str:
+    """Turn a metadata.csv `filename` value into a data/-relative path."""
+    target = name.strip().replace("\\", "/").strip("/")
+    while target.startswith("./"):
+        target = target[2:]
+    if not target.startswith("objects") and not target.startswith("metadata/"):
+        target = f"objects/{target}" if target else "objects"
+    return target
+
+
+def parse_metadata_csv(path: Path, known_paths: set[str], known_folders: set[str]) -> TransferMetadata:
+    result = TransferMetadata()
+    rows = _read_csv(path)
+    for line, row in rows:
+        name = row.get("filename") or row.get("parts") or ""
+        if not name.strip():
+            raise TransferError(f"{path.name} line {line} has no filename (the first column must be 'filename').")
+        target = normalise_target(name)
+        if target not in known_paths and target not in known_folders:
+            result.warnings.append(f"{path.name} line {line}: {name!r} is not in the transfer; row ignored")
+            continue
+        elements: dict[str, list[str]] = {}
+        for key, value in row.items():
+            column = key.split("\x00")[0].strip()
+            element = column.lower().removeprefix("dc.").removeprefix("dcterms.")
+            if not (column.lower().startswith(("dc.", "dcterms."))) or not value.strip():
+                continue
+            if element not in DC_ELEMENTS:
+                result.warnings.append(
+                    f"{path.name} line {line}: column {column!r} is not a Dublin Core element; kept out"
+                )
+                continue
+            elements.setdefault(element, []).append(value.strip())
+        result.descriptions.append(DublinCore(target=target, elements={k: tuple(v) for k, v in elements.items()}))
+    return result
+
+
+_BASES = {"copyright", "license", "statute", "donor", "policy", "other"}
+
+
+def parse_rights_csv(path: Path, known_paths: set[str], known_folders: set[str]) -> TransferMetadata:
+    result = TransferMetadata()
+    for line, row in _read_csv(path):
+        name = row.get("file") or row.get("filename") or ""
+        basis = (row.get("basis") or "").strip().lower()
+        if not name.strip():
+            raise TransferError(f"{path.name} line {line} has no file (the first column must be 'file').")
+        if basis not in _BASES:
+            raise TransferError(
+                f"{path.name} line {line}: basis {basis or '(empty)'!r} is not one of {', '.join(sorted(_BASES))}."
+            )
+        target = normalise_target(name)
+        if target not in known_paths and target not in known_folders:
+            result.warnings.append(f"{path.name} line {line}: {name!r} is not in the transfer; row ignored")
+            continue
+
+        def cell(column: str, row: dict[str, str] = row) -> str | None:
+            value = (row.get(column) or "").strip()
+            return value or None
+
+        result.rights.append(
+            RightsStatement(
+                uuid=str(uuid.uuid4()),
+                file_path=target,
+                basis=basis,
+                status=cell("status"),
+                jurisdiction=cell("jurisdiction"),
+                determination_date=cell("determination_date"),
+                note=cell("note"),
+                terms=cell("citation") if basis == "statute" and cell("citation") else cell("terms"),
+                start_date=cell("start_date"),
+                end_date=cell("end_date"),
+                grant_act=cell("grant_act"),
+                grant_restriction=cell("grant_restriction"),
+                grant_start_date=cell("grant_start_date"),
+                grant_end_date=cell("grant_end_date"),
+                grant_note=cell("grant_note"),
+                doc_id_type=cell("doc_id_type"),
+                doc_id_value=cell("doc_id_value"),
+                doc_id_role=cell("doc_id_role"),
+            )
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class ExpectedDigest:
+    path: str  # data/-relative destination
+    algorithm: str
+    digest: str
+    source: str  # the checksum file or manifest that gave it, for messages
+
+
+def parse_checksum_lines(text: str, source: str) -> Iterable[tuple[int, str, str]]:
+    """(line, digest, path) from `md5sum`-style lines: `<digest>  <path>` or `<digest> *<path>`."""
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.rstrip("\r")
+        if not line.strip():
+            continue
+        parts = line.split(maxsplit=1)
+        if len(parts) != 2:
+            raise TransferError(f"{source} line {number} is not '<checksum> <path>': {line[:80]!r}")
+        digest, path = parts[0].lower(), parts[1].lstrip("*")
+        if not all(c in "0123456789abcdef" for c in digest):
+            raise TransferError(f"{source} line {number}: {parts[0][:80]!r} is not a hexadecimal checksum.")
+        yield number, digest, path
+
+
+def read_transfer_checksums(metadata_dir: Path) -> list[ExpectedDigest]:
+    """Digests from metadata/checksum.<algorithm> files; their paths are relative to objects/."""
+    expected: list[ExpectedDigest] = []
+    for algorithm in CHECKSUM_ALGORITHMS:
+        path = metadata_dir / f"checksum.{algorithm}"
+        if not path.is_file():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise TransferError(f"metadata/checksum.{algorithm} is not UTF-8 text.") from exc
+        for _line, digest, name in parse_checksum_lines(text, f"metadata/checksum.{algorithm}"):
+            target = name.strip().removeprefix("./").removeprefix("../")
+            target = target if target.startswith("objects/") else f"objects/{target}"
+            expected.append(ExpectedDigest(target, algorithm, digest, f"metadata/checksum.{algorithm}"))
+    return expected

@@ -1,0 +1,135 @@
+"""Per-file work of an ingest, run in worker processes: copy, hash and identify.
+
+Each file is read once: the bytes copied into the package are the bytes fed to
+every digest the transfer needs. Identification then reads only the head and
+tail FIDO asks for, from the copy, which the page cache still holds.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from strongroom.errors import StorageError, TransferError
+from strongroom.formats.base import Identifier
+from strongroom.formats.fido_identifier import FidoIdentifier, SignatureFiles
+from strongroom.model import Identification
+
+CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FileTask:
+    index: int
+    source: Path
+    dest: Path
+    name: str  # deposited name, for extension matching
+    algorithms: tuple[str, ...]  # always includes sha256
+    identify: bool
+
+
+@dataclass(frozen=True)
+class FileResult:
+    index: int
+    size: int
+    digests: dict[str, str]
+    identification: Identification | None
+    mtime: float
+
+
+class _WorkerState:
+    """Holds the identifier of one worker process; created by the pool initializer."""
+
+    identifier: Identifier | None = None
+
+
+def init_worker(pronom_override: str | None) -> None:
+    _WorkerState.identifier = FidoIdentifier(SignatureFiles.bundled(Path(pronom_override) if pronom_override else None))
+
+
+def process_file(task: FileTask) -> FileResult:
+    hashers = {alg: hashlib.new(alg) for alg in task.algorithms}
+    size = 0
+    try:
+        st = task.source.stat()
+        task.dest.parent.mkdir(parents=True, exist_ok=True)
+        with task.source.open("rb") as src, task.dest.open("xb") as out:
+            while chunk := src.read(CHUNK):
+                size += len(chunk)
+                for hasher in hashers.values():
+                    hasher.update(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+    except PermissionError as exc:
+        raise TransferError(
+            f"{task.source} cannot be read ({exc.strerror}); nothing was ingested.",
+            details=["Give the account running Strongroom read access to the whole transfer and retry."],
+        ) from exc
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageError(
+                "The disk holding the archive's staging area is full; nothing was stored.",
+                details=["Free some space (or move the archive home to a larger disk) and run the ingest again."],
+            ) from exc
+        if exc.errno == errno.ENAMETOOLONG:
+            raise TransferError(
+                f"The path {task.name!r} is too long to store on this system.",
+                details=["Shorten the folder or file names in the transfer and retry."],
+            ) from exc
+        raise TransferError(f"{task.source} could not be copied: {exc.strerror or exc}.") from exc
+    identification = None
+    if task.identify:
+        identifier = _WorkerState.identifier
+        if identifier is None:  # running in-process (one worker)
+            raise RuntimeError("init_worker() was not called in this process")
+        identification = identifier.identify(task.dest, task.name)
+    return FileResult(
+        index=task.index,
+        size=size,
+        digests={alg: h.hexdigest() for alg, h in hashers.items()},
+        identification=identification,
+        mtime=st.st_mtime,
+    )
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class InlineExecutor(Executor):
+    """Runs work in the calling process: used when one worker is asked for, and in tests."""
+
+    def submit(self, fn: Callable[..., R], /, *args: object, **kwargs: object) -> Future[R]:
+        future: Future[R] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
+
+
+def make_executor(workers: int, pronom_override: Path | None) -> Executor:
+    override = str(pronom_override) if pronom_override else None
+    if workers <= 1:
+        init_worker(override)
+        return InlineExecutor()
+    return ProcessPoolExecutor(max_workers=workers, initializer=init_worker, initargs=(override,))
+
+
+def bounded_map(executor: Executor, fn: Callable[[T], R], items: Iterable[T], window: int) -> Iterator[R]:
+    """Like executor.map, in order, but with at most `window` tasks in flight, so memory stays flat."""
+    pending: deque[Future[R]] = deque()
+    for item in items:
+        pending.append(executor.submit(fn, item))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
