@@ -6,6 +6,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+# Every backend marks matched words in SearchHit.snippet with these, so that callers
+# can highlight them without knowing which backend answered. Not square brackets:
+# rich would read `[word]` as markup.
+HIGHLIGHT_START = "«"
+HIGHLIGHT_END = "»"
+
 
 @dataclass(frozen=True)
 class SearchDocument:

@@ -1,0 +1,390 @@
+"""A StorageBackend that keeps objects as plain files under one folder.
+
+Each key becomes the same relative path under the root, so the stored packages
+stay readable with nothing but a file manager. Writes go to a temporary
+`.<name>.<16 hex>.partial` file beside the final one, are flushed to the device,
+read back and checked, and only then renamed into place; a crash can leave a
+temporary file behind but never a half-written object under its real name.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import errno
+import hashlib
+import io
+import os
+import re
+import secrets
+import stat
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+from strongroom.errors import IntegrityError, NotFound, StorageError
+from strongroom.storage.base import ObjectInfo, PutResult
+from strongroom.storage.keys import check_key, key_problem
+
+CHUNK_SIZE = 1024 * 1024
+
+# Temporary names carry a random token so that an ordinary file a depositor named
+# `.draft.partial` is still an object, never mistaken for a leftover.
+_PARTIAL = re.compile(r"\..*\.[0-9a-f]{16}\.partial", re.DOTALL)
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+_ABSENT = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
+# Enough of the final name to recognise a leftover, short enough that even four-byte
+# characters keep the temporary name within the usual 255-byte limit.
+_PARTIAL_NAME_CHARS = 48
+# Tries at making a folder and the temporary in it while deletes elsewhere prune folders.
+_ATTEMPTS = 10
+
+
+def is_partial_name(name: str) -> bool:
+    """True for the name of a temporary file left by an unfinished put()."""
+    return _PARTIAL.fullmatch(name) is not None
+
+
+class FilesystemStorage:
+    """Objects as files under `root`; see the module docstring for the write protocol.
+
+    `create=False` refuses a missing root instead of making it, so that an
+    unmounted disk is reported rather than silently replaced by an empty folder.
+    """
+
+    name = "filesystem"
+
+    def __init__(self, root: Path, *, create: bool = True) -> None:
+        try:
+            if create:
+                root.mkdir(parents=True, exist_ok=True)
+            resolved = root.resolve(strict=True)
+        except FileNotFoundError:
+            raise StorageError(
+                f"The storage folder {root} does not exist. If it is on a removable or network "
+                "disk, mount it; otherwise create the folder."
+            ) from None
+        except (OSError, RuntimeError) as err:
+            raise StorageError(f"Cannot use {root} as the storage folder: {err}.") from err
+        if not resolved.is_dir():
+            raise StorageError(f"Cannot use {root} as the storage folder: it is not a folder.")
+        self.root = resolved
+
+    def __repr__(self) -> str:
+        return f"FilesystemStorage({str(self.root)!r})"
+
+    # --- the StorageBackend protocol ------------------------------------------------------
+
+    def put(self, key: str, source: Path, sha256: str) -> PutResult:
+        path = self._path(key)
+        expected = sha256.lower()
+        if not _SHA256.fullmatch(expected):
+            raise StorageError(f"Cannot store {key!r}: {sha256!r} is not a SHA-256 digest (64 hexadecimal characters).")
+        try:
+            src = open(source, "rb")  # noqa: SIM115 - closed in the finally below
+        except OSError as err:
+            raise StorageError(f"Cannot read {source} to store it as {key!r}: {_reason(err)}.") from err
+        partial: Path | None = None
+        renamed = False
+        try:
+            partial, fd = self._create_partial(path)
+            try:
+                size, copied = _copy(src, source, fd)
+                os.fsync(fd)
+                _drop_cache(fd)
+            finally:
+                os.close(fd)
+            if copied != expected:
+                raise IntegrityError(
+                    f"{source} does not match the SHA-256 given for {key!r}: expected {expected}, "
+                    f"read {copied} while copying. Nothing was stored; the file may have changed "
+                    "since it was checksummed.",
+                )
+            # Read back what reached the device before the rename, so a bad write never
+            # replaces a good earlier version of the object.
+            stored = _sha256_of(partial)
+            if stored != expected:
+                raise IntegrityError(
+                    f"The copy of {key!r} written to {self.root} reads back wrong: expected SHA-256 "
+                    f"{expected} (computed while copying: {copied}), found {stored}. It was removed; "
+                    "check the disk for errors and store the file again.",
+                )
+            os.replace(partial, path)
+            renamed = True
+            _fsync_dir(path.parent)
+        except OSError as err:
+            raise self._failure("store", key, err) from err
+        finally:
+            src.close()
+            if not renamed:
+                if partial is not None:
+                    _remove_quietly(partial)
+                self._prune(path.parent)  # folders made for this object only
+        return PutResult(key=key, size=size, sha256=expected)
+
+    def open(self, key: str) -> BinaryIO:
+        path = self._path(key)
+        try:
+            return open(path, "rb")
+        except _ABSENT:
+            raise self._not_found(key) from None
+        except OSError as err:
+            raise self._failure("read", key, err) from err
+
+    def stat(self, key: str) -> ObjectInfo:
+        path = self._path(key)
+        try:
+            info = os.stat(path)
+        except _ABSENT:
+            raise self._not_found(key) from None
+        except OSError as err:
+            raise self._failure("read", key, err) from err
+        if not stat.S_ISREG(info.st_mode):
+            raise self._not_found(key)
+        return ObjectInfo(key=key, size=info.st_size, modified=datetime.fromtimestamp(info.st_mtime, UTC))
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        folder_key, slash, start = prefix.rpartition("/")
+        if slash and key_problem(folder_key) is not None:
+            return  # no valid key can start with this prefix
+        folder = self.root.joinpath(*folder_key.split("/")) if slash else self.root
+        if slash and not self._inside_root(folder):
+            return
+        # Visiting each folder's entries sorted by name, with `/` after folder names,
+        # yields keys in exactly the order sorted() would give: no need to hold them all.
+        stack = self._entries(folder, folder_key + slash, start)
+        while stack:
+            key, is_folder = stack.pop()
+            if is_folder:
+                stack.extend(self._entries(self.root.joinpath(*key.split("/")), key + "/", ""))
+            else:
+                yield key
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        try:
+            info = os.lstat(path)
+            if not stat.S_ISREG(info.st_mode):
+                raise self._not_found(key)
+            os.unlink(path)
+        except _ABSENT:
+            raise self._not_found(key) from None
+        except OSError as err:
+            raise self._failure("delete", key, err) from err
+        try:
+            _fsync_dir(path.parent)
+        except FileNotFoundError:
+            pass  # another delete() already pruned the emptied folder: the removal is durable
+        except OSError as err:
+            raise self._failure("delete", key, err) from err
+        self._prune(path.parent)
+
+    # --- housekeeping ---------------------------------------------------------------------
+
+    def cleanup_partials(self, older_than: timedelta) -> int:
+        """Remove temporary files of writes that never finished; returns how many.
+
+        Only files last modified more than `older_than` ago are touched, so a put()
+        running in another process at the same time is left alone.
+        """
+        cutoff = datetime.now(UTC).timestamp() - older_than.total_seconds()
+        removed = 0
+
+        def fail(err: OSError) -> None:
+            raise self._failure("clean up", str(err.filename or self.root), err) from err
+
+        for folder, _dirs, files in os.walk(self.root, onerror=fail):
+            removed_here = 0
+            for name in files:
+                if not is_partial_name(name):
+                    continue
+                path = Path(folder, name)
+                try:
+                    info = os.lstat(path)
+                    if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+                        os.unlink(path)
+                        removed_here += 1
+                except FileNotFoundError:
+                    continue  # its writer finished or another cleanup got there first
+                except OSError as err:
+                    raise self._failure("clean up", name, err) from err
+            if removed_here:
+                removed += removed_here
+                self._prune(Path(folder))
+        return removed
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _path(self, key: str) -> Path:
+        """The file for `key`, after checking the key cannot leave the root."""
+        check_key(key)
+        if is_partial_name(key.rpartition("/")[2]):
+            raise StorageError(
+                f"Invalid storage key {key!r}: names of the form .<name>.<16 hex digits>.partial "
+                "are reserved for unfinished writes."
+            )
+        path = self.root.joinpath(*key.split("/"))
+        if not self._inside_root(path):
+            raise StorageError(
+                f"Invalid storage key {key!r}: it leads outside the storage folder {self.root} through a symbolic link."
+            )
+        return path
+
+    def _inside_root(self, path: Path) -> bool:
+        # The key rules stop `..`; this catches symbolic links planted inside the root.
+        try:
+            return path.resolve().is_relative_to(self.root)
+        except (OSError, RuntimeError):  # RuntimeError: a symbolic link loop
+            return False
+
+    def _create_partial(self, path: Path) -> tuple[Path, int]:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        short = path.name[:_PARTIAL_NAME_CHARS]
+        for attempt in range(_ATTEMPTS):
+            partial = path.with_name(f".{short}.{secrets.token_hex(8)}.partial")
+            try:
+                self._make_folders(path.parent)
+                return partial, os.open(partial, flags, 0o666)
+            except FileNotFoundError:
+                # A delete() or failed put() elsewhere pruned a folder we had just made.
+                if attempt == _ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _make_folders(self, folder: Path) -> None:
+        missing: builtins.list[Path] = []
+        current = folder
+        while current != self.root and not current.is_dir():
+            missing.append(current)
+            current = current.parent
+        for made in reversed(missing):
+            try:
+                made.mkdir()
+            except FileExistsError:
+                if not made.is_dir():
+                    if not os.path.lexists(made):
+                        # Pruned again between mkdir and the check: let the caller retry.
+                        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(made)) from None
+                    raise
+            # A new folder is only durable once its parent's entry is.
+            _fsync_dir(made.parent)
+
+    def _entries(self, folder: Path, key_prefix: str, start: str) -> builtins.list[tuple[str, bool]]:
+        """(key, is_folder) for the entries of `folder`, in reverse order for a stack."""
+        found: builtins.list[tuple[str, bool]] = []
+        try:
+            with os.scandir(folder) as scan:
+                for entry in scan:
+                    if not entry.name.startswith(start):
+                        continue
+                    # Symbolic links are skipped: put() never makes them, and following
+                    # one could list files from outside the root.
+                    if entry.is_dir(follow_symlinks=False):
+                        found.append((key_prefix + entry.name, True))
+                    elif entry.is_file(follow_symlinks=False) and not is_partial_name(entry.name):
+                        found.append((key_prefix + entry.name, False))
+        except _ABSENT:
+            return []
+        except OSError as err:
+            raise self._failure("list", key_prefix or "the storage root", err) from err
+        found.sort(key=lambda item: item[0] + "/" if item[1] else item[0], reverse=True)
+        return found
+
+    def _prune(self, folder: Path) -> None:
+        """Remove `folder` and its parents up to the root while they are empty."""
+        while folder != self.root and folder.is_relative_to(self.root):
+            try:
+                folder.rmdir()
+            except OSError:
+                return  # not empty, gone already or not ours to remove: all fine to leave
+            folder = folder.parent
+
+    def _not_found(self, key: str) -> NotFound:
+        return NotFound(f"There is no object {key!r} in the storage folder {self.root}.")
+
+    def _failure(self, action: str, key: str, err: OSError) -> StorageError:
+        if err.errno in _DISK_FULL:
+            return StorageError(
+                f"The disk holding {self.root} is full: could not {action} {key!r}. Nothing was "
+                "left half-written. Free some space on that disk (or move the storage folder to a "
+                "larger one) and try again."
+            )
+        if err.errno in (errno.EACCES, errno.EPERM):
+            return StorageError(
+                f"Permission denied to {action} {key!r} in {self.root}: {_reason(err)}. Check that "
+                "this user may read and write the storage folder."
+            )
+        if err.errno == errno.EROFS:
+            return StorageError(
+                f"Could not {action} {key!r}: {self.root} is on a read-only file system. Remount it "
+                "read-write or configure another storage folder."
+            )
+        if err.errno == errno.ENAMETOOLONG:
+            return StorageError(
+                f"Could not {action} {key!r}: a name in it is longer than the file system under {self.root} allows."
+            )
+        if err.errno in (errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+            return StorageError(
+                f"Could not {action} {key!r}: a file and a folder in {self.root} would need the same "
+                "name. Store it under a different key."
+            )
+        return StorageError(f"Could not {action} {key!r} in {self.root}: {_reason(err)}.")
+
+
+def _copy(src: io.BufferedReader, source: Path, fd: int) -> tuple[int, str]:
+    """Copy `src` into `fd` in 1 MiB chunks; returns (size, sha256) of what was read."""
+    digest = hashlib.sha256()
+    buffer = bytearray(CHUNK_SIZE)
+    view = memoryview(buffer)
+    size = 0
+    while True:
+        try:
+            count = src.readinto(view)
+        except OSError as err:
+            raise StorageError(f"Cannot read {source}: {_reason(err)}.") from err
+        if not count:
+            return size, digest.hexdigest()
+        chunk = view[:count]
+        digest.update(chunk)
+        while chunk:
+            chunk = chunk[os.write(fd, chunk) :]
+        size += count
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    buffer = bytearray(CHUNK_SIZE)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as stored:
+        while count := stored.readinto(view):
+            digest.update(view[:count])
+    return digest.hexdigest()
+
+
+def _drop_cache(fd: int) -> None:
+    # The pages are clean after fsync; evicting them makes the read-back come from the
+    # device rather than from memory, which is the point of reading back at all.
+    # Only advice: a file system that refuses it still gets the read-back, from memory.
+    if hasattr(os, "posix_fadvise"):
+        with contextlib.suppress(OSError):
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_quietly(path: Path) -> None:
+    # Already failing with a better error; cleanup_partials() removes it later if this fails.
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
+
+
+def _reason(err: OSError) -> str:
+    return err.strerror or str(err)

@@ -1,0 +1,279 @@
+"""SqliteSearchIndex: the search contract on a real SQLite file, plus SQLite's own concerns."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from strongroom.errors import ConfigError, SearchError
+from strongroom.search import open_search, search_kinds
+from strongroom.search.base import SearchDocument, SearchQuery
+from strongroom.search.sqlite_fts import SCHEMA_VERSION, SqliteSearchIndex, match_expression
+from tests.contracts.search_contract import DOCUMENTS, SearchContract
+
+
+class TestSqliteContract(SearchContract):
+    @pytest.fixture
+    def search_index(self, tmp_path: Path) -> Iterator[SqliteSearchIndex]:
+        index = SqliteSearchIndex(tmp_path / "search.sqlite")
+        yield index
+        index.close()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "index" / "search.sqlite"
+
+
+def doc(package: str, path: str | None, text: str = "word") -> SearchDocument:
+    return SearchDocument(package=package, package_name=f"name-{package}", path=path, title=None, text=text)
+
+
+def check_integrity(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        # Raises if the FTS index and the documents table disagree.
+        conn.execute("INSERT INTO documents_fts (documents_fts) VALUES ('integrity-check')")
+    finally:
+        conn.close()
+
+
+# --- the query translation -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", None),
+        ("   ", None),
+        ("minutes", '"minutes"'),
+        ("council minutes", '"council" AND "minutes"'),
+        ("minu*", '"minu"*'),
+        ("minu**", '"minu"*'),
+        ('say "hi"', '"say" AND """hi"""'),
+        ("a:b", '"a:b"'),
+        ("-foo", '"-foo"'),
+        ("AND", '"AND"'),
+        ('( * - " ≠', None),
+        ("(harbour)", '"(harbour)"'),
+        ("nul\x00byte", '"nul" AND "byte"'),
+        ("ha*bour", '"ha*bour"'),
+    ],
+)
+def test_match_expression(text: str, expected: str | None) -> None:
+    assert match_expression(text) == expected
+
+
+# --- SQLite specifics -------------------------------------------------------------------------
+
+
+def test_creates_the_folder_and_uses_wal(db: Path) -> None:
+    with SqliteSearchIndex(db) as index:
+        index.index(DOCUMENTS)
+
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    finally:
+        conn.close()
+    check_integrity(db)
+
+
+def test_documents_survive_reopening(db: Path) -> None:
+    with SqliteSearchIndex(db) as index:
+        index.index(DOCUMENTS)
+
+    with SqliteSearchIndex(db) as index:
+        assert index.search(SearchQuery(text="harbour")).total == 3
+        assert len(index.packages()) == 2
+
+
+def test_two_instances_writing_from_two_threads(db: Path) -> None:
+    first, second = SqliteSearchIndex(db, busy_timeout=60), SqliteSearchIndex(db, busy_timeout=60)
+
+    def write(index: SqliteSearchIndex, package: str) -> None:
+        for n in range(150):
+            # One document per call: many short transactions that interleave with the other writer.
+            index.index([doc(package, f"objects/{n}.txt", f"shared word{n % 5}")])
+            if n % 10 == 0:
+                index.search(SearchQuery(text="shared", facets=("package",)))
+        index.index(doc(package, f"objects/bulk/{n}.txt") for n in range(600))
+        index.delete_package(package + "-none")
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        running = [pool.submit(write, first, "pkg-a"), pool.submit(write, second, "pkg-b")]
+        for future in running:
+            future.result()  # re-raises anything the thread raised
+
+    results = first.search(SearchQuery(text="shared", facets=("package",)))
+    assert results.total == 300
+    assert {f.value: f.count for f in results.facets["package"]} == {"pkg-a": 150, "pkg-b": 150}
+    assert second.search(SearchQuery(text="", limit=0)).total == 1500
+    first.close()
+    second.close()
+    check_integrity(db)
+
+
+def test_one_instance_shared_by_threads(db: Path) -> None:
+    with SqliteSearchIndex(db) as index:
+
+        def write(package: str) -> None:
+            for n in range(50):
+                index.index([doc(package, f"objects/{n}.txt")])
+                index.search(SearchQuery(text="word"))
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(write, [f"p{n}" for n in range(4)]))
+        assert index.search(SearchQuery(text="word", limit=0)).total == 200
+
+
+def hold_write_lock(path: Path, seconds: float, locked: threading.Event) -> None:
+    """Another writer: keep the index's write lock for `seconds`."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        locked.set()
+        time.sleep(seconds)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def test_a_writer_waits_for_another_writer(db: Path) -> None:
+    with SqliteSearchIndex(db) as index, ThreadPoolExecutor(max_workers=1) as pool:
+        locked = threading.Event()
+        holder = pool.submit(hold_write_lock, db, 0.5, locked)
+        assert locked.wait(5)
+        started = time.monotonic()
+
+        assert index.index(DOCUMENTS) == len(DOCUMENTS)
+
+        assert time.monotonic() - started >= 0.3
+        holder.result()
+
+
+def test_a_writer_gives_up_with_a_plain_message(db: Path) -> None:
+    with SqliteSearchIndex(db, busy_timeout=0.1) as index, ThreadPoolExecutor(max_workers=1) as pool:
+        locked = threading.Event()
+        holder = pool.submit(hold_write_lock, db, 1.0, locked)
+        assert locked.wait(5)
+
+        with pytest.raises(SearchError, match="busy"):
+            index.index(DOCUMENTS)
+        holder.result()
+        assert index.index(DOCUMENTS) == len(DOCUMENTS)  # and works once the other has finished
+
+
+_WRITER = """
+import sys
+import threading
+import time
+from pathlib import Path
+from strongroom.search.base import SearchDocument
+from strongroom.search.sqlite_fts import SqliteSearchIndex
+
+with SqliteSearchIndex(Path(sys.argv[1])) as index:
+    for n in range(200):
+        index.index([SearchDocument(sys.argv[2], "name", f"objects/{n}.txt", None, "from a process")])
+"""
+
+
+def test_two_processes_indexing_at_once(db: Path) -> None:
+    SqliteSearchIndex(db).close()  # both processes then open an existing index
+    writers = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(db), package], stderr=subprocess.PIPE)
+        for package in ("proc-a", "proc-b")
+    ]
+    failures = [writer.communicate(timeout=120)[1].decode() for writer in writers]
+
+    assert [writer.returncode for writer in writers] == [0, 0], failures
+    with SqliteSearchIndex(db) as index:
+        assert index.search(SearchQuery(text="process", limit=0)).total == 400
+        assert index.packages() == {"proc-a", "proc-b"}
+    check_integrity(db)
+
+
+def test_clear_leaves_a_consistent_index(db: Path) -> None:
+    with SqliteSearchIndex(db) as index:
+        index.index(DOCUMENTS)
+        index.clear()
+        index.index(DOCUMENTS[:3])
+    check_integrity(db)
+
+
+def test_a_file_that_is_not_an_index(db: Path) -> None:
+    db.parent.mkdir(parents=True)
+    db.write_bytes(b"this is not a database, just some text that happens to be long enough" * 20)
+
+    with pytest.raises(SearchError, match="rebuild"):
+        SqliteSearchIndex(db)
+
+
+def test_an_index_from_a_newer_version(db: Path) -> None:
+    SqliteSearchIndex(db).close()
+    conn = sqlite3.connect(db)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+
+    with pytest.raises(SearchError, match="newer"):
+        SqliteSearchIndex(db)
+
+
+def test_using_a_closed_index(db: Path) -> None:
+    index = SqliteSearchIndex(db)
+    index.close()
+    index.close()  # closing twice is harmless
+
+    with pytest.raises(SearchError, match="closed"):
+        index.search(SearchQuery(text="x"))
+
+
+def test_an_empty_path_is_refused(db: Path) -> None:
+    with SqliteSearchIndex(db) as index, pytest.raises(SearchError, match="empty path"):
+        index.index([doc("p", "")])
+
+
+# --- the registry ----------------------------------------------------------------------------
+
+
+def test_open_search_makes_a_sqlite_index(db: Path) -> None:
+    index = open_search("sqlite", {"path": str(db), "busy_timeout": 5})
+    try:
+        assert isinstance(index, SqliteSearchIndex)
+        assert index.path == db
+        assert "sqlite" in search_kinds()
+    finally:
+        index.close()
+
+
+def test_open_search_unknown_kind_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError) as raised:
+        open_search("solr", {})
+
+    assert "solr" in str(raised.value)
+    assert "sqlite" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("options", "complaint"),
+    [
+        ({}, "path"),
+        ({"path": ""}, "path"),
+        ({"path": "x", "colour": "red"}, "colour"),
+        ({"path": "x", "busy_timeout": "long"}, "busy_timeout"),
+        ({"path": "x", "busy_timeout": -1}, "busy_timeout"),
+    ],
+)
+def test_open_search_bad_options(options: dict[str, object], complaint: str) -> None:
+    with pytest.raises(ConfigError, match=complaint):
+        open_search("sqlite", options)
