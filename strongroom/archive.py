@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 import os
 import shutil
+import sqlite3
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -22,7 +23,7 @@ import bagit
 from strongroom import __version__
 from strongroom.catalog.sqlite import Catalog
 from strongroom.config import CONFIG_NAME, Settings, load_settings, write_default_config
-from strongroom.errors import NotFound, SearchError, StorageError, StrongroomError
+from strongroom.errors import NotFound, StorageError, StrongroomError
 from strongroom.formats.fido_identifier import FidoIdentifier, SignatureFiles
 from strongroom.ingest.staging import stale_ingests
 from strongroom.metadata.mets import read_mets
@@ -102,6 +103,7 @@ class Archive:
         self.storage = open_storage(settings.storage_kind, settings.storage_options)
         self.packages = PackageStore(self.storage, workers=max(2, settings.worker_count * 2))
         self._search: SearchIndex | None = None
+        self.index_errors: list[str] = []
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -156,6 +158,13 @@ class Archive:
             else:
                 removed = self.packages.discard_uncommitted(package)
                 notes.append(f"{package}: interrupted ingest cleaned up ({removed} partial objects removed)")
+        # A package committed to storage but missing from the catalog (the catalog write failed,
+        # or the catalog was restored from an old copy) is catalogued from its METS.
+        catalogued = self.catalog.package_uuids()
+        for package in self.packages.committed_uuids():
+            if package not in catalogued:
+                self.restore_from_storage(self.packages.marker(package))
+                notes.append(f"{package}: in storage but not in the catalog; now catalogued")
         self.catch_up_index()
         return notes
 
@@ -197,9 +206,10 @@ class Archive:
         try:
             self.search_index.delete_package(package)
             self.search_index.index(self._documents(summary))
-        except (SearchError, OSError) as exc:
+        except (StrongroomError, sqlite3.Error, OSError) as exc:
+            # The package is stored and catalogued; only the index lags, and catches up later.
             self.catalog.set_indexed(package, False)
-            print(f"warning: search index not updated for {package} ({exc}); it will catch up on the next run")
+            self.index_errors.append(f"search index not updated for {package}: {exc}")
             return False
         self.catalog.set_indexed(package, True)
         return True

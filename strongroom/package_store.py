@@ -86,9 +86,13 @@ class PackageStore:
             tmp_path.unlink(missing_ok=True)
 
     def markers(self) -> Iterator[PackageMarker]:
+        for package in self.committed_uuids():
+            yield self.marker(package)
+
+    def committed_uuids(self) -> Iterator[str]:
         for key in self.backend.list(f"{COMMITTED}/"):
             if key.endswith(".json"):
-                yield self.marker(key.removeprefix(f"{COMMITTED}/").removesuffix(".json"))
+                yield key.removeprefix(f"{COMMITTED}/").removesuffix(".json")
 
     def marker(self, package: str) -> PackageMarker:
         with self.backend.open(marker_key(package)) as handle:

@@ -37,7 +37,7 @@ def read_bag(folder: Path) -> SuppliedBag:
             f"{folder.name} looks like a BagIt bag but cannot be read: {exc}.",
             details=["Check bagit.txt and the manifest files, or give the payload as a plain folder."],
         ) from exc
-    if bag.files_to_be_fetched():
+    if any(True for _ in bag.files_to_be_fetched()):
         raise TransferError(
             f"{folder.name} is a holey bag: fetch.txt lists files that are not in the bag.",
             details=["Fetch the files into the bag (for example with bagit.py) and retry."],

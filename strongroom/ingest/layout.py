@@ -101,12 +101,15 @@ def plan_layout(root: Path, *, payload_root: Path | None = None, tag_metadata: P
     if tag_metadata is not None and tag_metadata.is_dir():
         _walk(tag_metadata, "metadata", layout, root)
     _warn_normalisation_collisions(layout)
+    return layout
+
+
+def require_records(layout: TransferLayout, name: str) -> None:
     if not any(e.role is FileRole.ORIGINAL for e in layout.entries):
         raise TransferError(
-            f"The transfer {root.name} holds no records to preserve (no files outside metadata/ and logs/).",
+            f"The transfer {name} holds no records to preserve (no files outside metadata/ and logs/).",
             details=["Check that you gave the right folder."],
         )
-    return layout
 
 
 def _role_for(dest: str) -> FileRole:

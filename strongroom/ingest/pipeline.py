@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from strongroom.errors import DuplicateTransferError, TransferError
 from strongroom.ingest.bag import BAG_TAG_FILES, SuppliedBag
 from strongroom.ingest.bagwriter import write_bag_files
-from strongroom.ingest.layout import TransferEntry, TransferLayout, plan_layout
+from strongroom.ingest.layout import TransferEntry, TransferLayout, plan_layout, require_records
 from strongroom.ingest.provenance import FileFacts, IngestAgents, file_events, make_agents, package_event
 from strongroom.ingest.sources import PreparedTransfer, default_name, prepare_source
 from strongroom.ingest.staged_files import StagedFiles
@@ -97,9 +97,11 @@ def _expected_digests(prepared: PreparedTransfer, layout: TransferLayout) -> lis
         by_source = {e.source: e.dest for e in layout.entries}
         for bag_path, digests in prepared.bag.payload.items():
             source = prepared.root / bag_path
-            dest = by_source.get(source, f"(bag) {bag_path}")
+            dest = by_source.get(source, f"(absent) {bag_path}")
             for algorithm, digest in digests.items():
-                expected.append(ExpectedDigest(dest, algorithm, digest.lower(), f"manifest-{algorithm}.txt"))
+                expected.append(
+                    ExpectedDigest(dest, algorithm, digest.lower(), f"manifest-{algorithm}.txt", shown=bag_path)
+                )
     return expected
 
 
@@ -147,7 +149,7 @@ class _Verifier:
             self.seen.add(dest)
             found = result.digests[item.algorithm]
             if found != item.digest:
-                self.problems.append(Mismatch(dest, item.algorithm, item.digest, found))
+                self.problems.append(Mismatch(item.label, item.algorithm, item.digest, found))
             else:
                 verified.append((item.algorithm, item.source))
         return tuple(verified)
@@ -155,8 +157,9 @@ class _Verifier:
     def missing(self) -> list[FixityProblem]:
         out: list[FixityProblem] = []
         for path in sorted(set(self.by_path) - self.seen):
-            sources = sorted({e.source for e in self.by_path[path]})
-            out.append(Missing(path.removeprefix("(bag) "), ", ".join(sources)))
+            items = self.by_path[path]
+            sources = sorted({e.source for e in items})
+            out.append(Missing(items[0].label, ", ".join(sources)))
         return out
 
 
@@ -234,6 +237,7 @@ def ingest(archive: Archive, source: Path, options: IngestOptions, progress: Pro
                 problems.append(Mismatch("bag-info.txt", "Payload-Oxum", f"{octets}.{count}", f"{payload_bytes}"))
         if problems:
             raise _problems_error(f"The transfer {source.name} failed its checksum checks", problems)
+        require_records(layout, source.name)
 
         payload_digest = staged.payload_digest()
         known_paths = {e.dest for e in layout.entries}
@@ -298,7 +302,12 @@ def ingest(archive: Archive, source: Path, options: IngestOptions, progress: Pro
                 if progress:
                     progress("Storing", counter[0], store_total)
 
-            archive.packages.store_bag(bag_dir, marker, stored)
+            try:
+                archive.packages.store_bag(bag_dir, marker, stored)
+            except BaseException:
+                # Whatever reached storage has no commit marker: remove it now rather than later.
+                archive.packages.discard_uncommitted(package)
+                raise
             records = [r for r, _ in staged]
             mets_record = _mets_record(mets_path, package)
             archive.catalog.add_package(
@@ -312,7 +321,7 @@ def ingest(archive: Archive, source: Path, options: IngestOptions, progress: Pro
     indexed = archive.index_package(package)
     return IngestReport(
         package=package, name=name, files=marker.files, bytes=marker.bytes, originals=staged.originals,
-        kind=prepared.kind, warnings=tuple(warnings), indexed=indexed, storage_key=marker.prefix,
+        kind=prepared.kind, warnings=tuple(warnings + archive.index_errors), indexed=indexed, storage_key=marker.prefix,
     )  # fmt: skip
 
 

@@ -170,6 +170,11 @@ class ExpectedDigest:
     algorithm: str
     digest: str
     source: str  # the checksum file or manifest that gave it, for messages
+    shown: str = ""  # the path as the depositor wrote it, for messages (defaults to `path`)
+
+    @property
+    def label(self) -> str:
+        return self.shown or self.path
 
 
 def parse_checksum_lines(text: str, source: str) -> Iterable[tuple[int, str, str]]:

@@ -7,9 +7,13 @@ tail FIDO asks for, from the copy, which the page cache still holds.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import hashlib
+import multiprocessing
 import os
+import signal
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -50,7 +54,23 @@ class _WorkerState:
     identifier: Identifier | None = None
 
 
-def init_worker(pronom_override: str | None) -> None:
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when the ingest that started it dies.
+
+    An orphaned worker would go on writing into a staging folder that the next
+    run's clean-up has already removed, and so recreate it.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+
+
+def init_worker(pronom_override: str | None, parent_pid: int | None = None) -> None:
+    if parent_pid is not None:
+        _die_with_parent()
+        if os.getppid() != parent_pid:  # the parent died before the request took effect
+            os._exit(1)
     _WorkerState.identifier = FidoIdentifier(SignatureFiles.bundled(Path(pronom_override) if pronom_override else None))
 
 
@@ -121,7 +141,12 @@ def make_executor(workers: int, pronom_override: Path | None) -> Executor:
     if workers <= 1:
         init_worker(override)
         return InlineExecutor()
-    return ProcessPoolExecutor(max_workers=workers, initializer=init_worker, initargs=(override,))
+    # Spawned, not forked: a forked worker would inherit the ingest's staging lock and keep it
+    # held after the ingest itself is killed, hiding the leftovers from the next run's clean-up.
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=init_worker, initargs=(override, os.getpid())
+    )
 
 
 def bounded_map(executor: Executor, fn: Callable[[T], R], items: Iterable[T], window: int) -> Iterator[R]:

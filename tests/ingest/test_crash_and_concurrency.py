@@ -1,0 +1,75 @@
+"""A kill at any moment leaves nothing half-stored; two ingests at once both land intact."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Home, write
+
+
+def cli(home: Home, *args: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "STRONGROOM_HOME": str(home.path), "STRONGROOM_WORKERS": "2"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "strongroom", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+
+
+def make_transfer(root: Path, files: int, size: int, seed: int) -> Path:
+    for i in range(files):
+        write(root / f"series-{i % 7}" / f"record-{seed}-{i:04d}.txt", f"record {seed} {i}\n".encode() * (size // 12))
+    return root
+
+
+def package_state(home: Home) -> tuple[list[dict[str, object]], list[str]]:
+    listed = home.ok("list", "--json").json()
+    assert isinstance(listed, list)
+    storage = home.path / "storage"
+    committed = sorted(p.stem for p in (storage / "committed").glob("*.json")) if storage.exists() else []
+    return listed, committed
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.8, 1.4, 2.0, 2.8])
+def test_kill_at_any_moment_leaves_no_half_package(home: Home, tmp_path: Path, delay: float) -> None:
+    transfer = make_transfer(tmp_path / "t", files=400, size=20_000, seed=1)
+    process = cli(home, "ingest", str(transfer), "--json")
+    time.sleep(delay)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    # The next command that ingests cleans up; before that, nothing half-done is visible.
+    listed, committed = package_state(home)
+    assert [p["package"] for p in listed] == committed or not listed
+    if listed:  # the kill came after the package was stored whole
+        assert home.ok("verify", "--all", "--json").json()["problems"] == []  # type: ignore[index]
+    other = make_transfer(tmp_path / "other", files=3, size=100, seed=2)
+    home.ingest(other)
+    listed, committed = package_state(home)
+    assert sorted(str(p["package"]) for p in listed) == committed
+    # leftovers are gone: no staging folders, no uncommitted bag files
+    assert list((home.path / "staging").iterdir()) == []
+    stored = sorted(p.name for p in (home.path / "storage" / "packages").iterdir())
+    assert stored == committed
+    assert home.ok("verify", "--all", "--json").json()["problems"] == []  # type: ignore[index]
+    hits = home.ok("search", "record", "--json").json()
+    assert {h["package"] for h in hits["hits"]} <= set(committed)  # type: ignore[index]
+
+
+def test_two_ingests_at_once(home: Home, tmp_path: Path) -> None:
+    first = make_transfer(tmp_path / "a", files=150, size=5_000, seed=3)
+    second = make_transfer(tmp_path / "b", files=150, size=5_000, seed=4)
+    processes = [cli(home, "ingest", str(first), "--json"), cli(home, "ingest", str(second), "--json")]
+    outputs = [p.communicate(timeout=600) for p in processes]
+    for process, (out, err) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, err.decode()
+        assert json.loads(out)["files"] == 151
+    listed, committed = package_state(home)
+    assert len(listed) == 2 and len(committed) == 2
+    assert home.ok("verify", "--all", "--json").json()["problems"] == []  # type: ignore[index]
+    assert home.ok("search", "record", "--json").json()["facets"]["package"]  # type: ignore[index]
