@@ -2,4 +2,6 @@
 
 from strongroom.cli import app
 
-app(prog_name="strongroom")
+# Guarded: worker processes are spawned and import the main module again.
+if __name__ == "__main__":
+    app(prog_name="strongroom")

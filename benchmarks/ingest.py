@@ -1,0 +1,184 @@
+"""Ingest throughput beside FIDO's command line and bagit.py, on the same files, in one run.
+
+    .venv/bin/python benchmarks/ingest.py [--corpus PATH ...] [--generated N] [--workers N]
+
+For each corpus it prints files/s and MB/s for:
+  - strongroom ingest (copy + every digest + identification + METS + bag + store + catalog + index),
+  - FIDO's own command line identifying the same files (`python -m fido.fido -recurse`),
+  - bagit.py making a SHA-256 bag of a copy of the same files (`bagit.py --sha256 --processes N`),
+the ratios of Strongroom to each, and Strongroom's peak memory (to show it stays flat as the
+corpus grows). Each tool runs as its own process, so peak memory is that process's alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_CORPUS = REPO.parent / "shared" / "corpus" / "sample-transfers"
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Run:
+    tool: str
+    seconds: float
+    files: int
+    bytes: int
+    peak_rss_mb: float
+    ok: bool
+    note: str = ""
+
+    @property
+    def files_per_s(self) -> float:
+        return self.files / self.seconds if self.seconds else 0.0
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.bytes / 1e6 / self.seconds if self.seconds else 0.0
+
+
+def corpus_size(folder: Path) -> tuple[int, int]:
+    files = 0
+    size = 0
+    for dirpath, _dirs, names in os.walk(folder):
+        for name in names:
+            path = Path(dirpath) / name
+            if path.is_file() and not path.is_symlink():
+                files += 1
+                size += path.stat().st_size
+    return files, size
+
+
+def generate_corpus(root: Path, count: int, seed: int = 20261123) -> Path:
+    """A mixed corpus of `count` files: text, CSV, HTML, PNG, PDF-like and binary, 200 B to ~200 KB."""
+    rng = random.Random(seed)
+    words = ["council", "minutes", "planning", "footpath", "precept", "parish", "clerk", "meeting", "agenda"]
+
+    def png(width: int, height: int) -> bytes:
+        import struct
+
+        def chunk(kind: bytes, data: bytes) -> bytes:
+            return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+        rows = b"".join(b"\x00" + rng.randbytes(width * 3) for _ in range(height))
+        header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+        return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+    for i in range(count):
+        folder = root / f"series-{i % 50:02d}" / f"file-{i // 500:03d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        kind = i % 6
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(30, 3000)))
+        if kind == 0:
+            (folder / f"minutes-{i}.txt").write_text(text)
+        elif kind == 1:
+            (folder / f"table-{i}.csv").write_text(
+                "id,word\n" + "\n".join(f"{n},{w}" for n, w in enumerate(text.split()))
+            )
+        elif kind == 2:
+            (folder / f"page-{i}.html").write_text(
+                f"<!DOCTYPE html><html><head><title>{i}</title></head><body>{text}</body></html>"
+            )
+        elif kind == 3:
+            (folder / f"image-{i}.png").write_bytes(png(rng.randint(8, 120), rng.randint(8, 120)))
+        elif kind == 4:
+            (folder / f"report-{i}.pdf").write_bytes(b"%PDF-1.4\n" + text.encode() + b"\n%%EOF\n")
+        else:
+            (folder / f"blob-{i}.bin").write_bytes(rng.randbytes(rng.randint(200, 200_000)))
+    return root
+
+
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, bool, str]:
+    """Run a command; return (seconds, peak RSS in MB of that process and its workers, ok, error line)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    stderr = proc.stderr.read()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    # ru_maxrss from wait4 is this child's own peak (or its largest waited-for descendant's), in KiB.
+    peak = usage.ru_maxrss / 1024
+    tail = stderr.decode(errors="replace").strip().splitlines()[-1:] if proc.returncode else []
+    return seconds, peak, proc.returncode == 0, tail[0] if tail else ""
+
+
+def run_strongroom(corpus: Path, workers: int, scratch: Path) -> Run:
+    home = scratch / "home"
+    env = {**os.environ, "STRONGROOM_HOME": str(home), "STRONGROOM_WORKERS": str(workers)}
+    subprocess.run([str(BIN / "strongroom"), "init"], env=env, check=True, stdout=subprocess.DEVNULL)
+    files, size = corpus_size(corpus)
+    seconds, peak, ok, note = timed([str(BIN / "strongroom"), "ingest", str(corpus), "--json"], env)
+    shutil.rmtree(home, ignore_errors=True)
+    return Run(f"strongroom ingest ({workers} workers)", seconds, files, size, peak, ok, note)
+
+
+def run_fido(corpus: Path) -> Run:
+    files, size = corpus_size(corpus)
+    seconds, peak, ok, note = timed([sys.executable, "-m", "fido.fido", "-q", "-recurse", str(corpus)])
+    return Run("fido CLI (identify only)", seconds, files, size, peak, ok, note)
+
+
+def run_bagit(corpus: Path, workers: int, scratch: Path) -> Run:
+    copy = scratch / "bagit-copy"
+    shutil.copytree(corpus, copy, symlinks=True)
+    files, size = corpus_size(copy)
+    cmd = [str(BIN / "bagit.py"), "--quiet", "--sha256", "--processes", str(workers), str(copy)]
+    seconds, peak, ok, note = timed(cmd)
+    shutil.rmtree(copy, ignore_errors=True)
+    return Run(f"bagit.py --sha256 ({workers} processes)", seconds, files, size, peak, ok, note)
+
+
+def report(name: str, runs: list[Run]) -> None:
+    print(f"\n== {name}: {runs[0].files} files, {runs[0].bytes / 1e6:.1f} MB")
+    print(f"{'tool':44} {'seconds':>8} {'files/s':>9} {'MB/s':>8} {'peak MB':>8}")
+    for r in runs:
+        flag = "" if r.ok else f"  FAILED: {r.note}"
+        print(f"{r.tool:44} {r.seconds:8.2f} {r.files_per_s:9.1f} {r.mb_per_s:8.1f} {r.peak_rss_mb:8.1f}{flag}")
+    ours = runs[0]
+    for other in runs[1:]:
+        if other.seconds and ours.seconds:
+            print(f"  strongroom / {other.tool}: {other.seconds / ours.seconds:.2f}x the throughput")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, action="append", help="folder(s) to ingest (default: shared samples)")
+    parser.add_argument("--generated", type=int, default=10_000, help="files in the generated corpus (0: none)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    corpora: list[tuple[str, Path]] = []
+    for corpus in args.corpus or ([DEFAULT_CORPUS] if DEFAULT_CORPUS.is_dir() else []):
+        corpora.append((str(corpus), corpus))
+    with tempfile.TemporaryDirectory(prefix="strongroom-bench-") as tmp:
+        scratch = Path(tmp)
+        if args.generated:
+            generated = generate_corpus(scratch / "generated", args.generated)
+            corpora.append((f"generated ({args.generated} files)", generated))
+        if not corpora:
+            print("No corpus: give --corpus PATH or --generated N.")
+            return 1
+        print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; workers {args.workers}")
+        for name, corpus in corpora:
+            runs = [
+                run_strongroom(corpus, args.workers, scratch),
+                run_fido(corpus),
+                run_bagit(corpus, args.workers, scratch),
+            ]
+            report(name, runs)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
