@@ -222,10 +222,11 @@ def list_command(
     if not packages:
         Console().print("No packages yet. Ingest one with: strongroom ingest <folder>")
         return
-    table = Table("Package", "Name", "Title", "Created", "Files", "Size")
+    table = Table("Name", "Title", "Created", "Files", "Size")
+    table.add_column("Package", no_wrap=True, min_width=36)
     for p in packages:
         table.add_row(
-            p.uuid, p.name, p.title or "", p.created.strftime("%Y-%m-%d %H:%M"), str(p.files), _human(p.bytes)
+            p.name, p.title or "", p.created.strftime("%Y-%m-%d %H:%M"), str(p.files), _human(p.bytes), p.uuid
         )
     Console().print(table)
 
@@ -378,9 +379,10 @@ def search(
         return
     console = Console()
     console.print(f"{results.total} match(es).")
-    table = Table("Package", "Path", "Title", "PUID")
+    table = Table("Package", "Title", "PUID")
+    table.add_column("Path", overflow="fold")
     for h in results.hits:
-        table.add_row(h.package_name, h.path or "(whole package)", h.title or "", h.puid or "")
+        table.add_row(h.package_name, h.title or "", h.puid or "", h.path or "(whole package)")
     if results.hits:
         console.print(table)
 

@@ -11,6 +11,7 @@ by the next run.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -308,12 +309,11 @@ def ingest(archive: Archive, source: Path, options: IngestOptions, progress: Pro
                 # Whatever reached storage has no commit marker: remove it now rather than later.
                 archive.packages.discard_uncommitted(package)
                 raise
-            records = [r for r, _ in staged]
-            mets_record = _mets_record(mets_path, package)
+            # Generators, not lists: the catalog takes the records straight from the staged files.
             archive.catalog.add_package(
                 summary,
-                [*records, mets_record],
-                [*package_events, *(e for r, f in staged for e in file_events(r, f, agents, started))],
+                itertools.chain((r for r, _ in staged), [_mets_record(mets_path, package)]),
+                itertools.chain(package_events, (e for r, f in staged for e in file_events(r, f, agents, started))),
                 agents.all(),
                 descriptions,
             )
