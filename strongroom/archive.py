@@ -24,7 +24,7 @@ from strongroom import __version__
 from strongroom.catalog.sqlite import Catalog
 from strongroom.config import CONFIG_NAME, Settings, load_settings, write_default_config
 from strongroom.errors import NotFound, StorageError, StrongroomError
-from strongroom.formats.fido_identifier import FidoIdentifier, SignatureFiles
+from strongroom.formats import describe_identifier
 from strongroom.ingest.staging import stale_ingests
 from strongroom.metadata.mets import read_mets
 from strongroom.model import (
@@ -136,8 +136,7 @@ class Archive:
         return self._search
 
     def identifier_description(self) -> tuple[str, str, str]:
-        signatures = SignatureFiles.bundled(self.settings.pronom_signature_file)
-        return FidoIdentifier.tool, FidoIdentifier.tool_version, signatures.version
+        return describe_identifier(self.settings.identifier_engine, self.settings.pronom_signature_file)
 
     def system_agents(self, operator: str) -> tuple[Agent, ...]:
         return (

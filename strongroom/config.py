@@ -29,6 +29,12 @@ identifier = "{organisation_id}"
 # Worker processes for hashing and identification (0 = one per core).
 workers = 0
 
+[formats]
+# "fast" gives exactly FIDO's answers, much faster; "fido" runs FIDO itself.
+engine = "fast"
+# A newer PRONOM signature file in FIDO's format (formats-vNNN.xml), relative to the home:
+# pronom_signature_file = "signatures/formats-v120.xml"
+
 [storage]
 kind = "filesystem"
 # Relative paths are taken from the archive home.
@@ -51,6 +57,7 @@ class Settings:
     search_kind: str = "sqlite"
     search_options: Mapping[str, Any] = field(default_factory=dict)
     pronom_signature_file: Path | None = None
+    identifier_engine: str = "fast"
 
     @property
     def catalog_path(self) -> Path:
@@ -115,6 +122,7 @@ def load_settings(home: Path, environ: Mapping[str, str] | None = None) -> Setti
         search_kind=search_kind,
         search_options=search,
         pronom_signature_file=(home / str(signature_file)).resolve() if signature_file else None,
+        identifier_engine=str(env.get("STRONGROOM_IDENTIFIER", formats.get("engine", "fast"))),
     )
 
 

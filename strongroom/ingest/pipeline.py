@@ -204,7 +204,7 @@ def ingest(archive: Archive, source: Path, options: IngestOptions, progress: Pro
             for i, e in enumerate(layout.entries)
         )
         total = len(layout.entries)
-        executor = make_executor(settings.worker_count, settings.pronom_signature_file)
+        executor = make_executor(settings.worker_count, settings.identifier_engine, settings.pronom_signature_file)
         try:
             window = max(8, settings.worker_count * 16)
             for done, result in enumerate(bounded_map(executor, process_file, tasks, window), start=1):

@@ -14,16 +14,16 @@ import multiprocessing
 import os
 import signal
 import sys
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from strongroom.errors import StorageError, TransferError
-from strongroom.formats.base import Identifier
-from strongroom.formats.fido_identifier import FidoIdentifier, SignatureFiles
+from strongroom.formats import make_identifier
+from strongroom.formats.base import Identifier, extension_of
 from strongroom.model import Identification
 
 CHUNK = 1024 * 1024
@@ -52,6 +52,9 @@ class _WorkerState:
     """Holds the identifier of one worker process; created by the pool initializer."""
 
     identifier: Identifier | None = None
+    # Identical files (same SHA-256 and extension) are identified once per worker.
+    cache: ClassVar[OrderedDict[tuple[str, str], Identification]] = OrderedDict()
+    cache_size = 4096
 
 
 def _die_with_parent() -> None:
@@ -66,12 +69,13 @@ def _die_with_parent() -> None:
         libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
 
 
-def init_worker(pronom_override: str | None, parent_pid: int | None = None) -> None:
+def init_worker(engine: str, pronom_override: str | None, parent_pid: int | None = None) -> None:
     if parent_pid is not None:
         _die_with_parent()
         if os.getppid() != parent_pid:  # the parent died before the request took effect
             os._exit(1)
-    _WorkerState.identifier = FidoIdentifier(SignatureFiles.bundled(Path(pronom_override) if pronom_override else None))
+    _WorkerState.identifier = make_identifier(engine, Path(pronom_override) if pronom_override else None)
+    _WorkerState.cache.clear()
 
 
 def process_file(task: FileTask) -> FileResult:
@@ -110,7 +114,14 @@ def process_file(task: FileTask) -> FileResult:
         identifier = _WorkerState.identifier
         if identifier is None:  # running in-process (one worker)
             raise RuntimeError("init_worker() was not called in this process")
-        identification = identifier.identify(task.dest, task.name)
+        key = (hashers["sha256"].hexdigest(), extension_of(task.name))
+        cached = _WorkerState.cache.get(key)
+        if cached is None:
+            cached = identifier.identify(task.dest, task.name)
+            _WorkerState.cache[key] = cached
+            if len(_WorkerState.cache) > _WorkerState.cache_size:
+                _WorkerState.cache.popitem(last=False)
+        identification = cached
     return FileResult(
         index=task.index,
         size=size,
@@ -136,16 +147,16 @@ class InlineExecutor(Executor):
         return future
 
 
-def make_executor(workers: int, pronom_override: Path | None) -> Executor:
+def make_executor(workers: int, engine: str, pronom_override: Path | None) -> Executor:
     override = str(pronom_override) if pronom_override else None
     if workers <= 1:
-        init_worker(override)
+        init_worker(engine, override)
         return InlineExecutor()
     # Spawned, not forked: a forked worker would inherit the ingest's staging lock and keep it
     # held after the ingest itself is killed, hiding the leftovers from the next run's clean-up.
     context = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=init_worker, initargs=(override, os.getpid())
+        max_workers=workers, mp_context=context, initializer=init_worker, initargs=(engine, override, os.getpid())
     )
 
 
