@@ -7,6 +7,7 @@ become one clear message on stderr and a non-zero exit.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import sys
@@ -30,7 +31,10 @@ from rich.table import Table
 
 from strongroom.archive import Archive, current_operator
 from strongroom.errors import StrongroomError
+from strongroom.formats import describe_identifier
+from strongroom.formats.batch import expand_paths, identify_many
 from strongroom.ingest.pipeline import IngestOptions, ingest
+from strongroom.reports.profile import GroupBy, write_parquet
 from strongroom.search.base import SearchQuery
 
 app = typer.Typer(
@@ -388,6 +392,54 @@ def search(
 
 
 @app.command()
+def identify(
+    paths: Annotated[list[Path], typer.Argument(help="Files (and, with --recursive, folders) to identify.")],
+    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Identify every file under folders.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file, in a list.")] = False,
+    as_csv: Annotated[
+        bool, typer.Option("--csv", help="CSV: path,size,puid,format,version,mime,basis,warnings.")
+    ] = False,
+    workers: Annotated[int, typer.Option(help="Worker processes (0 = one per core).")] = 0,
+    engine: Annotated[str, typer.Option(help="'fast' (FIDO's answers, indexed) or 'fido' (FIDO itself).")] = "fast",
+    signatures: Annotated[
+        Path | None, typer.Option(help="A newer PRONOM signature file in FIDO's format (formats-vNNN.xml).")
+    ] = None,
+) -> None:
+    """Identify file formats with PRONOM signatures, like fido or sf; needs no archive home."""
+    count = workers if workers > 0 else max(1, os.cpu_count() or 1)
+    rows: list[dict[str, Any]] = []
+    writer = csv.writer(sys.stdout) if as_csv else None
+    if writer:
+        writer.writerow(["path", "size", "puid", "format", "version", "mime", "basis", "warnings"])
+    table = Table("PUID", "Format", "Basis", "Warnings")
+    table.add_column("Path", overflow="fold")
+    with _errors():
+        files = list(expand_paths(paths, recursive))
+        for item in identify_many(files, workers=count, engine=engine, signature_file=signatures):
+            ident = item.identification
+            warnings = "; ".join(ident.warnings)
+            if writer:
+                writer.writerow(
+                    [item.path, item.size, ident.puid or "", ident.format_name or "", ident.format_version or "",
+                     ident.mime or "", ident.basis.value, warnings]
+                )  # fmt: skip
+            elif as_json:
+                rows.append(
+                    {"path": str(item.path), "size": item.size, "puid": ident.puid, "format": ident.format_name,
+                     "version": ident.format_version, "mime": ident.mime, "basis": ident.basis.value,
+                     "warnings": list(ident.warnings), "matches": [m.puid for m in ident.matches]}
+                )  # fmt: skip
+            else:
+                name = " ".join(p for p in (ident.format_name, ident.format_version) if p)
+                table.add_row(ident.puid or "-", name, ident.basis.value, warnings, str(item.path))
+        if as_json:
+            tool, version, signature_version = describe_identifier(engine, signatures)
+            _print_json({"tool": tool, "version": version, "signatures": signature_version, "files": rows})
+        elif not writer:
+            Console().print(table)
+
+
+@app.command()
 def export(
     ctx: typer.Context,
     package: Annotated[str, typer.Argument(help="Package UUID, prefix or name.")],
@@ -412,6 +464,104 @@ def rebuild(
         Console().print(
             f"Rebuilt from storage: {report.packages} packages, {report.files} files, {report.indexed} indexed."
         )
+
+
+_RISK_STYLE = {"low": "green", "medium": "yellow", "high": "bold red", "unknown": "magenta"}
+
+
+@app.command()
+def formats(
+    ctx: typer.Context,
+    by: Annotated[
+        GroupBy,
+        typer.Option(
+            "--by",
+            help="Rows per format (puid: PUID, name, version), per risk level (risk), or per package and format "
+            "(package).",
+        ),
+    ] = GroupBy.PUID,
+    package: Annotated[str | None, typer.Option(help="Profile only this package (UUID, UUID prefix or name).")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the rows and totals as JSON (bytes as integers).")
+    ] = False,
+    parquet: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write the rows to this Parquet file (replaced atomically if it exists).", metavar="FILE"
+        ),
+    ] = None,
+) -> None:
+    """Profile the collection's formats with their preservation risk (low, medium, high, unknown).
+
+    Only originals count: the records as deposited, not METS, depositor metadata, logs or submission
+    documentation. Files no signature identified show as "unidentified" with unknown risk. Ratings come
+    from the packaged registry, changed or extended by <home>/format-risk.toml.
+    """
+    with _errors(), _archive(ctx) as archive:
+        profile = archive.collection_profile(by, package)
+        written = write_parquet(profile, parquet) if parquet else None
+    records = profile.records()
+    if as_json:
+        _print_json(
+            {
+                "by": profile.by.value,
+                "package": profile.package,
+                "registry_version": profile.registry_version,
+                "rows": records,
+                "totals": profile.totals.as_dict(),
+            }
+        )
+    else:
+        _print_profile(profile.by, records, profile.totals.as_dict())
+    if written:
+        # On stderr under --json, so the JSON on stdout stays parseable.
+        Console(stderr=as_json).print(f"Wrote {len(records)} rows to {written} (Parquet).", highlight=False)
+
+
+def _print_profile(by: GroupBy, records: list[dict[str, Any]], totals: dict[str, Any]) -> None:
+    console = Console()
+    if not totals["files"]:
+        console.print("No original files yet. Ingest a transfer with: strongroom ingest <folder>")
+        return
+
+    def risk(value: str) -> str:
+        return f"[{_RISK_STYLE.get(value, '')}]{value}[/]"
+
+    if by is GroupBy.RISK:
+        table = Table("Risk", "Files", "Size", "Formats")
+        for r in records:
+            puids = ", ".join(p or "unidentified" for p in r["puids"])
+            table.add_row(risk(r["risk"]), str(r["files"]), _human(r["bytes"]), puids)
+    else:
+        table = Table()
+        if by is GroupBy.PACKAGE:
+            table.add_column("Package", overflow="fold")
+        table.add_column("PUID", no_wrap=True)
+        table.add_column("Format", overflow="fold")
+        table.add_column("Version")
+        table.add_column("Files", justify="right", no_wrap=True)
+        table.add_column("Size", justify="right", no_wrap=True)
+        table.add_column("Risk", no_wrap=True)
+        table.add_column("Migrate to", no_wrap=True)
+        targets: dict[str, str] = {}
+        for r in records:
+            if r["preferred_puid"]:
+                targets[r["preferred_puid"]] = r["preferred_name"]
+            cells = [
+                r["puid"] or "unidentified", r["format_name"] or "", r["format_version"] or "", str(r["files"]),
+                _human(r["bytes"]), risk(r["risk"]), r["preferred_puid"] or "",
+            ]  # fmt: skip
+            table.add_row(*([r["package_name"], *cells] if by is GroupBy.PACKAGE else cells))
+        # Target names are long; a legend under the table keeps the rows readable.
+        table.caption = "; ".join(f"{puid}: {name}" for puid, name in sorted(targets.items())) or None
+    console.print(table)
+    at_risk = ", ".join(f"{risk(level)} {count}" for level, count in totals["risk_files"].items() if count)
+    console.print(
+        f"{totals['files']} original files, {_human(totals['bytes'])}, {totals['formats']} formats: {at_risk}.",
+        highlight=False,
+    )
+    if totals["unidentified_files"]:
+        console.print(f"[magenta]{totals['unidentified_files']} file(s) not identified.[/]", highlight=False)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m strongroom`

@@ -131,6 +131,15 @@ def process_file(task: FileTask) -> FileResult:
     )
 
 
+def identify_only(item: tuple[str, int]) -> tuple[str, int, Identification]:
+    """Identify one file in a worker: (path, size) in, (path, size, identification) out."""
+    identifier = _WorkerState.identifier
+    if identifier is None:
+        raise RuntimeError("init_worker() was not called in this process")
+    path, size = item
+    return path, size, identifier.identify(Path(path))
+
+
 T = TypeVar("T")
 R = TypeVar("R")
 
