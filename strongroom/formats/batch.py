@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from strongroom.errors import StrongroomError
-from strongroom.ingest.worker import bounded_map, identify_only, make_executor
+from strongroom.ingest.worker import bounded_map, identify_batch, make_executor
 from strongroom.model import Identification
 
 
@@ -37,13 +37,47 @@ def expand_paths(paths: Iterable[Path], recursive: bool) -> Iterator[Path]:
             raise StrongroomError(f"{path} does not exist or is not a regular file.")
 
 
+class IdentifyPool:
+    """Worker processes that each hold a loaded identifier; reusable across many batches."""
+
+    BATCH = 32
+
+    def __init__(self, workers: int, engine: str = "fast", signature_file: Path | None = None) -> None:
+        self.workers = workers
+        self._executor = make_executor(workers, engine, signature_file)
+
+    def warm_up(self) -> None:
+        """Start every worker and load its signatures now, not on the first files."""
+        list(self._executor.map(identify_batch, [[] for _ in range(self.workers)]))
+
+    def identify(self, paths: Iterable[Path]) -> Iterator[Identified]:
+        for batch in bounded_map(self._executor, identify_batch, _batches(paths, self.BATCH), self.workers * 4):
+            for path, size, ident in batch:
+                yield Identified(Path(path), size, ident)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> IdentifyPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _batches(paths: Iterable[Path], size: int) -> Iterator[list[tuple[str, int]]]:
+    batch: list[tuple[str, int]] = []
+    for path in paths:
+        batch.append((str(path), path.stat().st_size))
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def identify_many(
     paths: Iterable[Path], *, workers: int, engine: str = "fast", signature_file: Path | None = None
 ) -> Iterator[Identified]:
-    executor = make_executor(workers, engine, signature_file)
-    try:
-        items = ((str(p), p.stat().st_size) for p in paths)
-        for path, size, ident in bounded_map(executor, identify_only, items, max(8, workers * 32)):
-            yield Identified(Path(path), size, ident)
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+    with IdentifyPool(workers, engine, signature_file) as pool:
+        yield from pool.identify(paths)

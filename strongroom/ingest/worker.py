@@ -131,13 +131,12 @@ def process_file(task: FileTask) -> FileResult:
     )
 
 
-def identify_only(item: tuple[str, int]) -> tuple[str, int, Identification]:
-    """Identify one file in a worker: (path, size) in, (path, size, identification) out."""
+def identify_batch(items: list[tuple[str, int]]) -> list[tuple[str, int, Identification]]:
+    """Identify a batch of files in a worker; batches keep the inter-process traffic small."""
     identifier = _WorkerState.identifier
     if identifier is None:
         raise RuntimeError("init_worker() was not called in this process")
-    path, size = item
-    return path, size, identifier.identify(Path(path))
+    return [(path, size, identifier.identify(Path(path))) for path, size in items]
 
 
 T = TypeVar("T")
