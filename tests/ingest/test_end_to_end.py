@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import bagit
+import pytest
 
 from strongroom.metadata.validate import MetsValidator
 from tests.conftest import EXAMPLE_TRANSFER, Home
@@ -210,3 +211,36 @@ def test_index_failure_never_undoes_storing(home: Home) -> None:
     found = home.ok("search", "Footpaths", "--json").json()
     assert found["total"] >= 1  # type: ignore[index]
     assert {h["package"] for h in found["hits"]} == {data["package"]}  # type: ignore[index]
+
+
+def test_identification_agent_names_the_signatures(home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import xml.etree.ElementTree as ET
+
+    from strongroom.formats.fido_identifier import SignatureFiles
+
+    tree = ET.parse(SignatureFiles.bundled().pronom)
+    extra = ET.SubElement(tree.getroot(), "format")
+    for tag, text in (("puid", "test-fmt/2"), ("name", "Parish ledger"), ("extension", "ledger")):
+        ET.SubElement(extra, tag).text = text
+    signature = ET.SubElement(extra, "signature")
+    ET.SubElement(signature, "name").text = "Parish ledger header"
+    pattern = ET.SubElement(signature, "pattern")
+    ET.SubElement(pattern, "position").text = "BOF"
+    ET.SubElement(pattern, "regex").text = r"(?s)\ALEDGER-V1"
+    newer = tmp_path / "formats-v200.xml"
+    tree.write(newer, encoding="utf-8", xml_declaration=True)
+    transfer = tmp_path / "t"
+    transfer.mkdir()
+    (transfer / "accounts.ledger").write_bytes(b"LEDGER-V1 1999 accounts")
+    monkeypatch.setenv("STRONGROOM_PRONOM_SIGNATURE_FILE", str(newer))
+    package = str(home.ingest(transfer)["package"])
+    shown = home.ok("show", package, "--json").json()
+    ledger = next(f for f in shown["files"] if f["path"] == "objects/accounts.ledger")  # type: ignore[index]
+    assert (ledger["puid"], ledger["basis"]) == ("test-fmt/2", "signature")
+    event = next(e for e in shown["events"] if e["type"] == "format identification" and e["file"] == ledger["uuid"])  # type: ignore[index]
+    with home.archive() as archive:
+        agents = {a.key: a for a in archive.catalog.agents()}
+    tool = agents[event["agents"][0]]
+    assert tool.note is not None and "formats-v200.xml" in tool.note
+    mets = (stored_bag(home, package) / "data" / f"METS.{package}.xml").read_text(encoding="utf-8")
+    assert "formats-v200.xml" in mets
