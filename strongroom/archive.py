@@ -25,6 +25,7 @@ from strongroom.catalog.sqlite import Catalog
 from strongroom.config import CONFIG_NAME, Settings, load_settings, write_default_config
 from strongroom.errors import NotFound, StorageError, StrongroomError
 from strongroom.formats import describe_identifier
+from strongroom.formats.risk import RiskRegistry, load_registry
 from strongroom.ingest.staging import stale_ingests
 from strongroom.metadata.mets import read_mets
 from strongroom.model import (
@@ -42,6 +43,7 @@ from strongroom.model import (
     Unexpected,
 )
 from strongroom.package_store import PackageMarker, PackageStore, parse_manifest
+from strongroom.reports.profile import GroupBy, Profile, build_profile
 from strongroom.search import open_search
 from strongroom.search.base import SearchDocument, SearchIndex, SearchQuery, SearchResults
 from strongroom.storage import open_storage
@@ -383,6 +385,17 @@ class Archive:
     def format_profile(self, package: str | None = None) -> Iterable[tuple[str | None, str | None, int, int]]:
         for row in self.catalog.format_counts(package):
             yield row["puid"], row["format_name"], row["files"], row["bytes"] or 0
+
+    # --- format risk -----------------------------------------------------------------------
+
+    def format_risks(self) -> RiskRegistry:
+        """The packaged format risk ratings with this home's format-risk.toml applied."""
+        return load_registry(self.settings.home)
+
+    def collection_profile(self, by: GroupBy = GroupBy.PUID, package: str | None = None) -> Profile:
+        """Formats of the originals, rated for risk; `package` (UUID, prefix or name) restricts it to one."""
+        package_uuid = self.package(package).uuid if package else None
+        return build_profile(self.catalog, self.format_risks(), by, package_uuid)
 
 
 def _event(kind: str, when: datetime, outcome: Outcome, detail: str, agents: list[str], file_uuid: str | None) -> Event:

@@ -493,9 +493,11 @@ def formats(
 ) -> None:
     """Profile the collection's formats with their preservation risk (low, medium, high, unknown).
 
-    Only originals count: the records as deposited, not METS, depositor metadata, logs or submission
-    documentation. Files no signature identified show as "unidentified" with unknown risk. Ratings come
-    from the packaged registry, changed or extended by <home>/format-risk.toml.
+    Only originals count: the records as deposited, not METS, depositor metadata, logs or submission documents.
+
+    Files that no signature identified show as "unidentified", with unknown risk.
+
+    Ratings come from the packaged registry, changed or extended by <home>/format-risk.toml.
     """
     with _errors(), _archive(ctx) as archive:
         profile = archive.collection_profile(by, package)
@@ -515,10 +517,14 @@ def formats(
         _print_profile(profile.by, records, profile.totals.as_dict())
     if written:
         # On stderr under --json, so the JSON on stdout stays parseable.
-        Console(stderr=as_json).print(f"Wrote {len(records)} rows to {written} (Parquet).", highlight=False)
+        Console(stderr=as_json).print(
+            f"Wrote {len(records)} rows to {written} (Parquet).", highlight=False, soft_wrap=True
+        )
 
 
 def _print_profile(by: GroupBy, records: list[dict[str, Any]], totals: dict[str, Any]) -> None:
+    from rich.markup import escape  # package names are the depositor's words: "[draft]" is not markup
+
     console = Console()
     if not totals["files"]:
         console.print("No original files yet. Ingest a transfer with: strongroom ingest <folder>")
@@ -528,32 +534,37 @@ def _print_profile(by: GroupBy, records: list[dict[str, Any]], totals: dict[str,
         return f"[{_RISK_STYLE.get(value, '')}]{value}[/]"
 
     if by is GroupBy.RISK:
-        table = Table("Risk", "Files", "Size", "Formats")
+        table = Table("Risk")
+        table.add_column("Files", justify="right")
+        table.add_column("Size", justify="right")
+        table.add_column("Formats")
         for r in records:
             puids = ", ".join(p or "unidentified" for p in r["puids"])
             table.add_row(risk(r["risk"]), str(r["files"]), _human(r["bytes"]), puids)
     else:
         table = Table()
         if by is GroupBy.PACKAGE:
-            table.add_column("Package", overflow="fold")
+            table.add_column("Package", overflow="fold", min_width=8)
         table.add_column("PUID", no_wrap=True)
-        table.add_column("Format", overflow="fold")
-        table.add_column("Version")
+        table.add_column("Format", overflow="fold", min_width=12)
         table.add_column("Files", justify="right", no_wrap=True)
         table.add_column("Size", justify="right", no_wrap=True)
         table.add_column("Risk", no_wrap=True)
-        table.add_column("Migrate to", no_wrap=True)
+        table.add_column("Target", no_wrap=True)
         targets: dict[str, str] = {}
         for r in records:
             if r["preferred_puid"]:
                 targets[r["preferred_puid"]] = r["preferred_name"]
+            name, version = r["format_name"] or "", r["format_version"] or ""
             cells = [
-                r["puid"] or "unidentified", r["format_name"] or "", r["format_version"] or "", str(r["files"]),
-                _human(r["bytes"]), risk(r["risk"]), r["preferred_puid"] or "",
+                r["puid"] or "unidentified", f"{name} {version}" if version and version not in name else name,
+                str(r["files"]), _human(r["bytes"]), risk(r["risk"]), r["preferred_puid"] or "",
             ]  # fmt: skip
-            table.add_row(*([r["package_name"], *cells] if by is GroupBy.PACKAGE else cells))
-        # Target names are long; a legend under the table keeps the rows readable.
+            cells = [escape(c) if i != 4 else c for i, c in enumerate(cells)]  # cell 4 is the styled risk
+            table.add_row(*([escape(r["package_name"]), *cells] if by is GroupBy.PACKAGE else cells))
+        # Target names are long; a legend under the table ("fmt/477: ...") keeps the rows readable.
         table.caption = "; ".join(f"{puid}: {name}" for puid, name in sorted(targets.items())) or None
+        table.caption_justify = "left"
     console.print(table)
     at_risk = ", ".join(f"{risk(level)} {count}" for level, count in totals["risk_files"].items() if count)
     console.print(

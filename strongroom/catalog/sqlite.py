@@ -316,6 +316,21 @@ class Catalog:
             params = (package,)
         return self._db.execute(sql + " GROUP BY puid, format_name ORDER BY files DESC", params).fetchall()
 
+    def original_format_counts(self, package: str | None = None) -> list[sqlite3.Row]:
+        """Originals counted per (package, puid, format name, version): the raw figures of a collection profile."""
+        sql = (
+            "SELECT f.package AS package, p.name AS package_name, f.puid AS puid, f.format_name AS format_name,"
+            " json_extract(f.identification, '$.matches[0].version') AS format_version,"
+            " COUNT(*) AS files, COALESCE(SUM(f.size), 0) AS bytes"
+            " FROM files f JOIN packages p ON p.uuid = f.package WHERE f.role = 'original'"
+        )
+        params: tuple[str, ...] = ()
+        if package:
+            sql += " AND f.package = ?"
+            params = (package,)
+        sql += " GROUP BY f.package, f.puid, f.format_name, format_version ORDER BY p.name, f.package"
+        return self._db.execute(sql, params).fetchall()
+
 
 def _like_prefix(ref: str) -> str:
     return ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -90,8 +90,7 @@ def process_file(task: FileTask) -> FileResult:
                 for hasher in hashers.values():
                     hasher.update(chunk)
                 out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
+            # No fsync: staging is scratch, discarded after a crash; storage makes the copy durable.
     except PermissionError as exc:
         raise TransferError(
             f"{task.source} cannot be read ({exc.strerror}); nothing was ingested.",
