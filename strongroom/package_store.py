@@ -18,11 +18,11 @@ import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from strongroom.errors import NotFound
-from strongroom.storage.base import StorageBackend
+from strongroom.storage.base import PartialCleanup, StorageBackend, supports
 
 PACKAGES = "packages"
 COMMITTED = "committed"
@@ -114,10 +114,14 @@ class PackageStore:
         """Remove the bag files of a package whose marker was never written."""
         if self.is_committed(package):
             return 0
+        prefix = f"{PACKAGES}/{package}/"
         removed = 0
-        for key in list(self.backend.list(f"{PACKAGES}/{package}/")):
+        for key in list(self.backend.list(prefix)):
             self.backend.delete(key)
             removed += 1
+        if supports(self.backend, PartialCleanup):
+            # The ingest that owned this prefix is dead: its half-written temporaries go too.
+            removed += self.backend.cleanup_partials(timedelta(0), prefix=prefix)  # type: ignore[attr-defined]
         return removed
 
     def fetch(self, marker: PackageMarker, relative: str, dest: Path) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
@@ -69,6 +69,13 @@ class NativeChecksums(Protocol):
     """Optional: the backend can report a stored object's SHA-256 without the caller reading it."""
 
     def sha256_of(self, key: str) -> str: ...
+
+
+@runtime_checkable
+class PartialCleanup(Protocol):
+    """Optional: the backend leaves temporary objects behind when a write is killed, and can sweep them."""
+
+    def cleanup_partials(self, older_than: timedelta, prefix: str = "") -> int: ...
 
 
 def supports(backend: object, capability: type) -> bool:

@@ -183,11 +183,12 @@ class FilesystemStorage:
 
     # --- housekeeping ---------------------------------------------------------------------
 
-    def cleanup_partials(self, older_than: timedelta) -> int:
+    def cleanup_partials(self, older_than: timedelta, prefix: str = "") -> int:
         """Remove temporary files of writes that never finished; returns how many.
 
         Only files last modified more than `older_than` ago are touched, so a put()
-        running in another process at the same time is left alone.
+        running in another process at the same time is left alone. `prefix` (a
+        folder-like key prefix ending in `/`) limits the sweep to one part of the store.
         """
         cutoff = datetime.now(UTC).timestamp() - older_than.total_seconds()
         removed = 0
@@ -195,7 +196,13 @@ class FilesystemStorage:
         def fail(err: OSError) -> None:
             raise self._failure("clean up", str(err.filename or self.root), err) from err
 
-        for folder, _dirs, files in os.walk(self.root, onerror=fail):
+        start = self.root
+        if prefix:
+            check_key(prefix.rstrip("/"))
+            start = self.root.joinpath(*prefix.rstrip("/").split("/"))
+            if not start.is_dir() or not self._inside_root(start):
+                return 0
+        for folder, _dirs, files in os.walk(start, onerror=fail):
             removed_here = 0
             for name in files:
                 if not is_partial_name(name):

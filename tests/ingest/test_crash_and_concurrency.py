@@ -36,11 +36,26 @@ def package_state(home: Home) -> tuple[list[dict[str, object]], list[str]]:
     return listed, committed
 
 
-@pytest.mark.parametrize("delay", [0.3, 0.8, 1.4, 2.0, 2.8])
-def test_kill_at_any_moment_leaves_no_half_package(home: Home, tmp_path: Path, delay: float) -> None:
+@pytest.fixture(scope="module")
+def full_ingest_seconds(tmp_path_factory: pytest.TempPathFactory) -> float:
+    """How long an uninterrupted ingest of the test transfer takes here, to spread the kills over it."""
+    root = tmp_path_factory.mktemp("timing")
+    home = Home(root / "home")
+    home.ok("init")
+    transfer = make_transfer(root / "t", files=400, size=20_000, seed=1)
+    start = time.monotonic()
+    process = cli(home, "ingest", str(transfer), "--json")
+    assert process.wait(timeout=600) == 0
+    return time.monotonic() - start
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.3, 0.5, 0.7, 0.85, 0.95])
+def test_kill_at_any_moment_leaves_no_half_package(
+    home: Home, tmp_path: Path, fraction: float, full_ingest_seconds: float
+) -> None:
     transfer = make_transfer(tmp_path / "t", files=400, size=20_000, seed=1)
     process = cli(home, "ingest", str(transfer), "--json")
-    time.sleep(delay)
+    time.sleep(full_ingest_seconds * fraction)
     process.send_signal(signal.SIGKILL)
     process.wait()
     # The next command that ingests cleans up; before that, nothing half-done is visible.

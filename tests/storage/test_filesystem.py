@@ -312,3 +312,16 @@ def test_open_storage_bad_options(options: dict[str, object], complaint: str) ->
 def test_open_storage_without_create(tmp_path: Path) -> None:
     with pytest.raises(StorageError):
         open_storage("filesystem", {"path": tmp_path / "absent", "create": False})
+
+
+def test_cleanup_partials_limited_to_a_prefix(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    storage = FilesystemStorage(tmp_path / "store")
+    for folder in ("packages/a/bag", "packages/b/bag"):
+        target = tmp_path / "store" / folder
+        target.mkdir(parents=True)
+        (target / ".z.txt.0123456789abcdef.partial").write_bytes(b"half")
+    assert storage.cleanup_partials(timedelta(0), prefix="packages/a/") == 1
+    assert not (tmp_path / "store" / "packages" / "a").exists()
+    assert (tmp_path / "store" / "packages" / "b" / "bag" / ".z.txt.0123456789abcdef.partial").exists()
