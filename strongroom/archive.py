@@ -103,7 +103,8 @@ class Archive:
         self.settings = settings
         self.catalog = Catalog(settings.catalog_path)
         self.storage = open_storage(settings.storage_kind, settings.storage_options)
-        self.packages = PackageStore(self.storage, workers=max(2, settings.worker_count * 2))
+        # Storing is bound by fsync latency, not CPU: more threads than cores keep the disk busy.
+        self.packages = PackageStore(self.storage, workers=max(8, settings.worker_count * 8))
         self._search: SearchIndex | None = None
         self.index_errors: list[str] = []
 

@@ -56,6 +56,43 @@ class Limits:
     seconds: float = DEFAULT_TIME_LIMIT  # wall time for one file (enforced in a process's main thread)
 
 
+@dataclass(frozen=True)
+class Buffers:
+    """The first and last BUFSIZE bytes of a file (the same bytes when it is smaller)."""
+
+    size: int
+    head: bytes
+    tail: bytes
+
+
+def read_buffers(path: Path) -> Buffers:
+    with path.open("rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        head = handle.read(min(size, BUFSIZE))
+        if size <= BUFSIZE:
+            return Buffers(size, head, head)
+        handle.seek(size - BUFSIZE)
+        return Buffers(size, head, handle.read(BUFSIZE))
+
+
+class TailKeeper:
+    """Keeps the head and tail of a stream as it is copied, so identification needs no second read."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.head = b""
+        self._tail = b""
+
+    def feed(self, chunk: bytes) -> None:
+        if len(self.head) < BUFSIZE:
+            self.head += chunk[: BUFSIZE - len(self.head)]
+        self._tail = (self._tail + chunk)[-BUFSIZE:] if len(chunk) < BUFSIZE else chunk[-BUFSIZE:]
+        self.size += len(chunk)
+
+    def buffers(self) -> Buffers:
+        return Buffers(self.size, self.head, self._tail)
+
+
 @dataclass
 class _Pattern:
     position: str  # BOF, EOF, VAR, IFB
@@ -327,16 +364,11 @@ class FastIdentifier:
             out.append((fmt, fmt.element.findtext("name") or ""))
         return out
 
-    def _identify(self, path: Path) -> _Outcome:
+    def _identify(self, path: Path, buffers: Buffers | None) -> _Outcome:
         warnings: list[str] = []
-        with path.open("rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            bof = handle.read(min(size, BUFSIZE))
-            if size <= BUFSIZE:
-                eof = bof
-            else:
-                handle.seek(size - BUFSIZE)
-                eof = handle.read(BUFSIZE)
+        if buffers is None:
+            buffers = read_buffers(path)
+        size, bof, eof = buffers.size, buffers.head, buffers.tail
         if size == 0:
             warnings.append("zero-byte file")
         matches = self.match_formats(bof, eof)
@@ -349,11 +381,12 @@ class FastIdentifier:
             return _Outcome(matches, "signature", warnings)
         return _Outcome(self.match_extensions(path.name), "extension", warnings)
 
-    def identify(self, path: Path, name: str | None = None) -> Identification:
+    def identify(self, path: Path, name: str | None = None, buffers: Buffers | None = None) -> Identification:
+        """Identify `path`; `buffers` are its head and tail when the caller has just read them."""
         deposited = name or path.name
         try:
             with _deadline(self.limits.seconds):
-                outcome = self._identify(path)
+                outcome = self._identify(path, buffers)
         except _TimeLimit:
             outcome = _Outcome(
                 [], "none", [f"time limit reached: identification stopped after {self.limits.seconds:g} s"]

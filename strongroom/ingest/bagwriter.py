@@ -12,7 +12,7 @@ from strongroom.ingest.staged_files import StagedFiles
 from strongroom.package_store import encode_manifest_path
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     hasher = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(1024 * 1024):
@@ -35,7 +35,7 @@ def write_bag_files(
     supplied: SuppliedBag | None,
 ) -> None:
     mets_size = mets_path.stat().st_size
-    mets_digest = _sha256(mets_path)
+    mets_digest = sha256_file(mets_path)
     with (bag_dir / "manifest-sha256.txt").open("w", encoding="utf-8", newline="\n") as manifest:
         # Manifests list the bytes actually copied (already hashed once); METS is the one new file.
         lines = [(f"data/{record.path}", record.sha256) for record, _ in staged]
@@ -59,4 +59,4 @@ def write_bag_files(
     tag_files = sorted(p for p in bag_dir.iterdir() if p.is_file() and not p.name.startswith("tagmanifest-"))
     with (bag_dir / "tagmanifest-sha256.txt").open("w", encoding="utf-8", newline="\n") as tagmanifest:
         for path in tag_files:
-            tagmanifest.write(f"{_sha256(path)}  {path.name}\n")
+            tagmanifest.write(f"{sha256_file(path)}  {path.name}\n")

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from strongroom.errors import DuplicateTransferError, TransferError
 from strongroom.ingest.bag import BAG_TAG_FILES, SuppliedBag
-from strongroom.ingest.bagwriter import write_bag_files
+from strongroom.ingest.bagwriter import sha256_file, write_bag_files
 from strongroom.ingest.layout import TransferEntry, TransferLayout, plan_layout, require_records
 from strongroom.ingest.provenance import FileFacts, IngestAgents, file_events, make_agents, package_event
 from strongroom.ingest.sources import PreparedTransfer, default_name, prepare_source
@@ -34,7 +34,7 @@ from strongroom.ingest.transfer_metadata import (
     parse_rights_csv,
     read_transfer_checksums,
 )
-from strongroom.ingest.worker import FileResult, FileTask, bounded_map, make_executor, process_file
+from strongroom.ingest.worker import FileResult, FileTask, batched, bounded_map, make_executor, process_files
 from strongroom.metadata.mets import MetsInput, write_mets
 from strongroom.model import (
     DublinCore,
@@ -206,8 +206,9 @@ def ingest(archive: Archive, source: Path, options: IngestOptions, progress: Pro
         total = len(layout.entries)
         executor = make_executor(settings.worker_count, settings.identifier_engine, settings.pronom_signature_file)
         try:
-            window = max(8, settings.worker_count * 16)
-            for done, result in enumerate(bounded_map(executor, process_file, tasks, window), start=1):
+            window = max(4, settings.worker_count * 4)
+            results = (r for batch in bounded_map(executor, process_files, batched(tasks, 16), window) for r in batch)
+            for done, result in enumerate(results, start=1):
                 entry = layout.entries[result.index]
                 supplied = verifier.check(entry.dest, result)
                 record = FileRecord(
@@ -331,9 +332,7 @@ def _parents(path: str) -> list[str]:
 
 
 def _mets_record(mets_path: Path, package: str) -> FileRecord:
-    import hashlib
-
-    digest = hashlib.sha256(mets_path.read_bytes()).hexdigest()
+    digest = sha256_file(mets_path)  # streamed: the METS of a large package runs to hundreds of MB
     return FileRecord(
         uuid=str(uuid.uuid5(uuid.UUID(package), "METS")), path=mets_path.name, original_name=mets_path.name,
         size=mets_path.stat().st_size, sha256=digest, role=FileRole.METADATA, identification=None,

@@ -24,9 +24,12 @@ from typing import ClassVar, TypeVar
 from strongroom.errors import StorageError, TransferError
 from strongroom.formats import make_identifier
 from strongroom.formats.base import Identifier, extension_of
+from strongroom.formats.engine import FastIdentifier, TailKeeper
 from strongroom.model import Identification
 
 CHUNK = 1024 * 1024
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ def init_worker(engine: str, pronom_override: str | None, parent_pid: int | None
 
 def process_file(task: FileTask) -> FileResult:
     hashers = {alg: hashlib.new(alg) for alg in task.algorithms}
+    kept = TailKeeper()
     size = 0
     try:
         st = task.source.stat()
@@ -87,6 +91,7 @@ def process_file(task: FileTask) -> FileResult:
         with task.source.open("rb") as src, task.dest.open("xb") as out:
             while chunk := src.read(CHUNK):
                 size += len(chunk)
+                kept.feed(chunk)
                 for hasher in hashers.values():
                     hasher.update(chunk)
                 out.write(chunk)
@@ -116,7 +121,11 @@ def process_file(task: FileTask) -> FileResult:
         key = (hashers["sha256"].hexdigest(), extension_of(task.name))
         cached = _WorkerState.cache.get(key)
         if cached is None:
-            cached = identifier.identify(task.dest, task.name)
+            if isinstance(identifier, FastIdentifier):
+                # The bytes just copied are the bytes to identify: no second read of the file.
+                cached = identifier.identify(task.dest, task.name, kept.buffers())
+            else:
+                cached = identifier.identify(task.dest, task.name)
             _WorkerState.cache[key] = cached
             if len(_WorkerState.cache) > _WorkerState.cache_size:
                 _WorkerState.cache.popitem(last=False)
@@ -130,16 +139,28 @@ def process_file(task: FileTask) -> FileResult:
     )
 
 
+def process_files(tasks: list[FileTask]) -> list[FileResult]:
+    """A batch of files per task: one round trip between processes for many small files."""
+    return [process_file(task) for task in tasks]
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def identify_batch(items: list[tuple[str, int]]) -> list[tuple[str, int, Identification]]:
     """Identify a batch of files in a worker; batches keep the inter-process traffic small."""
     identifier = _WorkerState.identifier
     if identifier is None:
         raise RuntimeError("init_worker() was not called in this process")
     return [(path, size, identifier.identify(Path(path))) for path, size in items]
-
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 class InlineExecutor(Executor):

@@ -124,3 +124,17 @@ def test_container_byte_limit_is_recorded(tmp_path: Path) -> None:
     ident = FastIdentifier(limits=Limits(container_bytes=100)).identify(docx)
     assert ident.basis is Basis.SIGNATURE  # the container was not read: FIDO's plain signature answer
     assert any("over the 100-byte limit" in w for w in ident.warnings)
+
+
+@pytest.mark.parametrize("chunk", [1, 4096, 128 * 1024 - 1, 128 * 1024, 1024 * 1024])
+def test_buffers_kept_while_copying_give_the_same_answers(tmp_path: Path, chunk: int) -> None:
+    from strongroom.formats.engine import TailKeeper, read_buffers
+
+    fast = FastIdentifier()
+    for path in make_fixtures(tmp_path):
+        kept = TailKeeper()
+        with path.open("rb") as handle:
+            while data := handle.read(chunk if path.stat().st_size < 400_000 or chunk > 1000 else 65536):
+                kept.feed(data)
+        assert kept.buffers() == read_buffers(path), path.name
+        assert fast.identify(path, buffers=kept.buffers()) == fast.identify(path), path.name
