@@ -220,6 +220,12 @@ class FilesystemStorage:
             if removed_here:
                 removed += removed_here
                 self._prune(Path(folder))
+        if prefix:
+            # A swept prefix belongs to a dead writer: folders it made but never filled go too.
+            for folder, _dirs, _files in os.walk(start, topdown=False):
+                with contextlib.suppress(OSError):
+                    os.rmdir(folder)
+            self._prune(start.parent)
         return removed
 
     # --- helpers --------------------------------------------------------------------------

@@ -322,6 +322,7 @@ def test_cleanup_partials_limited_to_a_prefix(tmp_path: Path) -> None:
         target = tmp_path / "store" / folder
         target.mkdir(parents=True)
         (target / ".z.txt.0123456789abcdef.partial").write_bytes(b"half")
+    (tmp_path / "store" / "packages" / "a" / "made" / "but" / "never-filled").mkdir(parents=True)
     assert storage.cleanup_partials(timedelta(0), prefix="packages/a/") == 1
     assert not (tmp_path / "store" / "packages" / "a").exists()
     assert (tmp_path / "store" / "packages" / "b" / "bag" / ".z.txt.0123456789abcdef.partial").exists()
