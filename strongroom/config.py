@@ -28,6 +28,8 @@ identifier = "{organisation_id}"
 [ingest]
 # Worker processes for hashing and identification (0 = one per core).
 workers = 0
+# Starting workers costs about a second: transfers with fewer files run in-process.
+parallel_from_files = 2000
 
 [formats]
 # "fast" gives exactly FIDO's answers, much faster; "fido" runs FIDO itself.
@@ -58,6 +60,7 @@ class Settings:
     search_options: Mapping[str, Any] = field(default_factory=dict)
     pronom_signature_file: Path | None = None
     identifier_engine: str = "fast"
+    parallel_from_files: int = 2000  # smaller transfers are hashed and identified in-process
 
     @property
     def catalog_path(self) -> Path:
@@ -122,6 +125,7 @@ def load_settings(home: Path, environ: Mapping[str, str] | None = None) -> Setti
         search_kind=search_kind,
         search_options=search,
         pronom_signature_file=(home / str(signature_file)).resolve() if signature_file else None,
+        parallel_from_files=int(env.get("STRONGROOM_PARALLEL_FROM_FILES", ingest.get("parallel_from_files", 2000))),
         identifier_engine=str(env.get("STRONGROOM_IDENTIFIER", formats.get("engine", "fast"))),
     )
 

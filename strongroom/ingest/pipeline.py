@@ -204,7 +204,9 @@ def ingest(archive: Archive, source: Path, options: IngestOptions, progress: Pro
             for i, e in enumerate(layout.entries)
         )
         total = len(layout.entries)
-        executor = make_executor(settings.worker_count, settings.identifier_engine, settings.pronom_signature_file)
+        # Starting worker processes costs about a second; a small transfer is done sooner in-process.
+        workers = settings.worker_count if total >= settings.parallel_from_files else 1
+        executor = make_executor(workers, settings.identifier_engine, settings.pronom_signature_file)
         try:
             window = max(4, settings.worker_count * 4)
             results = (r for batch in bounded_map(executor, process_files, batched(tasks, 16), window) for r in batch)

@@ -15,8 +15,10 @@ import pytest
 from tests.conftest import Home, write
 
 
-def cli(home: Home, *args: str) -> subprocess.Popen[bytes]:
+def cli(home: Home, *args: str, parallel: bool = True) -> subprocess.Popen[bytes]:
     env = {**os.environ, "STRONGROOM_HOME": str(home.path), "STRONGROOM_WORKERS": "2"}
+    # Worker processes even for these small transfers, so a kill also hits a pool mid-flight.
+    env["STRONGROOM_PARALLEL_FROM_FILES"] = "0" if parallel else "100000"
     return subprocess.Popen(
         [sys.executable, "-m", "strongroom", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
@@ -49,12 +51,13 @@ def full_ingest_seconds(tmp_path_factory: pytest.TempPathFactory) -> float:
     return time.monotonic() - start
 
 
+@pytest.mark.parametrize("parallel", [True, False], ids=["worker-processes", "in-process"])
 @pytest.mark.parametrize("fraction", [0.1, 0.3, 0.5, 0.7, 0.85, 0.95])
 def test_kill_at_any_moment_leaves_no_half_package(
-    home: Home, tmp_path: Path, fraction: float, full_ingest_seconds: float
+    home: Home, tmp_path: Path, fraction: float, parallel: bool, full_ingest_seconds: float
 ) -> None:
     transfer = make_transfer(tmp_path / "t", files=400, size=20_000, seed=1)
-    process = cli(home, "ingest", str(transfer), "--json")
+    process = cli(home, "ingest", str(transfer), "--json", parallel=parallel)
     time.sleep(full_ingest_seconds * fraction)
     process.send_signal(signal.SIGKILL)
     process.wait()
