@@ -81,7 +81,7 @@ class PackageStore:
             json.dump(asdict(marker), tmp, indent=2, ensure_ascii=False)
             tmp_path = Path(tmp.name)
         try:
-            self.backend.put(marker_key(marker.uuid), tmp_path, _sha256_file(tmp_path))
+            self.backend.put(marker_key(marker.uuid), tmp_path, sha256_file(tmp_path))
         finally:
             tmp_path.unlink(missing_ok=True)
 
@@ -145,7 +145,8 @@ class PackageStore:
         return hasher.hexdigest(), size
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file, streamed in 1 MiB chunks."""
     hasher = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(1024 * 1024):
@@ -176,5 +177,5 @@ def _bag_digests(bag_dir: Path) -> dict[str, str]:
     """SHA-256 of every file of a bag, from its own manifests (the tag manifest covers the rest)."""
     digests = parse_manifest((bag_dir / "manifest-sha256.txt").read_text(encoding="utf-8"))
     digests.update(parse_manifest((bag_dir / "tagmanifest-sha256.txt").read_text(encoding="utf-8")))
-    digests["tagmanifest-sha256.txt"] = _sha256_file(bag_dir / "tagmanifest-sha256.txt")
+    digests["tagmanifest-sha256.txt"] = sha256_file(bag_dir / "tagmanifest-sha256.txt")
     return digests

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from strongroom.errors import StrongroomError
-from strongroom.ingest.worker import bounded_map, identify_batch, make_executor
+from strongroom.ingest.worker import batched, bounded_map, identify_batch, make_executor
 from strongroom.model import Identification
 
 
@@ -51,7 +51,12 @@ class IdentifyPool:
         list(self._executor.map(identify_batch, [[] for _ in range(self.workers)]))
 
     def identify(self, paths: Iterable[Path]) -> Iterator[Identified]:
-        for batch in bounded_map(self._executor, identify_batch, _batches(paths, self.BATCH), self.workers * 4):
+        for batch in bounded_map(
+            self._executor,
+            identify_batch,
+            batched(((str(p), p.stat().st_size) for p in paths), self.BATCH),
+            self.workers * 4,
+        ):
             for path, size, ident in batch:
                 yield Identified(Path(path), size, ident)
 
@@ -63,17 +68,6 @@ class IdentifyPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _batches(paths: Iterable[Path], size: int) -> Iterator[list[tuple[str, int]]]:
-    batch: list[tuple[str, int]] = []
-    for path in paths:
-        batch.append((str(path), path.stat().st_size))
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def identify_many(

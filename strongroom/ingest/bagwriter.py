@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
 from strongroom import __version__
 from strongroom.ingest.bag import SuppliedBag
 from strongroom.ingest.staged_files import StagedFiles
-from strongroom.package_store import encode_manifest_path
-
-
-def sha256_file(path: Path) -> str:
-    hasher = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            hasher.update(chunk)
-    return hasher.hexdigest()
+from strongroom.package_store import encode_manifest_path, sha256_file
 
 
 def _info_value(value: str) -> str:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from strongroom.errors import DuplicateTransferError, TransferError
 from strongroom.ingest.bag import BAG_TAG_FILES, SuppliedBag
-from strongroom.ingest.bagwriter import sha256_file, write_bag_files
+from strongroom.ingest.bagwriter import write_bag_files
 from strongroom.ingest.layout import TransferEntry, TransferLayout, plan_layout, require_records
 from strongroom.ingest.provenance import FileFacts, IngestAgents, file_events, make_agents, package_event
 from strongroom.ingest.sources import PreparedTransfer, default_name, prepare_source
@@ -48,7 +48,7 @@ from strongroom.model import (
     PackageSummary,
     Unexpected,
 )
-from strongroom.package_store import PackageMarker
+from strongroom.package_store import PackageMarker, sha256_file
 
 if TYPE_CHECKING:
     from strongroom.archive import Archive
