@@ -107,12 +107,22 @@ def _target_for(target: Path, relative: PurePosixPath) -> Path:
     return dest
 
 
+def _refuse_escaping(archive: Path, names: list[str]) -> None:
+    """Refuse the whole archive, before anything is written, if any entry would leave the target."""
+    escaping = [name for name in names if safe_member_path(name) is None]
+    if escaping:
+        raise TransferError(
+            f"{archive.name} has entries that would land outside the transfer; nothing was ingested.",
+            details=escaping[:50],
+        )
+
+
 def _unpack_zip(archive: Path, target: Path, margin: int) -> UnpackReport:
     report = UnpackReport(root=target)
-    escaping: list[str] = []
     try:
         with zipfile.ZipFile(archive) as zf:
             infos = zf.infolist()
+            _refuse_escaping(archive, [i.filename for i in infos])
             encrypted = [i.filename for i in infos if i.flag_bits & 0x1]
             if encrypted:
                 raise TransferError(
@@ -127,8 +137,7 @@ def _unpack_zip(archive: Path, target: Path, margin: int) -> UnpackReport:
             for info in infos:
                 relative = safe_member_path(info.filename)
                 if relative is None:
-                    escaping.append(info.filename)
-                    continue
+                    continue  # unreachable: _refuse_escaping has checked every name
                 mode = info.external_attr >> 16
                 if stat.S_ISLNK(mode):
                     report.skipped.append(f"{info.filename}: symbolic link in archive, not followed")
@@ -156,26 +165,20 @@ def _unpack_zip(archive: Path, target: Path, margin: int) -> UnpackReport:
         raise TransferError(f"{archive.name} is not a readable zip file: {exc}.") from exc
     except NotImplementedError as exc:
         raise TransferError(f"{archive.name} uses a zip feature Python cannot read: {exc}.") from exc
-    if escaping:
-        raise TransferError(
-            f"{archive.name} has entries that would land outside the transfer; nothing was ingested.",
-            details=escaping[:50],
-        )
     return report
 
 
 def _unpack_tar(archive: Path, target: Path, margin: int) -> UnpackReport:
     report = UnpackReport(root=target)
-    escaping: list[str] = []
     try:
         with tarfile.open(archive, mode="r:*") as tf:
             members = tf.getmembers()
+            _refuse_escaping(archive, [m.name for m in members])
             _check_space(target, sum(m.size for m in members if m.isfile()), margin)
             for member in members:
                 relative = safe_member_path(member.name)
                 if relative is None:
-                    escaping.append(member.name)
-                    continue
+                    continue  # unreachable: _refuse_escaping has checked every name
                 if member.isdir():
                     _target_for(target, relative).mkdir(parents=True, exist_ok=True)
                     continue
@@ -199,9 +202,4 @@ def _unpack_tar(archive: Path, target: Path, margin: int) -> UnpackReport:
                 report.files += 1
     except (tarfile.TarError, EOFError) as exc:
         raise TransferError(f"{archive.name} is not a readable tar file: {exc}.") from exc
-    if escaping:
-        raise TransferError(
-            f"{archive.name} has entries that would land outside the transfer; nothing was ingested.",
-            details=escaping[:50],
-        )
     return report
