@@ -56,3 +56,11 @@ class MetadataError(StrongroomError):
 
 class SearchError(StrongroomError):
     """The search index failed or the query could not be understood."""
+
+
+class CatalogError(StrongroomError):
+    """The catalog database cannot be opened, upgraded or written."""
+
+
+class JournalError(StorageError):
+    """The event journal in storage cannot be read or appended to."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 
 class Basis(enum.StrEnum):
@@ -134,6 +134,7 @@ class Event:
     outcome_detail: str
     agents: tuple[str, ...]  # Agent.key values
     file_uuid: str | None = None
+    version: int | None = None  # the package version the event concerns, where it concerns one
 
 
 @dataclass(frozen=True)
@@ -177,9 +178,37 @@ class DublinCore:
         return values[0] if values else None
 
 
+class AccessStatus(enum.StrEnum):
+    """Who may see a record: everyone (open) or only staff (closed) until its opening date."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class AccessRule:
+    """The access status of a whole package (`path` None) or of one file or folder of it.
+
+    `path` is relative to the bag's `data/` folder (`objects/minutes/1999.pdf` or a
+    folder such as `objects/minutes`). A closed record with an `opening_date` opens by
+    itself on that day; without one it stays closed until someone opens it.
+    """
+
+    package: str
+    path: str | None
+    status: AccessStatus
+    reason: str
+    opening_date: date | None = None
+    changed: datetime | None = None
+    event_uuid: str | None = None  # the journal event that set it
+
+    def is_open_on(self, day: date) -> bool:
+        return self.status is AccessStatus.OPEN or (self.opening_date is not None and self.opening_date <= day)
+
+
 @dataclass(frozen=True)
 class PackageSummary:
-    """What the catalog and `strongroom list` know of a stored package."""
+    """What the catalog and `strongroom list` know of a stored package (its latest version)."""
 
     uuid: str
     name: str
@@ -187,9 +216,39 @@ class PackageSummary:
     files: int
     bytes: int
     payload_sha256: str  # digest over sorted (path, sha256) of the originals
-    storage_key: str
+    storage_key: str  # the OCFL object's path inside the storage root
     title: str | None = None
     indexed: bool = True
+    version: int = 1  # the head (latest) version number
+    updated: datetime | None = None  # when the head version was written
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """One OCFL version of a package: its number, when, why, and how much it holds."""
+
+    package: str
+    number: int  # 1, 2, ...
+    created: datetime
+    message: str  # why the version was made: "ingest", "metadata update: ...", ...
+    files: int  # files in the version's logical state (payload and METS; not the bag's tag files)
+    bytes: int
+    new_files: int  # content files stored for this version (the rest are referenced from earlier ones)
+    new_bytes: int
+    operator: str | None = None
+
+
+@dataclass(frozen=True)
+class FormatCount:
+    """Original files of one package counted per format: the raw figures of a collection profile."""
+
+    package: str
+    package_name: str
+    puid: str | None
+    format_name: str | None
+    format_version: str | None
+    files: int
+    bytes: int
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+import enum
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
+
+from strongroom.model import AccessStatus
 
 # Every backend marks matched words in SearchHit.snippet with these, so that callers
 # can highlight them without knowing which backend answered. Not square brackets:
@@ -13,29 +17,72 @@ HIGHLIGHT_START = "«"
 HIGHLIGHT_END = "»"
 
 
+class Role(enum.StrEnum):
+    """Who is searching. What a role may see is decided here, once, for every backend."""
+
+    RESEARCHER = "researcher"  # the public reading room: open records only
+    ARCHIVIST = "archivist"
+    ADMIN = "admin"
+
+    @property
+    def sees_closed(self) -> bool:
+        return self is not Role.RESEARCHER
+
+
+def role_named(name: str | None) -> Role:
+    """The role called `name`; an unknown or missing name gets the least privileged role."""
+    try:
+        return Role((name or "").strip().lower())
+    except ValueError:
+        return Role.RESEARCHER
+
+
 @dataclass(frozen=True)
 class SearchDocument:
-    """One thing a researcher can find: a whole package (`path` None) or one file of it."""
+    """One thing a researcher can find: a whole package (`path` None) or one file of it.
+
+    Fields are structured so that any backend can weight, filter and facet them; no
+    document ever carries a whole METS file. `access` and `opening_date` decide who
+    may see it: a closed document reaches only roles that see closed records, until
+    its opening date (if it has one) has come.
+    """
 
     package: str  # package UUID
     package_name: str
     path: str | None  # relative to the bag's data/ folder, e.g. objects/a/b.pdf
     title: str | None
-    text: str  # everything else worth matching: DC fields, names, format names
+    dublin_core: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # element -> values
+    name: str | None = None  # the file's name as deposited (None for a package)
     puid: str | None = None
     format_name: str | None = None
+    date: dt.date | None = None  # the record's date (Dublin Core date, else the file's modification date)
+    version: int = 1  # the package version this document describes
+    content: str = ""  # text extracted from the record itself (empty until extraction exists)
+    access: AccessStatus = AccessStatus.OPEN
+    opening_date: dt.date | None = None
     file_uuid: str | None = None
 
 
 @dataclass(frozen=True)
 class SearchQuery:
+    """A search, always on behalf of a viewer: the default viewer sees open records only."""
+
     text: str
+    viewer: Role = Role.RESEARCHER
     puid: str | None = None
     package: str | None = None
     kind: str | None = None  # "package" or "file" or None for both
-    facets: tuple[str, ...] = ()  # any of "puid", "package"
+    access: AccessStatus | None = None  # only documents with this status (within what the viewer may see)
+    facets: tuple[str, ...] = ()  # any of FACETS
     offset: int = 0
     limit: int = 20
+    today: dt.date | None = None  # the day opening dates are judged on; None means today (UTC)
+
+    def day(self) -> dt.date:
+        return self.today or dt.datetime.now(dt.UTC).date()
+
+
+FACETS = ("package", "puid", "format", "access")
 
 
 @dataclass(frozen=True)
@@ -49,6 +96,9 @@ class SearchHit:
     file_uuid: str | None
     score: float
     snippet: str | None = None
+    version: int = 1
+    access: AccessStatus = AccessStatus.OPEN
+    opening_date: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +127,11 @@ class SearchIndex(Protocol):
         ...
 
     def search(self, query: SearchQuery) -> SearchResults:
-        """Run a query; SearchError with a plain message when the query syntax is wrong."""
+        """Run a query as `query.viewer`; SearchError with a plain message when the query is wrong.
+
+        A document the viewer may not see counts nowhere: not as a hit, not in the
+        total, not in any facet count, and no snippet shows its text.
+        """
         ...
 
     def packages(self) -> set[str]:
