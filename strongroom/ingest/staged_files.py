@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-from strongroom.catalog.sqlite import identification_from_json, identification_to_json
+from strongroom.catalog.codec import identification_from_json, identification_to_json
 from strongroom.ingest.provenance import FileFacts
 from strongroom.model import FileRecord, FileRole
 

@@ -7,6 +7,7 @@ and ratings from the format risk registry; the profile renders as a table, JSON 
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import os
 import re
@@ -17,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from strongroom import __version__
-from strongroom.catalog.sqlite import Catalog
+from strongroom.catalog.base import Catalog
 from strongroom.errors import StorageError
 from strongroom.formats.risk import RiskLevel, RiskRegistry
+from strongroom.model import FormatCount
 
 
 class GroupBy(enum.StrEnum):
@@ -99,17 +101,6 @@ class Profile:
         return [row.record(self.by) for row in self.rows]
 
 
-@dataclass(frozen=True)
-class _Count:
-    package: str
-    package_name: str
-    puid: str | None
-    format_name: str | None
-    format_version: str | None
-    files: int
-    bytes: int
-
-
 _LEVELS = sorted(RiskLevel, key=lambda level: level.severity)
 
 
@@ -117,13 +108,13 @@ def build_profile(
     catalog: Catalog, registry: RiskRegistry, by: GroupBy = GroupBy.PUID, package: str | None = None
 ) -> Profile:
     """Profile the originals of the whole archive, or of one package (its UUID)."""
+    # An identifier may give "" for a missing name or version: the same as none.
     counts = [
-        _Count(
-            r["package"], r["package_name"], r["puid"] or None, r["format_name"] or None,
-            str(r["format_version"]) if r["format_version"] not in (None, "") else None, r["files"], r["bytes"],
+        dataclasses.replace(
+            c, puid=c.puid or None, format_name=c.format_name or None, format_version=c.format_version or None
         )
-        for r in catalog.original_format_counts(package)
-    ]  # fmt: skip
+        for c in catalog.format_counts(package)
+    ]
     if by is GroupBy.RISK:
         rows = _by_risk(counts, registry)
     elif by is GroupBy.PACKAGE:
@@ -144,7 +135,7 @@ def build_profile(
     return Profile(by, package, tuple(rows), totals, registry.version)
 
 
-def _format_row(registry: RiskRegistry, key: _Count, files: int, size: int, *, with_package: bool) -> ProfileRow:
+def _format_row(registry: RiskRegistry, key: FormatCount, files: int, size: int, *, with_package: bool) -> ProfileRow:
     rating = registry.rate(key.puid)
     return ProfileRow(
         files=files, bytes=size, risk=rating.risk, puid=key.puid, format_name=key.format_name,
@@ -158,9 +149,9 @@ def _largest_first(row: ProfileRow) -> tuple[int, int, tuple[Any, ...]]:
     return (-row.files, -row.bytes, puid_sort_key(row.puid))
 
 
-def _by_puid(counts: Iterable[_Count], registry: RiskRegistry) -> list[ProfileRow]:
+def _by_puid(counts: Iterable[FormatCount], registry: RiskRegistry) -> list[ProfileRow]:
     merged: dict[tuple[str | None, str | None, str | None], list[int]] = {}
-    first: dict[tuple[str | None, str | None, str | None], _Count] = {}
+    first: dict[tuple[str | None, str | None, str | None], FormatCount] = {}
     for c in counts:
         key = (c.puid, c.format_name, c.format_version)
         first.setdefault(key, c)
@@ -171,12 +162,12 @@ def _by_puid(counts: Iterable[_Count], registry: RiskRegistry) -> list[ProfileRo
     return sorted(rows, key=_largest_first)
 
 
-def _by_package(counts: Iterable[_Count], registry: RiskRegistry) -> list[ProfileRow]:
+def _by_package(counts: Iterable[FormatCount], registry: RiskRegistry) -> list[ProfileRow]:
     rows = [_format_row(registry, c, c.files, c.bytes, with_package=True) for c in counts]
     return sorted(rows, key=lambda r: (r.package_name or "", r.package or "", *_largest_first(r)))
 
 
-def _by_risk(counts: Iterable[_Count], registry: RiskRegistry) -> list[ProfileRow]:
+def _by_risk(counts: Iterable[FormatCount], registry: RiskRegistry) -> list[ProfileRow]:
     # Every level appears, even with no files, so reports have the same shape from run to run.
     files = dict.fromkeys(_LEVELS, 0)
     size = dict.fromkeys(_LEVELS, 0)

@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# Start, stop and report the real servers the tests use, each on 127.0.0.1 under one folder.
+#
+#   bash scripts/services.sh start [service...]    start (installing what is missing); prints `export ...` lines
+#   bash scripts/services.sh stop [service...]     stop what this script started (all services when none named)
+#   bash scripts/services.sh status [service...]   say what runs
+#
+#   eval "$(bash scripts/services.sh start postgresql)"
+#
+# Data lives in ${STRONGROOM_SERVICES_DIR:-<repo>/.services}/<service>. Starting twice is harmless: a running
+# server is found by its PID file and the same exports are printed. Progress goes to stderr, exports to stdout.
+# Each service is a set of functions named <service>_start, <service>_stop and <service>_status; adding one
+# (s3, opensearch, clamd...) is those three functions plus its name in SERVICES.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SERVICES_DIR=${STRONGROOM_SERVICES_DIR:-$REPO/.services}
+SERVICES=(postgresql)
+
+say() { echo "services.sh: $*" >&2; }
+die() {
+    say "$*"
+    exit 1
+}
+is_root() { [ "$(id -u)" = 0 ]; }
+
+# Hold a per-service lock while starting or stopping, so parallel test workers do not race to initialise.
+with_lock() {
+    local name=$1
+    shift
+    mkdir -p "$SERVICES_DIR"
+    (
+        flock 9
+        "$@"
+    ) 9>"$SERVICES_DIR/.$name.lock"
+}
+
+# --- PostgreSQL --------------------------------------------------------------------------------------------------
+
+POSTGRESQL_PORT=${STRONGROOM_POSTGRESQL_PORT:-55432}
+POSTGRESQL_DATABASE=strongroom_test
+
+postgresql_bindir() {
+    # pg_config can come from libpq-dev alone, so look for the server binaries themselves.
+    local dir
+    if command -v pg_config >/dev/null 2>&1; then
+        dir=$(pg_config --bindir 2>/dev/null || true)
+        if [ -n "$dir" ] && [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ]; then
+            echo "$dir"
+            return 0
+        fi
+    fi
+    for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n -r); do
+        if [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ]; then
+            echo "$dir"
+            return 0
+        fi
+    done
+    if command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; then
+        dirname "$(command -v initdb)"
+        return 0
+    fi
+    return 1
+}
+
+postgresql_install() {
+    postgresql_bindir >/dev/null && return 0
+    is_root || die "PostgreSQL's server programs (initdb, pg_ctl) are not installed. Install them with: sudo apt-get install -y postgresql"
+    command -v apt-get >/dev/null 2>&1 || die "PostgreSQL is not installed and there is no apt-get here. Install PostgreSQL 13 or newer, then retry."
+    say "installing PostgreSQL (apt-get install -y postgresql)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y postgresql >&2 || { apt-get update >&2 && apt-get install -y postgresql >&2; }
+    postgresql_bindir >/dev/null || die "apt-get installed postgresql but initdb and pg_ctl are still not found."
+}
+
+# The cluster folder. initdb refuses root, so as root the cluster belongs to the `postgres` user; when that user
+# cannot reach the services folder (a repository under /root, say), the cluster lives under /tmp instead.
+postgresql_dir() {
+    if is_root && id postgres >/dev/null 2>&1 && ! runuser -u postgres -- test -x "$SERVICES_DIR" 2>/dev/null; then
+        echo "${TMPDIR:-/tmp}/strongroom-services-$(echo "$SERVICES_DIR" | cksum | cut -d' ' -f1)/postgresql"
+    else
+        echo "$SERVICES_DIR/postgresql"
+    fi
+}
+
+# Run a server program as the cluster's owner: `postgres` when we are root, ourselves otherwise.
+postgresql_as_owner() {
+    if is_root; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+# The PID of the running postmaster, from its PID file; nothing when it is not running.
+postgresql_pid() {
+    local pidfile
+    pidfile="$(postgresql_dir)/data/postmaster.pid"
+    [ -f "$pidfile" ] || return 1
+    local pid
+    pid=$(head -n 1 "$pidfile" 2>/dev/null || true)
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+postgresql_running_port() {
+    sed -n 4p "$(postgresql_dir)/data/postmaster.pid"
+}
+
+postgresql_exports() {
+    local port=$1
+    echo "export STRONGROOM_TEST_POSTGRESQL_URL=postgresql://postgres@127.0.0.1:$port/$POSTGRESQL_DATABASE"
+    echo "export STRONGROOM_TEST_POSTGRESQL_ADMIN_URL=postgresql://postgres@127.0.0.1:$port/postgres"
+}
+
+postgresql_ensure_database() {
+    local bindir=$1 port=$2 found
+    found=$("$bindir/psql" -X -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc \
+        "SELECT 1 FROM pg_database WHERE datname = '$POSTGRESQL_DATABASE'")
+    if [ "$found" != 1 ]; then
+        "$bindir/createdb" -h 127.0.0.1 -p "$port" -U postgres "$POSTGRESQL_DATABASE" >&2
+    fi
+}
+
+postgresql_start_locked() {
+    postgresql_install
+    local bindir dir pid port
+    bindir=$(postgresql_bindir)
+    dir=$(postgresql_dir)
+    if pid=$(postgresql_pid); then
+        port=$(postgresql_running_port)
+        say "postgresql already running (PID $pid, port $port)"
+        postgresql_ensure_database "$bindir" "$port"
+        postgresql_exports "$port"
+        return 0
+    fi
+    port=$POSTGRESQL_PORT
+    mkdir -p "$dir"
+    is_root && chown postgres: "$dir"
+    if [ ! -f "$dir/data/PG_VERSION" ]; then
+        say "initialising a PostgreSQL cluster in $dir/data"
+        rm -rf "$dir/data"
+        postgresql_as_owner "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 ||
+            die "initdb failed; see $dir/initdb.log"
+        echo "include_if_exists = 'strongroom.conf'" | postgresql_as_owner tee -a "$dir/data/postgresql.conf" >/dev/null
+    fi
+    # Settings live in a file rather than on pg_ctl's command line, which passes them through a shell.
+    local socket_dir=$dir
+    [ ${#socket_dir} -gt 90 ] && socket_dir=${TMPDIR:-/tmp}   # a Unix socket path is limited to ~107 bytes
+    {
+        echo "port = $port"
+        echo "listen_addresses = '127.0.0.1'"
+        echo "unix_socket_directories = '${socket_dir//\'/\'\'}'"
+        echo "fsync = off"
+        echo "synchronous_commit = off"
+        echo "full_page_writes = off"
+        echo "max_connections = 200"
+    } | postgresql_as_owner tee "$dir/data/strongroom.conf" >/dev/null
+    say "starting PostgreSQL on 127.0.0.1:$port"
+    # 9>&-: the server must not inherit the start lock (it would hold it for its whole life).
+    if ! postgresql_as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null 9>&-; then
+        tail -n 20 "$dir/server.log" >&2 || true
+        die "PostgreSQL did not start (log above, in $dir/server.log). Is port $port taken? Set STRONGROOM_POSTGRESQL_PORT to use another."
+    fi
+    local deadline=$((SECONDS + 30))
+    until "$bindir/pg_isready" -q -h 127.0.0.1 -p "$port"; do
+        [ $SECONDS -lt $deadline ] || die "PostgreSQL started but does not answer on 127.0.0.1:$port; see $dir/server.log"
+        sleep 0.2
+    done
+    postgresql_ensure_database "$bindir" "$port"
+    postgresql_exports "$port"
+}
+
+postgresql_start() { with_lock postgresql postgresql_start_locked; }
+
+postgresql_stop_locked() {
+    local pid
+    if ! pid=$(postgresql_pid); then
+        say "postgresql is not running"
+        return 0
+    fi
+    local bindir
+    bindir=$(postgresql_bindir) || die "PostgreSQL (PID $pid) runs but pg_ctl is not found; stop it with: kill -INT $pid"
+    say "stopping postgresql (PID $pid)"
+    postgresql_as_owner "$bindir/pg_ctl" -D "$(postgresql_dir)/data" -m fast -w -t 60 stop >/dev/null
+}
+
+postgresql_stop() { with_lock postgresql postgresql_stop_locked; }
+
+postgresql_status() {
+    local pid
+    if pid=$(postgresql_pid); then
+        echo "postgresql: running (PID $pid) on 127.0.0.1:$(postgresql_running_port), data in $(postgresql_dir)/data"
+    elif [ -f "$(postgresql_dir)/data/PG_VERSION" ]; then
+        echo "postgresql: stopped (data in $(postgresql_dir)/data)"
+    else
+        echo "postgresql: not set up"
+    fi
+}
+
+# --- dispatch ----------------------------------------------------------------------------------------------------
+
+usage() {
+    echo "Usage: bash scripts/services.sh start|stop|status [service...]" >&2
+    echo "Known services: ${SERVICES[*]}" >&2
+    exit 2
+}
+
+known() {
+    local name=$1 s
+    for s in "${SERVICES[@]}"; do
+        [ "$s" = "$name" ] && return 0
+    done
+    return 1
+}
+
+main() {
+    [ $# -ge 1 ] || usage
+    local action=$1
+    shift
+    case $action in
+        start | stop | status) ;;
+        -h | --help | help) usage ;;
+        *)
+            say "unknown action '$action'"
+            usage
+            ;;
+    esac
+    local names=("$@")
+    if [ ${#names[@]} -eq 0 ]; then
+        [ "$action" = start ] && die "Name the service(s) to start. Known services: ${SERVICES[*]}"
+        names=("${SERVICES[@]}")
+    fi
+    local name
+    for name in "${names[@]}"; do
+        known "$name" || die "Unknown service '$name'. Known services: ${SERVICES[*]}"
+    done
+    for name in "${names[@]}"; do
+        "${name}_${action}"
+    done
+}
+
+main "$@"

@@ -1,0 +1,187 @@
+"""The catalog's tables as SQLAlchemy Core objects: what the queries are written against.
+
+The migrations (strongroom/catalog/migrations/versions) create exactly this; a test compares
+the two. Both backends store the same types: text, integers and booleans.
+
+- Times are fixed-width UTC ISO 8601 text (codec.time_to_text), so they round-trip exactly
+  and sort as times on both backends; dates are ISO 8601 text.
+- Text sorts by code point everywhere: on PostgreSQL the text columns use the "C" collation,
+  as SQLite's default BINARY does, so `ORDER BY path` agrees between backends.
+- JSON (identifications, event agents, Dublin Core elements) is plain text written by codec.py.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+from strongroom.catalog.codec import date_from_text, date_to_text, time_from_text, time_to_text
+
+CASCADE = "CASCADE"
+
+
+def _text_impl(dialect: Dialect) -> sa.types.TypeEngine[Any]:
+    if dialect.name != "postgresql":
+        return sa.Text()
+    from sqlalchemy.dialects import postgresql  # imported here: an SQLite catalog never needs it
+
+    return postgresql.TEXT(collation="C")
+
+
+class Str(sa.types.TypeDecorator[str]):
+    """Text that sorts by code point on every backend."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        return _text_impl(dialect)
+
+
+class Time(sa.types.TypeDecorator[datetime]):
+    """A timezone-aware datetime stored as fixed-width UTC ISO 8601 text."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        return _text_impl(dialect)
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> str | None:
+        return None if value is None else time_to_text(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else time_from_text(value)
+
+
+class Day(sa.types.TypeDecorator[date]):
+    """A date stored as ISO 8601 text."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        return _text_impl(dialect)
+
+    def process_bind_param(self, value: date | None, dialect: Dialect) -> str | None:
+        return None if value is None else date_to_text(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> date | None:
+        return None if value is None else date_from_text(value)
+
+
+metadata = sa.MetaData()
+
+
+def _package_fk() -> sa.Column[str]:
+    return sa.Column("package", Str, sa.ForeignKey("packages.uuid", ondelete=CASCADE), nullable=False)
+
+
+packages = sa.Table(
+    "packages",
+    metadata,
+    sa.Column("uuid", Str, primary_key=True),
+    sa.Column("name", Str, nullable=False),
+    sa.Column("created", Time, nullable=False),
+    sa.Column("files", sa.BigInteger, nullable=False),
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Column("payload_sha256", Str, nullable=False),
+    sa.Column("storage_key", Str, nullable=False),
+    sa.Column("title", Str),
+    sa.Column("indexed", sa.Boolean, nullable=False, server_default=sa.false()),
+    # The duplicate check: the payload digest for a package that claims it, NULL otherwise.
+    sa.Column("payload_claim", Str),
+    sa.Column("version", sa.Integer, nullable=False, server_default=sa.text("1")),
+    sa.Column("updated", Time),
+    sa.Index("packages_payload", "payload_sha256"),
+    sa.Index("packages_payload_claim", "payload_claim", unique=True),
+)
+
+versions = sa.Table(
+    "versions",
+    metadata,
+    _package_fk(),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("created", Time, nullable=False),
+    sa.Column("message", Str, nullable=False),
+    sa.Column("files", sa.BigInteger, nullable=False),
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Column("new_files", sa.BigInteger, nullable=False),
+    sa.Column("new_bytes", sa.BigInteger, nullable=False),
+    sa.Column("operator", Str),
+    sa.PrimaryKeyConstraint("package", "number", name="versions_pkey"),
+)
+
+files = sa.Table(
+    "files",
+    metadata,
+    sa.Column("uuid", Str, primary_key=True),
+    _package_fk(),
+    sa.Column("path", Str, nullable=False),
+    sa.Column("original_name", Str, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", Str, nullable=False),
+    sa.Column("role", Str, nullable=False),
+    sa.Column("puid", Str),
+    sa.Column("format_name", Str),
+    sa.Column("identification", sa.Text),
+    sa.Column("modified", Time),
+    sa.Column("format_version", Str),
+    sa.UniqueConstraint("package", "path", name="files_package_path"),
+    sa.Index("files_puid", "puid"),
+)
+
+agents = sa.Table(
+    "agents",
+    metadata,
+    sa.Column("key", Str, primary_key=True),
+    sa.Column("identifier_type", Str, nullable=False),
+    sa.Column("identifier_value", Str, nullable=False),
+    sa.Column("name", Str, nullable=False),
+    sa.Column("type", Str, nullable=False),
+    sa.Column("note", Str),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("uuid", Str, primary_key=True),
+    _package_fk(),
+    sa.Column("file_uuid", Str),
+    sa.Column("type", Str, nullable=False),
+    sa.Column("datetime", Time, nullable=False),
+    sa.Column("detail", Str, nullable=False),
+    sa.Column("outcome", Str, nullable=False),
+    sa.Column("outcome_detail", Str, nullable=False),
+    sa.Column("agents", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer),
+    sa.Index("events_package", "package", "datetime"),
+)
+
+descriptions = sa.Table(
+    "descriptions",
+    metadata,
+    _package_fk(),
+    sa.Column("target", Str, nullable=False),
+    sa.Column("elements", sa.Text, nullable=False),
+    sa.PrimaryKeyConstraint("package", "target", name="descriptions_pkey"),
+)
+
+access_rules = sa.Table(
+    "access_rules",
+    metadata,
+    _package_fk(),
+    sa.Column("path", Str, nullable=False),  # '' for the package itself
+    sa.Column("status", Str, nullable=False),
+    sa.Column("reason", Str, nullable=False),
+    sa.Column("opening_date", Day),
+    sa.Column("changed", Time),
+    sa.Column("event_uuid", Str),
+    sa.PrimaryKeyConstraint("package", "path", name="access_rules_pkey"),
+)
+
+# Children first: the order clear() deletes in.
+ALL_TABLES = (access_rules, descriptions, events, files, versions, packages, agents)
