@@ -12,26 +12,34 @@ from types import MappingProxyType
 
 from strongroom.errors import ConfigError
 from strongroom.search.base import (
+    FACETS,
     HIGHLIGHT_END,
     HIGHLIGHT_START,
+    KINDS,
     FacetCount,
+    Role,
     SearchDocument,
     SearchHit,
     SearchIndex,
     SearchQuery,
     SearchResults,
+    role_named,
 )
 
 __all__ = [
+    "FACETS",
     "HIGHLIGHT_END",
     "HIGHLIGHT_START",
+    "KINDS",
     "FacetCount",
+    "Role",
     "SearchDocument",
     "SearchHit",
     "SearchIndex",
     "SearchQuery",
     "SearchResults",
     "open_search",
+    "role_named",
     "search_kinds",
 ]
 

@@ -71,7 +71,7 @@ class SearchQuery:
     viewer: Role = Role.RESEARCHER
     puid: str | None = None
     package: str | None = None
-    kind: str | None = None  # "package" or "file" or None for both
+    kind: str | None = None  # one of KINDS, or None for both
     access: AccessStatus | None = None  # only documents with this status (within what the viewer may see)
     facets: tuple[str, ...] = ()  # any of FACETS
     offset: int = 0
@@ -82,11 +82,19 @@ class SearchQuery:
         return self.today or dt.datetime.now(dt.UTC).date()
 
 
-FACETS = ("package", "puid", "format", "access")
+FACETS = ("package", "puid", "format", "access")  # "format" counts format names, "access" as in SearchHit.access
+KINDS = ("package", "file")
 
 
 @dataclass(frozen=True)
 class SearchHit:
+    """One document found, with what a results page shows of it.
+
+    `access` is the status on the query's day, the same status the `access` filter and
+    facet use: a closed document whose opening date has come is open; `opening_date`
+    is the document's own.
+    """
+
     package: str
     package_name: str
     path: str | None
@@ -99,6 +107,9 @@ class SearchHit:
     version: int = 1
     access: AccessStatus = AccessStatus.OPEN
     opening_date: dt.date | None = None
+    name: str | None = None
+    date: dt.date | None = None
+    dublin_core: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

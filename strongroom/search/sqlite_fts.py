@@ -1,9 +1,13 @@
 """A SearchIndex in one SQLite file, using FTS5 for the words.
 
 `documents` holds one row per package or file; `documents_fts` is an external-content
-FTS5 table over it, kept in step by triggers, so snippets and filters read the
-same rows. The tokenizer folds case and diacritics (`Montreal` finds `Montréal`)
+FTS5 table over its text columns, kept in step by triggers, so snippets and filters read
+the same rows. The tokenizer folds case and diacritics (`Montreal` finds `Montréal`)
 and splits paths at `/ . _ -` so `minutes` finds `objects/minutes/1999.pdf`.
+
+Who may see what is decided in SQL, in the WHERE clause of every query (`_visible_to`):
+the total, the page, every facet count and every snippet are computed over only the rows
+the viewer may see, never filtered afterwards.
 
 Writers use short `BEGIN IMMEDIATE` transactions in WAL mode with a busy timeout,
 so several processes can index into the same file while others search it.
@@ -11,35 +15,77 @@ so several processes can index into the same file while others search it.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
+from types import MappingProxyType, TracebackType
+from typing import Any
 
 from strongroom.errors import SearchError
+from strongroom.model import AccessStatus
 from strongroom.search.base import (
+    FACETS,
     HIGHLIGHT_END,
     HIGHLIGHT_START,
+    KINDS,
     FacetCount,
+    Role,
     SearchDocument,
     SearchHit,
     SearchQuery,
     SearchResults,
+    role_named,
 )
 
-SCHEMA_VERSION = 1
-FACETS = ("package", "puid")
-KINDS = ("package", "file")
+# 2: structured documents (Dublin Core, name, content, version, date) with access status.
+SCHEMA_VERSION = 2
 # Documents per write transaction: large enough to be fast, small enough that another
 # process waiting for the lock is not kept out for long.
 BATCH_SIZE = 500
-# bm25 column weights, in the order of the FTS columns: a word in the title or the
-# file's path says more about a document than the same word deep in its text.
-_WEIGHTS = "10.0, 5.0, 3.0, 2.0, 1.0"
 _SNIPPET_TOKENS = 12
+
+# The FTS columns with their bm25 weights: a word in the title, the file's name or its
+# path says more about a document than the same word in its Dublin Core, and that more
+# than one deep in its content.
+_FTS_COLUMNS: tuple[tuple[str, float], ...] = (
+    ("title", 10.0),
+    ("name", 6.0),
+    ("path", 5.0),
+    ("dublin_core", 3.0),
+    ("package_name", 2.0),
+    ("format_name", 2.0),
+    ("puid", 2.0),
+    ("content", 1.0),
+)
+_FTS_NAMES = ", ".join(name for name, _ in _FTS_COLUMNS)
+_WEIGHTS = ", ".join(str(weight) for _, weight in _FTS_COLUMNS)
+
+# Dublin Core element names are indexed too, each as one token made of this private-use
+# character and the name (`\ue000creator`), so that a later field search can find them
+# while a plain word never does (`creator` does not find every record with a creator).
+# Snippets have the mark removed, so a value reads `creator: Smith, John`.
+_ELEMENT_MARK = "\ue000"
+
+# The one place that says who sees what. A closed row counts as open from its opening
+# date on (a NULL date never comes); roles that do not see closed records get only the
+# rows that count as open. The same status is what the access filter, the access facet
+# and SearchHit.access use.
+_ACCESS_ON_DAY = "(CASE WHEN d.access = 'open' OR d.opening_date <= :day THEN 'open' ELSE 'closed' END)"
+
+
+def _visible_to(viewer: Role) -> str | None:
+    """The SQL condition on rows `viewer` may see, or None when they may see every row."""
+    return None if viewer.sees_closed else f"{_ACCESS_ON_DAY} = 'open'"
+
+
+_FACET_COLUMNS: Mapping[str, str] = MappingProxyType(
+    {"package": "d.package", "puid": "d.puid", "format": "d.format_name", "access": _ACCESS_ON_DAY}
+)
 
 _SCHEMA = (
     """
@@ -48,55 +94,67 @@ _SCHEMA = (
         package TEXT NOT NULL,
         package_name TEXT NOT NULL,
         path TEXT NOT NULL,  -- '' for the package itself, so (package, path) can be UNIQUE
+        kind TEXT NOT NULL CHECK (kind IN ('package', 'file')),
+        version INTEGER NOT NULL,
         title TEXT,
-        text TEXT NOT NULL,
+        name TEXT,
         puid TEXT,
         format_name TEXT,
+        dublin_core TEXT NOT NULL,  -- values, each after its element's mark: what FTS reads
+        dublin_core_json TEXT NOT NULL,  -- the mapping itself, to rebuild a hit
+        content TEXT NOT NULL,
+        date TEXT,  -- ISO 8601 day
+        access TEXT NOT NULL CHECK (access IN ('open', 'closed')),
+        opening_date TEXT,  -- ISO 8601 day, so text comparison is date comparison
         file_uuid TEXT,
-        kind TEXT NOT NULL CHECK (kind IN ('package', 'file')),
         UNIQUE (package, path)
     )
     """,
     "CREATE INDEX IF NOT EXISTS documents_puid ON documents (puid)",
-    """
+    f"""
     CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5 (
-        title, path, package_name, format_name, text,
+        {_FTS_NAMES},
         content = 'documents', content_rowid = 'id',
         tokenize = "unicode61 remove_diacritics 2 separators '/._-'"
     )
     """,
-    """
+    f"""
     CREATE TRIGGER IF NOT EXISTS documents_ai AFTER INSERT ON documents BEGIN
-        INSERT INTO documents_fts (rowid, title, path, package_name, format_name, text)
-        VALUES (new.id, new.title, new.path, new.package_name, new.format_name, new.text);
+        INSERT INTO documents_fts (rowid, {_FTS_NAMES})
+        VALUES (new.id, {", ".join(f"new.{name}" for name, _ in _FTS_COLUMNS)});
     END
     """,
-    """
+    f"""
     CREATE TRIGGER IF NOT EXISTS documents_ad AFTER DELETE ON documents BEGIN
-        INSERT INTO documents_fts (documents_fts, rowid, title, path, package_name, format_name, text)
-        VALUES ('delete', old.id, old.title, old.path, old.package_name, old.format_name, old.text);
+        INSERT INTO documents_fts (documents_fts, rowid, {_FTS_NAMES})
+        VALUES ('delete', old.id, {", ".join(f"old.{name}" for name, _ in _FTS_COLUMNS)});
     END
     """,
-    """
+    f"""
     CREATE TRIGGER IF NOT EXISTS documents_au AFTER UPDATE ON documents BEGIN
-        INSERT INTO documents_fts (documents_fts, rowid, title, path, package_name, format_name, text)
-        VALUES ('delete', old.id, old.title, old.path, old.package_name, old.format_name, old.text);
-        INSERT INTO documents_fts (rowid, title, path, package_name, format_name, text)
-        VALUES (new.id, new.title, new.path, new.package_name, new.format_name, new.text);
+        INSERT INTO documents_fts (documents_fts, rowid, {_FTS_NAMES})
+        VALUES ('delete', old.id, {", ".join(f"old.{name}" for name, _ in _FTS_COLUMNS)});
+        INSERT INTO documents_fts (rowid, {_FTS_NAMES})
+        VALUES (new.id, {", ".join(f"new.{name}" for name, _ in _FTS_COLUMNS)});
     END
     """,
 )
 
-_UPSERT = """
-    INSERT INTO documents (package, package_name, path, title, text, puid, format_name, file_uuid, kind)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+_ROW_COLUMNS = (
+    "package", "package_name", "path", "kind", "version", "title", "name", "puid", "format_name",
+    "dublin_core", "dublin_core_json", "content", "date", "access", "opening_date", "file_uuid",
+)  # fmt: skip
+_UPSERT = f"""
+    INSERT INTO documents ({", ".join(_ROW_COLUMNS)})
+    VALUES ({", ".join(f":{column}" for column in _ROW_COLUMNS)})
     ON CONFLICT (package, path) DO UPDATE SET
-        package_name = excluded.package_name, title = excluded.title, text = excluded.text,
-        puid = excluded.puid, format_name = excluded.format_name, file_uuid = excluded.file_uuid,
-        kind = excluded.kind
+        {", ".join(f"{column} = excluded.{column}" for column in _ROW_COLUMNS[1:])}
 """
 
-_Row = tuple[str, str, str, str | None, str | None, str | None, str | None, float, str | None]
+_HIT_COLUMNS = (
+    "d.package, d.package_name, d.path, d.title, d.name, d.puid, d.format_name, d.file_uuid, d.version, "
+    f"d.date, {_ACCESS_ON_DAY}, d.opening_date, d.dublin_core_json"
+)
 
 
 def match_expression(text: str) -> str | None:
@@ -172,7 +230,7 @@ class SqliteSearchIndex:
         documents again is harmless, as each replaces its (package, path) namesake.
         """
         count = 0
-        batch: list[tuple[str | None, ...]] = []
+        batch: list[dict[str, object]] = []
         try:
             for document in documents:
                 batch.append(_row_of(document))
@@ -194,39 +252,43 @@ class SqliteSearchIndex:
 
     def search(self, query: SearchQuery) -> SearchResults:
         """Ranked by bm25 when there are words to match; by package and path otherwise."""
-        _check_query(query)
+        viewer, access = _check_query(query)
         match = match_expression(query.text)
-        conditions: list[str] = []
-        params: list[str] = []
+        params: dict[str, object] = {
+            "day": _iso_day(query.day()),
+            "limit": query.limit,
+            "offset": query.offset,
+            "start": HIGHLIGHT_START,
+            "end": HIGHLIGHT_END,
+            "tokens": _SNIPPET_TOKENS,
+        }
+        visible = _visible_to(viewer)
+        conditions = [visible] if visible is not None else []
         if match is not None:
-            conditions.append("documents_fts MATCH ?")
-            params.append(match)
+            conditions.append("documents_fts MATCH :match")
+            params["match"] = match
         for column, value in (("puid", query.puid), ("package", query.package), ("kind", query.kind)):
             if value is not None:
-                conditions.append(f"d.{column} = ?")
-                params.append(value)
+                conditions.append(f"d.{column} = :{column}")
+                params[column] = value
+        if access is not None:
+            conditions.append(f"{_ACCESS_ON_DAY} = :access")
+            params["access"] = access.value
         source = (
             "documents_fts JOIN documents AS d ON d.id = documents_fts.rowid" if match is not None else "documents AS d"
         )
         where = " WHERE " + " AND ".join(conditions) if conditions else ""
         if match is not None:
-            columns = f"-bm25(documents_fts, {_WEIGHTS}), snippet(documents_fts, -1, ?, ?, '…', ?)"
-            column_params: Sequence[object] = (HIGHLIGHT_START, HIGHLIGHT_END, _SNIPPET_TOKENS)
+            ranking = f"-bm25(documents_fts, {_WEIGHTS}), snippet(documents_fts, -1, :start, :end, '…', :tokens)"
             order = f"bm25(documents_fts, {_WEIGHTS}), d.package, d.path"
         else:
-            columns, column_params = "0.0, NULL", ()
-            order = "d.package_name, d.package, d.path"
-        hits_sql = (
-            "SELECT d.package, d.package_name, d.path, d.title, d.puid, d.format_name, d.file_uuid, "
-            f"{columns} FROM {source}{where} ORDER BY {order} LIMIT ? OFFSET ?"
-        )
+            ranking, order = "0.0, NULL", "d.package_name, d.package, d.path"
+        hits_sql = f"SELECT {_HIT_COLUMNS}, {ranking} FROM {source}{where} ORDER BY {order} LIMIT :limit OFFSET :offset"
         try:
             with self._reading() as conn:
-                total = conn.execute(f"SELECT count(*) FROM {source}{where}", params).fetchone()[0]
-                rows: list[_Row] = conn.execute(
-                    hits_sql, [*column_params, *params, query.limit, query.offset]
-                ).fetchall()
-                facets = {facet: self._facet(conn, facet, source, conditions, params) for facet in query.facets}
+                total = int(conn.execute(f"SELECT count(*) FROM {source}{where}", params).fetchone()[0])
+                rows = conn.execute(hits_sql, params).fetchall()
+                facets = {facet: _facet(conn, facet, source, conditions, params) for facet in query.facets}
         except sqlite3.Error as err:
             raise self._failure("search", err) from err
         return SearchResults(total=total, hits=tuple(_hit(row) for row in rows), facets=facets)
@@ -242,8 +304,7 @@ class SqliteSearchIndex:
         # Dropping and recreating is far quicker than deleting row by row through the triggers.
         try:
             with self._writing() as conn:
-                conn.execute("DROP TABLE IF EXISTS documents_fts")
-                conn.execute("DROP TABLE IF EXISTS documents")
+                _drop_tables(conn)
                 for statement in _SCHEMA:
                     conn.execute(statement)
         except sqlite3.Error as err:
@@ -272,6 +333,12 @@ class SqliteSearchIndex:
                     f"(schema {version}, this one knows {SCHEMA_VERSION}). Upgrade Strongroom, or "
                     "delete the file and rebuild the index."
                 )
+            if 0 < version < SCHEMA_VERSION:
+                # An index from an older release is not converted: it is derived data, which
+                # storage and the catalog can always give again. It is dropped and made anew,
+                # empty; packages() then lists none of its packages, which is how the archive
+                # sees what to index again (`strongroom rebuild` does all of it at once).
+                _drop_tables(conn)
             for statement in _SCHEMA:
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -307,20 +374,10 @@ class SqliteSearchIndex:
                 if conn.in_transaction:
                     conn.rollback()
 
-    def _write_batch(self, batch: list[tuple[str | None, ...]]) -> int:
+    def _write_batch(self, batch: list[dict[str, object]]) -> int:
         with self._writing() as conn:
             conn.executemany(_UPSERT, batch)
         return len(batch)
-
-    @staticmethod
-    def _facet(
-        conn: sqlite3.Connection, facet: str, source: str, conditions: list[str], params: list[str]
-    ) -> tuple[FacetCount, ...]:
-        column = f"d.{facet}"  # facet names were checked against FACETS
-        where = " WHERE " + " AND ".join([*conditions, f"{column} IS NOT NULL"])
-        sql = f"SELECT {column}, count(*) FROM {source}{where} GROUP BY {column}"
-        rows = conn.execute(f"{sql} ORDER BY count(*) DESC, {column}", params).fetchall()
-        return tuple(FacetCount(value=value, count=count) for value, count in rows)
 
     def _failure(self, action: str, err: sqlite3.Error) -> SearchError:
         text = str(err)
@@ -342,39 +399,110 @@ class SqliteSearchIndex:
         return SearchError(f"Could not {action} in the search index {self.path}: {text}.")
 
 
-def _check_query(query: SearchQuery) -> None:
+def _drop_tables(conn: sqlite3.Connection) -> None:
+    # The triggers and the FTS shadow tables go with the tables they belong to.
+    conn.execute("DROP TABLE IF EXISTS documents_fts")
+    conn.execute("DROP TABLE IF EXISTS documents")
+
+
+def _facet(
+    conn: sqlite3.Connection, facet: str, source: str, conditions: list[str], params: Mapping[str, object]
+) -> tuple[FacetCount, ...]:
+    # The same conditions as the total, the viewer's visibility among them.
+    value = _FACET_COLUMNS[facet]  # facet names were checked against it
+    where = " WHERE " + " AND ".join([*conditions, f"{value} IS NOT NULL"])
+    sql = f"SELECT {value}, count(*) FROM {source}{where} GROUP BY 1 ORDER BY 2 DESC, 1"
+    return tuple(FacetCount(value=str(name), count=int(count)) for name, count in conn.execute(sql, params))
+
+
+def _check_query(query: SearchQuery) -> tuple[Role, AccessStatus | None]:
+    """The viewer's role and the access filter, once the query is known to make sense."""
     if query.limit < 0:
         raise SearchError(f"A search cannot return a negative number of results (limit {query.limit}).")
     if query.offset < 0:
         raise SearchError(f"A search cannot start before the first result (offset {query.offset}).")
     if query.kind is not None and query.kind not in KINDS:
         raise SearchError(f"Unknown kind {query.kind!r}; use one of: {', '.join(KINDS)}.")
-    unknown = [facet for facet in query.facets if facet not in FACETS]
+    unknown = [facet for facet in query.facets if facet not in _FACET_COLUMNS]
     if unknown:
         raise SearchError(f"Unknown facet {unknown[0]!r}; available facets: {', '.join(FACETS)}.")
+    try:
+        access = None if query.access is None else AccessStatus(query.access)
+    except ValueError:
+        choices = ", ".join(status.value for status in AccessStatus)
+        raise SearchError(f"Unknown access status {query.access!r}; use one of: {choices}.") from None
+    # Whatever the viewer field holds, anything but a known role sees as little as possible.
+    return role_named(query.viewer if isinstance(query.viewer, str) else None), access
 
 
-def _row_of(document: SearchDocument) -> tuple[str | None, ...]:
+def _row_of(document: SearchDocument) -> dict[str, object]:
     if document.path == "":
         raise SearchError(
             f"A document of package {document.package} has an empty path; use None for the "
             "package itself and the file's path otherwise."
         )
-    return (
-        document.package,
-        document.package_name,
-        document.path or "",
-        document.title,
-        document.text,
-        document.puid,
-        document.format_name,
-        document.file_uuid,
-        "package" if document.path is None else "file",
-    )
+    where = f"document {document.package}/{document.path or ''}"
+    try:
+        access = AccessStatus(document.access)
+    except ValueError:
+        choices = ", ".join(status.value for status in AccessStatus)
+        raise SearchError(
+            f"The {where} has an unknown access status {document.access!r}; use one of: {choices}."
+        ) from None
+    if isinstance(document.version, bool) or not isinstance(document.version, int) or document.version < 1:
+        raise SearchError(f"The {where} has version {document.version!r}; versions are whole numbers from 1.")
+    elements = _elements(document.dublin_core)
+    return {
+        "package": document.package,
+        "package_name": document.package_name,
+        "path": document.path or "",
+        "kind": "package" if document.path is None else "file",
+        "version": document.version,
+        "title": document.title,
+        "name": document.name,
+        "puid": document.puid,
+        "format_name": document.format_name,
+        "dublin_core": _dublin_core_text(elements),
+        "dublin_core_json": json.dumps(elements, ensure_ascii=False),
+        "content": document.content or "",
+        "date": _iso_day(document.date),
+        "access": access.value,
+        "opening_date": _iso_day(document.opening_date),
+        "file_uuid": document.file_uuid,
+    }
 
 
-def _hit(row: _Row) -> SearchHit:
-    package, package_name, path, title, puid, format_name, file_uuid, score, snippet = row
+def _elements(dublin_core: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
+    # A lone string is one value, not a sequence of one-letter values.
+    return {
+        str(element): [values] if isinstance(values, str) else [str(value) for value in values]
+        for element, values in dublin_core.items()
+    }
+
+
+def _dublin_core_text(elements: Mapping[str, list[str]]) -> str:
+    lines: list[str] = []
+    for element, values in elements.items():
+        mark = _ELEMENT_MARK + "".join(char for char in element if _is_token_char(char))
+        # A value cannot forge an element's mark.
+        lines.extend(f"{mark}: {value.replace(_ELEMENT_MARK, ' ')}" for value in values)
+    return "\n".join(lines)
+
+
+def _iso_day(day: dt.date | None) -> str | None:
+    if day is None:
+        return None
+    # A datetime is a date too; only its day counts, and it must compare as one.
+    return (day.date() if isinstance(day, dt.datetime) else day).isoformat()
+
+
+def _day(text: str | None) -> dt.date | None:
+    return None if text is None else dt.date.fromisoformat(text)
+
+
+def _hit(row: tuple[Any, ...]) -> SearchHit:
+    (package, package_name, path, title, name, puid, format_name, file_uuid, version, date, access, opening_date,
+     dublin_core, score, snippet) = row  # fmt: skip
     return SearchHit(
         package=package,
         package_name=package_name,
@@ -384,5 +512,11 @@ def _hit(row: _Row) -> SearchHit:
         format_name=format_name,
         file_uuid=file_uuid,
         score=float(score),
-        snippet=snippet or None,
+        snippet=snippet.replace(_ELEMENT_MARK, "") if snippet else None,
+        version=int(version),
+        access=AccessStatus(access),
+        opening_date=_day(opening_date),
+        name=name,
+        date=_day(date),
+        dublin_core={element: tuple(values) for element, values in json.loads(dublin_core).items()},
     )

@@ -10,14 +10,16 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from strongroom.errors import ConfigError, SearchError
+from strongroom.model import AccessStatus
 from strongroom.search import open_search, search_kinds
-from strongroom.search.base import SearchDocument, SearchQuery
+from strongroom.search.base import Role, SearchDocument, SearchQuery
 from strongroom.search.sqlite_fts import SCHEMA_VERSION, SqliteSearchIndex, match_expression
-from tests.contracts.search_contract import DOCUMENTS, SearchContract
+from tests.contracts.search_contract import DOCUMENTS, GUARDED, SECRET, SearchContract
 
 
 class TestSqliteContract(SearchContract):
@@ -33,8 +35,10 @@ def db(tmp_path: Path) -> Path:
     return tmp_path / "index" / "search.sqlite"
 
 
-def doc(package: str, path: str | None, text: str = "word") -> SearchDocument:
-    return SearchDocument(package=package, package_name=f"name-{package}", path=path, title=None, text=text)
+def doc(package: str, path: str | None, text: str = "word", **fields: Any) -> SearchDocument:
+    return SearchDocument(
+        package=package, package_name=f"name-{package}", path=path, title=None, content=text, **fields
+    )
 
 
 def check_integrity(path: Path) -> None:
@@ -184,7 +188,7 @@ from strongroom.search.sqlite_fts import SqliteSearchIndex
 
 with SqliteSearchIndex(Path(sys.argv[1])) as index:
     for n in range(200):
-        index.index([SearchDocument(sys.argv[2], "name", f"objects/{n}.txt", None, "from a process")])
+        index.index([SearchDocument(sys.argv[2], "name", f"objects/{n}.txt", None, content="from a process")])
 """
 
 
@@ -219,14 +223,157 @@ def test_a_file_that_is_not_an_index(db: Path) -> None:
         SqliteSearchIndex(db)
 
 
-def test_an_index_from_a_newer_version(db: Path) -> None:
-    SqliteSearchIndex(db).close()
+def test_an_index_from_a_newer_version_is_refused_and_left_alone(db: Path) -> None:
+    with SqliteSearchIndex(db) as index:
+        index.index(DOCUMENTS)
     conn = sqlite3.connect(db)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
 
-    with pytest.raises(SearchError, match="newer"):
+    with pytest.raises(SearchError, match="newer") as raised:
         SqliteSearchIndex(db)
+
+    assert "Upgrade Strongroom" in str(raised.value)
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+        assert conn.execute("SELECT count(*) FROM documents").fetchone()[0] == len(DOCUMENTS)
+    finally:
+        conn.close()
+
+
+# The schema of the first release (user_version 1), as it was written then.
+_SCHEMA_1 = (
+    """
+    CREATE TABLE documents (
+        id INTEGER PRIMARY KEY, package TEXT NOT NULL, package_name TEXT NOT NULL, path TEXT NOT NULL,
+        title TEXT, text TEXT NOT NULL, puid TEXT, format_name TEXT, file_uuid TEXT,
+        kind TEXT NOT NULL CHECK (kind IN ('package', 'file')), UNIQUE (package, path)
+    )
+    """,
+    "CREATE INDEX documents_puid ON documents (puid)",
+    """
+    CREATE VIRTUAL TABLE documents_fts USING fts5 (
+        title, path, package_name, format_name, text, content = 'documents', content_rowid = 'id',
+        tokenize = "unicode61 remove_diacritics 2 separators '/._-'"
+    )
+    """,
+    """
+    CREATE TRIGGER documents_ai AFTER INSERT ON documents BEGIN
+        INSERT INTO documents_fts (rowid, title, path, package_name, format_name, text)
+        VALUES (new.id, new.title, new.path, new.package_name, new.format_name, new.text);
+    END
+    """,
+    """
+    CREATE TRIGGER documents_ad AFTER DELETE ON documents BEGIN
+        INSERT INTO documents_fts (documents_fts, rowid, title, path, package_name, format_name, text)
+        VALUES ('delete', old.id, old.title, old.path, old.package_name, old.format_name, old.text);
+    END
+    """,
+    "PRAGMA user_version = 1",
+)
+
+
+def test_an_index_from_the_first_release_is_dropped_and_made_anew(db: Path) -> None:
+    db.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db)
+    for statement in _SCHEMA_1:
+        conn.execute(statement)
+    conn.execute(
+        "INSERT INTO documents (package, package_name, path, title, text, kind) "
+        "VALUES ('old-package', 'old', '', 'Old title', 'harbour words', 'package')"
+    )
+    conn.commit()
+    conn.close()
+
+    with SqliteSearchIndex(db) as index:
+        # Derived data: the old rows are gone, and packages() shows the archive what to index again.
+        assert index.packages() == set()
+        assert index.search(SearchQuery(text="harbour", viewer=Role.ADMIN)).total == 0
+        assert index.index([*DOCUMENTS, *GUARDED]) == len(DOCUMENTS) + len(GUARDED)
+        assert index.search(SearchQuery(text="dredging")).total == 1
+        assert index.search(SearchQuery(text=SECRET)).total == 0
+        assert index.search(SearchQuery(text=SECRET, viewer=Role.ADMIN)).total == 1
+
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(documents)")}
+        assert {"dublin_core", "dublin_core_json", "content", "access", "opening_date", "version"} <= columns
+        assert "text" not in columns
+    finally:
+        conn.close()
+    check_integrity(db)
+
+    with SqliteSearchIndex(db) as index:  # and the next opening keeps what is there
+        assert index.search(SearchQuery(text="", viewer=Role.ADMIN, limit=0)).total == len(DOCUMENTS) + len(GUARDED)
+
+
+def test_the_column_layout(db: Path) -> None:
+    SqliteSearchIndex(db).close()
+    conn = sqlite3.connect(db)
+    try:
+        fts = [row[1] for row in conn.execute("PRAGMA table_info(documents_fts)")]
+        plain = [row[1] for row in conn.execute("PRAGMA table_info(documents)")]
+    finally:
+        conn.close()
+
+    assert fts == ["title", "name", "path", "dublin_core", "package_name", "format_name", "puid", "content"]
+    plain_only = {"id", "package", "kind", "version", "dublin_core_json", "date", "access", "opening_date", "file_uuid"}
+    assert set(plain) == set(fts) | plain_only
+
+
+def test_dublin_core_element_names_are_marked_tokens(db: Path) -> None:
+    with SqliteSearchIndex(db) as index:
+        index.index(
+            [
+                doc("p", "objects/a.txt", dublin_core={"creator": ("Smith, John",), "Source-Organization": ("Acme",)}),
+                # A value holding the mark cannot pass itself off as an element.
+                doc("p", "objects/b.txt", dublin_core={"subject": ("\ue000creator",)}),
+                doc("p", "objects/c.txt", dublin_core={"title": "A lone string is one value"}),
+            ]
+        )
+        (hit,) = index.search(SearchQuery(text="smith")).hits
+        assert hit.snippet == "creator: «Smith», John\nSourceOrganization: Acme"
+        assert dict(hit.dublin_core) == {"creator": ("Smith, John",), "Source-Organization": ("Acme",)}
+        (lone,) = index.search(SearchQuery(text="lone")).hits
+        assert dict(lone.dublin_core) == {"title": ("A lone string is one value",)}
+
+    conn = sqlite3.connect(db)
+    try:
+        marked = "SELECT path FROM documents_fts WHERE documents_fts MATCH ? ORDER BY path"
+        assert [row[0] for row in conn.execute(marked, ['"\ue000creator"'])] == ["objects/a.txt"]
+        assert [row[0] for row in conn.execute(marked, ['"\ue000sourceorganization"'])] == ["objects/a.txt"]
+    finally:
+        conn.close()
+
+
+def test_visibility_is_part_of_every_statement_a_researcher_runs(db: Path) -> None:
+    with SqliteSearchIndex(db) as index:
+        index.index([*DOCUMENTS, *GUARDED])
+        statements: list[str] = []
+        assert index._conn is not None
+        index._conn.set_trace_callback(statements.append)
+        index.search(SearchQuery(text="inquiry", facets=("package", "puid", "format", "access")))
+        index._conn.set_trace_callback(None)
+
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 6  # the total, the page and four facets
+    assert all("d.access = 'open'" in s for s in selects)
+
+
+def test_an_invalid_version_is_refused(db: Path) -> None:
+    with SqliteSearchIndex(db) as index, pytest.raises(SearchError, match="version"):
+        index.index([doc("p", "objects/a.txt", version=0)])
+
+
+def test_a_closed_document_written_by_another_connection_stays_hidden(db: Path) -> None:
+    # The status is read from the row at query time, not remembered by the instance.
+    with SqliteSearchIndex(db) as reader, SqliteSearchIndex(db) as writer:
+        writer.index([doc("p", "objects/a.txt", "hidden")])
+        assert reader.search(SearchQuery(text="hidden")).total == 1
+        writer.index([doc("p", "objects/a.txt", "hidden", access=AccessStatus.CLOSED)])
+        assert reader.search(SearchQuery(text="hidden")).total == 0
 
 
 def test_using_a_closed_index(db: Path) -> None:
