@@ -1,7 +1,13 @@
-"""Archive: one home folder, with its catalog, storage and search index wired together.
+"""Archive: the front door. One home folder, with its catalog, storage, journal and search index wired together.
 
-Every CLI command is a few lines over a method here. Storage is the source of
-truth: the catalog and index are derived and can be rebuilt from it.
+Every CLI command (and later every API route) is a few lines over a method here.
+Storage (OCFL objects) plus the journal are the source of truth; the catalog and
+the index are derived from them and can always be rebuilt.
+
+Writes go one way: a stage builds a VersionBuild; `commit` stores it as an OCFL
+version, records it in the catalog and indexes it. Recovery of interrupted work
+(`recover`) and index catch-up are explicit steps that write commands run first;
+reading never writes.
 """
 
 from __future__ import annotations
@@ -9,71 +15,51 @@ from __future__ import annotations
 import getpass
 import os
 import shutil
-import sqlite3
-import tempfile
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
 
 import bagit
 
 from strongroom import __version__
-from strongroom.catalog.sqlite import Catalog
+from strongroom.catalog import open_catalog
+from strongroom.catalog.base import Catalog
+from strongroom.commit import CommitResult, VersionBuild, object_id
 from strongroom.config import CONFIG_NAME, Settings, load_settings, write_default_config
-from strongroom.errors import NotFound, StorageError, StrongroomError
+from strongroom.errors import DuplicateTransferError, NotFound, StorageError, StrongroomError
 from strongroom.formats import describe_identifier
 from strongroom.formats.risk import RiskRegistry, load_registry
-from strongroom.ingest.staging import stale_ingests
-from strongroom.metadata.mets import read_mets
+from strongroom.indexing import search_documents
+from strongroom.ingest.pipeline import IngestContext, IngestOptions, IngestReport, build_package
+from strongroom.ingest.staging import staging_area, stale_ingests
+from strongroom.maintenance import RebuildReport, UpgradeReport
 from strongroom.model import (
+    AccessRule,
+    AccessStatus,
     Agent,
     AgentType,
     DublinCore,
     Event,
     FileRecord,
-    FileRole,
-    FixityProblem,
-    Mismatch,
-    Missing,
-    Outcome,
     PackageSummary,
-    Unexpected,
+    VersionRecord,
 )
-from strongroom.package_store import PackageMarker, PackageStore, parse_manifest
+from strongroom.preservation.fixity import FixityMode
+from strongroom.preservation.verify import VerifyReport, verify_packages
+from strongroom.records.access import AccessChange
 from strongroom.reports.profile import GroupBy, Profile, build_profile
 from strongroom.search import open_search
-from strongroom.search.base import SearchDocument, SearchIndex, SearchQuery, SearchResults
+from strongroom.search.base import SearchIndex, SearchQuery, SearchResults
 from strongroom.storage import open_storage
+from strongroom.storage.base import StorageBackend
+from strongroom.storage.journal import Journal, JournalReport
+from strongroom.storage.legacy import uses_legacy_layout
+from strongroom.storage.ocfl import OcflStore, OcflUser
 
 StepProgress = Callable[[str, int, int | None], None]
-
-
-@dataclass(frozen=True)
-class PackageProblem:
-    package: str
-    problem: FixityProblem
-
-    def as_dict(self) -> dict[str, str]:
-        data = {"package": self.package, "path": self.problem.path, "kind": self.problem.kind}
-        if isinstance(self.problem, Mismatch):
-            data |= {
-                "algorithm": self.problem.algorithm,
-                "expected": self.problem.expected,
-                "found": self.problem.found,
-            }
-        else:
-            data["source"] = self.problem.source
-        return data
-
-
-@dataclass
-class VerifyReport:
-    checked: int = 0
-    packages: int = 0
-    problems: list[PackageProblem] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -82,13 +68,8 @@ class PackageDetails:
     files: list[FileRecord]
     events: list[Event]
     descriptions: list[DublinCore]
-
-
-@dataclass(frozen=True)
-class RebuildReport:
-    packages: int
-    files: int
-    indexed: int
+    versions: list[VersionRecord]
+    access: list[AccessRule]
 
 
 def current_operator() -> str:
@@ -101,12 +82,12 @@ def current_operator() -> str:
 class Archive:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.catalog = Catalog(settings.catalog_path)
-        self.storage = open_storage(settings.storage_kind, settings.storage_options)
+        self.storage: StorageBackend = open_storage(settings.storage_kind, settings.storage_options)
+        self.catalog: Catalog = open_catalog(settings.catalog_url)
         # Storing is bound by fsync latency, not CPU: more threads than cores keep the disk busy.
-        self.packages = PackageStore(self.storage, workers=max(8, settings.worker_count * 8))
+        self.ocfl = OcflStore(self.storage, workers=max(8, settings.worker_count * 8))
+        self.journal = Journal(self.storage, lock=lambda: self.catalog.lock("journal"))
         self._search: SearchIndex | None = None
-        self.index_errors: list[str] = []
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -115,7 +96,10 @@ class Archive:
         home.mkdir(parents=True, exist_ok=True)
         if (home / CONFIG_NAME).exists():
             raise StrongroomError(f"{home} already holds a Strongroom archive ({CONFIG_NAME} exists).")
-        return write_default_config(home, organisation, organisation_id)
+        config = write_default_config(home, organisation, organisation_id)
+        with cls.open(home) as archive:
+            archive.ocfl.ensure_root()
+        return config
 
     @classmethod
     def open(cls, home: Path) -> Archive:
@@ -124,7 +108,9 @@ class Archive:
     def __enter__(self) -> Archive:
         return self
 
-    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         self.close()
 
     def close(self) -> None:
@@ -138,6 +124,14 @@ class Archive:
             self._search = open_search(self.settings.search_kind, self.settings.search_options)
         return self._search
 
+    def require_current_layout(self) -> None:
+        """Refuse to work on storage still in the 0.1 layout, saying how to convert it."""
+        if uses_legacy_layout(self.storage):
+            raise StorageError(
+                "This archive's storage is still in the Strongroom 0.1 layout (one bag per package, no versions).",
+                details=["Convert it once with: strongroom upgrade", "Nothing is changed until you do."],
+            )
+
     def identifier_description(self) -> tuple[str, str, str]:
         return describe_identifier(self.settings.identifier_engine, self.settings.pronom_signature_file)
 
@@ -147,108 +141,174 @@ class Archive:
             Agent("local user", operator, operator, AgentType.PERSON),
         )
 
-    # --- recovery --------------------------------------------------------------------------
+    def ingest_context(self) -> IngestContext:
+        s = self.settings
+        return IngestContext(
+            organisation_name=s.organisation_name, organisation_id=s.organisation_id, worker_count=s.worker_count,
+            parallel_from_files=s.parallel_from_files, identifier_engine=s.identifier_engine,
+            pronom_signature_file=s.pronom_signature_file, identifier=self.identifier_description(),
+        )  # fmt: skip
 
-    def clean_up_stale_ingests(self) -> list[str]:
-        """Remove what crashed ingests left; a package stored whole but not catalogued is recorded."""
-        notes: list[str] = []
-        for package in stale_ingests(self.settings.staging_dir):
-            if self.packages.is_committed(package):
-                if package not in self.catalog.package_uuids():
-                    self.restore_from_storage(self.packages.marker(package))
-                    notes.append(f"{package}: stored whole before an interruption; now catalogued")
+    # --- writing: ingest and the one commit path --------------------------------------------
+
+    def ingest(self, source: Path, options: IngestOptions, progress: StepProgress | None = None) -> IngestReport:
+        """Check a transfer, build version 1 of a new package and commit it."""
+        self.prepare_to_write()
+        package = str(uuid.uuid4())
+        with staging_area(self.settings.staging_dir, package) as staging:
+            built = build_package(self.ingest_context(), source, options, package, staging.folder, progress)
+            try:
+                result = self.commit(built.build, progress)
+            finally:
+                built.staged.close()
+        warnings = list(built.warnings)
+        if result.index_error:
+            warnings.append(result.index_error)
+        s = result.summary
+        return IngestReport(
+            package=s.uuid, name=s.name, files=s.files, bytes=s.bytes, originals=built.originals, kind=built.kind,
+            warnings=tuple(warnings), indexed=result.indexed, storage_key=s.storage_key, version=s.version,
+        )  # fmt: skip
+
+    def commit(self, build: VersionBuild, progress: StepProgress | None = None) -> CommitResult:
+        """Store a built version (OCFL), record it in the catalog, then index it.
+
+        The package lock keeps two writers of one package apart; the version appears in
+        storage only whole (its root inventory is written last), and in the catalog only
+        once stored. A crash between the two is repaired by `recover()` from storage.
+        """
+        oid = object_id(build.package)
+        with self.catalog.lock(f"package:{build.package}"):
+            new = build.base_version == 0
+            if new and build.claim_payload:
+                duplicates = [p for p in self.catalog.with_payload(build.summary.payload_sha256) if p.uuid]
+                if duplicates:
+                    raise _duplicate(duplicates[0])
+            head = self.ocfl.inventory(oid).head if self.ocfl.exists(oid) else 0
+            if head != build.base_version:
+                raise StrongroomError(
+                    f"Package {build.package} changed while this version was being prepared (it is now at "
+                    f"version {head}, not {build.base_version}). Nothing was stored.",
+                    details=["Run the command again."],
+                )
+            total = len(build.sources)
+
+            def stored(n: int, counter: list[int] = [0]) -> None:  # noqa: B006 - a per-call counter
+                counter[0] += n
+                if progress:
+                    progress("Storing", counter[0], total)
+
+            try:
+                written = self.ocfl.write_version(
+                    oid, build.state, build.sources, sizes=build.sizes, message=build.message,
+                    user=OcflUser(build.operator), created=build.summary.updated or datetime.now(UTC),
+                    progress=stored,
+                )  # fmt: skip
+            except BaseException:
+                # Whatever reached storage is not part of any version: remove it now rather than later.
+                self.ocfl.sweep(oid)
+                raise
+            version = VersionRecord(
+                package=build.package, number=written.number, created=build.summary.updated or datetime.now(UTC),
+                message=build.message, files=build.summary.files, bytes=build.summary.bytes,
+                new_files=written.new_files, new_bytes=written.new_bytes, operator=build.operator,
+            )  # fmt: skip
+            summary = replace(build.summary, storage_key=written.root, version=written.number, indexed=False)
+            if new:
+                try:
+                    self.catalog.add_package(
+                        summary, version, build.files(), build.events(), build.agents, build.descriptions,
+                        claim_payload=build.claim_payload,
+                    )  # fmt: skip
+                except DuplicateTransferError:
+                    # Another process claimed the same payload first: this copy is withdrawn whole.
+                    self.ocfl.delete_object(oid)
+                    raise
             else:
-                removed = self.packages.discard_uncommitted(package)
-                notes.append(f"{package}: interrupted ingest cleaned up ({removed} partial objects removed)")
-        # A package committed to storage but missing from the catalog (the catalog write failed,
-        # or the catalog was restored from an old copy) is catalogued from its METS.
-        catalogued = self.catalog.package_uuids()
-        for package in self.packages.committed_uuids():
-            if package not in catalogued:
-                self.restore_from_storage(self.packages.marker(package))
-                notes.append(f"{package}: in storage but not in the catalog; now catalogued")
+                self.catalog.add_version(
+                    summary, version, build.files(), build.events(), build.agents, build.descriptions
+                )
+        indexed, error = self.index_package(build.package)
+        return CommitResult(replace(summary, indexed=indexed), version, indexed, error)
+
+    # --- recovery and index catch-up (explicit; run by write commands) ----------------------
+
+    def prepare_to_write(self) -> list[str]:
+        """What every write command runs first: refuse the old layout, recover, catch the index up."""
+        self.require_current_layout()
+        self.ocfl.ensure_root()
+        notes = self.recover()
         self.catch_up_index()
         return notes
 
-    def restore_from_storage(self, marker: PackageMarker) -> int:
-        with tempfile.TemporaryDirectory(prefix="strongroom-mets-") as tmp:
-            mets_path = Path(tmp) / "METS.xml"
-            self.packages.fetch(marker, marker.mets, mets_path)
-            document = read_mets(mets_path)
-            mets_digest, mets_size = self.packages.sha256_of(marker, marker.mets)
-        mets_record = FileRecord(
-            uuid=str(uuid.uuid5(uuid.UUID(marker.uuid), "METS")), path=marker.mets.removeprefix("data/"),
-            original_name=marker.mets.removeprefix("data/"), size=mets_size, sha256=mets_digest,
-            role=FileRole.METADATA, identification=None,
-        )  # fmt: skip
-        summary = PackageSummary(
-            uuid=marker.uuid, name=marker.name, created=marker.created_at, files=marker.files, bytes=marker.bytes,
-            payload_sha256=marker.payload_sha256, storage_key=marker.prefix, title=marker.title, indexed=False,
-        )  # fmt: skip
-        verify_events = [e for e in self.catalog.events(marker.uuid) if e.type == "fixity check" and e.file_uuid]
-        self.catalog.add_package(
-            summary, [*document.files, mets_record], [*document.events, *verify_events], document.agents,
-            document.descriptions,
-        )  # fmt: skip
-        return len(document.files)
+    def recover(self) -> list[str]:
+        """Finish or undo what interrupted commands left, from their staging folders."""
+        from strongroom.maintenance import restore_package
+
+        notes: list[str] = []
+        for name in stale_ingests(self.settings.staging_dir):
+            package = name.split(".", 1)[0]
+            oid = object_id(package)
+            with self.catalog.lock(f"package:{package}", wait=False) as held:
+                if not held:
+                    continue  # a live writer of this package owns it
+                removed = self.ocfl.sweep(oid)
+                if self.ocfl.exists(oid):
+                    head = self.ocfl.inventory(oid).head
+                    known = self.catalog.find_package(package)
+                    if known is None or known.version < head:
+                        restore_package(self, oid)
+                        notes.append(
+                            f"{package}: version {head} was stored whole before an interruption; now catalogued"
+                        )
+                        continue
+                if removed:
+                    notes.append(f"{package}: interrupted work cleaned up ({removed} partial objects removed)")
+        return notes
 
     def catch_up_index(self) -> int:
-        """Index packages that were stored but whose indexing failed or was interrupted."""
+        """Index packages whose indexing failed or was interrupted, or that a new, empty index lacks."""
+        packages = self.catalog.package_uuids()
+        if packages and not self.search_index.packages():
+            # The index file was replaced (deleted, or recreated by a schema upgrade): refill it.
+            for package in packages:
+                self.catalog.set_indexed(package, False)
         done = 0
         for package in self.catalog.unindexed():
-            if self.index_package(package):
+            if self.index_package(package)[0]:
                 done += 1
         return done
 
-    def index_package(self, package: str) -> bool:
+    def index_package(self, package: str) -> tuple[bool, str | None]:
         """Index a catalogued package. Failure leaves it catalogued and marked for catch-up."""
         summary = self.catalog.find_package(package)
         if summary is None:
-            return False
+            return False, None
         try:
             self.search_index.delete_package(package)
-            self.search_index.index(self._documents(summary))
-        except (StrongroomError, sqlite3.Error, OSError) as exc:
+            self.search_index.index(
+                search_documents(
+                    summary, self.catalog.files(package), self.catalog.descriptions(package),
+                    self.catalog.access_rules(package),
+                )
+            )  # fmt: skip
+        except (StrongroomError, OSError) as exc:
             # The package is stored and catalogued; only the index lags, and catches up later.
             self.catalog.set_indexed(package, False)
-            self.index_errors.append(f"search index not updated for {package}: {exc}")
-            return False
+            return False, f"search index not updated for {package}: {exc}"
         self.catalog.set_indexed(package, True)
-        return True
-
-    def _documents(self, summary: PackageSummary) -> Iterator[SearchDocument]:
-        descriptions = {d.target: d for d in self.catalog.descriptions(summary.uuid)}
-        package_dc = descriptions.get("objects")
-        package_text = " ".join(v for d in [package_dc] if d for vs in d.elements.values() for v in vs)
-        yield SearchDocument(
-            package=summary.uuid, package_name=summary.name, path=None, title=summary.title or summary.name,
-            text=f"{summary.name} {package_text}",
-        )  # fmt: skip
-        for record in self.catalog.files(summary.uuid):
-            own = descriptions.get(record.path)
-            folder_text = " ".join(
-                v for target, d in descriptions.items() if target != "objects" and record.path.startswith(target + "/")
-                for vs in d.elements.values() for v in vs
-            )  # fmt: skip
-            own_text = " ".join(v for vs in own.elements.values() for v in vs) if own else ""
-            ident = record.identification
-            yield SearchDocument(
-                package=summary.uuid, package_name=summary.name, path=record.path,
-                title=own.first("title") if own else record.original_name,
-                text=" ".join(
-                    t for t in (record.original_name, own_text, folder_text, ident.puid if ident else None,
-                                ident.format_version if ident else None) if t
-                ),
-                puid=ident.puid if ident else None, format_name=ident.format_name if ident else None,
-                file_uuid=record.uuid,
-            )  # fmt: skip
+        return True, None
 
     # --- reading ---------------------------------------------------------------------------
 
     def package(self, ref: str) -> PackageSummary:
         found = self.catalog.find_package(ref)
         if found is None:
-            raise NotFound(f"No package {ref!r} in this archive.", details=["See the packages with: strongroom list"])
+            hint = "A UUID prefix needs at least 8 characters. " if len(ref) < 8 else ""
+            raise NotFound(
+                f"No package {ref!r} in this archive.",
+                details=[f"{hint}See the packages with: strongroom list"],
+            )
         return found
 
     def details(self, ref: str) -> PackageDetails:
@@ -258,111 +318,113 @@ class Archive:
             list(self.catalog.files(summary.uuid)),
             self.catalog.events(summary.uuid),
             self.catalog.descriptions(summary.uuid),
+            self.catalog.versions(summary.uuid),
+            self.catalog.access_rules(summary.uuid),
         )
 
     def search(self, query: SearchQuery) -> SearchResults:
-        self.catch_up_index()
+        """Search as `query.viewer`; reading only (the index catches up on the next write command)."""
         return self.search_index.search(query)
 
-    # --- fixity ----------------------------------------------------------------------------
+    def journal_verify(self) -> JournalReport:
+        return self.journal.verify()
 
-    def verify(self, refs: Sequence[str], operator: str, progress: StepProgress | None = None) -> VerifyReport:
-        summaries = [self.package(r) for r in refs] if refs else self.catalog.packages()
-        report = VerifyReport()
-        agents = self.system_agents(operator)
-        total = sum(s.files for s in summaries) + 2 * len(summaries)
-        for summary in summaries:
-            report.packages += 1
-            events = self._verify_package(summary, report, agents, progress, total)
-            self.catalog.record_events(summary.uuid, events, agents)
-        return report
+    # --- versions, access, fixity, rebuild --------------------------------------------------
 
-    def _verify_package(
-        self,
-        summary: PackageSummary,
-        report: VerifyReport,
-        agents: tuple[Agent, ...],
-        progress: StepProgress | None,
-        total: int,
-    ) -> list[Event]:
-        keys = [a.key for a in agents]
-        now = datetime.now(UTC)
-        try:
-            marker = self.packages.marker(summary.uuid)
-        except NotFound:
-            gone = Missing(summary.storage_key, "the catalog (the whole package is missing from storage)")
-            report.problems.append(PackageProblem(summary.uuid, gone))
-            return [_event("fixity check", now, Outcome.FAILURE, gone.describe(), keys, None)]
-        present = set(self.packages.keys(marker))
-        expected: dict[str, str | None] = {"tagmanifest-sha256.txt": None}
-        for manifest in ("manifest-sha256.txt", "tagmanifest-sha256.txt"):
-            if manifest in present:
-                try:
-                    expected.update(parse_manifest(self.packages.read_text(marker, manifest)))
-                except (UnicodeDecodeError, ValueError):
-                    report.problems.append(
-                        PackageProblem(summary.uuid, Mismatch(manifest, "format", "a manifest", "unreadable"))
-                    )
-            else:
-                report.problems.append(PackageProblem(summary.uuid, Missing(manifest, "the BagIt layout")))
-        file_ids = {f"data/{f.path}": f.uuid for f in self.catalog.files(summary.uuid)}
-        events: list[Event] = []
-        failures = 0
-        for path in sorted(expected):
-            digest = expected[path]
-            problem: FixityProblem | None = None
-            if path not in present:
-                problem = Missing(path, "manifest-sha256.txt" if path.startswith("data/") else "tagmanifest-sha256.txt")
-            elif digest is not None:
-                found, _size = self.packages.sha256_of(marker, path)
-                report.checked += 1
-                if found != digest:
-                    problem = Mismatch(path, "sha256", digest, found)
-            else:
-                report.checked += 1
-            if problem is not None:
-                failures += 1
-                report.problems.append(PackageProblem(summary.uuid, problem))
-            if path in file_ids:
-                events.append(
-                    _event(
-                        "fixity check", datetime.now(UTC), Outcome.FAILURE if problem else Outcome.SUCCESS,
-                        problem.describe() if problem else f"sha256 {digest} matches", keys, file_ids[path],
-                    )
-                )  # fmt: skip
-            if progress:
-                progress("Verifying", report.checked, total)
-        for extra in sorted(present - set(expected)):
-            failures += 1
-            report.problems.append(PackageProblem(summary.uuid, Unexpected(extra, "the package manifests")))
-        outcome = Outcome.FAILURE if failures else Outcome.SUCCESS
-        events.append(
-            _event("fixity check", now, outcome, f"{len(expected)} files checked, {failures} problem(s)", keys, None)
-        )
-        return events
+    def update_metadata(
+        self, ref: str, metadata_csv: Path, reason: str, operator: str, progress: StepProgress | None = None
+    ) -> UpdateResult:
+        """Make a new version of a package with the descriptions in `metadata_csv` (metadata.csv columns)."""
+        from strongroom.update import UpdateRequest, build_metadata_update
 
-    # --- export and rebuild ------------------------------------------------------------------
-
-    def export(self, ref: str, dest: Path, progress: StepProgress | None = None) -> Path:
+        self.prepare_to_write()
         summary = self.package(ref)
-        marker = self.packages.marker(summary.uuid)
-        final = dest / marker.bag
+        if not metadata_csv.is_file():
+            raise StrongroomError(f"{metadata_csv} is not a file.", details=["Give the path of a metadata.csv."])
+        request = UpdateRequest(
+            summary, metadata_csv, reason.strip() or "Descriptive metadata updated", operator,
+            self.system_agents(operator), self.settings.organisation_name, self.settings.identifier_engine,
+            self.settings.pronom_signature_file,
+        )  # fmt: skip
+        with staging_area(self.settings.staging_dir, f"{summary.uuid}.{uuid.uuid4().hex[:12]}") as staging:
+            plan = build_metadata_update(self.ocfl, self.catalog, request, staging.folder)
+            result = self.commit(plan.build, progress)
+        return UpdateResult(result, plan.targets, plan.warnings)
+
+    def set_access(
+        self,
+        ref: str,
+        path: str | None,
+        status: AccessStatus,
+        reason: str,
+        opening_date: date | None,
+        operator: str,
+    ) -> AccessChange:
+        """Open or close a package or one of its files or folders; journalled, catalogued, re-indexed."""
+        from strongroom.records.access import change_access
+
+        self.prepare_to_write()
+        summary = self.package(ref)
+        with self.catalog.lock(f"package:{summary.uuid}"):
+            change = change_access(
+                self.catalog, self.journal, summary, path, status, reason, opening_date, self.system_agents(operator)
+            )
+        self.index_package(summary.uuid)
+        return change
+
+    def verify(
+        self,
+        refs: Sequence[str],
+        operator: str,
+        mode: FixityMode = FixityMode.FULL,
+        progress: StepProgress | None = None,
+    ) -> VerifyReport:
+        """Check every version of the named packages (all when `refs` is empty); results are journalled."""
+        self.prepare_to_write()
+        summaries = [self.package(r) for r in refs] if refs else self.catalog.packages()
+        return verify_packages(self, summaries, operator, mode, progress)
+
+    def rebuild(self, progress: StepProgress | None = None) -> RebuildReport:
+        """Recreate the catalog and the index from storage and the journal alone."""
+        from strongroom.maintenance import rebuild
+
+        return rebuild(self, progress)
+
+    def upgrade(self, operator: str, progress: StepProgress | None = None) -> UpgradeReport:
+        """Convert 0.1 storage (one bag per package) into OCFL objects, keeping every event."""
+        from strongroom.maintenance import upgrade
+
+        return upgrade(self, operator, progress)
+
+    # --- export ------------------------------------------------------------------------------
+
+    def export(self, ref: str, dest: Path, version: int | None = None, progress: StepProgress | None = None) -> Path:
+        """Write one version (default: the latest) as a BagIt bag under `dest`, and validate it."""
+        summary = self.package(ref)
+        oid = object_id(summary.uuid)
+        inventory = self.ocfl.inventory(oid)
+        chosen = inventory.version(version)
+        bag_name = f"{summary.name}-{summary.uuid}" + (f"-v{chosen.number}" if version is not None else "")
+        final = dest / bag_name
         if final.exists():
             raise StrongroomError(f"{final} already exists.", details=["Choose another destination or remove it."])
         dest.mkdir(parents=True, exist_ok=True)
-        partial = dest / f".{marker.bag}.partial"
+        partial = dest / f".{bag_name}.partial"
         shutil.rmtree(partial, ignore_errors=True)
+        total = len(chosen.state)
+
+        def fetched(n: int, counter: list[int] = [0]) -> None:  # noqa: B006 - a per-call counter
+            counter[0] += n
+            if progress:
+                progress("Exporting", counter[0], total)
+
         try:
-            keys = list(self.packages.keys(marker))
-            for done, relative in enumerate(keys, start=1):
-                self.packages.fetch(marker, relative, partial / relative)
-                if progress:
-                    progress("Exporting", done, len(keys))
+            self.ocfl.fetch_version(oid, partial, chosen.number, progress=fetched)
             try:
                 bagit.Bag(str(partial)).validate(processes=self.settings.worker_count)
             except bagit.BagValidationError as exc:
                 raise StorageError(
-                    f"The exported copy of {summary.name} is not a valid bag: {exc}",
+                    f"The exported copy of {summary.name} version {chosen.number} is not a valid bag: {exc}",
                     details=["Run: strongroom verify " + summary.uuid, "and repair storage before exporting."],
                 ) from exc
             partial.rename(final)
@@ -370,22 +432,6 @@ class Archive:
             shutil.rmtree(partial, ignore_errors=True)
             raise
         return final
-
-    def rebuild(self, progress: StepProgress | None = None) -> RebuildReport:
-        markers = list(self.packages.markers())
-        self.catalog.clear()
-        self.search_index.clear()
-        files = 0
-        for done, marker in enumerate(markers, start=1):
-            files += self.restore_from_storage(marker)
-            if progress:
-                progress("Rebuilding", done, len(markers))
-        indexed = self.catch_up_index()
-        return RebuildReport(len(markers), files, indexed)
-
-    def format_profile(self, package: str | None = None) -> Iterable[tuple[str | None, str | None, int, int]]:
-        for row in self.catalog.format_counts(package):
-            yield row["puid"], row["format_name"], row["files"], row["bytes"] or 0
 
     # --- format risk -----------------------------------------------------------------------
 
@@ -399,6 +445,15 @@ class Archive:
         return build_profile(self.catalog, self.format_risks(), by, package_uuid)
 
 
-def _event(kind: str, when: datetime, outcome: Outcome, detail: str, agents: list[str], file_uuid: str | None) -> Event:
-    return Event(str(uuid.uuid4()), kind, when, "program=\"Strongroom\"; algorithm=SHA-256", outcome, detail,
-                 tuple(agents), file_uuid)  # fmt: skip
+@dataclass(frozen=True)
+class UpdateResult:
+    commit: CommitResult
+    targets: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+def _duplicate(existing: PackageSummary) -> DuplicateTransferError:
+    return DuplicateTransferError(
+        f"This transfer's files are already stored as {existing.name} ({existing.uuid}).",
+        details=["Nothing was stored. To keep a second copy on purpose, ingest with --allow-duplicate."],
+    )

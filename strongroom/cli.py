@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -30,13 +31,18 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from strongroom import views
 from strongroom.archive import Archive, current_operator
 from strongroom.errors import StrongroomError
 from strongroom.formats import describe_identifier
 from strongroom.formats.batch import expand_paths, identify_many
-from strongroom.ingest.pipeline import IngestOptions, ingest
+from strongroom.ingest.pipeline import IngestOptions
+from strongroom.model import AccessStatus
+from strongroom.preservation.fixity import FixityMode
+from strongroom.preservation.verify import NEXT_STEP
 from strongroom.reports.profile import GroupBy, write_parquet
-from strongroom.search.base import SearchQuery
+from strongroom.search.base import SearchQuery, role_named
+from strongroom.workers import default_workers
 
 app = typer.Typer(
     help="Strongroom: ingest, verify, find and export digital records as BagIt packages with METS/PREMIS.",
@@ -177,28 +183,18 @@ def ingest_command(
             dc[element] = tuple(values)
     options = IngestOptions(name=name, description=dc, allow_duplicate=allow_duplicate, operator=current_operator())
     with _errors(), _archive(ctx) as archive, _progress(not as_json and sys.stderr.isatty()) as progress:
-        report = ingest(archive, source, options, progress)
+        report = archive.ingest(source, options, progress)
     if as_json:
-        _print_json(
-            {
-                "package": report.package,
-                "name": report.name,
-                "files": report.files,
-                "bytes": report.bytes,
-                "originals": report.originals,
-                "kind": report.kind,
-                "indexed": report.indexed,
-                "warnings": list(report.warnings),
-            }
-        )
+        _print_json(views.ingest_json(report))
         return
     console = Console()
     console.print(
-        f"Stored [bold]{report.name}[/] as package [bold]{report.package}[/]: "
-        f"{report.originals} records, {report.files} files, {_human(report.bytes)} ({report.kind})."
+        f"Stored [bold]{escape(report.name)}[/] as package [bold]{report.package}[/]: "
+        f"{report.originals} records, {report.files} files, {_human(report.bytes)} ({report.kind}).",
+        highlight=False,
     )
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     if not report.indexed:
         console.print("[yellow]The search index will catch up on the next run (or: strongroom rebuild).[/]")
 
@@ -211,29 +207,18 @@ def list_command(
     with _errors(), _archive(ctx) as archive:
         packages = archive.catalog.packages()
     if as_json:
-        _print_json(
-            [
-                {
-                    "package": p.uuid,
-                    "name": p.name,
-                    "title": p.title,
-                    "created": p.created.isoformat(),
-                    "files": p.files,
-                    "bytes": p.bytes,
-                }
-                for p in packages
-            ]
-        )
+        _print_json([views.package_json(p) for p in packages])
         return
     if not packages:
         Console().print("No packages yet. Ingest one with: strongroom ingest <folder>")
         return
-    table = Table("Name", "Title", "Created", "Files", "Size")
+    table = Table("Name", "Title", "Created", "Version", "Files", "Size")
     table.add_column("Package", no_wrap=True, min_width=36)
     for p in packages:
         table.add_row(
-            p.name, p.title or "", p.created.strftime("%Y-%m-%d %H:%M"), str(p.files), _human(p.bytes), p.uuid
-        )
+            escape(p.name), escape(p.title or ""), p.created.strftime("%Y-%m-%d %H:%M"), str(p.version),
+            str(p.files), _human(p.bytes), p.uuid,
+        )  # fmt: skip
     Console().print(table)
 
 
@@ -246,76 +231,44 @@ def show(
     """Show a package: summary, files with formats and checksums, and events."""
     with _errors(), _archive(ctx) as archive:
         details = archive.details(package)
-    s = details.summary
-    files: list[dict[str, Any]] = [
-        {
-            "path": f.path,
-            "uuid": f.uuid,
-            "size": f.size,
-            "sha256": f.sha256,
-            "role": f.role.value,
-            "puid": f.identification.puid if f.identification else None,
-            "format": f.identification.format_name if f.identification else None,
-            "version": f.identification.format_version if f.identification else None,
-            "mime": f.identification.mime if f.identification else None,
-            "basis": f.identification.basis.value if f.identification else None,
-            "warnings": list(f.identification.warnings) if f.identification else [],
-        }
-        for f in details.files
-    ]
-    events = [
-        {
-            "uuid": e.uuid,
-            "type": e.type,
-            "datetime": e.datetime.isoformat(),
-            "outcome": e.outcome.value,
-            "detail": e.outcome_detail,
-            "file": e.file_uuid,
-            "agents": list(e.agents),
-        }
-        for e in details.events
-    ]
+    data = views.details_json(details)
     if as_json:
-        _print_json(
-            {
-                "package": s.uuid,
-                "name": s.name,
-                "title": s.title,
-                "created": s.created.isoformat(),
-                "files": files,
-                "bytes": s.bytes,
-                "payload_sha256": s.payload_sha256,
-                "storage_key": s.storage_key,
-                "description": {d.target: {k: list(v) for k, v in d.elements.items()} for d in details.descriptions},
-                "events": events,
-            }
-        )
+        _print_json(data)
         return
+    s = details.summary
     console = Console()
     console.print(
-        f"[bold]{s.name}[/] {s.uuid}\n  title: {s.title or ''}\n  created: {s.created.isoformat()}"
-        f"\n  {s.files} files, {_human(s.bytes)}\n  storage: {s.storage_key}",
+        f"[bold]{escape(s.name)}[/] {s.uuid}\n  title: {escape(s.title or '')}\n  created: {s.created.isoformat()}"
+        f"\n  version {s.version} of {len(details.versions)}; {s.files} files, {_human(s.bytes)}"
+        f"\n  storage: {escape(s.storage_key)}",
         highlight=False,
     )
     table = Table("Path", "PUID", "Format", "Basis", "Size", "SHA-256")
-    for f in files:
+    for f in data["files"]:
         table.add_row(
-            str(f["path"]),
-            f["puid"] or "-",
-            f["format"] or "",
-            f["basis"] or "",
-            _human(int(f["size"])),
-            str(f["sha256"])[:16] + "…",
-        )
+            escape(str(f["path"])), f["puid"] or "-", escape(f["format"] or ""), f["basis"] or "",
+            _human(int(f["size"])), str(f["sha256"])[:16] + "…",
+        )  # fmt: skip
     console.print(table)
+    versions = Table("Version", "Created", "By", "New files", "Why")
+    for v in details.versions:
+        versions.add_row(
+            str(v.number), v.created.strftime("%Y-%m-%d %H:%M"), escape(v.operator or ""),
+            f"{v.new_files} ({_human(v.new_bytes)})", escape(v.message),
+        )  # fmt: skip
+    console.print(versions)
+    for rule in details.access:
+        opening = f" until {rule.opening_date.isoformat()}" if rule.opening_date else ""
+        console.print(
+            f"  access: {escape(rule.path or 'whole package')} {rule.status.value}{opening}: {escape(rule.reason)}",
+            highlight=False,
+        )
+    events = data["events"]
     package_events = [e for e in events if e["file"] is None]
     console.print(f"{len(events)} events ({len(package_events)} about the whole package):")
     for e in package_events:
         first_line = str(e["detail"]).splitlines()[0] if e["detail"] else ""
-        console.print(
-            f"  {e['datetime']}  {e['type']}: {e['outcome']} - {first_line}",
-            highlight=False,
-        )
+        console.print(f"  {e['datetime']}  {e['type']}: {e['outcome']} - {escape(first_line)}", highlight=False)
 
 
 @app.command()
@@ -323,23 +276,34 @@ def verify(
     ctx: typer.Context,
     packages: Annotated[list[str] | None, typer.Argument(help="Packages to check (UUID, prefix or name).")] = None,
     all_packages: Annotated[bool, typer.Option("--all", help="Check every package.")] = False,
+    fast: Annotated[
+        bool, typer.Option("--fast", help="Only check that every stored file is present and of the right size.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
-    """Re-read every stored file and compare it with the package manifests (exit 1 on any problem)."""
+    """Check every version of the packages against their inventories and manifests (exit 1 on any problem).
+
+    Results are recorded as PREMIS fixity-check events in the journal and the catalog.
+    """
     if not packages and not all_packages:
         _fail("name one or more packages, or use --all.")
+    mode = FixityMode.FAST if fast else FixityMode.FULL
     with _errors(), _archive(ctx) as archive, _progress(not as_json and sys.stderr.isatty()) as progress:
-        report = archive.verify(packages or [], current_operator(), progress)
+        report = archive.verify(packages or [], current_operator(), mode, progress)
     if as_json:
-        _print_json(
-            {"checked": report.checked, "packages": report.packages, "problems": [p.as_dict() for p in report.problems]}
-        )
+        _print_json(views.verify_json(report))
     else:
         console = Console()
         for p in report.problems:
-            console.print(f"[red]{p.problem.kind}[/] {p.package}: {p.problem.describe()}", highlight=False)
+            console.print(f"[red]{p.problem.kind}[/] {p.package}: {escape(p.describe())}", highlight=False)
         verdict = "[green]all good[/]" if not report.problems else f"[red]{len(report.problems)} problem(s)[/]"
-        console.print(f"Checked {report.checked} files in {report.packages} package(s): {verdict}.")
+        how = "present and of the right size" if fast else "every byte re-read"
+        console.print(
+            f"Checked {report.checked} stored files ({how}) in {report.packages} package(s), "
+            f"{report.versions} version(s): {verdict}."
+        )
+        if report.problems:
+            console.print(f"Next: {NEXT_STEP}", highlight=False)
     if report.problems:
         raise typer.Exit(1)
 
@@ -352,43 +316,37 @@ def search(
     package: Annotated[str | None, typer.Option(help="Only this package (UUID).")] = None,
     limit: Annotated[int, typer.Option(help="How many hits to show.")] = 20,
     offset: Annotated[int, typer.Option(help="Skip this many hits (paging).")] = 0,
+    as_role: Annotated[
+        str, typer.Option("--as", help="Search as this role: researcher (open records only), archivist or admin.")
+    ] = "archivist",
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
-    """Search packages and files by Dublin Core, names, paths and formats."""
+    """Search packages and files by Dublin Core, names, paths and formats, as a given role.
+
+    A researcher (also any unknown role) sees open records only; archivist and admin see closed ones too.
+    """
+    viewer = role_named(as_role)
     with _errors(), _archive(ctx) as archive:
         if package:
             package = archive.package(package).uuid
         results = archive.search(
-            SearchQuery(text=query, puid=puid, package=package, facets=("puid", "package"), offset=offset, limit=limit)
-        )
+            SearchQuery(
+                text=query, viewer=viewer, puid=puid, package=package, facets=("puid", "package", "access"),
+                offset=offset, limit=limit,
+            )
+        )  # fmt: skip
     if as_json:
-        _print_json(
-            {
-                "total": results.total,
-                "hits": [
-                    {
-                        "package": h.package,
-                        "name": h.package_name,
-                        "path": h.path,
-                        "title": h.title,
-                        "puid": h.puid,
-                        "format": h.format_name,
-                        "file": h.file_uuid,
-                        "score": h.score,
-                        "snippet": h.snippet,
-                    }
-                    for h in results.hits
-                ],
-                "facets": {k: {f.value: f.count for f in v} for k, v in results.facets.items()},
-            }
-        )
+        _print_json(views.search_json(results))
         return
     console = Console()
-    console.print(f"{results.total} match(es).")
-    table = Table("Package", "Title", "PUID")
+    console.print(f"{results.total} match(es), searching as {viewer.value}.")
+    table = Table("Package", "Title", "PUID", "Access")
     table.add_column("Path", overflow="fold")
     for h in results.hits:
-        table.add_row(h.package_name, h.title or "", h.puid or "", h.path or "(whole package)")
+        table.add_row(
+            escape(h.package_name), escape(h.title or ""), h.puid or "", h.access.value,
+            escape(h.path or "(whole package)"),
+        )  # fmt: skip
     if results.hits:
         console.print(table)
 
@@ -408,7 +366,7 @@ def identify(
     ] = None,
 ) -> None:
     """Identify file formats with PRONOM signatures, like fido or sf; needs no archive home."""
-    count = workers if workers > 0 else max(1, os.cpu_count() or 1)
+    count = workers if workers > 0 else default_workers()
     rows: list[dict[str, Any]] = []
     writer = csv.writer(sys.stdout) if as_csv else None
     if writer:
@@ -444,27 +402,138 @@ def identify(
 @app.command()
 def export(
     ctx: typer.Context,
-    package: Annotated[str, typer.Argument(help="Package UUID, prefix or name.")],
+    package: Annotated[str, typer.Argument(help="Package UUID, prefix (8+ characters) or name.")],
     dest: Annotated[Path, typer.Argument(help="Folder to write the bag into.")],
+    version: Annotated[
+        int | None, typer.Option("--version", help="Which version to export (1, 2, ...; default: the latest).")
+    ] = None,
 ) -> None:
-    """Write a stored package out as a BagIt bag and validate it."""
+    """Write one version of a stored package out as a BagIt bag and validate it."""
     with _errors(), _archive(ctx) as archive, _progress(sys.stderr.isatty()) as progress:
-        path = archive.export(package, dest, progress)
-    Console().print(f"Exported to {path} (bag valid).")
+        path = archive.export(package, dest, version, progress)
+    Console().print(f"Exported to {escape(str(path))} (bag valid).", highlight=False)
+
+
+@app.command()
+def update(
+    ctx: typer.Context,
+    package: Annotated[str, typer.Argument(help="Package UUID, prefix (8+ characters) or name.")],
+    metadata: Annotated[
+        Path, typer.Option("--metadata", help="A metadata.csv (filename,dc.title,...) with the new descriptions.")
+    ],
+    reason: Annotated[str, typer.Option(help="Why the metadata changes; kept in the PREMIS event.")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Make a new version of a package with new descriptive metadata; nothing else is copied."""
+    with _errors(), _archive(ctx) as archive, _progress(not as_json and sys.stderr.isatty()) as progress:
+        result = archive.update_metadata(package, metadata, reason, current_operator(), progress)
+    if as_json:
+        _print_json(views.update_json(result))
+        return
+    s = result.commit.summary
+    v = result.commit.version
+    console = Console()
+    console.print(
+        f"Stored version {v.number} of [bold]{escape(s.name)}[/] ({s.uuid}): new descriptions of "
+        f"{escape(', '.join(result.targets))}; {v.new_files} new files stored, the rest kept from earlier versions.",
+        highlight=False,
+    )
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+
+
+@app.command()
+def access(
+    ctx: typer.Context,
+    package: Annotated[str, typer.Argument(help="Package UUID, prefix (8+ characters) or name.")],
+    status: Annotated[AccessStatus, typer.Option("--status", help="open: anyone may see it; closed: staff only.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why; kept in the journal and the next version's METS.")],
+    file: Annotated[
+        str | None, typer.Option("--file", help="A file or folder of the package (objects/...); default: all of it.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="For a closed record: the date it opens by itself (YYYY-MM-DD).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Open or close a package, or one file or folder of it, for researchers."""
+    try:
+        opening = date.fromisoformat(until) if until else None
+    except ValueError:
+        _fail(f"--until {until!r} is not a date; write it as YYYY-MM-DD.")
+    with _errors(), _archive(ctx) as archive:
+        change = archive.set_access(package, file, status, reason, opening, current_operator())
+    if as_json:
+        _print_json(views.access_change_json(change))
+        return
+    rule = change.rule
+    opening_text = f" until {rule.opening_date.isoformat()}" if rule.opening_date else ""
+    Console().print(
+        f"{escape(rule.path or 'The whole package')} is now {rule.status.value}{opening_text} "
+        f"(recorded as event {change.event.uuid}).",
+        highlight=False,
+    )
+
+
+journal_app = typer.Typer(help="The append-only, hash-chained event journal kept beside the stored packages.")
+app.add_typer(journal_app, name="journal")
+
+
+@journal_app.command(name="verify")
+def journal_verify(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False
+) -> None:
+    """Check the journal's hash chain; exit 1 naming the first edited, reordered or missing entry."""
+    with _errors(), _archive(ctx) as archive:
+        report = archive.journal_verify()
+    if as_json:
+        _print_json(views.journal_json(report))
+    else:
+        console = Console()
+        for problem in report.problems:
+            console.print(f"[red]{problem.kind}[/] {escape(problem.describe())}", highlight=False)
+        if report.problems:
+            console.print(
+                f"[red]The journal is damaged[/]: {len(report.problems)} problem(s) in {report.entries} entries. "
+                "Restore the journal folder from a backup or another storage location; do not edit it by hand."
+            )
+        else:
+            console.print(f"Journal intact: {report.entries} entries, each chained to the one before.")
+    if report.problems:
+        raise typer.Exit(1)
+
+
+@app.command()
+def upgrade(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False
+) -> None:
+    """Convert an archive stored by Strongroom 0.1 (one bag per package) into versioned OCFL objects."""
+    with _errors(), _archive(ctx) as archive, _progress(not as_json and sys.stderr.isatty()) as progress:
+        report = archive.upgrade(current_operator(), progress)
+    if as_json:
+        _print_json(views.upgrade_json(report))
+    elif report.already_done:
+        Console().print("Nothing to upgrade: storage is already in OCFL objects.")
+    else:
+        Console().print(
+            f"Converted {report.packages} packages ({report.files} files) to OCFL objects; "
+            f"{report.journal_entries} events that only the catalog held are now in the journal."
+        )
 
 
 @app.command()
 def rebuild(
     ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False
 ) -> None:
-    """Rebuild the catalog and the search index from the stored packages alone."""
+    """Rebuild the catalog and the search index from the stored packages and the journal alone."""
     with _errors(), _archive(ctx) as archive, _progress(not as_json and sys.stderr.isatty()) as progress:
         report = archive.rebuild(progress)
     if as_json:
-        _print_json({"packages": report.packages, "files": report.files, "indexed": report.indexed})
+        _print_json(views.rebuild_json(report))
     else:
         Console().print(
-            f"Rebuilt from storage: {report.packages} packages, {report.files} files, {report.indexed} indexed."
+            f"Rebuilt from storage and the journal: {report.packages} packages, {report.files} files, "
+            f"{report.journal_entries} journal entries, {report.indexed} packages indexed."
         )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from strongroom.errors import ConfigError
+from strongroom.workers import default_workers
 
 CONFIG_NAME = "strongroom.toml"
 
@@ -45,6 +46,12 @@ path = "storage"
 [search]
 kind = "sqlite"
 path = "search.sqlite"
+
+[catalog]
+# The embedded default is a SQLite file in the home. For several users or machines, use
+# PostgreSQL (pip install 'strongroom[postgresql]'):
+# url = "postgresql://strongroom@db.example.org:5432/strongroom"
+# STRONGROOM_CATALOG_URL overrides this; a password is best given there or in ~/.pgpass.
 """
 
 
@@ -61,10 +68,17 @@ class Settings:
     pronom_signature_file: Path | None = None
     identifier_engine: str = "fast"
     parallel_from_files: int = 2000  # smaller transfers are hashed and identified in-process
+    catalog_url_setting: str | None = None  # [catalog] url or STRONGROOM_CATALOG_URL; None: the embedded SQLite file
 
     @property
     def catalog_path(self) -> Path:
         return self.home / "catalog.sqlite"
+
+    @property
+    def catalog_url(self) -> str:
+        from strongroom.catalog import sqlite_url
+
+        return self.catalog_url_setting or sqlite_url(self.catalog_path)
 
     @property
     def staging_dir(self) -> Path:
@@ -72,7 +86,7 @@ class Settings:
 
     @property
     def worker_count(self) -> int:
-        return self.workers if self.workers > 0 else max(1, os.cpu_count() or 1)
+        return self.workers if self.workers > 0 else default_workers()
 
 
 def write_default_config(home: Path, organisation: str, organisation_id: str) -> Path:
@@ -103,6 +117,10 @@ def load_settings(home: Path, environ: Mapping[str, str] | None = None) -> Setti
     storage = dict(_table(data, "storage", config_file))
     search = dict(_table(data, "search", config_file))
     formats = _table(data, "formats", config_file)
+    catalog = _table(data, "catalog", config_file)
+    catalog_url = env.get("STRONGROOM_CATALOG_URL") or catalog.get("url")
+    if catalog_url is not None and (not isinstance(catalog_url, str) or not catalog_url.strip()):
+        raise ConfigError(f"[catalog] url in {config_file} must be a database URL such as postgresql://host/db.")
 
     storage_kind = str(env.get("STRONGROOM_STORAGE_KIND", storage.pop("kind", "filesystem")))
     search_kind = str(env.get("STRONGROOM_SEARCH_KIND", search.pop("kind", "sqlite")))
@@ -127,6 +145,7 @@ def load_settings(home: Path, environ: Mapping[str, str] | None = None) -> Setti
         pronom_signature_file=(home / str(signature_file)).resolve() if signature_file else None,
         parallel_from_files=int(env.get("STRONGROOM_PARALLEL_FROM_FILES", ingest.get("parallel_from_files", 2000))),
         identifier_engine=str(env.get("STRONGROOM_IDENTIFIER", formats.get("engine", "fast"))),
+        catalog_url_setting=catalog_url.strip() if catalog_url else None,
     )
 
 

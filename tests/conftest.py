@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,13 +56,26 @@ class Home:
         return Archive.open(self.path)
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
+# Which catalogs archive-level tests run on: "sqlite" (the default), or e.g. "sqlite,postgresql".
+# scripts/test.sh runs the archive tests a second time with STRONGROOM_TEST_CATALOGS=postgresql.
+CATALOGS = [c.strip() for c in os.environ.get("STRONGROOM_TEST_CATALOGS", "sqlite").split(",") if c.strip()]
+
+
+@pytest.fixture(params=CATALOGS)
+def home(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
     monkeypatch.setenv("STRONGROOM_WORKERS", "2")
     monkeypatch.setenv("STRONGROOM_OPERATOR", "test-archivist")
-    h = Home(tmp_path / "home")
-    h.ok("init", "--organisation", "Test County Archive", "--organisation-id", "TCA")
-    yield h
+    with ExitStack() as stack:
+        if request.param == "postgresql":
+            from tests.services import fresh_postgresql_database
+
+            # A database of this test's own; subprocesses the test starts inherit the variable.
+            monkeypatch.setenv("STRONGROOM_CATALOG_URL", stack.enter_context(fresh_postgresql_database()))
+        else:
+            monkeypatch.delenv("STRONGROOM_CATALOG_URL", raising=False)
+        h = Home(tmp_path / "home")
+        h.ok("init", "--organisation", "Test County Archive", "--organisation-id", "TCA")
+        yield h
 
 
 @pytest.fixture
@@ -81,3 +96,41 @@ def write(path: Path, content: bytes | str) -> Path:
 
 def requires_corpus() -> pytest.MarkDecorator:
     return pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the shared sample transfers are not present at {CORPUS}")
+
+
+def object_root(home: Home, package: str) -> Path:
+    """The OCFL object folder of a package under the home's storage (0003-hash-and-id-n-tuple layout)."""
+    import hashlib
+
+    digest = hashlib.sha256(f"urn:uuid:{package}".encode()).hexdigest()
+    return home.path / "storage" / "ocfl" / digest[0:3] / digest[3:6] / digest[6:9] / f"urn%3auuid%3a{package}"
+
+
+def ocfl_validate(home: Home) -> str:
+    """Run ocfl-py's validator on the home's storage root; returns its output (asserting it passed)."""
+    import subprocess
+    import sys
+
+    validator = Path(sys.executable).parent / "ocfl-validate.py"
+    result = subprocess.run(
+        [sys.executable, str(validator), str(home.path / "storage" / "ocfl")], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
+def drop_catalog(home: Home) -> None:
+    """Throw the catalog away entirely, whichever database holds it (as a lost or damaged catalog would be)."""
+    url = os.environ.get("STRONGROOM_CATALOG_URL")
+    if url:
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP SCHEMA public CASCADE")
+            conn.execute("CREATE SCHEMA public")
+        return
+    for path in home.path.glob("catalog.sqlite*"):
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from strongroom.errors import StrongroomError
-from strongroom.ingest.worker import batched, bounded_map, identify_batch, make_executor
+from strongroom.ingest.worker import identify_batch, make_executor
 from strongroom.model import Identification
+from strongroom.workers import batched, bounded_map
 
 
 @dataclass(frozen=True)

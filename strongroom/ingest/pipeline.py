@@ -1,12 +1,11 @@
-"""The ingest pipeline: transfer in, stored and recorded BagIt package out.
+"""The ingest pipeline: a transfer in, version 1 of a new package (a VersionBuild) out.
 
 source -> safe unpack -> layout -> copy+hash+identify (parallel, one read per file)
 -> supplied checksums and bag manifests verified -> depositor metadata -> METS
--> bag -> storage (atomic, verified) -> catalog -> search index.
+-> bag tag files. The archive then commits the build (storage -> catalog -> index);
+this module never touches storage, the catalog or the index.
 
-Nothing is visible in the catalog or the index until the package is stored
-whole; a failure at any step leaves only a staging folder, removed at once or
-by the next run.
+A failure at any step leaves only a staging folder, removed at once or by the next run.
 """
 
 from __future__ import annotations
@@ -17,24 +16,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from strongroom.errors import DuplicateTransferError, TransferError
+from strongroom.commit import VersionBuild
+from strongroom.errors import TransferError
 from strongroom.ingest.bag import BAG_TAG_FILES, SuppliedBag
-from strongroom.ingest.bagwriter import write_bag_files
+from strongroom.ingest.bagwriter import BagInfo, write_tag_files
 from strongroom.ingest.layout import TransferEntry, TransferLayout, plan_layout, require_records
 from strongroom.ingest.provenance import FileFacts, IngestAgents, file_events, make_agents, package_event
 from strongroom.ingest.sources import PreparedTransfer, default_name, prepare_source
 from strongroom.ingest.staged_files import StagedFiles
-from strongroom.ingest.staging import archive_lock, staging_area
 from strongroom.ingest.transfer_metadata import (
-    ExpectedDigest,
     TransferMetadata,
     parse_metadata_csv,
     parse_rights_csv,
     read_transfer_checksums,
 )
-from strongroom.ingest.worker import FileResult, FileTask, batched, bounded_map, make_executor, process_files
+from strongroom.ingest.worker import FileTask, make_executor, process_files
+from strongroom.manifests import sha256_file
 from strongroom.metadata.mets import MetsInput, write_mets
 from strongroom.model import (
     DublinCore,
@@ -43,15 +41,12 @@ from strongroom.model import (
     FileRole,
     FixityProblem,
     Mismatch,
-    Missing,
     Outcome,
     PackageSummary,
     Unexpected,
 )
-from strongroom.package_store import PackageMarker, sha256_file
-
-if TYPE_CHECKING:
-    from strongroom.archive import Archive
+from strongroom.preservation.fixity import ExpectedDigest, SuppliedDigests
+from strongroom.workers import batched, bounded_map
 
 Progress = Callable[[str, int, int | None], None]
 MAX_LISTED = 200
@@ -76,6 +71,7 @@ class IngestReport:
     warnings: tuple[str, ...]
     indexed: bool
     storage_key: str
+    version: int = 1
 
 
 def _problems_error(what: str, problems: Sequence[FixityProblem]) -> TransferError:
@@ -129,41 +125,6 @@ def _check_bag_extras(bag: SuppliedBag, prepared: PreparedTransfer, layout: Tran
     return problems
 
 
-class _Verifier:
-    """Compares each file's digests with what the transfer supplied, as results arrive."""
-
-    def __init__(self, expected: list[ExpectedDigest]) -> None:
-        self.by_path: dict[str, list[ExpectedDigest]] = {}
-        for item in expected:
-            self.by_path.setdefault(item.path, []).append(item)
-        self.seen: set[str] = set()
-        self.problems: list[FixityProblem] = []
-
-    @property
-    def algorithms(self) -> tuple[str, ...]:
-        algs = {"sha256"} | {e.algorithm for items in self.by_path.values() for e in items}
-        return tuple(sorted(algs))
-
-    def check(self, dest: str, result: FileResult) -> tuple[tuple[str, str], ...]:
-        verified: list[tuple[str, str]] = []
-        for item in self.by_path.get(dest, ()):
-            self.seen.add(dest)
-            found = result.digests[item.algorithm]
-            if found != item.digest:
-                self.problems.append(Mismatch(item.label, item.algorithm, item.digest, found))
-            else:
-                verified.append((item.algorithm, item.source))
-        return tuple(verified)
-
-    def missing(self) -> list[FixityProblem]:
-        out: list[FixityProblem] = []
-        for path in sorted(set(self.by_path) - self.seen):
-            items = self.by_path[path]
-            sources = sorted({e.source for e in items})
-            out.append(Missing(items[0].label, ", ".join(sources)))
-        return out
-
-
 def _descriptions(metadata: TransferMetadata, options: IngestOptions, name: str) -> list[DublinCore]:
     descriptions = [d for d in metadata.descriptions if d.target != "objects"]
     package_level = next((d for d in metadata.descriptions if d.target == "objects"), None)
@@ -174,158 +135,171 @@ def _descriptions(metadata: TransferMetadata, options: IngestOptions, name: str)
     return descriptions
 
 
-def ingest(archive: Archive, source: Path, options: IngestOptions, progress: Progress | None = None) -> IngestReport:
-    archive.clean_up_stale_ingests()
-    package = str(uuid.uuid4())
+@dataclass(frozen=True)
+class IngestContext:
+    """What an ingest needs from the archive it feeds, passed in rather than reached for."""
+
+    organisation_name: str
+    organisation_id: str
+    worker_count: int
+    parallel_from_files: int
+    identifier_engine: str
+    pronom_signature_file: Path | None
+    identifier: tuple[str, str, str]  # tool, version, signature file version
+
+
+@dataclass
+class IngestBuild:
+    """A package built in a staging folder, ready for the archive to commit."""
+
+    build: VersionBuild
+    kind: str
+    originals: int
+    warnings: list[str]
+    staged: StagedFiles
+
+
+def build_package(
+    context: IngestContext,
+    source: Path,
+    options: IngestOptions,
+    package: str,
+    staging: Path,
+    progress: Progress | None = None,
+) -> IngestBuild:
+    """Check a transfer and build version 1 of a new package in `staging`; nothing is stored yet."""
     name = options.name or default_name(source)
     if not name.strip() or "/" in name or name in (".", ".."):
         raise TransferError(f"{name!r} cannot be a package name.", details=["Give another with --name."])
-    settings = archive.settings
     started = datetime.now(UTC)
-    with staging_area(settings.staging_dir, package) as staging:
-        prepared = prepare_source(source, staging.folder)
-        warnings: list[str] = list(prepared.warnings)
-        layout = _bag_layout(prepared) if prepared.bag else plan_layout(prepared.root)
-        warnings += layout.warnings
-        warnings += [f"empty folder {p} is not kept: a BagIt package holds files only" for p in layout.empty_folders]
-        expected = _expected_digests(prepared, layout)
-        verifier = _Verifier(expected)
-        problems: list[FixityProblem] = []
-        if prepared.bag is not None:
-            problems += _check_bag_extras(prepared.bag, prepared, layout)
+    prepared = prepare_source(source, staging)
+    warnings: list[str] = list(prepared.warnings)
+    layout = _bag_layout(prepared) if prepared.bag else plan_layout(prepared.root)
+    warnings += layout.warnings
+    warnings += [f"empty folder {p} is not kept: a BagIt package holds files only" for p in layout.empty_folders]
+    verifier = SuppliedDigests(_expected_digests(prepared, layout))
+    problems: list[FixityProblem] = []
+    if prepared.bag is not None:
+        problems += _check_bag_extras(prepared.bag, prepared, layout)
 
-        bag_name = f"{name}-{package}"
-        bag_dir = staging.folder / "bag" / bag_name
-        data_dir = bag_dir / "data"
-        staged = StagedFiles(staging.folder / "files.sqlite")
-        renamed = dict((stored, original) for original, stored in layout.renamed)
-        tasks = (
-            FileTask(i, e.source, data_dir / e.dest, e.original_name, verifier.algorithms, True)
-            for i, e in enumerate(layout.entries)
-        )
-        total = len(layout.entries)
-        # Starting worker processes costs about a second; a small transfer is done sooner in-process.
-        workers = settings.worker_count if total >= settings.parallel_from_files else 1
-        executor = make_executor(workers, settings.identifier_engine, settings.pronom_signature_file)
-        try:
-            window = max(4, settings.worker_count * 4)
-            results = (r for batch in bounded_map(executor, process_files, batched(tasks, 16), window) for r in batch)
-            for done, result in enumerate(results, start=1):
-                entry = layout.entries[result.index]
-                supplied = verifier.check(entry.dest, result)
-                record = FileRecord(
-                    uuid=str(uuid.uuid4()),
-                    path=entry.dest,
-                    original_name=entry.original_name,
-                    size=result.size,
-                    sha256=result.digests["sha256"],
-                    role=entry.role,
-                    identification=result.identification,
-                    modified=datetime.fromtimestamp(result.mtime, UTC),
-                )
-                facts = FileFacts(supplied, renamed.get(entry.dest), datetime.now(UTC))
-                staged.add(record, facts)
-                if progress:
-                    progress("Hashing and identifying", done, total)
-        finally:
-            executor.shutdown(wait=True, cancel_futures=True)
-        staged.finish()
-        problems += verifier.problems + verifier.missing()
-        if prepared.bag is not None and prepared.bag.oxum is not None:
-            payload_root = prepared.root / "data"
-            payload_bytes = sum(
-                e.source.stat().st_size for e in layout.entries if e.source.is_relative_to(payload_root)
+    bag_dir = staging / "bag"
+    data_dir = bag_dir / "data"
+    staged = StagedFiles(staging / "files.sqlite")
+    renamed = dict((stored, original) for original, stored in layout.renamed)
+    tasks = (
+        FileTask(i, e.source, data_dir / e.dest, e.original_name, verifier.algorithms, True)
+        for i, e in enumerate(layout.entries)
+    )
+    total = len(layout.entries)
+    # Starting worker processes costs about a second; a small transfer is done sooner in-process.
+    workers = context.worker_count if total >= context.parallel_from_files else 1
+    executor = make_executor(workers, context.identifier_engine, context.pronom_signature_file)
+    try:
+        window = max(4, context.worker_count * 4)
+        results = (r for batch in bounded_map(executor, process_files, batched(tasks, 16), window) for r in batch)
+        for done, result in enumerate(results, start=1):
+            entry = layout.entries[result.index]
+            supplied = verifier.check(entry.dest, result.digests)
+            record = FileRecord(
+                uuid=str(uuid.uuid4()),
+                path=entry.dest,
+                original_name=entry.original_name,
+                size=result.size,
+                sha256=result.digests["sha256"],
+                role=entry.role,
+                identification=result.identification,
+                modified=datetime.fromtimestamp(result.mtime, UTC),
             )
-            octets, count = prepared.bag.oxum
-            if not problems and octets != payload_bytes:
-                problems.append(Mismatch("bag-info.txt", "Payload-Oxum", f"{octets}.{count}", f"{payload_bytes}"))
-        if problems:
-            raise _problems_error(f"The transfer {source.name} failed its checksum checks", problems)
-        require_records(layout, source.name)
+            staged.add(record, FileFacts(supplied, renamed.get(entry.dest), datetime.now(UTC)))
+            if progress:
+                progress("Hashing and identifying", done, total)
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+    staged.finish()
+    problems += verifier.problems + verifier.missing()
+    if prepared.bag is not None and prepared.bag.oxum is not None:
+        payload_root = prepared.root / "data"
+        payload_bytes = sum(e.source.stat().st_size for e in layout.entries if e.source.is_relative_to(payload_root))
+        octets, count = prepared.bag.oxum
+        if not problems and octets != payload_bytes:
+            problems.append(Mismatch("bag-info.txt", "Payload-Oxum", f"{octets}.{count}", f"{payload_bytes}"))
+    if problems:
+        raise _problems_error(f"The transfer {source.name} failed its checksum checks", problems)
+    require_records(layout, source.name)
 
-        payload_digest = staged.payload_digest()
-        known_paths = {e.dest for e in layout.entries}
-        known_folders = {"objects"} | {p for d in known_paths for p in _parents(d)}
-        metadata = TransferMetadata()
-        for csv_name, parser in (("metadata.csv", parse_metadata_csv), ("rights.csv", parse_rights_csv)):
-            csv_path = data_dir / "metadata" / csv_name
-            if csv_path.is_file():
-                parsed = parser(csv_path, known_paths, known_folders)
-                metadata.descriptions += parsed.descriptions
-                metadata.rights += parsed.rights
-                metadata.warnings += parsed.warnings
-        warnings += metadata.warnings
-        descriptions = _descriptions(metadata, options, name)
+    payload_digest = staged.payload_digest()
+    known_paths = {e.dest for e in layout.entries}
+    known_folders = {"objects"} | {p for d in known_paths for p in _parents(d)}
+    metadata = TransferMetadata()
+    for csv_name, parser in (("metadata.csv", parse_metadata_csv), ("rights.csv", parse_rights_csv)):
+        csv_path = data_dir / "metadata" / csv_name
+        if csv_path.is_file():
+            parsed = parser(csv_path, known_paths, known_folders)
+            metadata.descriptions += parsed.descriptions
+            metadata.rights += parsed.rights
+            metadata.warnings += parsed.warnings
+    warnings += metadata.warnings
+    descriptions = _descriptions(metadata, options, name)
 
-        identifier = archive.identifier_description()
-        agents = make_agents(settings.organisation_name, settings.organisation_id, options.operator, *identifier)
-        package_events = _package_events(prepared, agents, started, staged, layout, warnings)
-        created = datetime.now(UTC)
-        mets_path = data_dir / f"METS.{package}.xml"
-        if progress:
-            progress("Writing METS", 0, None)
-        write_mets(
-            mets_path,
-            MetsInput(
-                uuid=package,
-                name=name,
-                created=created,
-                payload_sha256=payload_digest,
-                organisation=agents.organisation,
-                agents=agents.all(),
-                package_events=package_events,
-                rights=metadata.rights,
-                descriptions=descriptions,
-                source_metadata=prepared.bag.info if prepared.bag else {},
-                files=lambda: ((r, file_events(r, f, agents, started)) for r, f in staged),
-            ),
-        )
-        write_bag_files(bag_dir, staged, mets_path, package, name, settings.organisation_name, prepared.bag)
-        title = descriptions[0].first("title")
-        marker = PackageMarker(
-            uuid=package, name=name, bag=bag_name, created=created.isoformat(), files=staged.count + 1,
-            bytes=staged.bytes + mets_path.stat().st_size, payload_sha256=payload_digest,
-            mets=f"data/METS.{package}.xml", title=title,
-        )  # fmt: skip
-        summary = PackageSummary(
-            uuid=package, name=name, created=created, files=marker.files, bytes=marker.bytes,
-            payload_sha256=payload_digest, storage_key=marker.prefix, title=title, indexed=False,
-        )  # fmt: skip
-
-        with archive_lock(settings.home / "commit.lock"):
-            duplicates = archive.catalog.with_payload(payload_digest)
-            if duplicates and not options.allow_duplicate:
-                raise DuplicateTransferError(
-                    f"This transfer's files are already stored as {duplicates[0].name} ({duplicates[0].uuid}).",
-                    details=["Nothing was stored. To keep a second copy on purpose, ingest with --allow-duplicate."],
-                )
-            store_total = staged.count + 5
-
-            def stored(n: int, counter: list[int] = [0]) -> None:  # noqa: B006 - a per-call counter
-                counter[0] += n
-                if progress:
-                    progress("Storing", counter[0], store_total)
-
-            try:
-                archive.packages.store_bag(bag_dir, marker, stored)
-            except BaseException:
-                # Whatever reached storage has no commit marker: remove it now rather than later.
-                archive.packages.discard_uncommitted(package)
-                raise
-            # Generators, not lists: the catalog takes the records straight from the staged files.
-            archive.catalog.add_package(
-                summary,
-                itertools.chain((r for r, _ in staged), [_mets_record(mets_path, package)]),
-                itertools.chain(package_events, (e for r, f in staged for e in file_events(r, f, agents, started))),
-                agents.all(),
-                descriptions,
-            )
-        staged.close()
-    indexed = archive.index_package(package)
-    return IngestReport(
-        package=package, name=name, files=marker.files, bytes=marker.bytes, originals=staged.originals,
-        kind=prepared.kind, warnings=tuple(warnings + archive.index_errors), indexed=indexed, storage_key=marker.prefix,
+    agents = make_agents(context.organisation_name, context.organisation_id, options.operator, *context.identifier)
+    package_events = _package_events(prepared, agents, started, staged, layout, warnings)
+    created = datetime.now(UTC)
+    mets_name = f"METS.{package}.xml"
+    mets_path = data_dir / mets_name
+    if progress:
+        progress("Writing METS", 0, None)
+    write_mets(
+        mets_path,
+        MetsInput(
+            uuid=package,
+            name=name,
+            created=created,
+            payload_sha256=payload_digest,
+            organisation=agents.organisation,
+            agents=agents.all(),
+            package_events=package_events,
+            rights=metadata.rights,
+            descriptions=descriptions,
+            source_metadata=prepared.bag.info if prepared.bag else {},
+            files=lambda: ((r, file_events(r, f, agents, started)) for r, f in staged),
+        ),
+    )
+    mets_record = _mets_record(mets_path, package)
+    payload = [(f"data/{record.path}", record.sha256) for record, _ in staged]
+    payload.append((f"data/{mets_name}", mets_record.sha256))
+    payload_bytes = staged.bytes + mets_record.size
+    info = BagInfo(
+        package, name, context.organisation_name, payload_bytes, staged.count + 1, 1, prepared.bag is not None
+    )
+    tag_digests = write_tag_files(bag_dir, payload, info)
+    state = dict(payload)
+    state.update(tag_digests)
+    sizes = {f"data/{record.path}": record.size for record, _ in staged}
+    sizes[f"data/{mets_name}"] = mets_record.size
+    sizes.update({name_: (bag_dir / name_).stat().st_size for name_ in tag_digests})
+    title = descriptions[0].first("title")
+    summary = PackageSummary(
+        uuid=package, name=name, created=created, files=staged.count + 1, bytes=payload_bytes,
+        payload_sha256=payload_digest, storage_key="", title=title, indexed=False, version=1, updated=created,
     )  # fmt: skip
+    build = VersionBuild(
+        package=package,
+        base_version=0,
+        state=state,
+        sources={path: bag_dir / path for path in state},
+        sizes=sizes,
+        summary=summary,
+        files=lambda: itertools.chain((r for r, _ in staged), [mets_record]),
+        events=lambda: itertools.chain(
+            package_events, (e for r, f in staged for e in file_events(r, f, agents, started))
+        ),
+        agents=agents.all(),
+        descriptions=tuple(descriptions),
+        message=f"Ingest of {source.name} ({prepared.kind})",
+        operator=options.operator,
+        claim_payload=not options.allow_duplicate,
+    )
+    return IngestBuild(build, prepared.kind, staged.originals, warnings, staged)
 
 
 def _parents(path: str) -> list[str]:

@@ -8,7 +8,7 @@ catalog needs them, without holding every file's events in memory.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from strongroom import __version__
@@ -105,10 +105,16 @@ def file_events(record: FileRecord, facts: FileFacts, agents: IngestAgents, inge
                 record.uuid,
             )
         )  # fmt: skip
-    return events
+    return [replace(event, version=1) for event in events]  # ingest makes version 1
 
 
 def package_event(
-    kind: str, when: datetime, detail: str, outcome: Outcome, outcome_detail: str, agents: tuple[str, ...]
+    kind: str,
+    when: datetime,
+    detail: str,
+    outcome: Outcome,
+    outcome_detail: str,
+    agents: tuple[str, ...],
+    version: int | None = 1,
 ) -> Event:
-    return Event(str(uuid.uuid4()), kind, when, detail, outcome, outcome_detail, agents, None)
+    return Event(str(uuid.uuid4()), kind, when, detail, outcome, outcome_detail, agents, None, version)

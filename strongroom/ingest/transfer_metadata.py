@@ -11,6 +11,7 @@ from pathlib import Path
 
 from strongroom.errors import TransferError
 from strongroom.model import DublinCore, RightsStatement
+from strongroom.preservation.fixity import ExpectedDigest
 
 DC_ELEMENTS = (
     "title", "creator", "subject", "description", "publisher", "contributor", "date", "type",
@@ -162,19 +163,6 @@ def parse_rights_csv(path: Path, known_paths: set[str], known_folders: set[str])
             )
         )
     return result
-
-
-@dataclass(frozen=True)
-class ExpectedDigest:
-    path: str  # data/-relative destination
-    algorithm: str
-    digest: str
-    source: str  # the checksum file or manifest that gave it, for messages
-    shown: str = ""  # the path as the depositor wrote it, for messages (defaults to `path`)
-
-    @property
-    def label(self) -> str:
-        return self.shown or self.path
 
 
 def parse_checksum_lines(text: str, source: str) -> Iterable[tuple[int, str, str]]:

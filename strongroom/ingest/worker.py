@@ -7,16 +7,10 @@ tail FIDO asks for, from the copy, which the page cache still holds.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import hashlib
-import multiprocessing
-import os
-import signal
-import sys
-from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from collections import OrderedDict
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, TypeVar
@@ -26,6 +20,7 @@ from strongroom.formats import make_identifier
 from strongroom.formats.base import Identifier, extension_of
 from strongroom.formats.engine import FastIdentifier, TailKeeper
 from strongroom.model import Identification
+from strongroom.workers import die_with_parent, make_pool
 
 CHUNK = 1024 * 1024
 T = TypeVar("T")
@@ -60,23 +55,9 @@ class _WorkerState:
     cache_size = 4096
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to kill this worker when the ingest that started it dies.
-
-    An orphaned worker would go on writing into a staging folder that the next
-    run's clean-up has already removed, and so recreate it.
-    """
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-
-
 def init_worker(engine: str, pronom_override: str | None, parent_pid: int | None = None) -> None:
     if parent_pid is not None:
-        _die_with_parent()
-        if os.getppid() != parent_pid:  # the parent died before the request took effect
-            os._exit(1)
+        die_with_parent(parent_pid)
     _WorkerState.identifier = make_identifier(engine, Path(pronom_override) if pronom_override else None)
     _WorkerState.cache.clear()
 
@@ -144,17 +125,6 @@ def process_files(tasks: list[FileTask]) -> list[FileResult]:
     return [process_file(task) for task in tasks]
 
 
-def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    batch: list[T] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def identify_batch(items: list[tuple[str, int]]) -> list[tuple[str, int, Identification]]:
     """Identify a batch of files in a worker; batches keep the inter-process traffic small."""
     identifier = _WorkerState.identifier
@@ -163,37 +133,6 @@ def identify_batch(items: list[tuple[str, int]]) -> list[tuple[str, int, Identif
     return [(path, size, identifier.identify(Path(path))) for path, size in items]
 
 
-class InlineExecutor(Executor):
-    """Runs work in the calling process: used when one worker is asked for, and in tests."""
-
-    def submit(self, fn: Callable[..., R], /, *args: object, **kwargs: object) -> Future[R]:
-        future: Future[R] = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:
-            future.set_exception(exc)
-        return future
-
-
 def make_executor(workers: int, engine: str, pronom_override: Path | None) -> Executor:
-    override = str(pronom_override) if pronom_override else None
-    if workers <= 1:
-        init_worker(engine, override)
-        return InlineExecutor()
-    # Spawned, not forked: a forked worker would inherit the ingest's staging lock and keep it
-    # held after the ingest itself is killed, hiding the leftovers from the next run's clean-up.
-    context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=init_worker, initargs=(engine, override, os.getpid())
-    )
-
-
-def bounded_map(executor: Executor, fn: Callable[[T], R], items: Iterable[T], window: int) -> Iterator[R]:
-    """Like executor.map, in order, but with at most `window` tasks in flight, so memory stays flat."""
-    pending: deque[Future[R]] = deque()
-    for item in items:
-        pending.append(executor.submit(fn, item))
-        if len(pending) >= window:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
+    """Worker processes (or the calling process, for one) that each hold a loaded identifier."""
+    return make_pool(workers, init_worker, (engine, str(pronom_override) if pronom_override else None))

@@ -72,6 +72,7 @@ class MetsInput:
     source_metadata: Mapping[str, Sequence[str]]  # bag-info.txt of a supplied bag, may be empty
     # Sorted by path; called once per section, so it must give the same files each time.
     files: Callable[[], Iterable[tuple[FileRecord, Sequence[Event]]]]
+    modified: datetime | None = None  # when a later version of the package was made (metsHdr LASTMODDATE)
 
 
 class _Ids:
@@ -171,7 +172,10 @@ def write_mets(dest: Path, doc: MetsInput) -> None:
         xf.write_declaration()
         out = PrettyWriter(xf, NSMAP)
         with out.element(m("mets"), root_attrs, root=True):
-            with out.element(m("metsHdr"), {"CREATEDATE": format_datetime(doc.created, "creation time")}):
+            header = {"CREATEDATE": format_datetime(doc.created, "creation time")}
+            if doc.modified is not None:
+                header["LASTMODDATE"] = format_datetime(doc.modified, "modification time")
+            with out.element(m("metsHdr"), header):
                 agent = etree.Element(m("agent"), ROLE="CREATOR", TYPE="ORGANIZATION")
                 etree.SubElement(agent, m("name")).text = organisation_name
                 out.tree(agent)

@@ -195,7 +195,12 @@ def event_element(
     b.identifier(element, "event", "UUID", event.uuid)
     b.add(element, "eventType", event.type)
     b.add(element, "eventDateTime", format_datetime(event.datetime, f"event {event.uuid}"))
-    b.add(b.add(element, "eventDetailInformation"), "eventDetail", event.detail)
+    detail_information = b.add(element, "eventDetailInformation")
+    b.add(detail_information, "eventDetail", event.detail)
+    if event.version is not None:
+        # Which version of the package the event concerns: PREMIS has no field for it.
+        extension = b.add(detail_information, "eventDetailExtension")
+        etree.SubElement(extension, sr("packageVersion")).text = str(event.version)
     outcome = b.add(element, "eventOutcomeInformation")
     b.add(outcome, "eventOutcome", Outcome(event.outcome).value)
     b.add(b.add(outcome, "eventOutcomeDetail"), "eventOutcomeDetailNote", event.outcome_detail)
@@ -448,6 +453,15 @@ def read_event(element: etree._Element, unescape: Unescaper, *, file_level: bool
         link = r.find(element, "linkingObjectIdentifier")
         file_uuid = None if link is None else r.text(link, "linkingObjectIdentifierValue")
     detail = r.find(element, "eventDetailInformation", "eventDetail")
+    version_element = element.find(f"{p('eventDetailInformation')}/{p('eventDetailExtension')}/{sr('packageVersion')}")
+    version: int | None = None
+    if version_element is not None:
+        try:
+            version = int((version_element.text or "").strip())
+        except ValueError:
+            raise MetadataError(
+                f"Line {version_element.sourceline}: event {uuid} has a package version that is not a number."
+            ) from None
     note = r.find(element, "eventOutcomeInformation", "eventOutcomeDetail", "eventOutcomeDetailNote")
     return Event(
         uuid=uuid,
@@ -458,6 +472,7 @@ def read_event(element: etree._Element, unescape: Unescaper, *, file_level: bool
         outcome_detail="" if note is None else unescape("eventOutcomeDetailNote", note.text or ""),
         agents=agents,
         file_uuid=file_uuid,
+        version=version,
     )
 
 

@@ -1,43 +1,44 @@
-"""Packages (BagIt bags) on any StorageBackend, stored all-or-nothing.
+"""Reading the Strongroom 0.1 storage layout, for `strongroom upgrade` only.
 
-Layout of keys:
+Layout of keys in 0.1:
     packages/<uuid>/<bag name>/...   every file of the bag
-    committed/<uuid>.json            written last: a package exists only once this does
-
-A crash part-way through leaves bag files without a `committed/` marker; they are
-invisible to every reader and removed by the next ingest's clean-up.
+    committed/<uuid>.json            the package marker, written last
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 import os
 import shutil
-import tempfile
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-from strongroom.errors import NotFound
-from strongroom.storage.base import PartialCleanup, StorageBackend, supports
+from strongroom.errors import NotFound, StorageError
+from strongroom.manifests import parse_manifest, sha256_file
+from strongroom.storage.base import StorageBackend
 
 PACKAGES = "packages"
 COMMITTED = "committed"
 
 
+def uses_legacy_layout(backend: StorageBackend) -> bool:
+    """True while any 0.1 package marker is left in storage."""
+    return next(iter(backend.list(f"{COMMITTED}/")), None) is not None
+
+
 @dataclass(frozen=True)
-class PackageMarker:
+class LegacyMarker:
     uuid: str
     name: str
-    bag: str  # the bag folder name, <name>-<uuid>
-    created: str  # ISO 8601
+    bag: str
+    created: str
     files: int
     bytes: int
     payload_sha256: str
-    mets: str  # path of the METS document inside the bag
+    mets: str
     title: str | None = None
 
     @property
@@ -49,133 +50,51 @@ class PackageMarker:
         return datetime.fromisoformat(self.created)
 
 
-def marker_key(package: str) -> str:
-    return f"{COMMITTED}/{package}.json"
-
-
-class PackageStore:
-    def __init__(self, backend: StorageBackend, workers: int = 4) -> None:
+class LegacyPackages:
+    def __init__(self, backend: StorageBackend) -> None:
         self.backend = backend
-        self.workers = workers
 
-    def store_bag(
-        self,
-        bag_dir: Path,
-        marker: PackageMarker,
-        progress: Callable[[int], None] | None = None,
-    ) -> None:
-        """Put every file of `bag_dir`, each verified against the manifests, then the marker."""
-        digests = _bag_digests(bag_dir)
-        files = sorted(digests)
-
-        def put(relative: str) -> int:
-            path = bag_dir / relative
-            self.backend.put(marker.prefix + relative, path, digests[relative])
-            return 1
-
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            for done in pool.map(put, files):
-                if progress:
-                    progress(done)
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as tmp:
-            json.dump(asdict(marker), tmp, indent=2, ensure_ascii=False)
-            tmp_path = Path(tmp.name)
-        try:
-            self.backend.put(marker_key(marker.uuid), tmp_path, sha256_file(tmp_path))
-        finally:
-            tmp_path.unlink(missing_ok=True)
-
-    def markers(self) -> Iterator[PackageMarker]:
-        for package in self.committed_uuids():
-            yield self.marker(package)
-
-    def committed_uuids(self) -> Iterator[str]:
+    def markers(self) -> Iterator[LegacyMarker]:
         for key in self.backend.list(f"{COMMITTED}/"):
             if key.endswith(".json"):
-                yield key.removeprefix(f"{COMMITTED}/").removesuffix(".json")
+                with self.backend.open(key) as handle:
+                    data = json.loads(handle.read().decode("utf-8"))
+                known = set(LegacyMarker.__dataclass_fields__)
+                yield LegacyMarker(**{k: v for k, v in data.items() if k in known})
 
-    def marker(self, package: str) -> PackageMarker:
-        with self.backend.open(marker_key(package)) as handle:
-            data = json.loads(handle.read().decode("utf-8"))
-        return PackageMarker(**data)
-
-    def is_committed(self, package: str) -> bool:
-        try:
-            self.backend.stat(marker_key(package))
-        except NotFound:
-            return False
-        return True
-
-    def keys(self, marker: PackageMarker) -> Iterator[str]:
+    def fetch_bag(self, marker: LegacyMarker, dest: Path) -> tuple[dict[str, str], dict[str, int], dict[str, Path]]:
+        """Copy a 0.1 bag to `dest`; (state, sizes, local files), each file checked against the bag's manifests."""
+        state: dict[str, str] = {}
+        sizes: dict[str, int] = {}
+        sources: dict[str, Path] = {}
         for key in self.backend.list(marker.prefix):
-            yield key.removeprefix(marker.prefix)
+            relative = key.removeprefix(marker.prefix)
+            local = dest.joinpath(*relative.split("/"))
+            local.parent.mkdir(parents=True, exist_ok=True)
+            with self.backend.open(key) as src, local.open("wb") as out:
+                shutil.copyfileobj(src, out, 1024 * 1024)
+                out.flush()
+                os.fsync(out.fileno())
+            state[relative] = sha256_file(local)
+            sizes[relative] = local.stat().st_size
+            sources[relative] = local
+        expected: dict[str, str] = {}
+        for manifest in ("manifest-sha256.txt", "tagmanifest-sha256.txt"):
+            if manifest not in sources:
+                raise StorageError(f"The 0.1 package {marker.uuid} has no {manifest}; it cannot be converted safely.")
+            expected.update(parse_manifest(sources[manifest].read_text(encoding="utf-8")))
+        wrong = sorted(p for p, digest in expected.items() if state.get(p) != digest)
+        if wrong:
+            raise StorageError(
+                f"The 0.1 package {marker.name} ({marker.uuid}) does not match its manifests: {', '.join(wrong[:10])}.",
+                details=["Nothing of it was converted. Restore those files from a backup, then run upgrade again."],
+            )
+        return state, sizes, sources
 
-    def discard_uncommitted(self, package: str) -> int:
-        """Remove the bag files of a package whose marker was never written."""
-        if self.is_committed(package):
-            return 0
-        prefix = f"{PACKAGES}/{package}/"
-        removed = 0
-        for key in list(self.backend.list(prefix)):
-            self.backend.delete(key)
-            removed += 1
-        if supports(self.backend, PartialCleanup):
-            # The ingest that owned this prefix is dead: its half-written temporaries go too.
-            removed += self.backend.cleanup_partials(timedelta(0), prefix=prefix)  # type: ignore[attr-defined]
-        return removed
-
-    def fetch(self, marker: PackageMarker, relative: str, dest: Path) -> None:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with self.backend.open(marker.prefix + relative) as src, dest.open("wb") as out:
-            shutil.copyfileobj(src, out, 1024 * 1024)
-            out.flush()
-            os.fsync(out.fileno())
-
-    def read_text(self, marker: PackageMarker, relative: str) -> str:
-        with self.backend.open(marker.prefix + relative) as handle:
-            return handle.read().decode("utf-8")
-
-    def sha256_of(self, marker: PackageMarker, relative: str) -> tuple[str, int]:
-        hasher = hashlib.sha256()
-        size = 0
-        with self.backend.open(marker.prefix + relative) as handle:
-            while chunk := handle.read(1024 * 1024):
-                size += len(chunk)
-                hasher.update(chunk)
-        return hasher.hexdigest(), size
-
-
-def sha256_file(path: Path) -> str:
-    """SHA-256 of a file, streamed in 1 MiB chunks."""
-    hasher = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            hasher.update(chunk)
-    return hasher.hexdigest()
-
-
-def parse_manifest(text: str) -> dict[str, str]:
-    """`<sha256>  <path>` lines of a BagIt manifest, with BagIt's %-encoding of CR, LF and %."""
-    entries: dict[str, str] = {}
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        digest, path = line.split(maxsplit=1)
-        entries[decode_manifest_path(path.strip())] = digest.lower()
-    return entries
-
-
-def encode_manifest_path(path: str) -> str:
-    return path.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def decode_manifest_path(path: str) -> str:
-    return path.replace("%0D", "\r").replace("%0A", "\n").replace("%0d", "\r").replace("%0a", "\n").replace("%25", "%")
-
-
-def _bag_digests(bag_dir: Path) -> dict[str, str]:
-    """SHA-256 of every file of a bag, from its own manifests (the tag manifest covers the rest)."""
-    digests = parse_manifest((bag_dir / "manifest-sha256.txt").read_text(encoding="utf-8"))
-    digests.update(parse_manifest((bag_dir / "tagmanifest-sha256.txt").read_text(encoding="utf-8")))
-    digests["tagmanifest-sha256.txt"] = sha256_file(bag_dir / "tagmanifest-sha256.txt")
-    return digests
+    def remove(self, marker: LegacyMarker) -> None:
+        """Remove a converted package's old keys, the marker last."""
+        for key in list(self.backend.list(f"{PACKAGES}/{marker.uuid}/")):
+            with contextlib.suppress(NotFound):
+                self.backend.delete(key)
+        with contextlib.suppress(NotFound):
+            self.backend.delete(f"{COMMITTED}/{marker.uuid}.json")

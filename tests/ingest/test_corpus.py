@@ -96,7 +96,10 @@ def test_corpus_transfer(corpus_home: Home, transfer: Path) -> None:
     data = result.json()
     assert isinstance(data, dict)
     package = str(data["package"])
-    bag_dir = next((corpus_home.path / "storage" / "packages" / package).iterdir())
+    # Identical files are stored once in the OCFL object, so the bag to check is the exported one.
+    out = corpus_home.path.parent / f"export-{package}"
+    corpus_home.ok("export", package, str(out))
+    bag_dir = next(out.iterdir())
     bagit.Bag(str(bag_dir)).validate()
     assert MetsValidator().validate(bag_dir / "data" / f"METS.{package}.xml") == []
     verified = corpus_home.ok("verify", package, "--json").json()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Home, write
+from tests.conftest import Home, ocfl_validate, write
 
 
 def cli(home: Home, *args: str, parallel: bool = True) -> subprocess.Popen[bytes]:
@@ -30,11 +31,21 @@ def make_transfer(root: Path, files: int, size: int, seed: int) -> Path:
     return root
 
 
+def object_folders(home: Home) -> list[Path]:
+    """Every OCFL object folder in storage, finished or not (0003 layout: three levels, then the object)."""
+    root = home.path / "storage" / "ocfl"
+    return sorted(p for p in root.glob("[0-9a-f][0-9a-f][0-9a-f]/*/*/*") if p.is_dir()) if root.is_dir() else []
+
+
 def package_state(home: Home) -> tuple[list[dict[str, object]], list[str]]:
+    """(what `list` shows, the packages whose OCFL object has a root inventory: stored whole)."""
     listed = home.ok("list", "--json").json()
     assert isinstance(listed, list)
-    storage = home.path / "storage"
-    committed = sorted(p.stem for p in (storage / "committed").glob("*.json")) if storage.exists() else []
+    committed = sorted(
+        json.loads((folder / "inventory.json").read_text())["id"].removeprefix("urn:uuid:")
+        for folder in object_folders(home)
+        if (folder / "inventory.json").is_file()
+    )
     return listed, committed
 
 
@@ -63,17 +74,26 @@ def test_kill_at_any_moment_leaves_no_half_package(
     process.wait()
     # The next command that ingests cleans up; before that, nothing half-done is visible.
     listed, committed = package_state(home)
-    assert [p["package"] for p in listed] == committed or not listed
+    assert sorted(str(p["package"]) for p in listed) == committed or not listed
     if listed:  # the kill came after the package was stored whole
         assert home.ok("verify", "--all", "--json").json()["problems"] == []  # type: ignore[index]
     other = make_transfer(tmp_path / "other", files=3, size=100, seed=2)
     home.ingest(other)
     listed, committed = package_state(home)
     assert sorted(str(p["package"]) for p in listed) == committed
-    # leftovers are gone: no staging folders, no uncommitted bag files
+    # leftovers are gone: no staging folders, no unfinished objects, versions or temporary files
     assert list((home.path / "staging").iterdir()) == []
-    stored = sorted(p.name for p in (home.path / "storage" / "packages").iterdir())
-    assert stored == committed
+    folders = object_folders(home)
+    assert len(folders) == len(committed)
+    for folder in folders:
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "0=ocfl_object_1.1",
+            "inventory.json",
+            "inventory.json.sha256",
+            "v1",
+        ]
+    assert not [p for p in (home.path / "storage").rglob("*.partial")]
+    ocfl_validate(home)
     assert home.ok("verify", "--all", "--json").json()["problems"] == []  # type: ignore[index]
     hits = home.ok("search", "record", "--json").json()
     assert {h["package"] for h in hits["hits"]} <= set(committed)  # type: ignore[index]
@@ -91,3 +111,20 @@ def test_two_ingests_at_once(home: Home, tmp_path: Path) -> None:
     assert len(listed) == 2 and len(committed) == 2
     assert home.ok("verify", "--all", "--json").json()["problems"] == []  # type: ignore[index]
     assert home.ok("search", "record", "--json").json()["facets"]["package"]  # type: ignore[index]
+
+
+def test_the_same_transfer_twice_at_once_is_stored_once(home: Home, tmp_path: Path) -> None:
+    """The duplicate check is a database constraint: two racing ingests of one payload cannot both win."""
+    transfer = make_transfer(tmp_path / "same", files=60, size=2_000, seed=5)
+    copy = tmp_path / "copy"
+    shutil.copytree(transfer, copy)
+    processes = [cli(home, "ingest", str(transfer), "--json"), cli(home, "ingest", str(copy), "--json")]
+    outputs = [p.communicate(timeout=600) for p in processes]
+    codes = sorted(p.returncode for p in processes)
+    assert codes[0] == 0 and codes[1] != 0, outputs
+    loser = next(err.decode() for p, (_out, err) in zip(processes, outputs, strict=True) if p.returncode != 0)
+    assert "already stored" in loser and "Traceback" not in loser
+    listed, committed = package_state(home)
+    assert len(listed) == 1 and committed == [listed[0]["package"]]
+    assert len(object_folders(home)) == 1  # the loser's copy was withdrawn whole
+    assert home.ok("verify", "--all", "--json").json()["problems"] == []  # type: ignore[index]

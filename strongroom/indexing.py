@@ -1,0 +1,88 @@
+"""Search documents of a package: what the index holds, derived from the catalog's records.
+
+Each package gives one document for itself and one per file, with structured fields
+(Dublin Core, names, formats, a date, the version) and the access status that decides
+who may see it. Documents never carry a whole METS file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import date
+
+from strongroom.model import AccessRule, AccessStatus, DublinCore, FileRecord, PackageSummary
+from strongroom.search.base import SearchDocument
+
+PACKAGE_TARGET = "objects"
+_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+
+
+def effective_access(rules: Sequence[AccessRule], path: str | None) -> AccessRule | None:
+    """The rule that governs `path` (None: the package): the most specific one wins."""
+    by_path = {rule.path: rule for rule in rules}
+    if path is not None:
+        candidate: str | None = path
+        while candidate:
+            if candidate in by_path:
+                return by_path[candidate]
+            candidate = candidate.rpartition("/")[0] or None
+    return by_path.get(None)
+
+
+def record_date(description: Mapping[str, tuple[str, ...]]) -> date | None:
+    """The first Dublin Core date that reads as a date (YYYY, YYYY-MM or YYYY-MM-DD)."""
+    for value in description.get("date", ()):
+        match = _DATE.match(value.strip())
+        if match:
+            year, month, day = match.group(1), match.group(2) or "01", match.group(3) or "01"
+            try:
+                return date(int(year), int(month), int(day))
+            except ValueError:
+                continue
+    return None
+
+
+def _merged(*descriptions: DublinCore | None) -> dict[str, tuple[str, ...]]:
+    merged: dict[str, list[str]] = {}
+    for description in descriptions:
+        if description is None:
+            continue
+        for element, values in description.elements.items():
+            bucket = merged.setdefault(element, [])
+            bucket.extend(v for v in values if v not in bucket)
+    return {k: tuple(v) for k, v in merged.items()}
+
+
+def search_documents(
+    summary: PackageSummary,
+    files: Iterable[FileRecord],
+    descriptions: Iterable[DublinCore],
+    rules: Sequence[AccessRule],
+) -> Iterator[SearchDocument]:
+    """The package's own document, then one per file (streamed from `files`)."""
+    by_target = {d.target: d for d in descriptions}
+    folders = sorted((t for t in by_target if t != PACKAGE_TARGET), key=len)
+    package_dc = _merged(by_target.get(PACKAGE_TARGET))
+    package_rule = effective_access(rules, None)
+    yield SearchDocument(
+        package=summary.uuid, package_name=summary.name, path=None, title=summary.title or summary.name,
+        dublin_core=package_dc, date=record_date(package_dc) or summary.created.date(), version=summary.version,
+        access=package_rule.status if package_rule else AccessStatus.OPEN,
+        opening_date=package_rule.opening_date if package_rule else None,
+    )  # fmt: skip
+    for record in files:
+        own = by_target.get(record.path)
+        inherited = [by_target[t] for t in folders if record.path.startswith(t + "/")]
+        dc = _merged(own, *reversed(inherited))
+        rule = effective_access(rules, record.path)
+        ident = record.identification
+        yield SearchDocument(
+            package=summary.uuid, package_name=summary.name, path=record.path,
+            title=own.first("title") if own and own.first("title") else record.original_name,
+            dublin_core=dc, name=record.original_name.rpartition("/")[2],
+            puid=ident.puid if ident else None, format_name=ident.format_name if ident else None,
+            date=record_date(dc) or (record.modified.date() if record.modified else None),
+            version=summary.version, access=rule.status if rule else AccessStatus.OPEN,
+            opening_date=rule.opening_date if rule else None, file_uuid=record.uuid,
+        )  # fmt: skip

@@ -1,0 +1,276 @@
+"""Catalog from storage: restore one package, rebuild everything, upgrade the 0.1 layout.
+
+Storage (OCFL objects) plus the journal are the source of truth. A package's record
+is its head version's METS (descriptions, files, events up to that version) plus
+the journal's entries about it (fixity checks, access changes and the rest since),
+plus its OCFL inventory (the versions). Nothing else is needed, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from strongroom.commit import object_id, package_of
+from strongroom.errors import DuplicateTransferError, StorageError, StrongroomError
+from strongroom.indexing import PACKAGE_TARGET
+from strongroom.manifests import sha256_file
+from strongroom.metadata.mets import read_mets
+from strongroom.model import (
+    AccessRule,
+    AccessStatus,
+    Agent,
+    Event,
+    FileRecord,
+    FileRole,
+    PackageSummary,
+    VersionRecord,
+)
+from strongroom.storage.journal import JournalEntry, JournalRecord
+from strongroom.storage.ocfl import ObjectInventory, OcflUser
+
+if TYPE_CHECKING:
+    from strongroom.archive import Archive
+
+StepProgress = Callable[[str, int, int | None], None]
+ACCESS_DATA = "access"
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    packages: int
+    files: int
+    indexed: int
+    journal_entries: int
+
+
+@dataclass(frozen=True)
+class UpgradeReport:
+    packages: int
+    files: int
+    journal_entries: int  # catalog-only events carried into the journal
+    already_done: bool = False
+
+
+def access_data(rule: AccessRule) -> dict[str, Any]:
+    """How an access change is written in the journal, so that rebuild can apply it again."""
+    return {
+        ACCESS_DATA: {
+            "path": rule.path,
+            "status": rule.status.value,
+            "reason": rule.reason,
+            "opening_date": rule.opening_date.isoformat() if rule.opening_date else None,
+        }
+    }
+
+
+def access_rule_of(entry: JournalEntry) -> AccessRule | None:
+    data = entry.data.get(ACCESS_DATA)
+    if not isinstance(data, dict):
+        return None
+    opening = data.get("opening_date")
+    return AccessRule(
+        package=entry.package, path=data.get("path"), status=AccessStatus(data["status"]), reason=str(data["reason"]),
+        opening_date=date.fromisoformat(opening) if opening else None, changed=entry.event.datetime,
+        event_uuid=entry.event.uuid,
+    )  # fmt: skip
+
+
+def _payload_oxum(archive: Archive, inventory: ObjectInventory, number: int) -> tuple[int, int]:
+    """(bytes, files) of a version's payload, from its bag-info.txt."""
+    with archive.ocfl.open(inventory.object_id, "bag-info.txt", number) as handle:
+        text = handle.read().decode("utf-8", "replace")
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "Payload-Oxum":
+            octets, _, count = value.strip().partition(".")
+            if octets.isdigit() and count.isdigit():
+                return int(octets), int(count)
+    raise StorageError(
+        f"bag-info.txt of version {number} of {inventory.object_id} has no readable Payload-Oxum.",
+        details=["Run: strongroom verify --all"],
+    )
+
+
+def restore_package(archive: Archive, oid: str, journal: Sequence[JournalEntry] | None = None) -> int:
+    """Catalog one package from its OCFL object and its journal entries; returns its file count."""
+    package = package_of(oid)
+    inventory = archive.ocfl.inventory(oid)
+    head = inventory.version()
+    mets_logical = f"data/METS.{package}.xml"
+    with tempfile.TemporaryDirectory(prefix="strongroom-mets-") as tmp:
+        mets_path = Path(tmp) / "METS.xml"
+        with archive.ocfl.open(oid, mets_logical, head.number) as source, mets_path.open("wb") as out:
+            shutil.copyfileobj(source, out, 1024 * 1024)
+        document = read_mets(mets_path)
+        mets_record = FileRecord(
+            uuid=str(uuid.uuid5(uuid.UUID(package), "METS")), path=mets_logical.removeprefix("data/"),
+            original_name=mets_logical.removeprefix("data/"), size=mets_path.stat().st_size,
+            sha256=sha256_file(mets_path), role=FileRole.METADATA, identification=None,
+        )  # fmt: skip
+    entries = list(journal) if journal is not None else list(archive.journal.entries(package=package))
+    events: dict[str, Event] = {e.uuid: e for e in document.events}
+    agents: dict[str, Agent] = {a.key: a for a in document.agents}
+    rules: list[AccessRule] = []
+    for entry in entries:
+        events[entry.event.uuid] = entry.event  # the journal's copy carries the version it concerns
+        for agent in entry.agents:
+            agents.setdefault(agent.key, agent)
+        rule = access_rule_of(entry)
+        if rule is not None:
+            rules.append(rule)
+    versions = _versions(archive, inventory)
+    first = inventory.versions[0]
+    title = next((d.first("title") for d in document.descriptions if d.target == PACKAGE_TARGET), None)
+    summary = PackageSummary(
+        uuid=package, name=document.name, created=first.created, files=versions[-1].files, bytes=versions[-1].bytes,
+        payload_sha256=document.payload_sha256, storage_key=inventory.root, title=title, indexed=False,
+        version=head.number, updated=head.created,
+    )  # fmt: skip
+    files = [*document.files, mets_record]
+    ordered_events = sorted(events.values(), key=lambda e: (e.datetime, e.type, e.uuid))
+    catalog = archive.catalog
+    first_summary = summary if len(versions) == 1 else _at_version(summary, versions[0])
+    only = len(versions) == 1
+    head_files, head_events, head_descriptions = (
+        (files, ordered_events, document.descriptions) if only else ([], [], [])
+    )
+    try:
+        catalog.add_package(first_summary, versions[0], head_files, head_events, agents.values(), head_descriptions,
+                            claim_payload=True)  # fmt: skip
+    except DuplicateTransferError:
+        # An earlier package holds the claim on these bytes: this one was kept with --allow-duplicate.
+        catalog.add_package(first_summary, versions[0], head_files, head_events, agents.values(), head_descriptions,
+                            claim_payload=False)  # fmt: skip
+    for version in versions[1:-1]:
+        catalog.add_version(_at_version(summary, version), version, [], [], [], [])
+    if not only:
+        catalog.add_version(summary, versions[-1], files, ordered_events, agents.values(), document.descriptions)
+    latest: dict[str | None, AccessRule] = {}
+    for rule in rules:
+        latest[rule.path] = rule
+    for rule in latest.values():
+        catalog.set_access(rule)
+    return len(document.files)
+
+
+def _at_version(summary: PackageSummary, version: VersionRecord) -> PackageSummary:
+    return PackageSummary(
+        uuid=summary.uuid, name=summary.name, created=summary.created, files=version.files, bytes=version.bytes,
+        payload_sha256=summary.payload_sha256, storage_key=summary.storage_key, title=summary.title, indexed=False,
+        version=version.number, updated=version.created,
+    )  # fmt: skip
+
+
+def _versions(archive: Archive, inventory: ObjectInventory) -> list[VersionRecord]:
+    records: list[VersionRecord] = []
+    for version in inventory.versions:
+        octets, count = _payload_oxum(archive, inventory, version.number)
+        prefix = f"v{version.number}/"
+        new_paths = [p for paths in inventory.manifest.values() for p in paths if p.startswith(prefix)]
+        new_bytes = sum(archive.storage.stat(inventory.root + p).size for p in new_paths)
+        records.append(
+            VersionRecord(
+                package=package_of(inventory.object_id), number=version.number, created=version.created,
+                message=version.message, files=count, bytes=octets, new_files=len(new_paths), new_bytes=new_bytes,
+                operator=version.user.name if version.user else None,
+            )
+        )  # fmt: skip
+    return records
+
+
+def rebuild(archive: Archive, progress: StepProgress | None = None) -> RebuildReport:
+    """Recreate catalog and index from storage and the journal alone."""
+    archive.require_current_layout()
+    by_package: dict[str, list[JournalEntry]] = {}
+    journal_entries = 0
+    for entry in archive.journal.entries():
+        by_package.setdefault(entry.package, []).append(entry)
+        journal_entries += 1
+    object_ids = list(archive.ocfl.object_ids())
+    archive.catalog.clear()
+    archive.search_index.clear()
+    files = 0
+    for done, oid in enumerate(object_ids, start=1):
+        files += restore_package(archive, oid, by_package.get(package_of(oid), []))
+        if progress:
+            progress("Rebuilding", done, len(object_ids))
+    indexed = archive.catch_up_index()
+    return RebuildReport(len(object_ids), files, indexed, journal_entries)
+
+
+def upgrade(archive: Archive, operator: str, progress: StepProgress | None = None) -> UpgradeReport:
+    """Convert storage from the 0.1 layout (a bag and a marker per package) to OCFL objects.
+
+    Each package becomes version 1 of an OCFL object with the same bytes (each checked
+    against its bag manifests as it is stored); events the 0.1 catalog held that are
+    not in the package's METS (fixity checks) are carried into the journal; then the
+    old keys are removed and the catalog rebuilt. Running it again after an
+    interruption picks up where it stopped.
+    """
+    from strongroom.storage.legacy import LegacyPackages, uses_legacy_layout
+
+    if not uses_legacy_layout(archive.storage):
+        return UpgradeReport(0, 0, 0, already_done=True)
+    archive.ocfl.ensure_root()
+    legacy = LegacyPackages(archive.storage)
+    markers = list(legacy.markers())
+    carried = 0
+    files = 0
+    for done, marker in enumerate(markers, start=1):
+        oid = object_id(marker.uuid)
+        if not archive.ocfl.exists(oid):
+            archive.ocfl.sweep(oid)
+            with tempfile.TemporaryDirectory(prefix="strongroom-upgrade-") as tmp:
+                state, sizes, sources = legacy.fetch_bag(marker, Path(tmp))
+                archive.ocfl.write_version(
+                    oid, state, sources, sizes=sizes, message="Converted from the Strongroom 0.1 layout",
+                    user=OcflUser(operator), created=marker.created_at,
+                )  # fmt: skip
+            carried += _carry_catalog_events(archive, marker.uuid)
+        files += marker.files
+        legacy.remove(marker)
+        if progress:
+            progress("Upgrading", done, len(markers))
+    rebuild(archive)
+    return UpgradeReport(len(markers), files, carried)
+
+
+def _carry_catalog_events(archive: Archive, package: str) -> int:
+    """Journal the events only the old catalog knew (fixity checks), so a rebuild keeps them."""
+    try:
+        recorded = archive.catalog.events(package)
+    except StrongroomError:  # an old catalog that cannot answer has nothing to carry
+        return 0
+    in_mets = {e.uuid for e in _mets_events(archive, package)}
+    extra = [e for e in recorded if e.uuid not in in_mets]
+    if not extra:
+        return 0
+    agents = {a.key: a for a in archive.catalog.agents()}
+    records = [
+        JournalRecord(package, _with_version(e), tuple(agents[k] for k in e.agents if k in agents)) for e in extra
+    ]
+    archive.journal.append(records)
+    return len(records)
+
+
+def _with_version(event: Event) -> Event:
+    return event if event.version is not None else Event(
+        event.uuid, event.type, event.datetime, event.detail, event.outcome, event.outcome_detail, event.agents,
+        event.file_uuid, 1,
+    )  # fmt: skip
+
+
+def _mets_events(archive: Archive, package: str) -> list[Event]:
+    oid = object_id(package)
+    with tempfile.TemporaryDirectory(prefix="strongroom-mets-") as tmp:
+        path = Path(tmp) / "METS.xml"
+        with archive.ocfl.open(oid, f"data/METS.{package}.xml") as source, path.open("wb") as out:
+            shutil.copyfileobj(source, out, 1024 * 1024)
+        return list(read_mets(path).events)
