@@ -110,3 +110,17 @@ def test_access_refuses_bad_requests(home: Home, args: list[str], message: str) 
     assert result.exit_code != 0
     assert message in result.stderr
     assert home.ok("show", package, "--json").json()["access"] == []  # type: ignore[index]
+
+
+def test_the_next_version_records_access_in_its_mets(home: Home, tmp_path: Path) -> None:
+    package = str(home.ingest(EXAMPLE_TRANSFER)["package"])
+    home.ok("access", package, "--file", "objects/minutes", "--status", "closed", "--reason", "personal data",
+            "--until", "2099-01-01")  # fmt: skip
+    home.ok("update", package, "--metadata", str(write(tmp_path / "m.csv", CSV)), "--reason", "retitled")
+    home.ok("export", package, str(tmp_path / "out"))
+    (bag,) = list((tmp_path / "out").iterdir())
+    mets = (bag / "data" / f"METS.{package}.xml").read_text(encoding="utf-8")
+    assert "<dcterms:accessRights>closed: personal data (opens 2099-01-01)</dcterms:accessRights>" in mets
+    assert "access status change" in mets  # the journal's event, now in the package's own record
+    shown = home.ok("show", package, "--json").json()
+    assert shown["access"][0]["path"] == "objects/minutes"  # type: ignore[index]
