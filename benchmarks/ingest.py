@@ -1,11 +1,12 @@
 """Ingest throughput beside FIDO's command line and bagit.py, on the same files, in one run.
 
-    .venv/bin/python benchmarks/ingest.py [--corpus PATH ...] [--generated N] [--workers N]
+    .venv/bin/python benchmarks/ingest.py [--corpus PATH ...] [--generated N] [--workers N] [--baseline REV]
 
 For each corpus it prints files/s and MB/s for:
   - strongroom ingest (copy + every digest + identification + METS + bag + store + catalog + index),
   - FIDO's own command line identifying the same files (`python -m fido.fido -recurse`),
   - bagit.py making a SHA-256 bag of a copy of the same files (`bagit.py --sha256 --processes N`),
+  - with --baseline REV, the same ingest by an earlier revision of Strongroom (a git worktree),
 the ratios of Strongroom to each, and Strongroom's peak memory (to show it stays flat as the
 corpus grows). Each tool runs as its own process, so peak memory is that process's alone.
 """
@@ -124,6 +125,22 @@ def run_strongroom(corpus: Path, workers: int, scratch: Path) -> Run:
     return Run(f"strongroom ingest ({workers} workers)", seconds, files, size, peak, ok, note)
 
 
+def run_strongroom_at(revision: str, corpus: Path, workers: int, scratch: Path) -> Run:
+    """The same ingest by an earlier revision of Strongroom (a git worktree run with this venv's packages)."""
+    tree = scratch / f"strongroom-{revision}"
+    if not tree.exists():
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), revision], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    home = scratch / "home-baseline"
+    env = {**os.environ, "STRONGROOM_HOME": str(home), "STRONGROOM_WORKERS": str(workers), "PYTHONPATH": str(tree)}
+    command = [sys.executable, "-m", "strongroom"]
+    subprocess.run([*command, "init"], env=env, check=True, stdout=subprocess.DEVNULL, cwd=tree)
+    files, size = corpus_size(corpus)
+    seconds, peak, ok, note = timed([*command, "ingest", str(corpus), "--json"], env)
+    shutil.rmtree(home, ignore_errors=True)
+    return Run(f"strongroom {revision} ingest ({workers} workers)", seconds, files, size, peak, ok, note)
+
+
 def run_fido(corpus: Path) -> Run:
     files, size = corpus_size(corpus)
     seconds, peak, ok, note = timed([sys.executable, "-m", "fido.fido", "-q", "-recurse", str(corpus)])
@@ -157,6 +174,10 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, action="append", help="folder(s) to ingest (default: shared samples)")
     parser.add_argument("--generated", type=int, default=10_000, help="files in the generated corpus (0: none)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--baseline", metavar="REV", help="also ingest with this earlier git revision of Strongroom (e.g. a tag)"
+    )
+    parser.add_argument("--no-fido", action="store_true", help="skip FIDO's command line (slow on large corpora)")
     args = parser.parse_args()
     corpora: list[tuple[str, Path]] = []
     for corpus in args.corpus or ([DEFAULT_CORPUS] if DEFAULT_CORPUS.is_dir() else []):
@@ -171,12 +192,15 @@ def main() -> int:
             return 1
         print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; workers {args.workers}")
         for name, corpus in corpora:
-            runs = [
-                run_strongroom(corpus, args.workers, scratch),
-                run_fido(corpus),
-                run_bagit(corpus, args.workers, scratch),
-            ]
+            runs = [run_strongroom(corpus, args.workers, scratch)]
+            if args.baseline:
+                runs.append(run_strongroom_at(args.baseline, corpus, args.workers, scratch))
+            if not args.no_fido:
+                runs.append(run_fido(corpus))
+            runs.append(run_bagit(corpus, args.workers, scratch))
             report(name, runs)
+        if args.baseline:
+            subprocess.run(["git", "-C", str(REPO), "worktree", "prune"], check=False)
     return 0
 
 

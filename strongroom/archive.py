@@ -29,7 +29,7 @@ from strongroom.catalog import open_catalog
 from strongroom.catalog.base import Catalog
 from strongroom.commit import CommitResult, VersionBuild, object_id
 from strongroom.config import CONFIG_NAME, Settings, load_settings, write_default_config
-from strongroom.errors import DuplicateTransferError, NotFound, StorageError, StrongroomError
+from strongroom.errors import CatalogError, DuplicateTransferError, NotFound, StorageError, StrongroomError
 from strongroom.formats import describe_identifier
 from strongroom.formats.risk import RiskRegistry, load_registry
 from strongroom.indexing import search_documents
@@ -181,7 +181,7 @@ class Archive:
         with self.catalog.lock(f"package:{build.package}"):
             new = build.base_version == 0
             if new and build.claim_payload:
-                duplicates = [p for p in self.catalog.with_payload(build.summary.payload_sha256) if p.uuid]
+                duplicates = self.catalog.with_payload(build.summary.payload_sha256)
                 if duplicates:
                     raise _duplicate(duplicates[0])
             head = self.ocfl.inventory(oid).head if self.ocfl.exists(oid) else 0
@@ -191,6 +191,10 @@ class Archive:
                     f"version {head}, not {build.base_version}). Nothing was stored.",
                     details=["Run the command again."],
                 )
+            markers = self._commit_markers()
+            markers.mkdir(exist_ok=True)
+            marker = markers / build.package
+            marker.touch()
             total = len(build.sources)
 
             def stored(n: int, counter: list[int] = [0]) -> None:  # noqa: B006 - a per-call counter
@@ -207,6 +211,8 @@ class Archive:
             except BaseException:
                 # Whatever reached storage is not part of any version: remove it now rather than later.
                 self.ocfl.sweep(oid)
+                if (self.ocfl.inventory(oid).head if self.ocfl.exists(oid) else 0) == build.base_version:
+                    marker.unlink(missing_ok=True)  # nothing new is stored: nothing to reconcile
                 raise
             version = VersionRecord(
                 package=build.package, number=written.number, created=build.summary.updated or datetime.now(UTC),
@@ -214,22 +220,33 @@ class Archive:
                 new_files=written.new_files, new_bytes=written.new_bytes, operator=build.operator,
             )  # fmt: skip
             summary = replace(build.summary, storage_key=written.root, version=written.number, indexed=False)
-            if new:
-                try:
-                    self.catalog.add_package(
-                        summary, version, build.files(), build.events(), build.agents, build.descriptions,
-                        claim_payload=build.claim_payload,
-                    )  # fmt: skip
-                except DuplicateTransferError:
-                    # Another process claimed the same payload first: this copy is withdrawn whole.
-                    self.ocfl.delete_object(oid)
-                    raise
-            else:
-                self.catalog.add_version(
-                    summary, version, build.files(), build.events(), build.agents, build.descriptions
-                )
+            try:
+                self._catalog_version(build, summary, version, new)
+            except CatalogError as exc:
+                raise CatalogError(
+                    f"{exc.message} Version {version.number} of package {build.package} is stored whole; it will "
+                    "be catalogued by the next command that writes (or by: strongroom rebuild).",
+                    details=exc.details,
+                ) from exc
+            marker.unlink(missing_ok=True)
         indexed, error = self.index_package(build.package)
         return CommitResult(replace(summary, indexed=indexed), version, indexed, error)
+
+    def _catalog_version(self, build: VersionBuild, summary: PackageSummary, version: VersionRecord, new: bool) -> None:
+        oid = object_id(build.package)
+        if new:
+            try:
+                self.catalog.add_package(
+                    summary, version, build.files(), build.events(), build.agents, build.descriptions,
+                    claim_payload=build.claim_payload,
+                )  # fmt: skip
+            except DuplicateTransferError:
+                # Another process claimed the same payload first: this copy is withdrawn whole.
+                self.ocfl.delete_object(oid)
+                (self._commit_markers() / build.package).unlink(missing_ok=True)
+                raise
+        else:
+            self.catalog.add_version(summary, version, build.files(), build.events(), build.agents, build.descriptions)
 
     # --- recovery and index catch-up (explicit; run by write commands) ----------------------
 
@@ -242,29 +259,44 @@ class Archive:
         return notes
 
     def recover(self) -> list[str]:
-        """Finish or undo what interrupted commands left, from their staging folders."""
+        """Finish or undo what interrupted commands left: unfinished commits and staging folders."""
+        notes: list[str] = []
+        markers = self._commit_markers()
+        pending = sorted(p.name for p in markers.iterdir()) if markers.is_dir() else []
+        for package in pending:
+            note = self._reconcile(package, markers / package)
+            if note:
+                notes.append(note)
+        for name in stale_ingests(self.settings.staging_dir):
+            note = self._reconcile(name.split(".", 1)[0], None)
+            if note:
+                notes.append(note)
+        return notes
+
+    def _commit_markers(self) -> Path:
+        # One empty file per commit in flight, named after its package: written before storing,
+        # removed once catalogued. One left behind means the commit stopped in between.
+        return self.settings.home / "commits"
+
+    def _reconcile(self, package: str, marker: Path | None) -> str | None:
+        """Make catalog and storage agree about one package whose last write was interrupted."""
         from strongroom.maintenance import restore_package
 
-        notes: list[str] = []
-        for name in stale_ingests(self.settings.staging_dir):
-            package = name.split(".", 1)[0]
-            oid = object_id(package)
-            with self.catalog.lock(f"package:{package}", wait=False) as held:
-                if not held:
-                    continue  # a live writer of this package owns it
-                removed = self.ocfl.sweep(oid)
-                if self.ocfl.exists(oid):
-                    head = self.ocfl.inventory(oid).head
-                    known = self.catalog.find_package(package)
-                    if known is None or known.version < head:
-                        restore_package(self, oid)
-                        notes.append(
-                            f"{package}: version {head} was stored whole before an interruption; now catalogued"
-                        )
-                        continue
-                if removed:
-                    notes.append(f"{package}: interrupted work cleaned up ({removed} partial objects removed)")
-        return notes
+        oid = object_id(package)
+        with self.catalog.lock(f"package:{package}", wait=False) as held:
+            if not held:
+                return None  # a live writer of this package owns it
+            removed = self.ocfl.sweep(oid)
+            note = f"{package}: interrupted work cleaned up ({removed} partial objects removed)" if removed else None
+            if self.ocfl.exists(oid):
+                head = self.ocfl.inventory(oid).head
+                known = self.catalog.find_package(package)
+                if known is None or known.version < head:
+                    restore_package(self, oid)
+                    note = f"{package}: version {head} was stored whole before an interruption; now catalogued"
+            if marker is not None:
+                marker.unlink(missing_ok=True)
+            return note
 
     def catch_up_index(self) -> int:
         """Index packages whose indexing failed or was interrupted, or that a new, empty index lacks."""

@@ -69,3 +69,33 @@ def test_an_update_killed_after_storing_is_catalogued_by_the_next_write(home: Ho
     assert any(e["type"] == "metadata modification" for e in shown["events"])
     assert list((home.path / "staging").iterdir()) == []
     ocfl_validate(home)
+
+
+FAIL_INSTEAD_OF = """
+import sys
+from strongroom.catalog.sql import SqlCatalog
+from strongroom.errors import CatalogError
+
+def fail(*args, **kwargs):
+    raise CatalogError("The catalog database went away.", details=["Check the database server."])
+
+setattr(SqlCatalog, sys.argv[1], fail)
+from strongroom.cli import app
+app(sys.argv[2:], prog_name="strongroom")
+"""
+
+
+def test_a_catalog_failure_after_storing_is_reported_and_repaired_next_time(home: Home, tmp_path: Path) -> None:
+    env = {**os.environ, "STRONGROOM_HOME": str(home.path)}
+    result = subprocess.run(
+        [sys.executable, "-c", FAIL_INSTEAD_OF, "add_package", "ingest", str(EXAMPLE_TRANSFER)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "went away" in result.stderr and "stored whole" in result.stderr and "next command" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert home.ok("list", "--json").json() == []
+    home.ingest(write(tmp_path / "other" / "note.txt", "another transfer").parent)
+    names = sorted(p["name"] for p in home.ok("list", "--json").json())  # type: ignore[union-attr, index]
+    assert names == ["other", "sample-transfer"]
+    assert not list((home.path / "commits").iterdir())
