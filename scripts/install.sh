@@ -1,7 +1,22 @@
 #!/usr/bin/env bash
-# Install Strongroom and its development tools into .venv (idempotent).
+# Install Strongroom into .venv, quietly and only when something changed.
+#
+#   bash scripts/install.sh         the package and its runtime dependencies only (what quickstart.sh needs)
+#   bash scripts/install.sh --dev   an editable install plus the development and benchmark tools (what test.sh needs)
+#
+# A contributor's editable install is left as it is by the plain form, so running the quickstart in a
+# development clone never swaps the working tree's code for a copy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=runtime
+case "${1:-}" in
+  "") ;;
+  --dev) mode=dev ;;
+  *)
+    echo "Usage: bash scripts/install.sh [--dev]" >&2
+    exit 2
+    ;;
+esac
 PYTHON="${PYTHON:-python3}"
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
   echo "Strongroom needs Python 3.11 or newer; $PYTHON is $("$PYTHON" --version 2>&1)." >&2
@@ -15,5 +30,43 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
   fi
 fi
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# What the install was made from: the mode, pyproject.toml and (for a copy, not an editable install) the sources.
+fingerprint() {
+  {
+    echo "$mode"
+    if [ "$mode" = dev ]; then
+      cat pyproject.toml
+    else
+      find pyproject.toml README.md strongroom -type f ! -name '*.pyc' -print0 | LC_ALL=C sort -z | xargs -0 cat
+    fi
+  } | cksum
+}
+editable() {
+  .venv/bin/python - <<'EOF' 2>/dev/null
+import json, sys
+from importlib.metadata import PackageNotFoundError, distribution
+try:
+    url = distribution("strongroom").read_text("direct_url.json") or "{}"
+except PackageNotFoundError:
+    sys.exit(1)
+sys.exit(0 if json.loads(url).get("dir_info", {}).get("editable") else 1)
+EOF
+}
+
+stamp=.venv/.strongroom-install
+if [ "$mode" = runtime ] && editable; then
+  exit 0 # a development install already holds everything the quickstart needs
+fi
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(fingerprint)" ] && [ -x .venv/bin/strongroom ]; then
+  exit 0 # installed from these very files already
+fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[dev,bench]'
+if [ "$mode" = dev ]; then
+  # The build backend's notice about editable installs is advice for this very workflow; keep the output quiet.
+  PYTHONWARNINGS=ignore .venv/bin/python -m pip install -q -e '.[dev,bench]'
+else
+  .venv/bin/python -m pip install -q .
+fi
+fingerprint >"$stamp"

@@ -22,8 +22,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
 
-import bagit
-
 from strongroom import __version__
 from strongroom.catalog import open_catalog
 from strongroom.catalog.base import Catalog
@@ -36,6 +34,7 @@ from strongroom.indexing import search_documents
 from strongroom.ingest.pipeline import IngestContext, IngestOptions, IngestReport, build_package
 from strongroom.ingest.staging import staging_area, stale_ingests
 from strongroom.maintenance import RebuildReport, UpgradeReport
+from strongroom.manifests import validate_bag
 from strongroom.model import (
     AccessRule,
     AccessStatus,
@@ -147,6 +146,7 @@ class Archive:
             organisation_name=s.organisation_name, organisation_id=s.organisation_id, worker_count=s.worker_count,
             parallel_from_files=s.parallel_from_files, identifier_engine=s.identifier_engine,
             pronom_signature_file=s.pronom_signature_file, identifier=self.identifier_description(),
+            keep_system_files=s.keep_system_files,
         )  # fmt: skip
 
     # --- writing: ingest and the one commit path --------------------------------------------
@@ -452,13 +452,13 @@ class Archive:
 
         try:
             self.ocfl.fetch_version(oid, partial, chosen.number, progress=fetched)
-            try:
-                bagit.Bag(str(partial)).validate(processes=self.settings.worker_count)
-            except bagit.BagValidationError as exc:
+            problems = validate_bag(partial)
+            if problems:
                 raise StorageError(
-                    f"The exported copy of {summary.name} version {chosen.number} is not a valid bag: {exc}",
+                    f"The exported copy of {summary.name} version {chosen.number} is not a valid bag: "
+                    + "; ".join(problems[:20]),
                     details=["Run: strongroom verify " + summary.uuid, "and repair storage before exporting."],
-                ) from exc
+                )
             partial.rename(final)
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)

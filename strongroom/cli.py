@@ -8,40 +8,42 @@ become one clear message on stderr and a non-zero exit.
 from __future__ import annotations
 
 import csv
-import json
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
+from typer._click.core import ParameterSource
 
-from strongroom import views
+from strongroom import __version__, views
 from strongroom.archive import Archive, current_operator
-from strongroom.errors import StrongroomError
+from strongroom.cli_output import (
+    PACKAGE_HELP,
+    Command,
+    Group,
+    console,
+    errors,
+    fail,
+    human,
+    print_json,
+    print_package,
+    print_profile,
+    progress,
+)
+from strongroom.config import default_home
 from strongroom.formats import describe_identifier
 from strongroom.formats.batch import expand_paths, identify_many
 from strongroom.ingest.pipeline import IngestOptions
 from strongroom.model import AccessStatus
 from strongroom.preservation.fixity import FixityMode
-from strongroom.preservation.verify import NEXT_STEP
 from strongroom.reports.profile import GroupBy, write_parquet
-from strongroom.search.base import SearchQuery, role_named
+from strongroom.search.base import ALL_ROLES, SearchQuery, role_named
 from strongroom.workers import default_workers
 
 app = typer.Typer(
@@ -49,87 +51,73 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=Group,
 )
 
 
 @dataclass
 class State:
-    home: Path
+    home: Path  # from --home before the command, STRONGROOM_HOME, or the platform's data folder
+    home_source: str  # how it was chosen, said by `init`
 
 
-def _fail(message: str, code: int = 2) -> NoReturn:
-    # The message is plain text: brackets in it (paths, TOML keys) must not be read as markup.
-    Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
+HomeOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--home",
+        help="The archive's home folder; may also come before the command (default: $STRONGROOM_HOME, else the "
+        "platform's data folder, e.g. ~/.local/share/strongroom).",
+        show_default=False,
+        metavar="FOLDER",
+    ),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print as JSON (errors too, on stderr).")]
 
 
-@contextmanager
-def _errors() -> Iterator[None]:
-    try:
-        yield
-    except StrongroomError as exc:
-        _fail(str(exc), exc.exit_code)
-    except KeyboardInterrupt:
-        _fail("interrupted; nothing half-stored is kept (the next run cleans up).", 130)
-
-
-def _archive(ctx: typer.Context) -> Archive:
+def _home(ctx: typer.Context, home: Path | None) -> Path:
+    # --home after the command name wins over one before it, which wins over STRONGROOM_HOME and the default.
     state: State = ctx.obj
-    return Archive.open(state.home)
+    return home.expanduser().absolute() if home is not None else state.home
 
 
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+def _archive(ctx: typer.Context, home: Path | None) -> Archive:
+    return Archive.open(_home(ctx, home))
 
 
-@contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[str, int, int | None], None]]:
-    """A rich progress bar on stderr; silent when output is for a script."""
-    if not enabled:
-        yield lambda stage, done, total: None
-        return
-    columns = (
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        tasks: dict[str, Any] = {}
-
-        def update(stage: str, done: int, total: int | None) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        yield update
-
-
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"strongroom {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def main(
     ctx: typer.Context,
     home: Annotated[
-        Path,
+        Path | None,
         typer.Option(
-            "--home", envvar="STRONGROOM_HOME", help="The archive's home folder (config, catalog, storage, index)."
+            "--home",
+            envvar="STRONGROOM_HOME",
+            help="The archive's home folder (config, catalog, storage, index); also accepted after the command.",
+            show_default="the platform's data folder, e.g. ~/.local/share/strongroom",
+            metavar="FOLDER",
         ),
-    ] = Path("strongroom-home"),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print Strongroom's version and exit.", callback=_show_version, is_eager=True),
+    ] = False,
 ) -> None:
     """Strongroom digital preservation archive."""
-    ctx.obj = State(home=home.expanduser().absolute())
+    if home is None:
+        ctx.obj = State(default_home(), "the default home")
+    else:
+        source = ctx.get_parameter_source("home")
+        how = "from STRONGROOM_HOME" if source is ParameterSource.ENVIRONMENT else "from --home"
+        ctx.obj = State(home.expanduser().absolute(), how)
 
 
-@app.command()
+@app.command(cls=Command)
 def init(
     ctx: typer.Context,
     organisation: Annotated[
@@ -138,17 +126,25 @@ def init(
     organisation_id: Annotated[
         str, typer.Option(help="Short code of the organisation (repository code).")
     ] = "strongroom",
+    home: HomeOption = None,
 ) -> None:
     """Create a new archive home with default settings (local storage, SQLite catalog and index)."""
-    home: Path = ctx.obj.home
-    with _errors():
-        config = Archive.create(home, organisation, organisation_id)
-        Archive.open(home).close()
-    Console().print(f"Created archive in [bold]{home}[/] (settings: {config.name}).")
-    Console().print(f"Next: strongroom --home {home} ingest <folder|zip|tar|bag>")
+    path = _home(ctx, home)
+    with errors():
+        config = Archive.create(path, organisation, organisation_id)
+        Archive.open(path).close()
+    state: State = ctx.obj
+    how = "from --home" if home is not None else state.home_source
+    out = console()
+    out.print(f"Created archive in [bold]{escape(str(path))}[/] ({how}; settings: {config.name}).", highlight=False)
+    if how == "the default home":
+        out.print("Every command uses it unless given --home or STRONGROOM_HOME.", highlight=False)
+        out.print("Next: strongroom ingest <folder|zip|tar|bag>", highlight=False)
+    else:
+        out.print(f"Next: strongroom ingest --home {escape(str(path))} <folder|zip|tar|bag>", highlight=False)
 
 
-@app.command(name="ingest")
+@app.command(name="ingest", cls=Command)
 def ingest_command(
     ctx: typer.Context,
     source: Annotated[
@@ -165,7 +161,8 @@ def ingest_command(
     allow_duplicate: Annotated[
         bool, typer.Option("--allow-duplicate", help="Store even when the same files are already stored.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    home: HomeOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON (errors too, on stderr).")] = False,
 ) -> None:
     """Ingest a transfer: verify it, identify formats, build and store a BagIt package with METS."""
     dc: dict[str, tuple[str, ...]] = {}
@@ -182,164 +179,171 @@ def ingest_command(
         if values:
             dc[element] = tuple(values)
     options = IngestOptions(name=name, description=dc, allow_duplicate=allow_duplicate, operator=current_operator())
-    with _errors(), _archive(ctx) as archive, _progress(not as_json and sys.stderr.isatty()) as progress:
-        report = archive.ingest(source, options, progress)
+    with errors(as_json), _archive(ctx, home) as archive, progress(_bar(as_json)) as bar:
+        report = archive.ingest(source, options, bar)
     if as_json:
-        _print_json(views.ingest_json(report))
+        print_json(views.ingest_json(report))
         return
-    console = Console()
-    console.print(
+    out = console()
+    out.print(
         f"Stored [bold]{escape(report.name)}[/] as package [bold]{report.package}[/]: "
-        f"{report.originals} records, {report.files} files, {_human(report.bytes)} ({report.kind}).",
+        f"{report.originals} records, {report.files} files, {human(report.bytes)} ({report.kind}).",
         highlight=False,
     )
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+        out.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     if not report.indexed:
-        console.print("[yellow]The search index will catch up on the next run (or: strongroom rebuild).[/]")
+        out.print("[yellow]The search index will catch up on the next run (or: strongroom rebuild).[/]")
 
 
-@app.command(name="list")
-def list_command(
-    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False
-) -> None:
+def _bar(as_json: bool = False) -> bool:
+    """Show a progress bar only to a person watching: stderr is a terminal and the output is not for a script."""
+    return not as_json and sys.stderr.isatty()
+
+
+@app.command(name="list", cls=Command)
+def list_command(ctx: typer.Context, home: HomeOption = None, as_json: JsonFlag = False) -> None:
     """List the stored packages."""
-    with _errors(), _archive(ctx) as archive:
+    with errors(as_json), _archive(ctx, home) as archive:
         packages = archive.catalog.packages()
     if as_json:
-        _print_json([views.package_json(p) for p in packages])
+        print_json([views.package_json(p) for p in packages])
         return
     if not packages:
-        Console().print("No packages yet. Ingest one with: strongroom ingest <folder>")
+        console().print("No packages yet. Ingest one with: strongroom ingest <folder>")
         return
     table = Table("Name", "Title", "Created", "Version", "Files", "Size")
     table.add_column("Package", no_wrap=True, min_width=36)
     for p in packages:
         table.add_row(
             escape(p.name), escape(p.title or ""), p.created.strftime("%Y-%m-%d %H:%M"), str(p.version),
-            str(p.files), _human(p.bytes), p.uuid,
+            str(p.files), human(p.bytes), p.uuid,
         )  # fmt: skip
-    Console().print(table)
+    console().print(table)
 
 
-@app.command()
+SHOWN_FILES = 20  # `show` lists this many files unless told otherwise; a package may hold many thousands
+
+
+@app.command(cls=Command)
 def show(
     ctx: typer.Context,
-    package: Annotated[str, typer.Argument(help="Package UUID, UUID prefix or name.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    package: Annotated[str, typer.Argument(help=f"The package: {PACKAGE_HELP}.")],
+    files: Annotated[
+        int | None,
+        typer.Option(
+            "--files",
+            min=0,
+            show_default=False,
+            help=f"List this many files (default: {SHOWN_FILES}; under --json: all of them).",
+        ),
+    ] = None,
+    all_files: Annotated[bool, typer.Option("--all-files", help="List every file, however many.")] = False,
+    home: HomeOption = None,
+    as_json: JsonFlag = False,
 ) -> None:
-    """Show a package: summary, files with formats and checksums, and events."""
-    with _errors(), _archive(ctx) as archive:
+    """Show a package: summary, files by role and format, the first files with checksums, versions and events."""
+    if files is not None and all_files:
+        fail("give --files N or --all-files, not both.", as_json=as_json)
+    with errors(as_json), _archive(ctx, home) as archive:
         details = archive.details(package)
     data = views.details_json(details)
     if as_json:
-        _print_json(data)
+        # Scripts rely on every file being listed; file_count always gives the whole number.
+        if files is not None:
+            data["files"] = data["files"][:files]
+        print_json(data)
         return
-    s = details.summary
-    console = Console()
-    console.print(
-        f"[bold]{escape(s.name)}[/] {s.uuid}\n  title: {escape(s.title or '')}\n  created: {s.created.isoformat()}"
-        f"\n  version {s.version} of {len(details.versions)}; {s.files} files, {_human(s.bytes)}"
-        f"\n  storage: {escape(s.storage_key)}",
-        highlight=False,
-    )
-    table = Table("Path", "PUID", "Format", "Basis", "Size", "SHA-256")
-    for f in data["files"]:
-        table.add_row(
-            escape(str(f["path"])), f["puid"] or "-", escape(f["format"] or ""), f["basis"] or "",
-            _human(int(f["size"])), str(f["sha256"])[:16] + "…",
-        )  # fmt: skip
-    console.print(table)
-    versions = Table("Version", "Created", "By", "New files", "Why")
-    for v in details.versions:
-        versions.add_row(
-            str(v.number), v.created.strftime("%Y-%m-%d %H:%M"), escape(v.operator or ""),
-            f"{v.new_files} ({_human(v.new_bytes)})", escape(v.message),
-        )  # fmt: skip
-    console.print(versions)
-    for rule in details.access:
-        opening = f" until {rule.opening_date.isoformat()}" if rule.opening_date else ""
-        console.print(
-            f"  access: {escape(rule.path or 'whole package')} {rule.status.value}{opening}: {escape(rule.reason)}",
-            highlight=False,
-        )
-    events = data["events"]
-    package_events = [e for e in events if e["file"] is None]
-    console.print(f"{len(events)} events ({len(package_events)} about the whole package):")
-    for e in package_events:
-        first_line = str(e["detail"]).splitlines()[0] if e["detail"] else ""
-        console.print(f"  {e['datetime']}  {e['type']}: {e['outcome']} - {escape(first_line)}", highlight=False)
+    print_package(details, data, package, None if all_files else SHOWN_FILES if files is None else files)
 
 
-@app.command()
+@app.command(cls=Command)
 def verify(
     ctx: typer.Context,
-    packages: Annotated[list[str] | None, typer.Argument(help="Packages to check (UUID, prefix or name).")] = None,
+    packages: Annotated[list[str] | None, typer.Argument(help=f"Packages to check: {PACKAGE_HELP}.")] = None,
     all_packages: Annotated[bool, typer.Option("--all", help="Check every package.")] = False,
     fast: Annotated[
         bool, typer.Option("--fast", help="Only check that every stored file is present and of the right size.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    home: HomeOption = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Check every version of the packages against their inventories and manifests (exit 1 on any problem).
 
     Results are recorded as PREMIS fixity-check events in the journal and the catalog.
     """
     if not packages and not all_packages:
-        _fail("name one or more packages, or use --all.")
+        fail("name one or more packages, or use --all.", as_json=as_json)
     mode = FixityMode.FAST if fast else FixityMode.FULL
-    with _errors(), _archive(ctx) as archive, _progress(not as_json and sys.stderr.isatty()) as progress:
-        report = archive.verify(packages or [], current_operator(), mode, progress)
+    with errors(as_json), _archive(ctx, home) as archive, progress(_bar(as_json)) as bar:
+        report = archive.verify(packages or [], current_operator(), mode, bar)
+        packages_by_uuid = {p.uuid: p for p in archive.catalog.packages()} if report.problems else {}
     if as_json:
-        _print_json(views.verify_json(report))
+        print_json(views.verify_json(report) | views.verify_next_steps_json(report, packages_by_uuid))
     else:
-        console = Console()
+        out = console()
+        few = len(report.problems) <= 10  # a step per problem helps with a few; with many it buries the list
         for p in report.problems:
-            console.print(f"[red]{p.problem.kind}[/] {p.package}: {escape(p.describe())}", highlight=False)
+            out.print(
+                f"[red]{p.problem.kind}[/] {escape(views.describe_problem(p, packages_by_uuid))}", highlight=False
+            )
+            if few:
+                out.print(f"  to fix: {escape(views.problem_next_step(p, packages_by_uuid))}", highlight=False)
         verdict = "[green]all good[/]" if not report.problems else f"[red]{len(report.problems)} problem(s)[/]"
         how = "present and of the right size" if fast else "every byte re-read"
-        console.print(
+        out.print(
             f"Checked {report.checked} stored files ({how}) in {report.packages} package(s), "
             f"{report.versions} version(s): {verdict}."
         )
         if report.problems:
-            console.print(f"Next: {NEXT_STEP}", highlight=False)
+            out.print("Next:", highlight=False)
+            for step in views.verify_next_steps(report):
+                out.print(f"  - {escape(step)}", highlight=False)
     if report.problems:
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=Command)
 def search(
     ctx: typer.Context,
     query: Annotated[str, typer.Argument(help="Words to find (all must match; end a word with * for a prefix).")],
     puid: Annotated[str | None, typer.Option(help="Only files of this PRONOM format (e.g. fmt/43).")] = None,
-    package: Annotated[str | None, typer.Option(help="Only this package (UUID).")] = None,
+    package: Annotated[str | None, typer.Option(help=f"Only this package: {PACKAGE_HELP}.")] = None,
     limit: Annotated[int, typer.Option(help="How many hits to show.")] = 20,
     offset: Annotated[int, typer.Option(help="Skip this many hits (paging).")] = 0,
     as_role: Annotated[
         str, typer.Option("--as", help="Search as this role: researcher (open records only), archivist or admin.")
     ] = "archivist",
-    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    include_housekeeping: Annotated[
+        bool,
+        typer.Option(
+            "--include-housekeeping",
+            help="Also find the package's own files: its METS, metadata.csv, submission documentation and logs.",
+        ),
+    ] = False,
+    home: HomeOption = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Search packages and files by Dublin Core, names, paths and formats, as a given role.
 
     A researcher (also any unknown role) sees open records only; archivist and admin see closed ones too.
+    Hits are the records and packages; the packages' own housekeeping files only with --include-housekeeping.
     """
     viewer = role_named(as_role)
-    with _errors(), _archive(ctx) as archive:
+    with errors(as_json), _archive(ctx, home) as archive:
         if package:
             package = archive.package(package).uuid
         results = archive.search(
             SearchQuery(
                 text=query, viewer=viewer, puid=puid, package=package, facets=("puid", "package", "access"),
-                offset=offset, limit=limit,
+                offset=offset, limit=limit, roles=ALL_ROLES if include_housekeeping else None,
             )
         )  # fmt: skip
     if as_json:
-        _print_json(views.search_json(results))
+        print_json(views.search_json(results))
         return
-    console = Console()
-    console.print(f"{results.total} match(es), searching as {viewer.value}.")
+    out = console()
+    out.print(f"{results.total} match(es), searching as {viewer.value}.")
     table = Table("Package", "Title", "PUID", "Access")
     table.add_column("Path", overflow="fold")
     for h in results.hits:
@@ -348,10 +352,10 @@ def search(
             escape(h.path or "(whole package)"),
         )  # fmt: skip
     if results.hits:
-        console.print(table)
+        out.print(table)
 
 
-@app.command()
+@app.command(cls=Command)
 def identify(
     paths: Annotated[list[Path], typer.Argument(help="Files (and, with --recursive, folders) to identify.")],
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Identify every file under folders.")] = False,
@@ -373,9 +377,11 @@ def identify(
         writer.writerow(["path", "size", "puid", "format", "version", "mime", "basis", "warnings"])
     table = Table("PUID", "Format", "Basis", "Warnings")
     table.add_column("Path", overflow="fold")
-    with _errors():
+    with errors(as_json), progress(_bar(as_json or as_csv)) as bar:
         files = list(expand_paths(paths, recursive))
-        for item in identify_many(files, workers=count, engine=engine, signature_file=signatures):
+        found = identify_many(files, workers=count, engine=engine, signature_file=signatures)
+        for done, item in enumerate(found, start=1):
+            bar("Identifying", done, len(files))
             ident = item.identification
             warnings = "; ".join(ident.warnings)
             if writer:
@@ -394,58 +400,60 @@ def identify(
                 table.add_row(ident.puid or "-", name, ident.basis.value, warnings, str(item.path))
         if as_json:
             tool, version, signature_version = describe_identifier(engine, signatures)
-            _print_json({"tool": tool, "version": version, "signatures": signature_version, "files": rows})
-        elif not writer:
-            Console().print(table)
+            print_json({"tool": tool, "version": version, "signatures": signature_version, "files": rows})
+    if not writer and not as_json:
+        console().print(table)
 
 
-@app.command()
+@app.command(cls=Command)
 def export(
     ctx: typer.Context,
-    package: Annotated[str, typer.Argument(help="Package UUID, prefix (8+ characters) or name.")],
+    package: Annotated[str, typer.Argument(help=f"The package: {PACKAGE_HELP}.")],
     dest: Annotated[Path, typer.Argument(help="Folder to write the bag into.")],
     version: Annotated[
         int | None, typer.Option("--version", help="Which version to export (1, 2, ...; default: the latest).")
     ] = None,
+    home: HomeOption = None,
 ) -> None:
     """Write one version of a stored package out as a BagIt bag and validate it."""
-    with _errors(), _archive(ctx) as archive, _progress(sys.stderr.isatty()) as progress:
-        path = archive.export(package, dest, version, progress)
-    Console().print(f"Exported to {escape(str(path))} (bag valid).", highlight=False)
+    with errors(), _archive(ctx, home) as archive, progress(_bar()) as bar:
+        path = archive.export(package, dest, version, bar)
+    console().print(f"Exported to {escape(str(path))} (bag valid).", highlight=False)
 
 
-@app.command()
+@app.command(cls=Command)
 def update(
     ctx: typer.Context,
-    package: Annotated[str, typer.Argument(help="Package UUID, prefix (8+ characters) or name.")],
+    package: Annotated[str, typer.Argument(help=f"The package: {PACKAGE_HELP}.")],
     metadata: Annotated[
         Path, typer.Option("--metadata", help="A metadata.csv (filename,dc.title,...) with the new descriptions.")
     ],
     reason: Annotated[str, typer.Option(help="Why the metadata changes; kept in the PREMIS event.")] = "",
-    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    home: HomeOption = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Make a new version of a package with new descriptive metadata; nothing else is copied."""
-    with _errors(), _archive(ctx) as archive, _progress(not as_json and sys.stderr.isatty()) as progress:
-        result = archive.update_metadata(package, metadata, reason, current_operator(), progress)
+    with errors(as_json), _archive(ctx, home) as archive, progress(_bar(as_json)) as bar:
+        result = archive.update_metadata(package, metadata, reason, current_operator(), bar)
     if as_json:
-        _print_json(views.update_json(result))
+        print_json(views.update_json(result))
         return
     s = result.commit.summary
     v = result.commit.version
-    console = Console()
-    console.print(
+    out = console()
+    out.print(
         f"Stored version {v.number} of [bold]{escape(s.name)}[/] ({s.uuid}): new descriptions of "
         f"{escape(', '.join(result.targets))}; {v.new_files} new files stored, the rest kept from earlier versions.",
         highlight=False,
     )
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+        out.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
 
 
-@app.command()
+@app.command(cls=Command)
 def access(
     ctx: typer.Context,
-    package: Annotated[str, typer.Argument(help="Package UUID, prefix (8+ characters) or name.")],
+    package: Annotated[str, typer.Argument(help=f"The package: {PACKAGE_HELP}.")],
     status: Annotated[AccessStatus, typer.Option("--status", help="open: anyone may see it; closed: staff only.")],
     reason: Annotated[str, typer.Option("--reason", help="Why; kept in the journal and the next version's METS.")],
     file: Annotated[
@@ -454,93 +462,87 @@ def access(
     until: Annotated[
         str | None, typer.Option("--until", help="For a closed record: the date it opens by itself (YYYY-MM-DD).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    home: HomeOption = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Open or close a package, or one file or folder of it, for researchers."""
     try:
         opening = date.fromisoformat(until) if until else None
     except ValueError:
-        _fail(f"--until {until!r} is not a date; write it as YYYY-MM-DD.")
-    with _errors(), _archive(ctx) as archive:
+        fail(f"--until {until!r} is not a date; write it as YYYY-MM-DD.", as_json=as_json)
+    with errors(as_json), _archive(ctx, home) as archive:
         change = archive.set_access(package, file, status, reason, opening, current_operator())
     if as_json:
-        _print_json(views.access_change_json(change))
+        print_json(views.access_change_json(change))
         return
     rule = change.rule
     opening_text = f" until {rule.opening_date.isoformat()}" if rule.opening_date else ""
-    Console().print(
+    console().print(
         f"{escape(rule.path or 'The whole package')} is now {rule.status.value}{opening_text} "
         f"(recorded as event {change.event.uuid}).",
         highlight=False,
     )
 
 
-journal_app = typer.Typer(help="The append-only, hash-chained event journal kept beside the stored packages.")
+journal_app = typer.Typer(
+    help="The append-only, hash-chained event journal kept beside the stored packages.", cls=Group
+)
 app.add_typer(journal_app, name="journal")
 
 
-@journal_app.command(name="verify")
-def journal_verify(
-    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False
-) -> None:
+@journal_app.command(name="verify", cls=Command)
+def journal_verify(ctx: typer.Context, home: HomeOption = None, as_json: JsonFlag = False) -> None:
     """Check the journal's hash chain; exit 1 naming the first edited, reordered or missing entry."""
-    with _errors(), _archive(ctx) as archive:
+    with errors(as_json), _archive(ctx, home) as archive:
         report = archive.journal_verify()
     if as_json:
-        _print_json(views.journal_json(report))
+        print_json(views.journal_json(report))
     else:
-        console = Console()
+        out = console()
         for problem in report.problems:
-            console.print(f"[red]{problem.kind}[/] {escape(problem.describe())}", highlight=False)
+            out.print(f"[red]{problem.kind}[/] {escape(problem.describe())}", highlight=False)
         if report.problems:
-            console.print(
+            out.print(
                 f"[red]The journal is damaged[/]: {len(report.problems)} problem(s) in {report.entries} entries. "
                 "Restore the journal folder from a backup or another storage location; do not edit it by hand."
             )
         else:
-            console.print(f"Journal intact: {report.entries} entries, each chained to the one before.")
+            out.print(f"Journal intact: {report.entries} entries, each chained to the one before.")
     if report.problems:
         raise typer.Exit(1)
 
 
-@app.command()
-def upgrade(
-    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False
-) -> None:
+@app.command(cls=Command)
+def upgrade(ctx: typer.Context, home: HomeOption = None, as_json: JsonFlag = False) -> None:
     """Convert an archive stored by Strongroom 0.1 (one bag per package) into versioned OCFL objects."""
-    with _errors(), _archive(ctx) as archive, _progress(not as_json and sys.stderr.isatty()) as progress:
-        report = archive.upgrade(current_operator(), progress)
+    with errors(as_json), _archive(ctx, home) as archive, progress(_bar(as_json)) as bar:
+        report = archive.upgrade(current_operator(), bar)
     if as_json:
-        _print_json(views.upgrade_json(report))
+        print_json(views.upgrade_json(report))
     elif report.already_done:
-        Console().print("Nothing to upgrade: storage is already in OCFL objects.")
+        console().print("Nothing to upgrade: storage is already in OCFL objects.")
     else:
-        Console().print(
+        console().print(
             f"Converted {report.packages} packages ({report.files} files) to OCFL objects; "
             f"{report.journal_entries} events that only the catalog held are now in the journal."
         )
 
 
-@app.command()
-def rebuild(
-    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False
-) -> None:
+@app.command(cls=Command)
+def rebuild(ctx: typer.Context, home: HomeOption = None, as_json: JsonFlag = False) -> None:
     """Rebuild the catalog and the search index from the stored packages and the journal alone."""
-    with _errors(), _archive(ctx) as archive, _progress(not as_json and sys.stderr.isatty()) as progress:
-        report = archive.rebuild(progress)
+    with errors(as_json), _archive(ctx, home) as archive, progress(_bar(as_json)) as bar:
+        report = archive.rebuild(bar)
     if as_json:
-        _print_json(views.rebuild_json(report))
+        print_json(views.rebuild_json(report))
     else:
-        Console().print(
+        console().print(
             f"Rebuilt from storage and the journal: {report.packages} packages, {report.files} files, "
             f"{report.journal_entries} journal entries, {report.indexed} packages indexed."
         )
 
 
-_RISK_STYLE = {"low": "green", "medium": "yellow", "high": "bold red", "unknown": "magenta"}
-
-
-@app.command()
+@app.command(cls=Command)
 def formats(
     ctx: typer.Context,
     by: Annotated[
@@ -551,7 +553,7 @@ def formats(
             "(package).",
         ),
     ] = GroupBy.PUID,
-    package: Annotated[str | None, typer.Option(help="Profile only this package (UUID, UUID prefix or name).")] = None,
+    package: Annotated[str | None, typer.Option(help=f"Profile only this package: {PACKAGE_HELP}.")] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the rows and totals as JSON (bytes as integers).")
     ] = False,
@@ -561,6 +563,7 @@ def formats(
             help="Also write the rows to this Parquet file (replaced atomically if it exists).", metavar="FILE"
         ),
     ] = None,
+    home: HomeOption = None,
 ) -> None:
     """Profile the collection's formats with their preservation risk (low, medium, high, unknown).
 
@@ -570,12 +573,12 @@ def formats(
 
     Ratings come from the packaged registry, changed or extended by <home>/format-risk.toml.
     """
-    with _errors(), _archive(ctx) as archive:
+    with errors(as_json), _archive(ctx, home) as archive:
         profile = archive.collection_profile(by, package)
         written = write_parquet(profile, parquet) if parquet else None
     records = profile.records()
     if as_json:
-        _print_json(
+        print_json(
             {
                 "by": profile.by.value,
                 "package": profile.package,
@@ -585,65 +588,12 @@ def formats(
             }
         )
     else:
-        _print_profile(profile.by, records, profile.totals.as_dict())
+        print_profile(profile.by, records, profile.totals.as_dict())
     if written:
         # On stderr under --json, so the JSON on stdout stays parseable.
         Console(stderr=as_json).print(
             f"Wrote {len(records)} rows to {written} (Parquet).", highlight=False, soft_wrap=True
         )
-
-
-def _print_profile(by: GroupBy, records: list[dict[str, Any]], totals: dict[str, Any]) -> None:
-    from rich.markup import escape  # package names are the depositor's words: "[draft]" is not markup
-
-    console = Console()
-    if not totals["files"]:
-        console.print("No original files yet. Ingest a transfer with: strongroom ingest <folder>")
-        return
-
-    def risk(value: str) -> str:
-        return f"[{_RISK_STYLE.get(value, '')}]{value}[/]"
-
-    if by is GroupBy.RISK:
-        table = Table("Risk")
-        table.add_column("Files", justify="right")
-        table.add_column("Size", justify="right")
-        table.add_column("Formats")
-        for r in records:
-            puids = ", ".join(p or "unidentified" for p in r["puids"])
-            table.add_row(risk(r["risk"]), str(r["files"]), _human(r["bytes"]), puids)
-    else:
-        table = Table()
-        if by is GroupBy.PACKAGE:
-            table.add_column("Package", overflow="fold", min_width=8)
-        table.add_column("PUID", no_wrap=True)
-        table.add_column("Format", overflow="fold", min_width=12)
-        table.add_column("Files", justify="right", no_wrap=True)
-        table.add_column("Size", justify="right", no_wrap=True)
-        table.add_column("Risk", no_wrap=True)
-        table.add_column("Target", no_wrap=True)
-        targets: dict[str, str] = {}
-        for r in records:
-            if r["preferred_puid"]:
-                targets[r["preferred_puid"]] = r["preferred_name"]
-            name, version = r["format_name"] or "", r["format_version"] or ""
-            cells = [
-                r["puid"] or "unidentified", f"{name} {version}" if version and version not in name else name,
-                str(r["files"]), _human(r["bytes"]), risk(r["risk"]), r["preferred_puid"] or "",
-            ]  # fmt: skip
-            cells = [escape(c) if i != 4 else c for i, c in enumerate(cells)]  # cell 4 is the styled risk
-            table.add_row(*([escape(r["package_name"]), *cells] if by is GroupBy.PACKAGE else cells))
-        # Target names are long; a legend under the table ("fmt/477: ...") keeps the rows readable.
-        table.caption = "; ".join(f"{puid}: {name}" for puid, name in sorted(targets.items())) or None
-        table.caption_justify = "left"
-    console.print(table)
-    at_risk = ", ".join(f"{risk(level)} {count}" for level, count in totals["risk_files"].items() if count)
-    console.print(
-        f"{totals['files']} original files, {_human(totals['bytes'])}, {totals['formats']} formats: {at_risk}.",
-        highlight=False,
-    )
-    if totals["unidentified_files"]:
-        console.print(f"[magenta]{totals['unidentified_files']} file(s) not identified.[/]", highlight=False)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m strongroom`

@@ -6,6 +6,7 @@ Settings are loaded once by the caller and passed down; nothing reads them globa
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,9 @@ identifier = "{organisation_id}"
 workers = 0
 # Starting workers costs about a second: transfers with fewer files run in-process.
 parallel_from_files = 2000
+# .DS_Store, Thumbs.db, desktop.ini, Icon\\r and __MACOSX/ are left out of packages (a PREMIS
+# event lists each one) unless a bag manifest or checksum file names them; true keeps them all.
+keep_system_files = false
 
 [formats]
 # "fast" gives exactly FIDO's answers, much faster; "fido" runs FIDO itself.
@@ -69,6 +73,7 @@ class Settings:
     identifier_engine: str = "fast"
     parallel_from_files: int = 2000  # smaller transfers are hashed and identified in-process
     catalog_url_setting: str | None = None  # [catalog] url or STRONGROOM_CATALOG_URL; None: the embedded SQLite file
+    keep_system_files: bool = False  # [ingest] keep_system_files or STRONGROOM_KEEP_SYSTEM_FILES
 
     @property
     def catalog_path(self) -> Path:
@@ -89,6 +94,28 @@ class Settings:
         return self.workers if self.workers > 0 else default_workers()
 
 
+def default_home(environ: Mapping[str, str] | None = None, platform: str | None = None) -> Path:
+    """Where the archive lives when no --home is given: $STRONGROOM_HOME, else the platform's data folder.
+
+    Never a folder relative to where the command runs, so a command run elsewhere finds the same archive
+    instead of starting a second one by accident.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("STRONGROOM_HOME"):
+        return Path(env["STRONGROOM_HOME"]).expanduser().absolute()
+    platform = sys.platform if platform is None else platform
+    user_home = Path(env.get("HOME") or env.get("USERPROFILE") or Path.home())
+    if platform.startswith("win"):
+        base = Path(env.get("LOCALAPPDATA") or user_home / "AppData" / "Local")
+    elif platform == "darwin":
+        base = user_home / "Library" / "Application Support"
+    else:  # Linux and other Unix: the XDG base directory specification
+        xdg = env.get("XDG_DATA_HOME", "")
+        # The spec says a relative XDG_DATA_HOME is invalid and must be ignored.
+        base = Path(xdg) if xdg and Path(xdg).is_absolute() else user_home / ".local" / "share"
+    return (base / "strongroom").absolute()
+
+
 def write_default_config(home: Path, organisation: str, organisation_id: str) -> Path:
     path = home / CONFIG_NAME
     text = DEFAULT_CONFIG.format(
@@ -103,10 +130,7 @@ def load_settings(home: Path, environ: Mapping[str, str] | None = None) -> Setti
     env = os.environ if environ is None else environ
     config_file = home / CONFIG_NAME
     if not config_file.is_file():
-        raise ConfigError(
-            f"No Strongroom archive at {home} (there is no {CONFIG_NAME}).",
-            details=[f"Create one with: strongroom --home {home} init"],
-        )
+        raise _no_archive(home)
     try:
         data = tomllib.loads(config_file.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -146,7 +170,48 @@ def load_settings(home: Path, environ: Mapping[str, str] | None = None) -> Setti
         parallel_from_files=int(env.get("STRONGROOM_PARALLEL_FROM_FILES", ingest.get("parallel_from_files", 2000))),
         identifier_engine=str(env.get("STRONGROOM_IDENTIFIER", formats.get("engine", "fast"))),
         catalog_url_setting=catalog_url.strip() if catalog_url else None,
+        keep_system_files=_flag(
+            env.get("STRONGROOM_KEEP_SYSTEM_FILES", ingest.get("keep_system_files", False)), "keep_system_files"
+        ),
     )
+
+
+def _no_archive(home: Path) -> ConfigError:
+    """Say which path was tried; suggest `init` only where it cannot start a second archive beside the real one."""
+    check = "If the archive is elsewhere, name its folder with --home or the STRONGROOM_HOME variable."
+    if not home.exists():
+        return ConfigError(
+            f"No Strongroom archive at {home}: that folder does not exist.",
+            details=[check, f"To start a new, empty archive there: strongroom --home {home} init"],
+        )
+    if not home.is_dir():
+        return ConfigError(f"No Strongroom archive at {home}: that is a file, not a folder.", details=[check])
+    # A folder one level down that holds an archive is the likeliest intended home (e.g. --home ~ for ~/archive).
+    try:
+        below = sorted(p.parent for p in home.glob(f"*/{CONFIG_NAME}"))[:3]
+    except OSError:
+        below = []
+    hints = [f"Did you mean --home {p}?" for p in below]
+    return ConfigError(
+        f"No Strongroom archive at {home}: the folder exists but holds no {CONFIG_NAME}.",
+        details=[
+            *hints,
+            "Check --home and STRONGROOM_HOME: they must name the folder that holds "
+            f"{CONFIG_NAME} (the one `strongroom init` made).",
+        ],
+    )
+
+
+def _flag(value: object, name: str) -> bool:
+    """A true/false setting from TOML (a boolean) or the environment (text)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {value!r}.")
 
 
 def _table(data: Mapping[str, Any], name: str, source: Path) -> Mapping[str, Any]:

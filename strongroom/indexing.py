@@ -84,5 +84,5 @@ def search_documents(
             puid=ident.puid if ident else None, format_name=ident.format_name if ident else None,
             date=record_date(dc) or (record.modified.date() if record.modified else None),
             version=summary.version, access=rule.status if rule else AccessStatus.OPEN,
-            opening_date=rule.opening_date if rule else None, file_uuid=record.uuid,
+            opening_date=rule.opening_date if rule else None, file_uuid=record.uuid, role=str(record.role),
         )  # fmt: skip

@@ -193,7 +193,8 @@ def rebuild(archive: Archive, progress: StepProgress | None = None) -> RebuildRe
     for entry in archive.journal.entries():
         by_package.setdefault(entry.package, []).append(entry)
         journal_entries += 1
-    object_ids = list(archive.ocfl.object_ids())
+    # Oldest first, so that of packages stored twice on purpose the first one holds the payload claim again.
+    object_ids = sorted(archive.ocfl.object_ids(), key=lambda oid: archive.ocfl.inventory(oid).versions[0].created)
     archive.catalog.clear()
     archive.search_index.clear()
     files = 0

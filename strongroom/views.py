@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from strongroom.model import AccessRule, Event, FileRecord, PackageSummary, VersionRecord
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
     from strongroom.archive import PackageDetails, UpdateResult
     from strongroom.ingest.pipeline import IngestReport
     from strongroom.maintenance import RebuildReport, UpgradeReport
-    from strongroom.preservation.verify import VerifyReport
+    from strongroom.preservation.verify import PackageProblem, VerifyReport
     from strongroom.records.access import AccessChange
 
 
@@ -122,6 +123,74 @@ def verify_json(report: VerifyReport) -> dict[str, Any]:
     }
 
 
+REPAIR_LATER = "Once replication is set up, `strongroom repair` will restore damaged files from a replica."
+NOTHING_CHANGED = "Nothing has been changed: verify only reads (it recorded the failed check in the journal)."
+
+
+def _versions_text(versions: tuple[int, ...]) -> str:
+    if not versions:
+        return "no version (not part of the package)"
+    return f"version {versions[0]}" if len(versions) == 1 else f"versions {', '.join(map(str, versions))}"
+
+
+def describe_problem(p: PackageProblem, packages: Mapping[str, PackageSummary]) -> str:
+    """One problem for people: which package (by name), which version(s), what is wrong."""
+    summary = packages.get(p.package)
+    who = f"{summary.name} ({p.package})" if summary else p.package
+    return f"{who}, {_versions_text(p.versions)}: {p.problem.describe()}"
+
+
+def problem_next_step(p: PackageProblem, packages: Mapping[str, PackageSummary]) -> str:
+    """What to do about one problem: restore a damaged or missing file; look into a stray one."""
+    summary = packages.get(p.package)
+    folder = f" in the package's storage folder {summary.storage_key}" if summary and summary.storage_key else ""
+    if p.problem.kind == "unexpected" and not p.versions:
+        return (
+            f"Find out what put {p.problem.path} into storage; if it belongs to no package, move it out, "
+            f"then run: strongroom verify {p.package}"
+        )
+    return (
+        f"Restore {p.problem.path}{folder} ({_versions_text(p.versions)}) from a backup or another copy of "
+        f"the storage, then run: strongroom verify {p.package}"
+    )
+
+
+def verify_next_steps(report: VerifyReport) -> list[str]:
+    """The next steps after a verify that found problems, in order (none when all is well)."""
+    if not report.problems:
+        return []
+    packages = " ".join(dict.fromkeys(p.package for p in report.problems))
+    return [
+        "Restore each damaged or missing file from a backup or another copy of the storage: same path, "
+        "same bytes (the expected checksum is given above).",
+        REPAIR_LATER,
+        f"Then check again: strongroom verify {packages}",
+        NOTHING_CHANGED,
+    ]
+
+
+def verify_next_steps_json(report: VerifyReport, packages: Mapping[str, PackageSummary]) -> dict[str, Any]:
+    """Added to verify_json when there are problems: the steps overall, and each problem (in the order of
+    "problems", which keeps its shape) with its package's name, a sentence and its own next step."""
+    if not report.problems:
+        return {}
+    explained = []
+    for p in report.problems:
+        summary = packages.get(p.package)
+        explained.append(
+            {
+                "package": p.package,
+                "name": summary.name if summary else None,
+                "storage_key": summary.storage_key if summary else None,
+                "path": p.problem.path,
+                "versions": list(p.versions),
+                "message": describe_problem(p, packages),
+                "next_step": problem_next_step(p, packages),
+            }
+        )
+    return {"next_steps": verify_next_steps(report), "problems_explained": explained}
+
+
 def search_json(results: SearchResults) -> dict[str, Any]:
     return {
         "total": results.total,
@@ -135,6 +204,7 @@ def search_json(results: SearchResults) -> dict[str, Any]:
                 "puid": h.puid,
                 "format": h.format_name,
                 "file": h.file_uuid,
+                "role": h.role,
                 "access": h.access.value,
                 "opening_date": h.opening_date.isoformat() if h.opening_date else None,
                 "score": h.score,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -134,3 +135,34 @@ def drop_catalog(home: Home) -> None:
             shutil.rmtree(path)
         else:
             path.unlink()
+
+
+@pytest.fixture(autouse=True)
+def _serial_tests_run_alone(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Under pytest-xdist (-n), a test marked `serial` runs with no other test beside it.
+
+    Such tests kill processes at measured moments or hold wall-clock limits. Every test holds a shared
+    lock while it runs; a serial one takes it exclusively, and first closes a turnstile so that the
+    other workers wait instead of starting new tests. (xdist's own `--dist loadgroup` cannot do this,
+    and with pytest 9.2 it does not group at all: pytest-xdist issue #1386.) Module-scoped fixtures are
+    set up before this one, so scripts/test.sh still runs the serial tests in a pass of their own.
+    """
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        yield  # one process: tests run one at a time anyway
+        return
+    folder = tmp_path_factory.getbasetemp().parent  # this session's, shared by its workers only
+    serial = request.node.get_closest_marker("serial") is not None
+    with open(folder / "serial.turnstile", "a") as turnstile, open(folder / "serial.lock", "a") as lock:
+        if serial:
+            fcntl.flock(turnstile, fcntl.LOCK_EX)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        else:
+            fcntl.flock(turnstile, fcntl.LOCK_SH)  # waits while a serial test waits or runs
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+            fcntl.flock(lock, fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            if serial:
+                fcntl.flock(turnstile, fcntl.LOCK_UN)

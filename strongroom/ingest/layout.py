@@ -20,6 +20,17 @@ from strongroom.model import FileRole
 
 CONTROL_OR_INVALID = {chr(c) for c in range(0x20)} | {"\x7f"}
 
+# Files an operating system leaves in folders it has shown, not records: Finder's
+# .DS_Store, its custom-icon file `Icon\r` and the __MACOSX/ folder (with its `._*`
+# AppleDouble files) of a zip made on a Mac, Windows Explorer's Thumbs.db and desktop.ini.
+SYSTEM_FILE_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini", "icon\r"})
+SYSTEM_FOLDER_NAMES = frozenset({"__macosx"})
+
+
+def is_system_file(name: str) -> bool:
+    """True for a file name that operating systems make on their own (compared without case)."""
+    return name.lower() in SYSTEM_FILE_NAMES
+
 
 @dataclass(frozen=True)
 class TransferEntry:
@@ -28,6 +39,7 @@ class TransferEntry:
     role: FileRole
     original_name: str  # as deposited; percent-escaped where it was not valid text
     renamed: bool = False
+    system: bool = False  # made by an operating system (see is_system_file), not by the depositor
 
 
 @dataclass
@@ -39,6 +51,16 @@ class TransferLayout:
 
     def by_dest(self) -> dict[str, TransferEntry]:
         return {e.dest: e for e in self.entries}
+
+    def leave_out_system_files(self, keep: set[str]) -> list[TransferEntry]:
+        """Drop system files whose path is not in `keep`; returns those dropped."""
+        dropped = [e for e in self.entries if e.system and e.dest not in keep]
+        if dropped:
+            gone = {id(e) for e in dropped}
+            self.entries = [e for e in self.entries if id(e) not in gone]
+            left = {e.dest for e in dropped}
+            self.renamed = [(original, stored) for original, stored in self.renamed if stored not in left]
+        return dropped
 
 
 def portable_name(name: str) -> tuple[str, bool]:
@@ -122,19 +144,20 @@ def _role_for(dest: str) -> FileRole:
     return FileRole.ORIGINAL
 
 
-def _walk_one(path: Path, prefix: str, layout: TransferLayout, root: Path) -> None:
+def _walk_one(path: Path, prefix: str, layout: TransferLayout, root: Path, system: bool = False) -> None:
     name, renamed = portable_name(path.name)
     dest = f"{prefix}/{name}"
     if renamed:
         layout.renamed.append((describe_original(path.name), dest))
     kind = _classify(path, root, layout)
     if kind == "dir":
-        _walk(path, dest, layout, root)
+        _walk(path, dest, layout, root, system or path.name.lower() in SYSTEM_FOLDER_NAMES)
     elif kind == "file":
-        layout.entries.append(TransferEntry(path, dest, _role_for(dest), name, renamed))
+        system = system or is_system_file(path.name)
+        layout.entries.append(TransferEntry(path, dest, _role_for(dest), name, renamed, system))
 
 
-def _walk(folder: Path, prefix: str, layout: TransferLayout, root: Path) -> None:
+def _walk(folder: Path, prefix: str, layout: TransferLayout, root: Path, system: bool = False) -> None:
     try:
         children = sorted(folder.iterdir())
     except PermissionError as exc:
@@ -142,10 +165,10 @@ def _walk(folder: Path, prefix: str, layout: TransferLayout, root: Path) -> None
             f"The folder {folder} cannot be read ({exc.strerror}); nothing was ingested.",
             details=["Give the account running Strongroom read access to the whole transfer and retry."],
         ) from exc
-    if not children and prefix.startswith("objects"):
+    if not children and prefix.startswith("objects") and not system:
         layout.empty_folders.append(prefix)
     for child in children:
-        _walk_one(child, prefix, layout, root)
+        _walk_one(child, prefix, layout, root, system)
 
 
 def _classify(path: Path, root: Path, layout: TransferLayout) -> str:

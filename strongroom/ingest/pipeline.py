@@ -50,6 +50,7 @@ from strongroom.workers import batched, bounded_map
 
 Progress = Callable[[str, int, int | None], None]
 MAX_LISTED = 200
+PACKAGE_TARGET = "objects"  # the target of a description of the whole package
 
 
 @dataclass(frozen=True)
@@ -125,14 +126,32 @@ def _check_bag_extras(bag: SuppliedBag, prepared: PreparedTransfer, layout: Tran
     return problems
 
 
-def _descriptions(metadata: TransferMetadata, options: IngestOptions, name: str) -> list[DublinCore]:
-    descriptions = [d for d in metadata.descriptions if d.target != "objects"]
-    package_level = next((d for d in metadata.descriptions if d.target == "objects"), None)
-    elements = dict(package_level.elements) if package_level else {}
-    elements.update({k: v for k, v in options.description.items() if v})
+def _descriptions(metadata: TransferMetadata, options: IngestOptions, name: str) -> tuple[list[DublinCore], list[str]]:
+    """The package's descriptions, with the archivist's values added to the depositor's; and warnings.
+
+    The package-level description stays one (the catalog keeps one per target): every value
+    of metadata.csv is kept, and an element the archivist gives (--title, --creator) lists
+    the archivist's values first, then the depositor's. So the catalog and search title is
+    the archivist's, and the depositor's title is still in the METS beside it.
+    """
+    descriptions = [d for d in metadata.descriptions if d.target != PACKAGE_TARGET]
+    package_level = next((d for d in metadata.descriptions if d.target == PACKAGE_TARGET), None)
+    supplied = dict(package_level.elements) if package_level else {}
+    elements = dict(supplied)
+    warnings: list[str] = []
+    for element, values in options.description.items():
+        if not values:
+            continue
+        theirs = supplied.get(element, ())
+        elements[element] = (*values, *(v for v in theirs if v not in values))
+        if any(v not in values for v in theirs):
+            warnings.append(
+                f"metadata.csv gives the whole transfer a {element} too: {', '.join(map(repr, theirs))} is kept "
+                f"after the {element} given with --{element} ({', '.join(map(repr, values))})"
+            )
     elements.setdefault("title", (name,))
-    descriptions.insert(0, DublinCore("objects", elements))
-    return descriptions
+    descriptions.insert(0, DublinCore(PACKAGE_TARGET, elements))
+    return descriptions, warnings
 
 
 @dataclass(frozen=True)
@@ -146,6 +165,7 @@ class IngestContext:
     identifier_engine: str
     pronom_signature_file: Path | None
     identifier: tuple[str, str, str]  # tool, version, signature file version
+    keep_system_files: bool = False  # [ingest] keep_system_files: store .DS_Store, Thumbs.db, __MACOSX/ ...
 
 
 @dataclass
@@ -177,7 +197,11 @@ def build_package(
     layout = _bag_layout(prepared) if prepared.bag else plan_layout(prepared.root)
     warnings += layout.warnings
     warnings += [f"empty folder {p} is not kept: a BagIt package holds files only" for p in layout.empty_folders]
-    verifier = SuppliedDigests(_expected_digests(prepared, layout))
+    expected = _expected_digests(prepared, layout)
+    # A system file that a bag manifest or checksum file lists is kept: its digest is
+    # part of what the depositor vouched for, and dropping it would break that fixity.
+    left_out = [] if context.keep_system_files else layout.leave_out_system_files({d.path for d in expected})
+    verifier = SuppliedDigests(expected)
     problems: list[FixityProblem] = []
     if prepared.bag is not None:
         problems += _check_bag_extras(prepared.bag, prepared, layout)
@@ -239,15 +263,26 @@ def build_package(
             metadata.rights += parsed.rights
             metadata.warnings += parsed.warnings
     warnings += metadata.warnings
-    descriptions = _descriptions(metadata, options, name)
+    descriptions, description_warnings = _descriptions(metadata, options, name)
+    warnings += description_warnings
 
     agents = make_agents(context.organisation_name, context.organisation_id, options.operator, *context.identifier)
-    package_events = _package_events(prepared, agents, started, staged, layout, warnings)
+    if left_out:
+        warnings.append(
+            f"{len(left_out)} system file(s) (.DS_Store, Thumbs.db, __MACOSX/ ...) left out; "
+            "set [ingest] keep_system_files = true to keep them"
+        )
+    package_events = _package_events(prepared, agents, started, staged, layout, warnings, left_out)
     created = datetime.now(UTC)
     mets_name = f"METS.{package}.xml"
     mets_path = data_dir / mets_name
     if progress:
-        progress("Writing METS", 0, None)
+        progress("Writing METS", 0, staged.count)
+
+    def mets_progress(done: int, total: int | None) -> None:
+        if progress:
+            progress("Writing METS", done, total)
+
     write_mets(
         mets_path,
         MetsInput(
@@ -262,7 +297,9 @@ def build_package(
             descriptions=descriptions,
             source_metadata=prepared.bag.info if prepared.bag else {},
             files=lambda: ((r, file_events(r, f, agents, started)) for r, f in staged),
+            file_count=staged.count,
         ),
+        mets_progress,
     )
     mets_record = _mets_record(mets_path, package)
     payload = [(f"data/{record.path}", record.sha256) for record, _ in staged]
@@ -322,6 +359,7 @@ def _package_events(
     staged: StagedFiles,
     layout: TransferLayout,
     warnings: list[str],
+    left_out: Sequence[TransferEntry] = (),
 ) -> list[Event]:
     everyone = (agents.system.key, agents.organisation.key, agents.operator.key)
     now = datetime.now(UTC)
@@ -338,6 +376,14 @@ def _package_events(
                 f"({', '.join(prepared.bag.algorithms)}) and tag manifests", Outcome.SUCCESS,
                 "bag valid; BagIt version of the supplied bag recorded in its bagit.txt under logs/supplied-bag/",
                 (agents.system.key,),
+            )
+        )  # fmt: skip
+    if left_out:
+        # Every path, however many: the event is the only trace those files were ever there.
+        events.append(
+            package_event(
+                "filtering", now, "System files left out", Outcome.SUCCESS,
+                "\n".join(e.dest for e in left_out), everyone,
             )
         )  # fmt: skip
     if warnings:

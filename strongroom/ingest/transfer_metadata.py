@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from strongroom.errors import TransferError
+from strongroom.metadata.dublincore import DCTERMS_TERMS
 from strongroom.model import DublinCore, RightsStatement
 from strongroom.preservation.fixity import ExpectedDigest
 
@@ -19,6 +20,9 @@ DC_ELEMENTS = (
 )  # fmt: skip
 CHECKSUM_ALGORITHMS = ("md5", "sha1", "sha256", "sha512")
 MAX_CSV_BYTES = 256 * 1024 * 1024
+# Spreadsheets saved in many European locales separate values with ';', some tools with tabs.
+SEPARATORS = (",", ";", "\t")
+_TERMS_BY_LOWER = {term.lower(): term for term in DCTERMS_TERMS}
 
 
 @dataclass
@@ -28,7 +32,54 @@ class TransferMetadata:
     warnings: list[str] = field(default_factory=list)
 
 
-def _read_csv(path: Path) -> list[tuple[int, dict[str, str]]]:
+@dataclass(frozen=True)
+class CsvTable:
+    """A depositor's CSV: its header (as written) and rows keyed by normalised column names."""
+
+    header: tuple[str, ...]
+    rows: list[tuple[int, dict[str, str]]]
+
+    def require(self, path: Path, *columns: str) -> None:
+        """A clear error pointing at the header when it has none of `columns`."""
+        if not self.rows or any(column in self.keys() for column in columns):
+            return
+        found = ", ".join(repr(h) for h in self.header) or "nothing"
+        named = " or ".join(repr(c) for c in columns)
+        raise TransferError(
+            f"{path.name} line 1 (the header) has no {named} column; found: {found}.",
+            details=[f"Name the first column {columns[0]!r} (any case) and separate columns with ',', ';' or tabs."],
+        )
+
+    def keys(self) -> set[str]:
+        return {column_key(h) for h in self.header}
+
+
+def column_key(name: str) -> str:
+    """A header name as looked up: plain columns in lower case, `dc.`/`dcterms.` prefixes too.
+
+    The term after a prefix keeps its case, as DCMI terms are camelCase (`dcterms.rightsHolder`).
+    """
+    name = name.strip()
+    prefix, dot, term = name.partition(".")
+    if dot and prefix.lower() in ("dc", "dcterms"):
+        return f"{prefix.lower()}.{term}"
+    return name.lower()
+
+
+def _separator(header_line: str) -> str:
+    # The header names columns and rarely holds a separator inside a name: count outside quotes.
+    counts = dict.fromkeys(SEPARATORS, 0)
+    quoted = False
+    for char in header_line:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in counts:
+            counts[char] += 1
+    best = max(SEPARATORS, key=lambda sep: counts[sep])
+    return best if counts[best] else ","
+
+
+def _read_csv(path: Path) -> CsvTable:
     """Rows of a CSV with the line each starts on; a clear error on bad encoding or shape."""
     if path.stat().st_size > MAX_CSV_BYTES:
         raise TransferError(f"{path.name} is larger than {MAX_CSV_BYTES // (1024 * 1024)} MiB; split it and retry.")
@@ -41,11 +92,12 @@ def _read_csv(path: Path) -> list[tuple[int, dict[str, str]]]:
             f"{path.name} is not UTF-8 text (bad byte at line {line}).",
             details=["Save the file as UTF-8 (in Excel: 'CSV UTF-8') and retry."],
         ) from exc
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    separator = _separator(text.split("\n", 1)[0])
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=True)
     try:
         header = next(reader)
     except StopIteration:
-        return []
+        return CsvTable((), [])
     except csv.Error as exc:
         raise TransferError(f"{path.name} line 1 cannot be read as CSV: {exc}.") from exc
     header = [h.strip() for h in header]
@@ -65,19 +117,38 @@ def _read_csv(path: Path) -> list[tuple[int, dict[str, str]]]:
             continue
         if len(values) > len(header):
             raise TransferError(
-                f"{path.name} line {line} has {len(values)} values but the header has {len(header)} columns."
+                f"{path.name} line {line} has {len(values)} values but the header has {len(header)} columns.",
+                details=[f"Values are read as separated by {separator!r}, as in the header line."],
             )
         rows.append((line, _pairs(header, values)))
-    return rows
+    return CsvTable(tuple(header), rows)
 
 
 def _pairs(header: list[str], values: list[str]) -> dict[str, str]:
     # Repeated columns (dc.subject, dc.subject) are kept apart with a NUL-separated suffix.
     out: dict[str, str] = {}
     for index, (name, value) in enumerate(zip(header, values, strict=False)):
+        name = column_key(name)
         key = name if name not in out else f"{name}\x00{index}"
         out[key] = value
     return out
+
+
+def _element(column: str) -> tuple[str | None, bool]:
+    """The Dublin Core key a `dc.`/`dcterms.` column fills, and whether it is a known term.
+
+    Known DCMI terms get their canonical name (`dcterms.Spatial` -> `spatial`); any other
+    qualified column keeps its name, so the METS holds it as an extra term, not nothing.
+    """
+    prefix, _, term = column.partition(".")
+    if prefix not in ("dc", "dcterms") or not term.strip():
+        return None, False
+    term = term.strip()
+    if term.lower() in DC_ELEMENTS:
+        return term.lower(), True
+    if prefix == "dcterms" and term.lower() in _TERMS_BY_LOWER:
+        return _TERMS_BY_LOWER[term.lower()], True
+    return column, False
 
 
 def normalise_target(name: str) -> str:
@@ -92,8 +163,10 @@ def normalise_target(name: str) -> str:
 
 def parse_metadata_csv(path: Path, known_paths: set[str], known_folders: set[str]) -> TransferMetadata:
     result = TransferMetadata()
-    rows = _read_csv(path)
-    for line, row in rows:
+    table = _read_csv(path)
+    table.require(path, "filename", "parts")
+    unknown_columns: set[str] = set()
+    for line, row in table.rows:
         name = row.get("filename") or row.get("parts") or ""
         if not name.strip():
             raise TransferError(f"{path.name} line {line} has no filename (the first column must be 'filename').")
@@ -103,17 +176,18 @@ def parse_metadata_csv(path: Path, known_paths: set[str], known_folders: set[str
             continue
         elements: dict[str, list[str]] = {}
         for key, value in row.items():
-            column = key.split("\x00")[0].strip()
-            element = column.lower().removeprefix("dc.").removeprefix("dcterms.")
-            if not (column.lower().startswith(("dc.", "dcterms."))) or not value.strip():
+            column = key.split("\x00")[0]
+            element, known = _element(column)
+            if element is None or not value.strip():
                 continue
-            if element not in DC_ELEMENTS:
-                result.warnings.append(
-                    f"{path.name} line {line}: column {column!r} is not a Dublin Core element; kept out"
-                )
-                continue
+            if not known:
+                unknown_columns.add(column)
             elements.setdefault(element, []).append(value.strip())
         result.descriptions.append(DublinCore(target=target, elements={k: tuple(v) for k, v in elements.items()}))
+    for column in sorted(unknown_columns):
+        result.warnings.append(
+            f"{path.name}: column {column!r} is not a Dublin Core term; kept in the METS under that name"
+        )
     return result
 
 
@@ -122,7 +196,10 @@ _BASES = {"copyright", "license", "statute", "donor", "policy", "other"}
 
 def parse_rights_csv(path: Path, known_paths: set[str], known_folders: set[str]) -> TransferMetadata:
     result = TransferMetadata()
-    for line, row in _read_csv(path):
+    table = _read_csv(path)
+    table.require(path, "file", "filename")
+    table.require(path, "basis")
+    for line, row in table.rows:
         name = row.get("file") or row.get("filename") or ""
         basis = (row.get("basis") or "").strip().lower()
         if not name.strip():

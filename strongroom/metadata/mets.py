@@ -50,7 +50,7 @@ from strongroom.metadata.xmlsupport import (
 )
 from strongroom.model import Agent, DublinCore, Event, FileRecord, FileRole, RightsStatement
 
-__all__ = ["MetsInput", "read_mets", "write_mets"]
+__all__ = ["MetsInput", "MetsProgress", "read_mets", "write_mets"]
 
 _FILE_AMDSEC_PREFIXES = ("mets", "premis", "xsi", "strongroom")
 _ID_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -73,6 +73,11 @@ class MetsInput:
     # Sorted by path; called once per section, so it must give the same files each time.
     files: Callable[[], Iterable[tuple[FileRecord, Sequence[Event]]]]
     modified: datetime | None = None  # when a later version of the package was made (metsHdr LASTMODDATE)
+    file_count: int | None = None  # how many files files() gives, for progress; None: unknown
+
+
+# Called with (files done, files in all) as write_mets streams the file sections.
+MetsProgress = Callable[[int, int | None], None]
 
 
 class _Ids:
@@ -155,8 +160,12 @@ def _ancestors(path: str) -> list[str]:
 # --- writing ----------------------------------------------------------------------------------
 
 
-def write_mets(dest: Path, doc: MetsInput) -> None:
-    """Write the METS document of `doc` to `dest`, streaming over `doc.files()`."""
+def write_mets(dest: Path, doc: MetsInput, progress: MetsProgress | None = None) -> None:
+    """Write the METS document of `doc` to `dest`, streaming over `doc.files()`.
+
+    `progress` hears (done, doc.file_count) per file of the administrative sections, the
+    pass that builds PREMIS for every file and takes nearly all the time.
+    """
     ids = _Ids()
     plan = _plan(doc, ids)
     root_escape = Escaper()
@@ -182,7 +191,7 @@ def write_mets(dest: Path, doc: MetsInput) -> None:
             for description, dmd_id in zip(doc.descriptions, plan.dmd_ids, strict=True):
                 out.tree(_dmd_sec(description, dmd_id))
             out.tree(_package_amdsec(doc, plan, ids))
-            roles = _write_file_amdsecs(out, doc, plan, ids)
+            roles = _write_file_amdsecs(out, doc, plan, ids, progress)
             if roles:
                 _write_filesec(out, doc, roles)
             _write_structmap(out, doc, plan)
@@ -280,11 +289,13 @@ def _agent_md(agent: Agent, sec_id: str) -> etree._Element:
     return _md_sec("digiprovMD", sec_id, "PREMIS:AGENT", lambda escape: [premis.agent_element(agent, escape)])
 
 
-def _write_file_amdsecs(out: PrettyWriter, doc: MetsInput, plan: _Plan, ids: _Ids) -> list[FileRole]:
+def _write_file_amdsecs(
+    out: PrettyWriter, doc: MetsInput, plan: _Plan, ids: _Ids, progress: MetsProgress | None
+) -> list[FileRole]:
     """One amdSec per file; returns the roles seen, in FileRole order, for the fileSec."""
     roles: set[FileRole] = set()
     previous: str | None = None
-    for record, events in doc.files():
+    for done, (record, events) in enumerate(doc.files(), start=1):
         _check_id_safe(record.uuid, f"The UUID of {record.path!r},")
         _check_path(record.path, previous)
         previous = record.path
@@ -293,6 +304,8 @@ def _write_file_amdsecs(out: PrettyWriter, doc: MetsInput, plan: _Plan, ids: _Id
         except ValueError:
             raise MetadataError(f"File {record.path!r} has unknown role {record.role!r}.") from None
         out.tree(_file_amdsec(record, events, plan, ids, doc.rights), declare=_FILE_AMDSEC_PREFIXES)
+        if progress is not None:
+            progress(done, doc.file_count)
     return [role for role in FileRole if role in roles]
 
 

@@ -79,10 +79,13 @@ def verify_packages(
 ) -> VerifyReport:
     report = VerifyReport(mode)
     agents = archive.system_agents(operator)
-    total = sum(s.files for s in summaries)
+    # The catalog counts each package's current files; storage holds every version's files plus the bag's tag
+    # files. So the total is an estimate for packages not yet opened, made exact as each inventory is read.
+    later = sum(s.files for s in summaries)
     for summary in summaries:
         report.packages += 1
-        events = _verify_package(archive, summary, report, agents, mode, progress, total)
+        later -= summary.files
+        events = _verify_package(archive, summary, report, agents, mode, progress, later)
         records = [JournalRecord(summary.uuid, event, agents) for event in events]
         archive.journal.append(records)
         archive.catalog.record_events(summary.uuid, events, agents)
@@ -96,7 +99,7 @@ def _verify_package(
     agents: tuple[Agent, ...],
     mode: FixityMode,
     progress: StepProgress | None,
-    total: int,
+    later: int,
 ) -> list[Event]:
     keys = tuple(a.key for a in agents)
     detail = f'program="Strongroom"; algorithm=SHA-256; mode={mode.value}'
@@ -127,10 +130,12 @@ def _verify_package(
     damaged: dict[str, FixityProblem] = {}
     counter = [0]
 
+    total = report.checked + len(stored) + later  # done never passes it: this package's files are all counted
+
     def step(n: int) -> None:
         counter[0] += n
         if progress:
-            progress("Verifying", min(report.checked + counter[0], max(total, 1)), max(total, 1))
+            progress("Verifying", min(report.checked + counter[0], total), total)
 
     for check in check_stored(archive.storage, stored, mode, workers=4, progress=step):
         if check.problem is not None:

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from strongroom.model import AccessStatus
+from strongroom.model import AccessStatus, FileRole
 
 # Every backend marks matched words in SearchHit.snippet with these, so that callers
 # can highlight them without knowing which backend answered. Not square brackets:
@@ -61,6 +61,16 @@ class SearchDocument:
     access: AccessStatus = AccessStatus.OPEN
     opening_date: dt.date | None = None
     file_uuid: str | None = None
+    # What the file is in its package (a FileRole value: original, metadata, ...); None for a
+    # package document (a file with None counts as an original). Only records (ROLES_RECORDS)
+    # are found unless a query asks for more.
+    role: str | None = None
+
+
+# Searches describe records: the package's own METS, the depositor's metadata.csv and logs
+# are housekeeping, found only when a query names their roles (ALL_ROLES: everything).
+ROLES_RECORDS: tuple[str, ...] = (FileRole.ORIGINAL.value,)
+ALL_ROLES: tuple[str, ...] = tuple(role.value for role in FileRole)
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,9 @@ class SearchQuery:
     package: str | None = None
     kind: str | None = None  # one of KINDS, or None for both
     access: AccessStatus | None = None  # only documents with this status (within what the viewer may see)
+    # Files whose role is one of these (None: ROLES_RECORDS); documents with no role, the
+    # packages themselves, always count (kind="file" leaves them out).
+    roles: tuple[str, ...] | None = None
     facets: tuple[str, ...] = ()  # any of FACETS
     offset: int = 0
     limit: int = 20
@@ -80,6 +93,12 @@ class SearchQuery:
 
     def day(self) -> dt.date:
         return self.today or dt.datetime.now(dt.UTC).date()
+
+    def file_roles(self) -> tuple[str, ...]:
+        """The roles of files this query finds (packages, which have none, always count)."""
+        if self.roles is None:
+            return ROLES_RECORDS
+        return (self.roles,) if isinstance(self.roles, str) else tuple(self.roles)
 
 
 FACETS = ("package", "puid", "format", "access")  # "format" counts format names, "access" as in SearchHit.access
@@ -110,6 +129,7 @@ class SearchHit:
     name: str | None = None
     date: dt.date | None = None
     dublin_core: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    role: str | None = None  # as in SearchDocument.role
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from types import MappingProxyType, TracebackType
 from typing import Any
 
 from strongroom.errors import SearchError
-from strongroom.model import AccessStatus
+from strongroom.model import AccessStatus, FileRole
 from strongroom.search.base import (
     FACETS,
     HIGHLIGHT_END,
@@ -43,7 +43,8 @@ from strongroom.search.base import (
 )
 
 # 2: structured documents (Dublin Core, name, content, version, date) with access status.
-SCHEMA_VERSION = 2
+# 3: each file's role (original, metadata, ...), so housekeeping files stay out of searches.
+SCHEMA_VERSION = 3
 # Documents per write transaction: large enough to be fast, small enough that another
 # process waiting for the lock is not kept out for long.
 BATCH_SIZE = 500
@@ -107,6 +108,7 @@ _SCHEMA = (
         access TEXT NOT NULL CHECK (access IN ('open', 'closed')),
         opening_date TEXT,  -- ISO 8601 day, so text comparison is date comparison
         file_uuid TEXT,
+        role TEXT,  -- NULL for a package document
         UNIQUE (package, path)
     )
     """,
@@ -142,7 +144,7 @@ _SCHEMA = (
 
 _ROW_COLUMNS = (
     "package", "package_name", "path", "kind", "version", "title", "name", "puid", "format_name",
-    "dublin_core", "dublin_core_json", "content", "date", "access", "opening_date", "file_uuid",
+    "dublin_core", "dublin_core_json", "content", "date", "access", "opening_date", "file_uuid", "role",
 )  # fmt: skip
 _UPSERT = f"""
     INSERT INTO documents ({", ".join(_ROW_COLUMNS)})
@@ -153,7 +155,7 @@ _UPSERT = f"""
 
 _HIT_COLUMNS = (
     "d.package, d.package_name, d.path, d.title, d.name, d.puid, d.format_name, d.file_uuid, d.version, "
-    f"d.date, {_ACCESS_ON_DAY}, d.opening_date, d.dublin_core_json"
+    f"d.date, {_ACCESS_ON_DAY}, d.opening_date, d.dublin_core_json, d.role"
 )
 
 
@@ -252,7 +254,7 @@ class SqliteSearchIndex:
 
     def search(self, query: SearchQuery) -> SearchResults:
         """Ranked by bm25 when there are words to match; by package and path otherwise."""
-        viewer, access = _check_query(query)
+        viewer, access, roles = _check_query(query)
         match = match_expression(query.text)
         params: dict[str, object] = {
             "day": _iso_day(query.day()),
@@ -274,6 +276,11 @@ class SqliteSearchIndex:
         if access is not None:
             conditions.append(f"{_ACCESS_ON_DAY} = :access")
             params["access"] = access.value
+        role_names = [f":role_{n}" for n in range(len(roles))]
+        params.update({name[1:]: role for name, role in zip(role_names, roles, strict=True)})
+        # A file indexed without a role is a record (an original), as before roles were kept.
+        in_roles = f"coalesce(d.role, '{FileRole.ORIGINAL.value}') IN ({', '.join(role_names) or 'NULL'})"
+        conditions.append(f"(d.kind = 'package' OR {in_roles})")
         source = (
             "documents_fts JOIN documents AS d ON d.id = documents_fts.rowid" if match is not None else "documents AS d"
         )
@@ -415,8 +422,8 @@ def _facet(
     return tuple(FacetCount(value=str(name), count=int(count)) for name, count in conn.execute(sql, params))
 
 
-def _check_query(query: SearchQuery) -> tuple[Role, AccessStatus | None]:
-    """The viewer's role and the access filter, once the query is known to make sense."""
+def _check_query(query: SearchQuery) -> tuple[Role, AccessStatus | None, tuple[str, ...]]:
+    """The viewer's role, the access filter and the file roles, once the query is known to make sense."""
     if query.limit < 0:
         raise SearchError(f"A search cannot return a negative number of results (limit {query.limit}).")
     if query.offset < 0:
@@ -431,8 +438,13 @@ def _check_query(query: SearchQuery) -> tuple[Role, AccessStatus | None]:
     except ValueError:
         choices = ", ".join(status.value for status in AccessStatus)
         raise SearchError(f"Unknown access status {query.access!r}; use one of: {choices}.") from None
+    roles = query.file_roles()
+    known = {role.value for role in FileRole}
+    strange = [role for role in roles if role not in known]
+    if strange:
+        raise SearchError(f"Unknown file role {strange[0]!r}; use any of: {', '.join(sorted(known))}.")
     # Whatever the viewer field holds, anything but a known role sees as little as possible.
-    return role_named(query.viewer if isinstance(query.viewer, str) else None), access
+    return role_named(query.viewer if isinstance(query.viewer, str) else None), access, roles
 
 
 def _row_of(document: SearchDocument) -> dict[str, object]:
@@ -469,6 +481,7 @@ def _row_of(document: SearchDocument) -> dict[str, object]:
         "access": access.value,
         "opening_date": _iso_day(document.opening_date),
         "file_uuid": document.file_uuid,
+        "role": document.role,
     }
 
 
@@ -502,7 +515,7 @@ def _day(text: str | None) -> dt.date | None:
 
 def _hit(row: tuple[Any, ...]) -> SearchHit:
     (package, package_name, path, title, name, puid, format_name, file_uuid, version, date, access, opening_date,
-     dublin_core, score, snippet) = row  # fmt: skip
+     dublin_core, role, score, snippet) = row  # fmt: skip
     return SearchHit(
         package=package,
         package_name=package_name,
@@ -519,4 +532,5 @@ def _hit(row: tuple[Any, ...]) -> SearchHit:
         name=name,
         date=_day(date),
         dublin_core={element: tuple(values) for element, values in json.loads(dublin_core).items()},
+        role=role,
     )

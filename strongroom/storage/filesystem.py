@@ -5,6 +5,13 @@ stay readable with nothing but a file manager. Writes go to a temporary
 `.<name>.<16 hex>.partial` file beside the final one, are flushed to the device,
 read back and checked, and only then renamed into place; a crash can leave a
 temporary file behind but never a half-written object under its real name.
+
+Stored content is read-only on disk (files r--r--r--, folders r-xr-xr-x), so an
+accidental edit or delete fails at once rather than waiting for `verify`. The backend
+changes a folder's entries only while holding an exclusive lock on that folder (flock on
+the folder itself, so threads and processes alike take turns), making it writable for
+the moment of the change and read-only again before letting go: two puts into one folder
+can never find it made read-only under them. Only the root keeps the mode its owner gave.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import errno
+import fcntl
 import hashlib
 import io
 import os
@@ -19,6 +27,7 @@ import re
 import secrets
 import stat
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
@@ -40,6 +49,11 @@ _ABSENT = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
 _PARTIAL_NAME_CHARS = 48
 # Tries at making a folder and the temporary in it while deletes elsewhere prune folders.
 _ATTEMPTS = 10
+# Stored content on disk: read-only, so only this backend (which unlocks a folder for the
+# moment of a change) alters it. A folder is writable by its owner only while locked.
+FILE_MODE = 0o444
+FOLDER_MODE = 0o555
+_FOLDER_OPEN_MODE = 0o755
 
 
 def is_partial_name(name: str) -> bool:
@@ -111,7 +125,8 @@ class FilesystemStorage:
                     f"{expected} (computed while copying: {copied}), found {stored}. It was removed; "
                     "check the disk for errors and store the file again.",
                 )
-            os.replace(partial, path)
+            with self._changing(path.parent):
+                os.replace(partial, path)
             renamed = True
             _fsync_dir(path.parent)
         except OSError as err:
@@ -120,7 +135,8 @@ class FilesystemStorage:
             src.close()
             if not renamed:
                 if partial is not None:
-                    _remove_quietly(partial)
+                    with contextlib.suppress(OSError), self._changing(partial.parent):
+                        _remove_quietly(partial)
                 self._prune(path.parent)  # folders made for this object only
         return PutResult(key=key, size=size, sha256=expected)
 
@@ -168,7 +184,8 @@ class FilesystemStorage:
             info = os.lstat(path)
             if not stat.S_ISREG(info.st_mode):
                 raise self._not_found(key)
-            os.unlink(path)
+            with self._changing(path.parent):
+                os.unlink(path)
         except _ABSENT:
             raise self._not_found(key) from None
         except OSError as err:
@@ -211,7 +228,8 @@ class FilesystemStorage:
                 try:
                     info = os.lstat(path)
                     if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
-                        os.unlink(path)
+                        with self._changing(path.parent):
+                            os.unlink(path)
                         removed_here += 1
                 except FileNotFoundError:
                     continue  # its writer finished or another cleanup got there first
@@ -223,7 +241,7 @@ class FilesystemStorage:
         if prefix:
             # A swept prefix belongs to a dead writer: folders it made but never filled go too.
             for folder, _dirs, _files in os.walk(start, topdown=False):
-                with contextlib.suppress(OSError):
+                with contextlib.suppress(OSError), self._changing(Path(folder).parent):
                     os.rmdir(folder)
             self._prune(start.parent)
         return removed
@@ -259,7 +277,9 @@ class FilesystemStorage:
             partial = path.with_name(f".{short}.{secrets.token_hex(8)}.partial")
             try:
                 self._make_folders(path.parent)
-                return partial, os.open(partial, flags, 0o666)
+                with self._changing(path.parent):
+                    # Read-only from the start: the descriptor returned may still write it.
+                    return partial, os.open(partial, flags, FILE_MODE)
             except FileNotFoundError:
                 # A delete() or failed put() elsewhere pruned a folder we had just made.
                 if attempt == _ATTEMPTS - 1:
@@ -274,7 +294,9 @@ class FilesystemStorage:
             current = current.parent
         for made in reversed(missing):
             try:
-                made.mkdir()
+                with self._changing(made.parent):
+                    # Made read-only at once: a put into it opens it under its own lock.
+                    made.mkdir(mode=FOLDER_MODE)
             except FileExistsError:
                 if not made.is_dir():
                     if not os.path.lexists(made):
@@ -309,10 +331,33 @@ class FilesystemStorage:
         """Remove `folder` and its parents up to the root while they are empty."""
         while folder != self.root and folder.is_relative_to(self.root):
             try:
-                folder.rmdir()
+                with self._changing(folder.parent):
+                    folder.rmdir()
             except OSError:
                 return  # not empty, gone already or not ours to remove: all fine to leave
             folder = folder.parent
+
+    @contextmanager
+    def _changing(self, folder: Path) -> Iterator[None]:
+        """Hold `folder` writable, and ours alone, while its entries change; read-only after.
+
+        The lock is on the folder itself, so every thread and process changing it takes
+        turns: none can make it read-only while another is between opening it and its
+        change. FileNotFoundError when the folder is gone (pruned): callers retry or stop.
+        """
+        if folder == self.root:
+            yield  # the root belongs to whoever configured it: its mode is left alone
+            return
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.fchmod(fd, _FOLDER_OPEN_MODE)
+            try:
+                yield
+            finally:
+                os.fchmod(fd, FOLDER_MODE)
+        finally:
+            os.close(fd)  # and with it the lock
 
     def _not_found(self, key: str) -> NotFound:
         return NotFound(f"There is no object {key!r} in the storage folder {self.root}.")

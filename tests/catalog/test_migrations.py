@@ -280,6 +280,7 @@ def test_opening_an_up_to_date_catalog_does_not_import_alembic(fresh_url: str) -
     assert result.stdout.strip() == "False"
 
 
+@pytest.mark.slow
 def test_processes_opening_a_new_catalog_at_once_make_it_once(fresh_url: str) -> None:
     start_at = time.time() + 3
     with ProcessPoolExecutor(max_workers=4, mp_context=multiprocessing.get_context("spawn")) as pool:

@@ -361,6 +361,7 @@ class CatalogContract:
         assert catalog.access_rules(summary.uuid) == []
         assert len(catalog.packages()) == 1
 
+    @pytest.mark.slow
     def test_processes_racing_to_claim_one_payload_have_one_winner(self, catalog: Catalog) -> None:
         payload = digest("race")
         racers = [new_uuid() for _ in range(4)]
@@ -711,6 +712,7 @@ class CatalogContract:
         finally:
             again.close()
 
+    @pytest.mark.slow
     def test_processes_opening_at_once_all_succeed(self, catalog: Catalog) -> None:
         start_at = time.time() + 3
         with ProcessPoolExecutor(max_workers=3, mp_context=spawn()) as pool:

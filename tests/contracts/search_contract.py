@@ -23,6 +23,7 @@ import pytest
 from strongroom.errors import SearchError
 from strongroom.model import AccessStatus
 from strongroom.search.base import (
+    ALL_ROLES,
     FACETS,
     HIGHLIGHT_END,
     HIGHLIGHT_START,
@@ -138,6 +139,27 @@ GUARDED = (
     package_doc(SEALED, "sealed-papers", "Sealed papers", {"subject": ("Inquiry correspondence",)}, access=CLOSED),
     file_doc(
         SEALED, "sealed-papers", "objects/letters/letter.txt", "Letter", "inquiry letter", TEXT, "g-6", access=CLOSED
+    ),
+)  # fmt: skip
+
+# The package's own files beside its records: found only when a query names their roles.
+HOUSEKEEPING = (
+    file_doc(
+        MINUTES, "council-minutes", f"METS.{MINUTES}.xml", f"METS.{MINUTES}.xml", "harbour council mets premis",
+        ("fmt/101", "Extensible Markup Language"), "h-1", role="metadata",
+    ),
+    file_doc(
+        MINUTES, "council-minutes", "metadata/metadata.csv", "metadata.csv", "filename,dc.title harbour council",
+        TEXT, "h-2", role="metadata",
+    ),
+    file_doc(
+        MINUTES, "council-minutes", "metadata/submissionDocumentation/deed.pdf", "deed.pdf", "harbour deed of gift",
+        PDF, "h-3", role="submissionDocumentation",
+    ),
+    file_doc(MINUTES, "council-minutes", "logs/ingest.log", "ingest.log", "harbour log", TEXT, "h-4", role="log"),
+    file_doc(
+        MINUTES, "council-minutes", "objects/minutes/notes.txt", "notes.txt", "harbour notes", TEXT, "h-5",
+        role="original",
     ),
 )  # fmt: skip
 
@@ -671,6 +693,7 @@ class SearchContract:
             SearchQuery(text="harbour", facets=("colour",)),
             SearchQuery(text="harbour", kind="folder"),
             SearchQuery(text="harbour", access=cast(AccessStatus, "secret")),
+            SearchQuery(text="harbour", roles=("original", "scrapbook")),
         ],
     )
     def test_impossible_queries_raise_search_error(self, loaded: SearchIndex, query: SearchQuery) -> None:
@@ -759,3 +782,59 @@ class SearchContract:
         assert self.find(guarded, "harbour").total == 0
         assert guarded.index(DOCUMENTS[:2]) == 2
         assert self.find(guarded, "budget").total == 1
+
+    # --- what a file is: records, and the package's own housekeeping files -------------
+
+    @pytest.fixture
+    def housekept(self, search_index: SearchIndex) -> SearchIndex:
+        assert search_index.index([*DOCUMENTS, *HOUSEKEEPING]) == len(DOCUMENTS) + len(HOUSEKEEPING)
+        return search_index
+
+    def expected_for(self, roles: tuple[str, ...], text_in: str | None = None) -> list[SearchDocument]:
+        """What a query for `roles` should find: packages, and files whose role (none: a record) is listed."""
+        return [
+            d
+            for d in (*DOCUMENTS, *HOUSEKEEPING)
+            if (d.path is None or (d.role or "original") in roles)
+            and (text_in is None or text_in in (d.content + " " + (d.title or "")))
+        ]
+
+    def test_housekeeping_files_are_not_found_by_default(self, housekept: SearchIndex) -> None:
+        everything = self.find(housekept, "", limit=100, facets=FACETS)
+        harbour = self.find(housekept, "harbour", limit=100)
+
+        records = self.expected_for(("original",))
+        assert everything.total == len(records) == len(DOCUMENTS) + 1
+        assert self.keys(everything) == {key(d) for d in records}
+        assert self.facet_counts(everything)["package"] == counts(d.package for d in records)
+        assert self.facet_counts(everything)["puid"] == counts(d.puid for d in records)
+        assert "objects/minutes/notes.txt" in self.paths(harbour)
+        assert not [p for p in self.paths(harbour) if p and not p.startswith("objects/")]
+        assert self.find(housekept, "premis").total == 0
+        assert self.find(housekept, "", roles=None).total == everything.total
+
+    def test_naming_roles_finds_housekeeping_files(self, housekept: SearchIndex) -> None:
+        for roles in (ALL_ROLES, ("metadata",), ("log", "original"), ("submissionDocumentation",), ()):
+            results = self.find(housekept, "", roles=roles, limit=100, facets=FACETS)
+            expected = self.expected_for(roles)
+
+            assert results.total == len(expected), roles
+            assert self.keys(results) == {key(d) for d in expected}, roles
+            assert self.facet_counts(results) == {
+                "package": counts(d.package for d in expected),
+                "puid": counts(d.puid for d in expected),
+                "format": counts(d.format_name for d in expected),
+                "access": counts("open" for _ in expected),
+            }, roles
+        (mets,) = self.find(housekept, "premis", roles=ALL_ROLES).hits
+        assert (mets.path, mets.role) == (f"METS.{MINUTES}.xml", "metadata")
+        metadata_files = self.find(housekept, "harbour", roles=("metadata",), kind="file")
+        assert sorted(self.paths(metadata_files)) == [f"METS.{MINUTES}.xml", "metadata/metadata.csv"]
+
+    def test_a_hit_says_what_the_file_is(self, housekept: SearchIndex) -> None:
+        by_path = {hit.path: hit.role for hit in self.find(housekept, "", roles=ALL_ROLES, limit=100).hits}
+
+        assert by_path[None] is None
+        assert by_path["logs/ingest.log"] == "log"
+        assert by_path["objects/minutes/notes.txt"] == "original"
+        assert by_path["objects/minutes/1999.pdf"] is None  # indexed with no role: counted as a record

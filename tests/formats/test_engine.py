@@ -63,6 +63,7 @@ def corpus_files() -> Iterator[Path]:
                 yield path
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared sample transfers not present at {CORPUS}")
 def test_every_corpus_file_matches_fido() -> None:
     paths = sorted(corpus_files())
@@ -70,6 +71,7 @@ def test_every_corpus_file_matches_fido() -> None:
     assert compare(paths) == []
 
 
+@pytest.mark.slow
 def test_generated_fixtures_match_fido(tmp_path: Path) -> None:
     paths = make_fixtures(tmp_path)
     assert compare(paths) == []
@@ -85,6 +87,7 @@ def test_generated_fixtures_match_fido(tmp_path: Path) -> None:
     assert any("extension mismatch" in w for w in answers["word-named.zip"].warnings)
 
 
+@pytest.mark.slow
 def test_a_newer_signature_file_is_used(tmp_path: Path) -> None:
     bundled = SignatureFiles.bundled()
     tree = ET.parse(bundled.pronom)
@@ -126,6 +129,7 @@ def test_container_byte_limit_is_recorded(tmp_path: Path) -> None:
     assert any("over the 100-byte limit" in w for w in ident.warnings)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chunk", [1, 4096, 128 * 1024 - 1, 128 * 1024, 1024 * 1024])
 def test_buffers_kept_while_copying_give_the_same_answers(tmp_path: Path, chunk: int) -> None:
     from strongroom.formats.engine import TailKeeper, read_buffers

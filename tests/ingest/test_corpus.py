@@ -20,7 +20,10 @@ from strongroom.ingest.unpack import archive_kind
 from strongroom.metadata.validate import MetsValidator
 from tests.conftest import CORPUS, Home
 
-pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared sample transfers not present at {CORPUS}")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared sample transfers not present at {CORPUS}"),
+]
 
 README_NAMES = {"readme.md", "readme.txt", "readme"}
 
@@ -69,6 +72,25 @@ def absent_files(transfer: Path) -> set[str]:
     return absent
 
 
+# What operating systems leave in folders (Finder, Explorer, zip on a Mac): never a record.
+SYSTEM_NAMES = {".ds_store", "thumbs.db", "desktop.ini", "icon\r"}
+
+
+def holds_only_system_files(transfer: Path) -> bool:
+    """A folder transfer whose records (files outside metadata/ and logs/) are all system files."""
+    if not transfer.is_dir() or (transfer / "bagit.txt").is_file():
+        return False
+    base = transfer / "objects" if (transfer / "objects").is_dir() else transfer
+    records = [
+        f
+        for f in base.rglob("*")
+        if f.is_file() and not (base == transfer and f.relative_to(transfer).parts[0] in ("metadata", "logs"))
+    ]
+    return bool(records) and all(
+        f.name.lower() in SYSTEM_NAMES or "__macosx" in (p.lower() for p in f.relative_to(base).parts) for f in records
+    )
+
+
 TRANSFERS = list(corpus_transfers(CORPUS)) if CORPUS.is_dir() else []
 
 
@@ -91,6 +113,11 @@ def test_corpus_transfer(corpus_home: Home, transfer: Path) -> None:
             leaf = name.removeprefix("data/")
             assert leaf in result.stderr or name in result.stderr, f"{name} not named in:\n{result.stderr}"
         assert "not present" in result.stderr
+        return
+    if holds_only_system_files(transfer):
+        # System files are left out, so nothing is left to preserve.
+        assert result.exit_code != 0, f"{transfer} holds only system files but was ingested"
+        assert "holds no records" in result.stderr
         return
     assert result.exit_code == 0, result.stderr
     data = result.json()

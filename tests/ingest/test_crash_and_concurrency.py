@@ -15,6 +15,8 @@ import pytest
 
 from tests.conftest import Home, ocfl_validate, write
 
+pytestmark = pytest.mark.slow
+
 
 def cli(home: Home, *args: str, parallel: bool = True) -> subprocess.Popen[bytes]:
     env = {**os.environ, "STRONGROOM_HOME": str(home.path), "STRONGROOM_WORKERS": "2"}
@@ -62,6 +64,7 @@ def full_ingest_seconds(tmp_path_factory: pytest.TempPathFactory) -> float:
     return time.monotonic() - start
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("parallel", [True, False], ids=["worker-processes", "in-process"])
 @pytest.mark.parametrize("fraction", [0.1, 0.3, 0.5, 0.7, 0.85, 0.95])
 def test_kill_at_any_moment_leaves_no_half_package(

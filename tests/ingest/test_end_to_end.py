@@ -180,6 +180,7 @@ def test_same_transfer_twice_needs_a_flag(home: Home, tmp_path: Path) -> None:
     assert len(home.ok("list", "--json").json()) == 2  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_zip_tar_and_bag_sources(home: Home, tmp_path: Path) -> None:
     zipped = Path(shutil.make_archive(str(tmp_path / "zipped"), "zip", EXAMPLE_TRANSFER.parent, EXAMPLE_TRANSFER.name))
     tarred = Path(

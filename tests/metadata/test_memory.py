@@ -12,9 +12,13 @@ import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from strongroom.metadata import write_mets
 from strongroom.model import Event, FileRecord, FileRole, Outcome
 from tests.metadata import sample as s
+
+pytestmark = pytest.mark.slow
 
 FILES = 20_000
 REPO = Path(__file__).resolve().parents[2]

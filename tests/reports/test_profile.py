@@ -251,6 +251,7 @@ def test_the_library_profile_is_typed(stocked: tuple[Home, Path]) -> None:
     ]  # fmt: skip
 
 
+@pytest.mark.slow
 @requires_corpus()
 def test_a_profile_of_the_shared_sample_transfers(home: Home) -> None:
     """Images, audio/video and office documents from the shared corpus: several formats, all rated."""

@@ -297,9 +297,9 @@ def test_an_index_from_the_first_release_is_dropped_and_made_anew(db: Path) -> N
 
     conn = sqlite3.connect(db)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         columns = {row[1] for row in conn.execute("PRAGMA table_info(documents)")}
-        assert {"dublin_core", "dublin_core_json", "content", "access", "opening_date", "version"} <= columns
+        assert {"dublin_core", "dublin_core_json", "content", "access", "opening_date", "version", "role"} <= columns
         assert "text" not in columns
     finally:
         conn.close()
@@ -307,6 +307,28 @@ def test_an_index_from_the_first_release_is_dropped_and_made_anew(db: Path) -> N
 
     with SqliteSearchIndex(db) as index:  # and the next opening keeps what is there
         assert index.search(SearchQuery(text="", viewer=Role.ADMIN, limit=0)).total == len(DOCUMENTS) + len(GUARDED)
+
+
+def test_an_index_without_file_roles_is_dropped_and_made_anew(db: Path) -> None:
+    # Schema 2 had no roles: its documents cannot tell a METS file from a record, so they go.
+    with SqliteSearchIndex(db) as index:
+        index.index(DOCUMENTS)
+    conn = sqlite3.connect(db)
+    conn.execute("ALTER TABLE documents DROP COLUMN role")
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+
+    with SqliteSearchIndex(db) as index:
+        assert index.packages() == set()
+        assert index.index(DOCUMENTS) == len(DOCUMENTS)
+        assert index.search(SearchQuery(text="dredging")).total == 1
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert "role" in {row[1] for row in conn.execute("PRAGMA table_info(documents)")}
+    finally:
+        conn.close()
 
 
 def test_the_column_layout(db: Path) -> None:
@@ -320,6 +342,7 @@ def test_the_column_layout(db: Path) -> None:
 
     assert fts == ["title", "name", "path", "dublin_core", "package_name", "format_name", "puid", "content"]
     plain_only = {"id", "package", "kind", "version", "dublin_core_json", "date", "access", "opening_date", "file_uuid"}
+    plain_only.add("role")
     assert set(plain) == set(fts) | plain_only
 
 

@@ -17,6 +17,7 @@ def drop_catalog_and_index(home: Home) -> None:
     (home.path / "search.sqlite").unlink()
 
 
+@pytest.mark.slow
 def test_verify_then_rebuild_loses_nothing(home: Home, tmp_path: Path) -> None:
     first = str(home.ingest(EXAMPLE_TRANSFER)["package"])
     home.ok("verify", "--all")
@@ -124,3 +125,16 @@ def test_the_next_version_records_access_in_its_mets(home: Home, tmp_path: Path)
     assert "access status change" in mets  # the journal's event, now in the package's own record
     shown = home.ok("show", package, "--json").json()
     assert shown["access"][0]["path"] == "objects/minutes"  # type: ignore[index]
+
+
+def test_search_finds_records_not_the_packages_own_files_unless_asked(home: Home) -> None:
+    package = str(home.ingest(EXAMPLE_TRANSFER)["package"])
+    records = home.ok("search", "metadata", "--json").json()
+    assert isinstance(records, dict)
+    assert all(h["role"] in (None, "original") for h in records["hits"])
+    everything = home.ok("search", "metadata", "--include-housekeeping", "--json").json()
+    assert isinstance(everything, dict)
+    paths = {h["path"] for h in everything["hits"]}
+    assert "metadata/metadata.csv" in paths and everything["total"] > records["total"]
+    mets = home.ok("search", "METS", "--include-housekeeping", "--package", package, "--json").json()
+    assert any(h["path"] == f"METS.{package}.xml" for h in mets["hits"])  # type: ignore[index]

@@ -5,6 +5,11 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -326,3 +331,112 @@ def test_cleanup_partials_limited_to_a_prefix(tmp_path: Path) -> None:
     assert storage.cleanup_partials(timedelta(0), prefix="packages/a/") == 1
     assert not (tmp_path / "store" / "packages" / "a").exists()
     assert (tmp_path / "store" / "packages" / "b" / "bag" / ".z.txt.0123456789abcdef.partial").exists()
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_stored_content_is_read_only(storage: FilesystemStorage, root: Path, tmp_path: Path) -> None:
+    root_mode = mode(root)
+    for name in ("one", "two"):
+        (tmp_path / name).write_bytes(name.encode())
+        storage.put(f"obj/v1/content/{name}.txt", tmp_path / name, sha256_hex(name.encode()))
+
+    stored = root / "obj" / "v1" / "content"
+    assert [mode(stored / n) for n in ("one.txt", "two.txt")] == [0o444, 0o444]
+    assert [mode(f) for f in (root / "obj", root / "obj" / "v1", stored)] == [0o555] * 3
+    assert mode(root) == root_mode  # the root keeps the mode its owner gave it
+
+    (tmp_path / "new").write_bytes(b"new")
+    storage.put("obj/v1/content/one.txt", tmp_path / "new", sha256_hex(b"new"))  # an overwrite
+    storage.put("obj/v2/content/three.txt", tmp_path / "new", sha256_hex(b"new"))  # a new folder beside v1/
+    storage.delete("obj/v1/content/two.txt")
+
+    assert (stored / "one.txt").read_bytes() == b"new"
+    assert mode(stored / "one.txt") == mode(root / "obj" / "v2" / "content" / "three.txt") == 0o444
+    assert {mode(f) for f in (root / "obj", stored, root / "obj" / "v2", root / "obj" / "v2" / "content")} == {0o555}
+    assert not (stored / "two.txt").exists()
+    storage.delete("obj/v1/content/one.txt")
+    assert not (root / "obj" / "v1").exists()  # emptied folders are still pruned
+    assert mode(root / "obj") == 0o555
+
+
+# Run as an ordinary user (root ignores permission bits): threads and processes put and delete
+# in shared read-only folders, then an edit and a delete by hand must both be refused.
+_AS_A_USER = r"""
+import hashlib, os, sys, threading
+from pathlib import Path
+from strongroom.storage.filesystem import FilesystemStorage
+
+root, sources = Path(sys.argv[1]), Path(sys.argv[2])
+if len(sys.argv) > 3:  # started as root: become nobody, once everything needed is imported
+    os.setgroups([])
+    os.setgid(int(sys.argv[3]))
+    os.setuid(int(sys.argv[3]))
+assert os.geteuid() != 0
+
+def work(worker):
+    storage = FilesystemStorage(root)
+    for n in range(15):
+        data = f"{worker}-{n}".encode()
+        source = sources / f"{worker}-{n}"
+        source.write_bytes(data)
+        key = f"shared/{n % 3}/{worker}-{n}.txt"
+        storage.put(key, source, hashlib.sha256(data).hexdigest())
+        if n % 2:
+            storage.delete(key)
+    return worker
+
+def threads(group):
+    done = []
+    ts = [threading.Thread(target=lambda w=w: done.append(work(w))) for w in range(group * 3, group * 3 + 3)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+    return len(done)
+
+children = []
+for group in range(3):  # plain fork: the interpreter's own files may be unreadable to this user
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if threads(group) == 3 else 1)
+    children.append(pid)
+assert all(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0 for pid in children)
+left = sorted(FilesystemStorage(root).list())
+assert len(left) == 9 * 8, len(left)
+victim = root / left[0]
+for attempt in (lambda: victim.open("r+b"), victim.unlink, lambda: (victim.parent / "new.txt").write_bytes(b"x")):
+    try:
+        attempt()
+    except PermissionError:
+        continue
+    raise SystemExit(f"{attempt} was allowed")
+print("ok", len(left))
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_read_only_storage_works_for_an_ordinary_user_under_concurrency(tmp_path: Path) -> None:
+    shared = Path(tempfile.mkdtemp(prefix="strongroom-user-"))  # outside root's private pytest folder
+    try:
+        (shared / "store").mkdir()
+        (shared / "sources").mkdir()
+        script = shared / "run.py"
+        script.write_text(_AS_A_USER, encoding="utf-8")
+        argv = [sys.executable, str(script), str(shared / "store"), str(shared / "sources")]
+        if os.geteuid() == 0:
+            for folder in (shared, shared / "store", shared / "sources"):
+                os.chown(folder, 65534, 65534)
+            argv.append("65534")  # the script drops to this user itself: the interpreter may be root's alone
+        repo = Path(__file__).resolve().parents[2]
+        result = subprocess.run(
+            argv, capture_output=True, text=True, cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)}, timeout=120
+        )
+
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert result.stdout.split() == ["ok", str(9 * 8)]
+    finally:
+        for folder, dirs, _files in os.walk(shared):
+            for name in dirs:
+                os.chmod(Path(folder, name), 0o755)
+        shutil.rmtree(shared)

@@ -446,6 +446,8 @@ def run_writer(store_root: Path, folder: Path, kill_after: float | None) -> floa
     return None
 
 
+@pytest.mark.slow
+@pytest.mark.serial
 def test_a_write_killed_at_any_moment_leaves_the_old_or_the_new_version(tmp_path: Path) -> None:
     v1 = make_files(tmp_path / "v1", {f"data/objects/{n:03}.txt": f"file {n}\n".encode() for n in range(20)})
     v2 = tmp_path / "v2"
