@@ -11,7 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import EXAMPLE_TRANSFER, Home, ocfl_validate, write
+
+# Slow: each test runs the CLI in a child process that dies on purpose.
+pytestmark = pytest.mark.slow
 
 DIE_INSTEAD_OF = """
 import os, sys

@@ -6,7 +6,12 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import EXAMPLE_TRANSFER, Home, object_root, ocfl_validate
+
+# Slow: each test ingests, verifies, exports and converts a whole archive.
+pytestmark = pytest.mark.slow
 
 
 def make_legacy(home: Home, tmp_path: Path) -> tuple[str, list[dict[str, object]]]:
