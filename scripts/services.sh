@@ -35,6 +35,12 @@ with_lock() {
     ) 9>"$SERVICES_DIR/.$name.lock"
 }
 
+port_in_use() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
 # --- PostgreSQL --------------------------------------------------------------------------------------------------
 
 POSTGRESQL_PORT=${STRONGROOM_POSTGRESQL_PORT:-55432}
@@ -134,6 +140,11 @@ postgresql_start_locked() {
         return 0
     fi
     port=$POSTGRESQL_PORT
+    if [ -z "${STRONGROOM_POSTGRESQL_PORT:-}" ] && port_in_use "$port"; then
+        # Another server (another checkout's, or the machine's own) has the default port: take a free one.
+        port=$(free_port)
+        say "port $POSTGRESQL_PORT is taken; using $port (set STRONGROOM_POSTGRESQL_PORT to choose)"
+    fi
     mkdir -p "$dir"
     is_root && chown postgres: "$dir"
     if [ ! -f "$dir/data/PG_VERSION" ]; then
