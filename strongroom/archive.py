@@ -43,6 +43,7 @@ from strongroom.model import (
     DublinCore,
     Event,
     FileRecord,
+    JournalAnchor,
     PackageSummary,
     VersionRecord,
 )
@@ -54,7 +55,7 @@ from strongroom.search import open_search
 from strongroom.search.base import SearchIndex, SearchQuery, SearchResults
 from strongroom.storage import open_storage
 from strongroom.storage.base import StorageBackend
-from strongroom.storage.journal import Journal, JournalReport
+from strongroom.storage.journal import Journal, JournalEntry, JournalRecord, JournalReport
 from strongroom.storage.legacy import uses_legacy_layout
 from strongroom.storage.ocfl import OcflStore, OcflUser
 
@@ -71,6 +72,20 @@ class PackageDetails:
     access: list[AccessRule]
 
 
+class AnchoredJournal(Journal):
+    """The archive's journal: appends under the catalog's lock, and the catalog keeps a copy of its head."""
+
+    def __init__(self, storage: StorageBackend, catalog: Catalog) -> None:
+        super().__init__(storage, lock=lambda: catalog.lock("journal"))
+        self._catalog = catalog
+
+    def append(self, records: Sequence[JournalRecord]) -> list[JournalEntry]:
+        entries = super().append(records)
+        if entries:
+            self._catalog.advance_journal_anchor(JournalAnchor(entries[-1].sequence, entries[-1].digest))
+        return entries
+
+
 def current_operator() -> str:
     try:
         return os.environ.get("STRONGROOM_OPERATOR") or getpass.getuser()
@@ -85,7 +100,7 @@ class Archive:
         self.catalog: Catalog = open_catalog(settings.catalog_url)
         # Storing is bound by fsync latency, not CPU: more threads than cores keep the disk busy.
         self.ocfl = OcflStore(self.storage, workers=max(8, settings.worker_count * 8))
-        self.journal = Journal(self.storage, lock=lambda: self.catalog.lock("journal"))
+        self.journal = AnchoredJournal(self.storage, self.catalog)
         self._search: SearchIndex | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -359,7 +374,8 @@ class Archive:
         return self.search_index.search(query)
 
     def journal_verify(self) -> JournalReport:
-        return self.journal.verify()
+        """Check the journal's chain, and its end against the newest entry the catalog saw appended."""
+        return self.journal.verify(self.catalog.journal_anchor())
 
     # --- versions, access, fixity, rebuild --------------------------------------------------
 

@@ -29,6 +29,7 @@ from strongroom.model import (
     Event,
     FileRecord,
     FileRole,
+    JournalAnchor,
     PackageSummary,
     VersionRecord,
 )
@@ -190,9 +191,11 @@ def rebuild(archive: Archive, progress: StepProgress | None = None) -> RebuildRe
     archive.require_current_layout()
     by_package: dict[str, list[JournalEntry]] = {}
     journal_entries = 0
+    last: JournalEntry | None = None
     for entry in archive.journal.entries():
         by_package.setdefault(entry.package, []).append(entry)
         journal_entries += 1
+        last = entry
     # Oldest first, so that of packages stored twice on purpose the first one holds the payload claim again.
     object_ids = sorted(archive.ocfl.object_ids(), key=lambda oid: archive.ocfl.inventory(oid).versions[0].created)
     archive.catalog.clear()
@@ -202,6 +205,9 @@ def rebuild(archive: Archive, progress: StepProgress | None = None) -> RebuildRe
         files += restore_package(archive, oid, by_package.get(package_of(oid), []))
         if progress:
             progress("Rebuilding", done, len(object_ids))
+    if last is not None:
+        # The new catalog's copy of the journal's head starts from the journal as it is now.
+        archive.catalog.advance_journal_anchor(JournalAnchor(last.sequence, last.digest))
     indexed = archive.catch_up_index()
     return RebuildReport(len(object_ids), files, indexed, journal_entries)
 

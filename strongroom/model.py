@@ -303,3 +303,15 @@ class Unexpected:
 
 
 FixityProblem = Mismatch | Missing | Unexpected
+
+
+@dataclass(frozen=True)
+class JournalAnchor:
+    """The newest journal entry the catalog has seen appended: an outside copy of the journal's head.
+
+    The hash chain shows an edited, reordered or removed entry anywhere but at the end; this
+    anchor, kept in another place (the catalog database), shows entries removed from the end.
+    """
+
+    sequence: int
+    digest: str

@@ -25,6 +25,7 @@ from strongroom.model import (
     Event,
     FileRecord,
     FormatCount,
+    JournalAnchor,
     PackageSummary,
     VersionRecord,
 )
@@ -97,8 +98,17 @@ class Catalog(Protocol):
         """Mark whether the search index holds the package's head version."""
         ...
 
+    def advance_journal_anchor(self, anchor: JournalAnchor) -> None:
+        """Record the journal's newest entry, unless a newer one (higher sequence) is recorded already."""
+        ...
+
+    def journal_anchor(self) -> JournalAnchor | None:
+        """The newest journal entry recorded by advance_journal_anchor(); None before the first."""
+        ...
+
     def clear(self) -> None:
-        """Remove every package, file, event, agent, version and access rule (for rebuild)."""
+        """Remove every package, file, event, agent, version and access rule (for rebuild); the journal
+        anchor too."""
         ...
 
     # --- reading ----------------------------------------------------------------------------

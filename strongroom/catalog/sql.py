@@ -36,6 +36,7 @@ from strongroom.model import (
     FileRecord,
     FileRole,
     FormatCount,
+    JournalAnchor,
     Outcome,
     PackageSummary,
     VersionRecord,
@@ -265,6 +266,23 @@ class SqlCatalog:
     def set_indexed(self, package: str, indexed: bool) -> None:
         with self._write(f"mark package {package} as indexed") as conn:
             conn.execute(sa.update(t.packages).where(t.packages.c.uuid == package).values(indexed=indexed))
+
+    def advance_journal_anchor(self, anchor: JournalAnchor) -> None:
+        a = t.journal_anchor.c
+        with self._write("record the journal's newest entry") as conn:
+            current = conn.execute(sa.select(a.sequence).where(a.id == 1)).scalar()
+            if current is None:
+                conn.execute(sa.insert(t.journal_anchor).values(id=1, sequence=anchor.sequence, digest=anchor.digest))
+            elif current < anchor.sequence:
+                conn.execute(
+                    sa.update(t.journal_anchor).where(a.id == 1).values(sequence=anchor.sequence, digest=anchor.digest)
+                )
+
+    def journal_anchor(self) -> JournalAnchor | None:
+        a = t.journal_anchor.c
+        with self._read("read the journal anchor") as conn:
+            row = conn.execute(sa.select(a.sequence, a.digest).where(a.id == 1)).first()
+        return JournalAnchor(int(row[0]), str(row[1])) if row is not None else None
 
     def clear(self) -> None:
         with self._write("clear the catalog") as conn:

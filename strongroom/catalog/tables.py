@@ -183,5 +183,15 @@ access_rules = sa.Table(
     sa.PrimaryKeyConstraint("package", "path", name="access_rules_pkey"),
 )
 
+# The newest journal entry the catalog has seen appended (one row, id 1): an outside copy of the
+# journal's head, so that entries removed from the end of the journal are noticed.
+journal_anchor = sa.Table(
+    "journal_anchor",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("sequence", sa.Integer, nullable=False),
+    sa.Column("digest", Str, nullable=False),
+)
+
 # Children first: the order clear() deletes in.
-ALL_TABLES = (access_rules, descriptions, events, files, versions, packages, agents)
+ALL_TABLES = (access_rules, descriptions, events, files, versions, packages, agents, journal_anchor)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from strongroom.errors import JournalError, NotFound, StorageError
-from strongroom.model import Agent, AgentType, Event, Outcome
+from strongroom.model import Agent, AgentType, Event, JournalAnchor, Outcome
 from strongroom.storage.base import StorageBackend
 from strongroom.storage.keys import key_problem
 
@@ -217,14 +217,19 @@ class Journal:
                 if package is None or line.entry.package == package:
                     yield line.entry
 
-    def verify(self) -> JournalReport:
-        """Walk the whole journal and report every problem, the first first. Never raises on damage."""
+    def verify(self, anchor: JournalAnchor | None = None) -> JournalReport:
+        """Walk the whole journal and report every problem, the first first. Never raises on damage.
+
+        `anchor` is the newest entry another place (the catalog) saw appended: a journal that
+        ends before it, or holds a different entry at its sequence, lost or rewrote its end.
+        """
         problems: list[JournalProblem] = []
         expected = 1  # the next sequence number
         before: str | None = GENESIS  # hash of the entry before; None after an unreadable line
         hashes: dict[int, str | None] = {}  # line hashes by sequence: this batch's, and the last of the one before
         count = 0
         head: str | None = None
+        anchored: tuple[str, str, int] | None = None  # (digest, key, line) of the anchor's entry
         for key in self._batch_keys(strays=problems):
             try:
                 lines = self._lines(key)
@@ -260,11 +265,15 @@ class Journal:
                     hashes[line.entry.sequence] = line.hash
                     head = line.entry.digest
                     before = line.hash
+                    if anchor is not None and line.entry.sequence == anchor.sequence:
+                        anchored = (line.entry.digest, key, line.number)
                 else:
                     # Most likely it held the next entry, whose hash is now unknown: the chain check of
                     # the entry after it would only repeat this problem.
                     expected += 1
                     before = None
+        if anchor is not None:
+            problems.extend(_anchor_problems(anchor, anchored, expected - 1, self.prefix))
         return JournalReport(entries=count, problems=tuple(problems), head=head)
 
     # --- helpers ------------------------------------------------------------------------------
@@ -299,6 +308,31 @@ class Journal:
             raw_lines.pop()  # the newline that ends the last line
         # Split on b"\n" only: canonical JSON keeps U+2028 and other line separators inside strings.
         return [_read_line(raw, key, number) for number, raw in enumerate(raw_lines, 1)]
+
+
+def _anchor_problems(
+    anchor: JournalAnchor, anchored: tuple[str, str, int] | None, last: int, prefix: str
+) -> list[JournalProblem]:
+    if anchored is None:
+        if last < anchor.sequence:
+            return [
+                JournalProblem(
+                    last + 1, f"{prefix}/", None, "missing",
+                    f"the journal ends at entry {last}, but the catalog saw entry {anchor.sequence} appended: "
+                    f"entries {last + 1} to {anchor.sequence} were removed from its end. {_RESTORE}",
+                )
+            ]  # fmt: skip
+        return []  # the anchor's own line is unreadable: reported already
+    digest, key, line = anchored
+    if digest != anchor.digest:
+        return [
+            JournalProblem(
+                anchor.sequence, key, line, "edited",
+                f"this is not the entry {anchor.sequence} the catalog saw appended (its digest was "
+                f"{anchor.digest[:16]}…, now {digest[:16]}…): the journal was rewritten from here on. {_RESTORE}",
+            )
+        ]  # fmt: skip
+    return []
 
 
 # --- serialising ------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from strongroom.model import (
     FormatCount,
     FormatMatch,
     Identification,
+    JournalAnchor,
     Outcome,
     PackageSummary,
     VersionRecord,
@@ -586,6 +587,19 @@ class CatalogContract:
         assert sorted(counts, key=repr) == sorted(beta_counts + alpha1_counts + alpha2_counts, key=repr)
         assert sorted(catalog.format_counts(beta.uuid), key=repr) == sorted(beta_counts, key=repr)
         assert catalog.format_counts(new_uuid()) == []
+
+    # --- the journal anchor -----------------------------------------------------------------------
+
+    def test_the_journal_anchor_only_moves_forward(self, catalog: Catalog) -> None:
+        assert catalog.journal_anchor() is None
+        catalog.advance_journal_anchor(JournalAnchor(5, "a" * 64))
+        assert catalog.journal_anchor() == JournalAnchor(5, "a" * 64)
+        catalog.advance_journal_anchor(JournalAnchor(3, "b" * 64))  # a slower appender finishing late
+        assert catalog.journal_anchor() == JournalAnchor(5, "a" * 64)
+        catalog.advance_journal_anchor(JournalAnchor(9, "c" * 64))
+        assert catalog.journal_anchor() == JournalAnchor(9, "c" * 64)
+        catalog.clear()
+        assert catalog.journal_anchor() is None
 
     # --- clearing ---------------------------------------------------------------------------------
 

@@ -138,3 +138,39 @@ def test_search_finds_records_not_the_packages_own_files_unless_asked(home: Home
     assert "metadata/metadata.csv" in paths and everything["total"] > records["total"]
     mets = home.ok("search", "METS", "--include-housekeeping", "--package", package, "--json").json()
     assert any(h["path"] == f"METS.{package}.xml" for h in mets["hits"])  # type: ignore[index]
+
+
+def test_journal_verify_notices_entries_removed_from_the_end(home: Home) -> None:
+    package = str(home.ingest(EXAMPLE_TRANSFER)["package"])
+    home.ok("verify", package)
+    home.ok("verify", package)
+    batches = sorted((home.path / "storage" / "journal").glob("*.jsonl"))
+    batches[-1].chmod(0o644)
+    batches[-1].unlink()  # the chain of what is left is intact: only the catalog's anchor can tell
+    result = home.run("journal", "verify", "--json")
+    assert result.exit_code == 1
+    problem = result.json()["problems"][0]  # type: ignore[index]
+    assert problem["kind"] == "missing" and "removed from its end" in problem["detail"]
+    assert problem["sequence"] == 10
+
+
+def test_journal_verify_notices_a_rewritten_last_entry(home: Home) -> None:
+    import hashlib
+
+    package = str(home.ingest(EXAMPLE_TRANSFER)["package"])
+    home.ok("verify", package)
+    (batch,) = sorted((home.path / "storage" / "journal").glob("*.jsonl"))
+    batch.chmod(0o644)
+    lines = batch.read_text(encoding="utf-8").splitlines()
+    entry = json.loads(lines[-1])
+    entry["event"]["outcome"] = "failure"
+    del entry["digest"]  # a careful forger recomputes the digest, so the chain itself stays valid
+    body = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    entry["digest"] = hashlib.sha256(body.encode()).hexdigest()
+    lines[-1] = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    batch.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = home.run("journal", "verify", "--json")
+    assert result.exit_code == 1
+    problems = result.json()["problems"]  # type: ignore[index]
+    assert [p["kind"] for p in problems] == ["edited"]
+    assert problems[0]["sequence"] == entry["sequence"] and "rewritten" in problems[0]["detail"]
