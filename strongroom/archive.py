@@ -18,7 +18,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
@@ -47,6 +47,7 @@ from strongroom.model import (
     PackageSummary,
     VersionRecord,
 )
+from strongroom.preservation.audit import AuditReport
 from strongroom.preservation.fixity import FixityMode
 from strongroom.preservation.verify import VerifyReport, verify_packages
 from strongroom.records.access import AccessChange
@@ -431,6 +432,21 @@ class Archive:
         self.prepare_to_write()
         summaries = [self.package(r) for r in refs] if refs else self.catalog.packages()
         return verify_packages(self, summaries, operator, mode, progress)
+
+    def audit(
+        self,
+        operator: str,
+        *,
+        older_than: timedelta | None = None,
+        max_bytes: int | None = None,
+        rate: float | None = None,
+        progress: StepProgress | None = None,
+    ) -> AuditReport:
+        """Re-read a slice of the archive, least recently checked first (see preservation/audit.py)."""
+        from strongroom.preservation.audit import run_audit
+
+        self.prepare_to_write()
+        return run_audit(self, operator, older_than=older_than, max_bytes=max_bytes, rate=rate, progress=progress)
 
     def rebuild(self, progress: StepProgress | None = None) -> RebuildReport:
         """Recreate the catalog and the index from storage and the journal alone."""

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from strongroom.archive import PackageDetails, UpdateResult
     from strongroom.ingest.pipeline import IngestReport
     from strongroom.maintenance import RebuildReport, UpgradeReport
+    from strongroom.preservation.audit import AuditReport
     from strongroom.preservation.verify import PackageProblem, VerifyReport
     from strongroom.records.access import AccessChange
 
@@ -260,4 +261,28 @@ def journal_json(report: JournalReport) -> dict[str, Any]:
             {"sequence": p.sequence, "key": p.key, "line": p.line, "kind": p.kind, "detail": p.detail}
             for p in report.problems
         ],
+    }
+
+
+def audit_json(report: AuditReport) -> dict[str, Any]:
+    plan = report.plan
+    return {
+        "packages": [
+            {
+                "package": p.uuid,
+                "name": p.name,
+                "bytes": p.bytes,
+                "previously_checked": plan.last_checked[p.uuid].isoformat() if p.uuid in plan.last_checked else None,
+                "problems": report.problems_by_package.get(p.uuid, 0),
+            }
+            for p in plan.packages
+        ],
+        "checked_recently": plan.checked_recently,
+        "left_for_later": plan.over_budget,
+        "files_checked": report.verify.checked,
+        "bytes_read": report.verify.bytes_read,
+        "seconds": round(report.seconds, 3),
+        "mb_per_second": round(report.read_mb_per_second, 2),
+        "rate_limit_mb_per_second": report.rate_limit,
+        "problems": [p.as_dict() for p in report.verify.problems],
     }

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from strongroom.model import (
@@ -140,6 +141,11 @@ class Catalog(Protocol):
 
     def events(self, package: str, *, file_uuid: str | None = None) -> list[Event]:
         """A package's events (or one file's), oldest first; ties in time ordered by type, then UUID."""
+        ...
+
+    def last_checked(self) -> dict[str, datetime]:
+        """When each package last had a whole-package fixity check (a "fixity check" event with no file);
+        packages never checked are absent."""
         ...
 
     def descriptions(self, package: str) -> list[DublinCore]:

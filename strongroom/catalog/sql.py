@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
 from itertools import islice
 from typing import Any, Protocol, TypeVar
 
@@ -354,6 +355,17 @@ class SqlCatalog:
         with self._read(f"list the events of package {package}") as conn:
             rows = conn.execute(query.order_by(e.datetime, e.type, e.uuid)).all()
         return [_event(r) for r in rows]
+
+    def last_checked(self) -> dict[str, datetime]:
+        e = t.events.c
+        query = (
+            sa.select(e.package, sa.func.max(e.datetime))
+            .where(e.type == "fixity check", e.file_uuid.is_(None))
+            .group_by(e.package)
+        )
+        with self._read("find when packages were last checked") as conn:
+            # max() keeps the column's type, so the times come back as the column gives them.
+            return {str(package): when for package, when in conn.execute(query)}
 
     def descriptions(self, package: str) -> list[DublinCore]:
         d = t.descriptions.c

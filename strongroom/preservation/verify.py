@@ -65,6 +65,7 @@ class PackageProblem:
 class VerifyReport:
     mode: FixityMode
     checked: int = 0
+    bytes_read: int = 0
     packages: int = 0
     versions: int = 0
     problems: list[PackageProblem] = field(default_factory=list)
@@ -76,7 +77,9 @@ def verify_packages(
     operator: str,
     mode: FixityMode = FixityMode.FULL,
     progress: StepProgress | None = None,
+    throttle: Callable[[int], None] | None = None,
 ) -> VerifyReport:
+    """Verify packages one by one; `throttle(bytes)` is called after each stored file is read."""
     report = VerifyReport(mode)
     agents = archive.system_agents(operator)
     # The catalog counts each package's current files; storage holds every version's files plus the bag's tag
@@ -85,7 +88,7 @@ def verify_packages(
     for summary in summaries:
         report.packages += 1
         later -= summary.files
-        events = _verify_package(archive, summary, report, agents, mode, progress, later)
+        events = _verify_package(archive, summary, report, agents, mode, progress, later, throttle)
         records = [JournalRecord(summary.uuid, event, agents) for event in events]
         archive.journal.append(records)
         archive.catalog.record_events(summary.uuid, events, agents)
@@ -100,6 +103,7 @@ def _verify_package(
     mode: FixityMode,
     progress: StepProgress | None,
     later: int,
+    throttle: Callable[[int], None] | None = None,
 ) -> list[Event]:
     keys = tuple(a.key for a in agents)
     detail = f'program="Strongroom"; algorithm=SHA-256; mode={mode.value}'
@@ -138,6 +142,9 @@ def _verify_package(
             progress("Verifying", min(report.checked + counter[0], total), total)
 
     for check in check_stored(archive.storage, stored, mode, workers=4, progress=step):
+        report.bytes_read += check.found_size or 0
+        if throttle is not None:
+            throttle(check.found_size or 0)
         if check.problem is not None:
             damaged[check.file.sha256] = check.problem
             fail(check.problem, tuple(sorted({v for v, _ in uses.get(check.file.sha256, ())})))

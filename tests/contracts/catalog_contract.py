@@ -588,6 +588,26 @@ class CatalogContract:
         assert sorted(catalog.format_counts(beta.uuid), key=repr) == sorted(beta_counts, key=repr)
         assert catalog.format_counts(new_uuid()) == []
 
+    # --- fixity history ---------------------------------------------------------------------------
+
+    def test_last_checked_is_the_latest_whole_package_fixity_check(self, catalog: Catalog) -> None:
+        first, second = make_summary(), make_summary()
+        file = make_file("objects/a.txt")
+        add(catalog, first, [file])
+        add(catalog, second, [make_file("objects/b.txt")])
+        assert catalog.last_checked() == {}
+        early, late = T0 + timedelta(days=1), T0 + timedelta(days=30)
+        checks = [
+            make_event("fixity check", when=early),
+            make_event("fixity check", when=late),
+            make_event("fixity check", when=late + timedelta(days=1), file_uuid=file.uuid),
+            make_event("ingestion", when=late + timedelta(days=2)),
+        ]
+        catalog.record_events(first.uuid, checks, [AGENT_TOOL, AGENT_ORG])
+        last = catalog.last_checked()
+        assert last == {first.uuid: late}
+        assert last[first.uuid].tzinfo is not None
+
     # --- the journal anchor -----------------------------------------------------------------------
 
     def test_the_journal_anchor_only_moves_forward(self, catalog: Catalog) -> None:
