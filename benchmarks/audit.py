@@ -64,6 +64,22 @@ def hashlib_rate(paths: list[Path], threads: int) -> tuple[float, int]:
     return time.perf_counter() - start, total
 
 
+def fixity_rate(home: Path) -> tuple[float, int]:
+    """Strongroom's fixity reader alone (strongroom.preservation.fixity), in process, over every stored file."""
+    from strongroom.archive import Archive
+    from strongroom.commit import object_id
+    from strongroom.preservation.fixity import FixityMode, StoredFile, check_stored
+
+    with Archive.open(home) as archive:
+        files = []
+        for package in archive.catalog.packages():
+            inventory = archive.ocfl.inventory(object_id(package.uuid))
+            files += [StoredFile(inventory.root + p, p, d) for d, paths in inventory.manifest.items() for p in paths]
+        start = time.perf_counter()
+        total = sum(c.found_size or 0 for c in check_stored(archive.storage, files, FixityMode.FULL, workers=1))
+        return time.perf_counter() - start, total
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=60, help="large files in the corpus")
@@ -83,6 +99,7 @@ def main() -> int:
         hashlib_rate(stored, 1)  # warm the page cache for every run alike
         one_s, total = hashlib_rate(stored, 1)
         all_s, _ = hashlib_rate(stored, cores)
+        reader_s, reader_bytes = fixity_rate(root / "home")
         start = time.perf_counter()
         result = subprocess.run([strongroom, "audit", "--json"], env=env, capture_output=True, text=True)
         audit_s = time.perf_counter() - start
@@ -97,11 +114,13 @@ def main() -> int:
         print(f"{'reader':52} {'seconds':>8} {'MB/s':>8}")
         print(f"{'hashlib sha256, 1 thread (in process)':52} {one_s:8.2f} {mb / one_s:8.1f}")
         print(f"{f'hashlib sha256, {cores} threads (in process)':52} {all_s:8.2f} {mb / all_s:8.1f}")
+        print(f"{'fixity reader alone, 1 thread (in process)':52} {reader_s:8.2f} {reader_bytes / 1e6 / reader_s:8.1f}")
         print(f"{'strongroom audit --json (command, start-up included)':52} {audit_s:8.2f} {audit_mb / audit_s:8.1f}")
         label = "  of which the audit itself, as it reports it"
         print(f"{label:52} {report['seconds']:8.2f} {report['mb_per_second']:8.1f}")
         print(f"audit / hashlib on {cores} threads: {(audit_mb / audit_s) / (mb / all_s):.0%} (command); "
               f"{report['mb_per_second'] / (mb / all_s):.0%} (in-process reading)")  # fmt: skip
+        print(f"fixity reader / hashlib on 1 thread: {(reader_bytes / reader_s) / (total / one_s):.0%}")
         print(f"audit per core: {audit_mb / audit_s / cores:.1f} MB/s; hashlib per core: {mb / all_s / cores:.1f} MB/s")
     return 0
 
