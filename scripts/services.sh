@@ -10,12 +10,12 @@
 # Data lives in ${STRONGROOM_SERVICES_DIR:-<repo>/.services}/<service>. Starting twice is harmless: a running
 # server is found by its PID file and the same exports are printed. Progress goes to stderr, exports to stdout.
 # Each service is a set of functions named <service>_start, <service>_stop and <service>_status; adding one
-# (s3, opensearch, clamd...) is those three functions plus its name in SERVICES.
+# (opensearch, clamd...) is those three functions plus its name in SERVICES.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SERVICES_DIR=${STRONGROOM_SERVICES_DIR:-$REPO/.services}
-SERVICES=(postgresql)
+SERVICES=(postgresql s3)
 
 say() { echo "services.sh: $*" >&2; }
 die() {
@@ -205,6 +205,128 @@ postgresql_status() {
         echo "postgresql: stopped (data in $(postgresql_dir)/data)"
     else
         echo "postgresql: not set up"
+    fi
+}
+
+# --- S3 (MinIO) --------------------------------------------------------------------------------------------------
+
+# MinIO has no semver tags; this pseudo-version is its last community commit (the module stays on the proxy).
+MINIO_MODULE=github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
+S3_PORT=${STRONGROOM_S3_PORT:-19000}
+# Test-only credentials for a server bound to 127.0.0.1; never use them for anything real.
+S3_ACCESS_KEY=strongroom-test
+S3_SECRET_KEY=strongroom-test-secret
+
+s3_dir() { echo "$SERVICES_DIR/s3"; }
+
+s3_binary() {
+    if command -v minio >/dev/null 2>&1; then
+        command -v minio
+        return 0
+    fi
+    if command -v go >/dev/null 2>&1; then
+        local gobin
+        gobin="$(go env GOBIN 2>/dev/null || true)"
+        [ -n "$gobin" ] || gobin="$(go env GOPATH 2>/dev/null)/bin"
+        if [ -x "$gobin/minio" ]; then
+            echo "$gobin/minio"
+            return 0
+        fi
+    fi
+    return 1
+}
+
+s3_install() {
+    s3_binary >/dev/null && return 0
+    command -v go >/dev/null 2>&1 || die "MinIO is not installed and there is no Go toolchain to build it. Install Go 1.24 or newer (or put a 'minio' binary on PATH), then retry."
+    say "building MinIO with: go install $MINIO_MODULE (5-9 minutes and ~2.5 GB of disk, once per machine)"
+    go install "$MINIO_MODULE" >&2 || die "go install $MINIO_MODULE failed (output above)."
+    s3_binary >/dev/null || die "go install finished but no minio binary was found in \$(go env GOPATH)/bin."
+}
+
+s3_pid() {
+    local pidfile
+    pidfile="$(s3_dir)/minio.pid"
+    [ -f "$pidfile" ] || return 1
+    local pid
+    pid=$(cat "$pidfile" 2>/dev/null || true)
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+s3_running_port() { cat "$(s3_dir)/minio.port"; }
+
+s3_exports() {
+    echo "export AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY"
+    echo "export AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY"
+    echo "export STRONGROOM_TEST_S3_ENDPOINT=http://127.0.0.1:$1"
+}
+
+s3_start_locked() {
+    local dir pid port binary
+    dir=$(s3_dir)
+    if pid=$(s3_pid); then
+        port=$(s3_running_port)
+        say "s3 (MinIO) already running (PID $pid, port $port)"
+        s3_exports "$port"
+        return 0
+    fi
+    s3_install
+    binary=$(s3_binary)
+    port=$S3_PORT
+    if [ -z "${STRONGROOM_S3_PORT:-}" ] && port_in_use "$port"; then
+        port=$(free_port)
+        say "port $S3_PORT is taken; using $port (set STRONGROOM_S3_PORT to choose)"
+    fi
+    mkdir -p "$dir/data"
+    say "starting MinIO on 127.0.0.1:$port (data in $dir/data)"
+    # 9>&-: the server must not inherit the start lock (it would hold it for its whole life).
+    MINIO_ROOT_USER=$S3_ACCESS_KEY MINIO_ROOT_PASSWORD=$S3_SECRET_KEY MINIO_BROWSER=off MINIO_UPDATE=off \
+        nohup "$binary" server "$dir/data" --address "127.0.0.1:$port" --quiet >"$dir/server.log" 2>&1 9>&- </dev/null &
+    pid=$!
+    echo "$pid" >"$dir/minio.pid"
+    echo "$port" >"$dir/minio.port"
+    local deadline=$((SECONDS + 60))
+    until curl -sf -o /dev/null "http://127.0.0.1:$port/minio/health/ready"; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -n 20 "$dir/server.log" >&2 || true
+            rm -f "$dir/minio.pid"
+            die "MinIO did not start (log above, in $dir/server.log). Is port $port taken? Set STRONGROOM_S3_PORT to use another."
+        fi
+        [ $SECONDS -lt $deadline ] || die "MinIO started (PID $pid) but is not ready on 127.0.0.1:$port; see $dir/server.log"
+        sleep 0.1
+    done
+    s3_exports "$port"
+}
+
+s3_start() { with_lock s3 s3_start_locked; }
+
+s3_stop_locked() {
+    local pid
+    if ! pid=$(s3_pid); then
+        say "s3 is not running"
+        rm -f "$(s3_dir)/minio.pid"
+        return 0
+    fi
+    say "stopping s3 (MinIO, PID $pid)"
+    kill "$pid"
+    local deadline=$((SECONDS + 30))
+    while kill -0 "$pid" 2>/dev/null; do
+        [ $SECONDS -lt $deadline ] || die "MinIO (PID $pid) did not stop in 30 s; stop it with: kill -9 $pid"
+        sleep 0.1
+    done
+    rm -f "$(s3_dir)/minio.pid"
+}
+
+s3_stop() { with_lock s3 s3_stop_locked; }
+
+s3_status() {
+    local pid
+    if pid=$(s3_pid); then
+        echo "s3: running (MinIO, PID $pid) on 127.0.0.1:$(s3_running_port), data in $(s3_dir)/data"
+    elif [ -d "$(s3_dir)/data" ]; then
+        echo "s3: stopped (data in $(s3_dir)/data)"
+    else
+        echo "s3: not set up"
     fi
 }
 

@@ -155,6 +155,47 @@ class StorageContract:
         assert backend.stat("doc.txt").size == len(b"second, longer version")
         assert list(backend.list()) == ["doc.txt"]
 
+    def test_overwrite_across_sizes(self, backend: StorageBackend, sources: Path) -> None:
+        # Large enough for a multipart upload where a backend has one, then small, then large again.
+        big = sources / "big.bin"
+        big_data = os.urandom(20 * MIB + 17)
+        big.write_bytes(big_data)
+        small, small_digest = self.write(sources, b"small now", "small")
+
+        backend.put("doc.bin", big, sha256_hex(big_data))
+        backend.put("doc.bin", small, small_digest)
+        assert self.read(backend, "doc.bin") == b"small now"
+        backend.put("doc.bin", big, sha256_hex(big_data))
+
+        assert backend.stat("doc.bin").size == len(big_data)
+        assert self.read(backend, "doc.bin") == big_data
+        assert self.leftovers(backend) == ["doc.bin"]
+
+    def test_a_stream_closed_early_leaves_the_object_readable(self, backend: StorageBackend, sources: Path) -> None:
+        data = os.urandom(3 * MIB)
+        source, digest = self.write(sources, data)
+        backend.put("doc.bin", source, digest)
+
+        for _ in range(40):  # more than a connection pool would hold if close() did not give connections back
+            with backend.open("doc.bin") as stream:
+                assert stream.read(10) == data[:10]
+
+        with backend.open("doc.bin") as stream:
+            assert stream.read(MIB) == data[:MIB]
+            assert stream.read() == data[MIB:]
+            assert stream.read(1) == b""
+
+    def test_key_that_is_a_prefix_of_another_is_its_own_object(self, backend: StorageBackend, sources: Path) -> None:
+        source, digest = self.write(sources, b"x")
+        backend.put("report.pdf", source, digest)
+        backend.put("report.pdf.sig", source, digest)
+
+        backend.delete("report.pdf")
+
+        assert list(backend.list("report.pdf")) == ["report.pdf.sig"]
+        with pytest.raises(NotFound):
+            backend.stat("report.pdf")
+
     # --- verification -----------------------------------------------------------------
 
     def test_wrong_sha256_raises_and_leaves_nothing(self, backend: StorageBackend, sources: Path) -> None:
