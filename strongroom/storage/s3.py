@@ -157,7 +157,7 @@ class S3Storage:
         s3_key = self._s3_key(key)
         try:
             response = self._client.get_object(Bucket=self.bucket, Key=s3_key)
-        except Exception as err:
+        except _service_errors() as err:
             raise self._failure("read", key, err) from err
         return io.BufferedReader(_Body(response["Body"], self, key), buffer_size=_READ_CHUNK)
 
@@ -182,7 +182,7 @@ class S3Storage:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
                 for item in page.get("Contents", ()):
                     yield item["Key"][len(self.prefix) :]
-        except Exception as err:
+        except _service_errors() as err:
             raise self._failure("list", prefix or "the storage root", err) from err
 
     def delete(self, key: str) -> None:
@@ -190,7 +190,7 @@ class S3Storage:
         self._head(key)
         try:
             self._client.delete_object(Bucket=self.bucket, Key=self._s3_key(key))
-        except Exception as err:
+        except _service_errors() as err:
             raise self._failure("delete", key, err) from err
 
     # --- optional capabilities ------------------------------------------------------------
@@ -234,11 +234,11 @@ class S3Storage:
                         self._client.abort_multipart_upload(
                             Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
                         )
-                    except Exception as err:
+                    except _service_errors() as err:
                         if _code(err) != "NoSuchUpload":  # finished or aborted meanwhile
                             raise
                     removed += 1
-        except Exception as err:
+        except _service_errors() as err:
             raise self._failure("clean up", prefix or "the storage root", err) from err
         return removed
 
@@ -254,7 +254,7 @@ class S3Storage:
                 ChecksumSHA256=_b64(expected),
                 Metadata={_META_SHA256: expected},
             )
-        except Exception as err:
+        except _service_errors() as err:
             if _code(err) in _BAD_DIGEST_CODES:
                 raise self._source_mismatch(key, source, expected, "the server refused the upload") from None
             raise self._failure("store", key, err) from err
@@ -275,7 +275,7 @@ class S3Storage:
             upload = self._client.create_multipart_upload(
                 Bucket=self.bucket, Key=s3_key, ChecksumAlgorithm="SHA256", Metadata={_META_SHA256: expected}
             )
-        except Exception as err:
+        except _service_errors() as err:
             raise self._failure("store", key, err) from err
         upload_id = upload["UploadId"]
         completed = False
@@ -290,7 +290,7 @@ class S3Storage:
                 self._client.complete_multipart_upload(
                     Bucket=self.bucket, Key=s3_key, UploadId=upload_id, MultipartUpload={"Parts": parts}
                 )
-            except Exception as err:
+            except _service_errors() as err:
                 raise self._failure("store", key, err) from err
             completed = True
         finally:
@@ -334,7 +334,7 @@ class S3Storage:
                     Body=data,
                     ChecksumSHA256=part_b64,
                 )
-            except Exception as err:
+            except _service_errors() as err:
                 if _code(err) in _BAD_DIGEST_CODES:
                     raise IntegrityError(
                         f"Part {number} of {key!r} was damaged on its way to {self.location}: the server refused it. "
@@ -399,14 +399,14 @@ class S3Storage:
         extra = {"ChecksumMode": "ENABLED"} if checksums else {}
         try:
             head: dict[str, Any] = self._client.head_object(Bucket=self.bucket, Key=s3_key, **extra)
-        except Exception as err:
+        except _service_errors() as err:
             raise self._failure("read", key, err) from err
         return head
 
     def _check_bucket(self) -> None:
         try:
             self._client.head_bucket(Bucket=self.bucket)
-        except Exception as err:
+        except _service_errors() as err:
             code = _code(err)
             if code in ("404", "NoSuchBucket", "NotFound"):
                 raise StorageError(
@@ -415,7 +415,7 @@ class S3Storage:
                 ) from None
             raise self._failure("open", "the bucket", err) from err
 
-    def _failure(self, action: str, key: str, err: Exception) -> StorageError:
+    def _failure(self, action: str, key: str, err: BaseException) -> StorageError:
         from botocore.exceptions import (
             ClientError,
             ConnectionError,
@@ -471,6 +471,14 @@ class S3Storage:
         return StorageError(f"Could not {action} {key!r} in {where}: {err}.")
 
 
+def _service_errors() -> tuple[type[BaseException], ...]:
+    """What the S3 client raises for a failed request: translated into StorageError; anything else is a bug
+    and keeps its traceback. (Evaluated only when an exception is being matched, so botocore stays lazy.)"""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (BotoCoreError, ClientError, OSError)
+
+
 class _Body(io.RawIOBase):
     """A GetObject body as a raw stream: read(n) works through BufferedReader, close() frees the connection."""
 
@@ -486,7 +494,7 @@ class _Body(io.RawIOBase):
         view = memoryview(buffer).cast("B")
         try:
             data = self._body.read(len(view))
-        except Exception as err:
+        except _service_errors() as err:
             raise self._storage._failure("read", self._key, err) from err
         view[: len(data)] = data
         return len(data)
@@ -504,7 +512,7 @@ def _file_size(src: BinaryIO, source: Path) -> int:
         raise StorageError(f"Cannot read {source}: {err.strerror or err}.") from err
 
 
-def _code(err: Exception) -> str:
+def _code(err: BaseException) -> str:
     response = getattr(err, "response", None)
     if isinstance(response, Mapping):
         return str(response.get("Error", {}).get("Code", ""))
