@@ -172,8 +172,12 @@ class AdvisoryLocks:
             else:
                 held = bool(conn.execute(sa.select(sa.func.pg_try_advisory_lock(key))).scalar())
             yield held
+            if held:
+                # Released here, at once: the server ends a closed session's locks only when it notices
+                # the disconnection, so another process could still find the lock taken a moment later.
+                conn.execute(sa.select(sa.func.pg_advisory_unlock(key)))
         finally:
-            # Closing the session releases its advisory locks, whatever state it is in.
+            # Closing the session releases its advisory locks, whatever state it is in (also after an error).
             conn.close()
 
     def close(self) -> None:
