@@ -348,9 +348,8 @@ class FilesystemStorage:
         if folder == self.root:
             yield  # the root belongs to whoever configured it: its mode is left alone
             return
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+        fd = self._lock_folder(folder)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
             os.fchmod(fd, _FOLDER_OPEN_MODE)
             try:
                 yield
@@ -358,6 +357,31 @@ class FilesystemStorage:
                 os.fchmod(fd, FOLDER_MODE)
         finally:
             os.close(fd)  # and with it the lock
+
+    @staticmethod
+    def _lock_folder(folder: Path) -> int:
+        """An exclusive flock on `folder`, made sure to be on the folder now at that path.
+
+        Between opening a folder and locking it, another thread may prune it and a third make
+        a new one in its place: a lock on the old one would guard nothing, and changes made
+        by path would land in the new, read-only one. So check, and retry on the new folder.
+        """
+        flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+        while True:
+            fd = os.open(folder, flags)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                held = os.fstat(fd)
+                try:
+                    now = os.stat(folder)
+                except FileNotFoundError:
+                    raise  # pruned for good: the caller retries from making the folders
+                if (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino):
+                    return fd
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)
 
     def _not_found(self, key: str) -> NotFound:
         return NotFound(f"There is no object {key!r} in the storage folder {self.root}.")
