@@ -126,7 +126,7 @@ def restore_package(archive: Archive, oid: str, journal: Sequence[JournalEntry] 
         rule = access_rule_of(entry)
         if rule is not None:
             rules.append(rule)
-    versions = _versions(archive, inventory)
+    versions = _versions(archive, inventory, {f.sha256: f.size for f in (*document.files, mets_record)})
     first = inventory.versions[0]
     title = next((d.first("title") for d in document.descriptions if d.target == PACKAGE_TARGET), None)
     summary = PackageSummary(
@@ -169,13 +169,18 @@ def _at_version(summary: PackageSummary, version: VersionRecord) -> PackageSumma
     )  # fmt: skip
 
 
-def _versions(archive: Archive, inventory: ObjectInventory) -> list[VersionRecord]:
+def _versions(archive: Archive, inventory: ObjectInventory, known_sizes: dict[str, int]) -> list[VersionRecord]:
+    """Version records from the inventory; sizes come from the METS where it has them (`known_sizes`,
+    by digest) and from storage only for the rest (tag files, earlier METS), one stat each."""
     records: list[VersionRecord] = []
     for version in inventory.versions:
         octets, count = _payload_oxum(archive, inventory, version.number)
         prefix = f"v{version.number}/"
-        new_paths = [p for paths in inventory.manifest.values() for p in paths if p.startswith(prefix)]
-        new_bytes = sum(archive.storage.stat(inventory.root + p).size for p in new_paths)
+        new = [(d, p) for d, paths in inventory.manifest.items() for p in paths if p.startswith(prefix)]
+        new_bytes = sum(
+            known_sizes[d] if d in known_sizes else archive.storage.stat(inventory.root + p).size for d, p in new
+        )
+        new_paths = [p for _, p in new]
         records.append(
             VersionRecord(
                 package=package_of(inventory.object_id), number=version.number, created=version.created,

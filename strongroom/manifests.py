@@ -4,17 +4,36 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import BinaryIO
 
 CHUNK = 1024 * 1024
 
 
-def sha256_file(path: Path) -> str:
-    """SHA-256 of a file, streamed in 1 MiB chunks."""
-    hasher = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
+def hash_stream(stream: BinaryIO, algorithm: str = "sha256") -> tuple[str, int]:
+    """(hex digest, size) of everything left in `stream`, read in 1 MiB chunks into one reused buffer.
+
+    The one streamed-digest loop: files, stored objects and S3 bodies are all hashed here.
+    """
+    hasher = hashlib.new(algorithm)
+    size = 0
+    readinto = getattr(stream, "readinto", None)
+    if readinto is None:
+        while chunk := stream.read(CHUNK):
+            size += len(chunk)
             hasher.update(chunk)
-    return hasher.hexdigest()
+        return hasher.hexdigest(), size
+    buffer = bytearray(CHUNK)
+    view = memoryview(buffer)
+    while count := readinto(view):
+        size += count
+        hasher.update(view[:count])
+    return hasher.hexdigest(), size
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file, streamed."""
+    with path.open("rb", buffering=0) as handle:
+        return hash_stream(handle)[0]
 
 
 def parse_manifest(text: str) -> dict[str, str]:
@@ -86,11 +105,8 @@ def validate_bag(bag_dir: Path) -> list[str]:
 
 
 def _digest(path: Path, algorithm: str) -> str:
-    hasher = hashlib.new(algorithm)
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            hasher.update(chunk)
-    return hasher.hexdigest()
+    with path.open("rb", buffering=0) as handle:
+        return hash_stream(handle, algorithm)[0]
 
 
 def _payload_oxum(bag_dir: Path) -> tuple[int, int] | None:

@@ -11,16 +11,14 @@ never booleans.
 from __future__ import annotations
 
 import enum
-import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from strongroom.errors import NotFound, StorageError
+from strongroom.manifests import hash_stream
 from strongroom.model import FixityProblem, Mismatch, Missing
 from strongroom.storage.base import NativeChecksums, StorageBackend, supports
-
-CHUNK = 1024 * 1024
 
 
 class FixityMode(enum.StrEnum):
@@ -105,22 +103,8 @@ class FileCheck:
 
 def sha256_of_object(backend: StorageBackend, key: str) -> tuple[str, int]:
     """SHA-256 and size of a stored object, streamed."""
-    hasher = hashlib.sha256()
-    size = 0
     with backend.open(key) as handle:
-        readinto = getattr(handle, "readinto", None)
-        if readinto is None:
-            while chunk := handle.read(CHUNK):
-                size += len(chunk)
-                hasher.update(chunk)
-            return hasher.hexdigest(), size
-        # One buffer for the whole file: no new bytes object per chunk (a third faster on warm files).
-        buffer = bytearray(CHUNK)
-        view = memoryview(buffer)
-        while count := readinto(view):
-            size += count
-            hasher.update(view[:count])
-    return hasher.hexdigest(), size
+        return hash_stream(handle)
 
 
 def check_one(backend: StorageBackend, file: StoredFile, mode: FixityMode) -> FileCheck:

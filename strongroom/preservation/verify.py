@@ -125,7 +125,8 @@ def _verify_package(
     report.versions += inventory.head
 
     uses = _uses(inventory)
-    sizes = {f.sha256: f.size for f in archive.catalog.files(summary.uuid)}
+    head_files = list(archive.catalog.files(summary.uuid))  # read once: for sizes here, events below
+    sizes = {f.sha256: f.size for f in head_files}
     stored = [
         StoredFile(inventory.root + path, path, digest, sizes.get(digest))
         for digest, paths in sorted(inventory.manifest.items())
@@ -161,7 +162,7 @@ def _verify_package(
 
     events: list[Event] = []
     head_state = inventory.version().state
-    for record in archive.catalog.files(summary.uuid):
+    for record in head_files:
         logical = f"data/{record.path}"
         digest = head_state.get(logical)
         problem: FixityProblem | None = damaged.get(digest) if digest else Missing(logical, f"version {inventory.head}")

@@ -33,15 +33,15 @@ from pathlib import Path
 from typing import BinaryIO
 
 from strongroom.errors import IntegrityError, NotFound, StorageError
+from strongroom.manifests import sha256_file
 from strongroom.storage.base import ObjectInfo, PutResult
-from strongroom.storage.keys import check_key, key_problem
+from strongroom.storage.keys import check_key, check_sha256, key_problem
 
 CHUNK_SIZE = 1024 * 1024
 
 # Temporary names carry a random token so that an ordinary file a depositor named
 # `.draft.partial` is still an object, never mistaken for a leftover.
 _PARTIAL = re.compile(r"\..*\.[0-9a-f]{16}\.partial", re.DOTALL)
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 _ABSENT = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
 # Enough of the final name to recognise a leftover, short enough that even four-byte
@@ -93,9 +93,7 @@ class FilesystemStorage:
 
     def put(self, key: str, source: Path, sha256: str) -> PutResult:
         path = self._path(key)
-        expected = sha256.lower()
-        if not _SHA256.fullmatch(expected):
-            raise StorageError(f"Cannot store {key!r}: {sha256!r} is not a SHA-256 digest (64 hexadecimal characters).")
+        expected = check_sha256(key, sha256)
         try:
             src = open(source, "rb")  # noqa: SIM115 - closed in the finally below
         except OSError as err:
@@ -118,7 +116,7 @@ class FilesystemStorage:
                 )
             # Read back what reached the device before the rename, so a bad write never
             # replaces a good earlier version of the object.
-            stored = _sha256_of(partial)
+            stored = sha256_file(partial)
             if stored != expected:
                 raise IntegrityError(
                     f"The copy of {key!r} written to {self.root} reads back wrong: expected SHA-256 "
@@ -433,16 +431,6 @@ def _copy(src: io.BufferedReader, source: Path, fd: int) -> tuple[int, str]:
         while chunk:
             chunk = chunk[os.write(fd, chunk) :]
         size += count
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    buffer = bytearray(CHUNK_SIZE)
-    view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as stored:
-        while count := stored.readinto(view):
-            digest.update(view[:count])
-    return digest.hexdigest()
 
 
 def _drop_cache(fd: int) -> None:

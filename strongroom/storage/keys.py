@@ -45,3 +45,11 @@ def check_key(key: str) -> str:
     if problem is not None:
         raise StorageError(f"Invalid storage key {key!r}: {problem}.")
     return key
+
+
+def check_sha256(key: str, sha256: str) -> str:
+    """The digest a put() was given, lower-cased; StorageError when it is not a SHA-256 at all."""
+    expected = sha256.lower()
+    if len(expected) != 64 or any(c not in "0123456789abcdef" for c in expected):
+        raise StorageError(f"Cannot store {key!r}: {sha256!r} is not a SHA-256 digest (64 hexadecimal characters).")
+    return expected

@@ -38,8 +38,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from strongroom.errors import IntegrityError, NotFound, StorageError
+from strongroom.manifests import hash_stream, sha256_file
 from strongroom.storage.base import ObjectInfo, PutResult
-from strongroom.storage.keys import check_key, key_problem
+from strongroom.storage.keys import check_key, check_sha256, key_problem
 
 MIB = 1024 * 1024
 DEFAULT_PART_SIZE = 16 * MIB
@@ -136,9 +137,7 @@ class S3Storage:
 
     def put(self, key: str, source: Path, sha256: str) -> PutResult:
         s3_key = self._s3_key(key)
-        expected = sha256.lower()
-        if not _SHA256.fullmatch(expected):
-            raise StorageError(f"Cannot store {key!r}: {sha256!r} is not a SHA-256 digest (64 hexadecimal characters).")
+        expected = check_sha256(key, sha256)
         try:
             src = open(source, "rb")  # noqa: SIM115 - closed in the finally below
         except OSError as err:
@@ -207,11 +206,7 @@ class S3Storage:
         if _SHA256.fullmatch(recorded):
             return str(recorded)
         # Written by another tool: no digest kept anywhere, so compute it.
-        hasher = hashlib.sha256()
-        with self.open(key) as stream:
-            while chunk := stream.read(_READ_CHUNK):
-                hasher.update(chunk)
-        return hasher.hexdigest()
+        return self._read_back(key)
 
     def cleanup_partials(self, older_than: timedelta, prefix: str = "") -> int:
         """Abort multipart uploads under `prefix` started more than `older_than` ago; returns how many.
@@ -263,12 +258,7 @@ class S3Storage:
         if stored is None:
             # A server that keeps no checksum: check the hard way.
             stored = self._read_back(key)
-        if stored != expected:
-            self._remove_quietly(s3_key)
-            raise IntegrityError(
-                f"The copy of {key!r} stored in {self.location} reads back wrong: expected SHA-256 {expected}, "
-                f"found {stored}. It was removed; check the S3 server's health and store the file again."
-            )
+        self._require_stored(key, s3_key, stored, expected)
 
     def _put_multipart(self, key: str, s3_key: str, src: BinaryIO, source: Path, expected: str) -> None:
         try:
@@ -297,12 +287,7 @@ class S3Storage:
             if not completed:
                 self._abort_quietly(s3_key, upload_id)
         stored = self._read_back(key)
-        if stored != expected:
-            self._remove_quietly(s3_key)
-            raise IntegrityError(
-                f"The copy of {key!r} stored in {self.location} reads back wrong: expected SHA-256 {expected}, "
-                f"found {stored}. It was removed; check the S3 server's health and store the file again."
-            )
+        self._require_stored(key, s3_key, stored, expected)
 
     def _upload_parts(
         self, key: str, s3_key: str, upload_id: str, src: BinaryIO, source: Path
@@ -345,20 +330,22 @@ class S3Storage:
             if not data:
                 return parts, whole.hexdigest()  # an empty file: one empty part
 
+    def _require_stored(self, key: str, s3_key: str, stored: str, expected: str) -> None:
+        """Remove an object whose stored bytes are not the ones sent, and say so."""
+        if stored != expected:
+            self._remove_quietly(s3_key)
+            raise IntegrityError(
+                f"The copy of {key!r} stored in {self.location} reads back wrong: expected SHA-256 {expected}, "
+                f"found {stored}. It was removed; check the S3 server's health and store the file again."
+            )
+
     def _read_back(self, key: str) -> str:
-        hasher = hashlib.sha256()
         with self.open(key) as stream:
-            while chunk := stream.read(_READ_CHUNK):
-                hasher.update(chunk)
-        return hasher.hexdigest()
+            return hash_stream(stream)[0]
 
     def _source_mismatch(self, key: str, source: Path, expected: str, how: str) -> IntegrityError:
-        hasher = hashlib.sha256()
         try:
-            with open(source, "rb") as again:
-                while chunk := again.read(_READ_CHUNK):
-                    hasher.update(chunk)
-            found = hasher.hexdigest()
+            found = sha256_file(source)
         except OSError as err:
             found = f"unreadable ({err.strerror or err})"
         return IntegrityError(
