@@ -315,3 +315,33 @@ class JournalAnchor:
 
     sequence: int
     digest: str
+
+
+@dataclass(frozen=True)
+class CopyRecord:
+    """One package's copy in one storage location, as the catalog knows it.
+
+    `version` is the highest version stored whole there (written and read back); `checked`
+    and `outcome` are the last fixity check of that copy (None before the first).
+    """
+
+    package: str
+    location: str
+    version: int
+    stored: datetime
+    checked: datetime | None = None
+    outcome: Outcome | None = None
+    problems: int = 0
+
+
+@dataclass(frozen=True)
+class LocationUsage:
+    """What the catalog knows a storage location holds."""
+
+    location: str
+    packages: int  # packages with a copy there (any version)
+    current: int  # of those, copies at the package's head version
+    bytes: int  # stored bytes of the versions held there (sum of each held version's new bytes)
+    oldest_check: datetime | None  # the least recent fixity check of a copy there (None: some never checked)
+    newest_check: datetime | None
+    failing: int  # copies whose last check failed

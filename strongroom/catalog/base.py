@@ -10,11 +10,15 @@ Concurrency: every write method is one transaction (all of it or none of it).
 `lock(name)` is a cross-process lock for the few things storage itself cannot
 serialise (appending to the journal, writing a new version of one package); on
 PostgreSQL it is an advisory lock, so it holds across machines sharing the database.
+
+Copies: a package is kept in one or more named storage locations ("primary", "offsite"...).
+Per (package, location) the catalog records a `CopyRecord`: the highest version stored whole
+there, when, and the last fixity check of that copy. A copy row goes with its package.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -22,11 +26,14 @@ from typing import Protocol, runtime_checkable
 from strongroom.model import (
     AccessRule,
     Agent,
+    CopyRecord,
     DublinCore,
     Event,
     FileRecord,
     FormatCount,
     JournalAnchor,
+    LocationUsage,
+    Outcome,
     PackageSummary,
     VersionRecord,
 )
@@ -50,6 +57,7 @@ class Catalog(Protocol):
         descriptions: Iterable[DublinCore],
         *,
         claim_payload: bool,
+        stored_in: Sequence[str] = (),
     ) -> None:
         """Record a newly stored package (its version 1), in one transaction.
 
@@ -60,7 +68,9 @@ class Catalog(Protocol):
         --allow-duplicate, or a package recovered from storage whose digest is already
         claimed) the package is recorded unclaimed. `files` and `events` may be
         generators: they are consumed once, inside the transaction.
-        Recording a package whose UUID is already catalogued replaces it whole.
+        Recording a package whose UUID is already catalogued replaces it whole, its copies
+        included. Each location named in `stored_in` gets a copy at `version.number`, stored at
+        `version.created`, never checked.
         """
         ...
 
@@ -72,6 +82,8 @@ class Catalog(Protocol):
         events: Iterable[Event],
         agents: Iterable[Agent],
         descriptions: Iterable[DublinCore],
+        *,
+        stored_in: Sequence[str] = (),
     ) -> None:
         """Record a new head version of a catalogued package, in one transaction.
 
@@ -79,7 +91,9 @@ class Catalog(Protocol):
         `files` replace the package's files (the catalog keeps the head version's files);
         `descriptions` replace its descriptions; `events` are added to its events (an
         event whose UUID is already recorded is left as it is). Versions are kept, one
-        row each. NotFound when the package is not catalogued.
+        row each. Each location named in `stored_in` records a copy of `version.number` stored
+        at `version.created`, as record_copy() does: its last check is kept, and a higher version
+        already recorded there stays. NotFound when the package is not catalogued.
         """
         ...
 
@@ -107,9 +121,33 @@ class Catalog(Protocol):
         """The newest journal entry recorded by advance_journal_anchor(); None before the first."""
         ...
 
+    def record_copy(self, package: str, location: str, version: int, stored: datetime) -> None:
+        """Record that `location` holds `version` of `package` whole, written at `stored`.
+
+        Creates the copy, or updates it when `version` is at least the recorded one (the same
+        version again, such as a copy rewritten by repair, takes the new `stored` time); a lower
+        version changes nothing, so a recorded version never goes down. The last check (checked,
+        outcome, problems) is kept. NotFound when the package is not catalogued.
+        """
+        ...
+
+    def record_copy_check(
+        self, package: str, location: str, checked: datetime, outcome: Outcome, problems: int
+    ) -> bool:
+        """Set the last fixity check of the copy of `package` in `location` (replacing the one before).
+
+        True if the copy is recorded and was updated; False, changing nothing, when the catalog
+        has no such copy (an unknown package, or none recorded in that location).
+        """
+        ...
+
+    def forget_location(self, location: str) -> int:
+        """Remove every copy recorded in `location` (when it is taken out of use); how many there were."""
+        ...
+
     def clear(self) -> None:
-        """Remove every package, file, event, agent, version and access rule (for rebuild); the journal
-        anchor too."""
+        """Remove every package, file, event, agent, version, access rule and copy (for rebuild); the
+        journal anchor too."""
         ...
 
     # --- reading ----------------------------------------------------------------------------
@@ -143,9 +181,25 @@ class Catalog(Protocol):
         """A package's events (or one file's), oldest first; ties in time ordered by type, then UUID."""
         ...
 
-    def last_checked(self) -> dict[str, datetime]:
-        """When each package last had a whole-package fixity check (a "fixity check" event with no file);
-        packages never checked are absent."""
+    def last_checked(self, location: str) -> dict[str, datetime]:
+        """Package UUID -> when its copy in `location` was last checked (record_copy_check()).
+
+        Packages with no copy there, or whose copy was never checked, are absent.
+        """
+        ...
+
+    def copies(self, package: str | None = None, location: str | None = None) -> list[CopyRecord]:
+        """The recorded copies, of one package and/or in one location when given; by package UUID, then location."""
+        ...
+
+    def location_usage(self) -> list[LocationUsage]:
+        """One entry per location holding any copy, by name, counted in the database.
+
+        `packages`: its copies; `current`: those at their package's head version; `bytes`: for
+        each copy, the sum of `new_bytes` of its package's versions up to the copy's version;
+        `oldest_check`: the least recent last check, None if any copy there was never checked;
+        `newest_check`: the most recent; `failing`: copies whose last check failed.
+        """
         ...
 
     def descriptions(self, package: str) -> list[DublinCore]:

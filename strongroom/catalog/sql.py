@@ -8,7 +8,7 @@ are consumed once and inserted in chunks, so memory stays flat however big the p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from itertools import islice
@@ -32,12 +32,14 @@ from strongroom.model import (
     AccessStatus,
     Agent,
     AgentType,
+    CopyRecord,
     DublinCore,
     Event,
     FileRecord,
     FileRole,
     FormatCount,
     JournalAnchor,
+    LocationUsage,
     Outcome,
     PackageSummary,
     VersionRecord,
@@ -159,6 +161,7 @@ class SqlCatalog:
         descriptions: Iterable[DublinCore],
         *,
         claim_payload: bool,
+        stored_in: Sequence[str] = (),
     ) -> None:
         _check_version_of(summary, version)
         with self._write(f"record package {summary.uuid}") as conn:
@@ -173,6 +176,7 @@ class SqlCatalog:
                 raise self._duplicate(conn, summary)
             conn.execute(sa.insert(t.versions), _version_values(version))
             self._write_contents(conn, summary.uuid, files, events, agents, descriptions)
+            self._write_copies(conn, summary.uuid, stored_in, version.number, version.created)
 
     def _duplicate(self, conn: Connection, summary: PackageSummary) -> DuplicateTransferError:
         holder = conn.execute(
@@ -192,6 +196,8 @@ class SqlCatalog:
         events: Iterable[Event],
         agents: Iterable[Agent],
         descriptions: Iterable[DublinCore],
+        *,
+        stored_in: Sequence[str] = (),
     ) -> None:
         _check_version_of(summary, version)
         package = summary.uuid
@@ -205,6 +211,7 @@ class SqlCatalog:
             conn.execute(sa.delete(t.files).where(t.files.c.package == package))
             conn.execute(sa.delete(t.descriptions).where(t.descriptions.c.package == package))
             self._write_contents(conn, package, files, events, agents, descriptions)
+            self._write_copies(conn, package, stored_in, version.number, version.created)
 
     def _write_contents(
         self,
@@ -263,6 +270,50 @@ class SqlCatalog:
                     "event_uuid": rule.event_uuid,
                 },
             )
+
+    def _write_copies(
+        self, conn: Connection, package: str, locations: Iterable[str], version: int, stored: datetime
+    ) -> None:
+        c = t.copies.c
+        stmt = self._insert(t.copies)
+        # A lower version than the recorded one changes nothing; the last check is never touched here.
+        newer = stmt.excluded.version >= c.version
+        upsert = stmt.on_conflict_do_update(
+            index_elements=["package", "location"],
+            set_={"version": stmt.excluded.version, "stored": stmt.excluded.stored},
+            where=newer,
+        )
+        # Each location once: PostgreSQL refuses to update one row twice in a statement.
+        rows = [{"package": package, "location": loc, "version": version, "stored": stored}
+                for loc in dict.fromkeys(locations)]  # fmt: skip
+        if rows:
+            conn.execute(upsert, rows)
+
+    def record_copy(self, package: str, location: str, version: int, stored: datetime) -> None:
+        if version < 1:
+            raise ValueError(f"Versions are numbered from 1, not {version} (a bug in the caller).")
+        with self._write(f"record the copy of package {package} in location {location!r}") as conn:
+            self._require_package(conn, package)
+            self._write_copies(conn, package, [location], version, stored)
+
+    def record_copy_check(
+        self, package: str, location: str, checked: datetime, outcome: Outcome, problems: int
+    ) -> bool:
+        if problems < 0:
+            raise ValueError(f"A fixity check cannot find {problems} problems (a bug in the caller).")
+        c = t.copies.c
+        stmt = (
+            sa.update(t.copies)
+            .where(c.package == package, c.location == location)
+            .values(checked=checked, outcome=Outcome(outcome).value, problems=problems)
+        )
+        with self._write(f"record the check of package {package} in location {location!r}") as conn:
+            return bool(conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount)
+
+    def forget_location(self, location: str) -> int:
+        stmt = sa.delete(t.copies).where(t.copies.c.location == location)
+        with self._write(f"forget the copies in location {location!r}") as conn:
+            return int(conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount)
 
     def set_indexed(self, package: str, indexed: bool) -> None:
         with self._write(f"mark package {package} as indexed") as conn:
@@ -356,16 +407,70 @@ class SqlCatalog:
             rows = conn.execute(query.order_by(e.datetime, e.type, e.uuid)).all()
         return [_event(r) for r in rows]
 
-    def last_checked(self) -> dict[str, datetime]:
-        e = t.events.c
-        query = (
-            sa.select(e.package, sa.func.max(e.datetime))
-            .where(e.type == "fixity check", e.file_uuid.is_(None))
-            .group_by(e.package)
+    def last_checked(self, location: str) -> dict[str, datetime]:
+        c = t.copies.c
+        query = sa.select(c.package, c.checked).where(c.location == location, c.checked.is_not(None))
+        with self._read(f"find when the copies in location {location!r} were last checked") as conn:
+            return {str(package): when for package, when in conn.execution_options(yield_per=CHUNK).execute(query)}
+
+    def copies(self, package: str | None = None, location: str | None = None) -> list[CopyRecord]:
+        c = t.copies.c
+        query = sa.select(t.copies).order_by(c.package, c.location)
+        if package is not None:
+            query = query.where(c.package == package)
+        if location is not None:
+            query = query.where(c.location == location)
+        with self._read("list the copies of packages") as conn:
+            rows = conn.execute(query).all()
+        return [
+            CopyRecord(
+                package=r.package, location=r.location, version=r.version, stored=r.stored, checked=r.checked,
+                outcome=Outcome(r.outcome) if r.outcome is not None else None, problems=r.problems,
+            )
+            for r in rows
+        ]  # fmt: skip
+
+    def location_usage(self) -> list[LocationUsage]:
+        c, p, v = t.copies.c, t.packages.c, t.versions.c
+
+        def count_where(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
+            return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+        # Bytes per location: each copy holds its package's versions up to its own.
+        held = (
+            sa.select(c.location, sa.func.sum(v.new_bytes).label("bytes"))
+            .join_from(t.copies, t.versions, sa.and_(v.package == c.package, v.number <= c.version))
+            .group_by(c.location)
+            .subquery()
         )
-        with self._read("find when packages were last checked") as conn:
-            # max() keeps the column's type, so the times come back as the column gives them.
-            return {str(package): when for package, when in conn.execute(query)}
+        counts = (
+            sa.select(
+                c.location,
+                sa.func.count().label("packages"),
+                count_where(c.version == p.version).label("current"),
+                count_where(c.checked.is_(None)).label("unchecked"),
+                sa.func.min(c.checked).label("oldest"),  # min()/max() keep the column's type: datetimes
+                sa.func.max(c.checked).label("newest"),
+                count_where(c.outcome == Outcome.FAILURE.value).label("failing"),
+            )
+            .join_from(t.copies, t.packages, p.uuid == c.package)
+            .group_by(c.location)
+            .subquery()
+        )
+        query = (
+            sa.select(counts, sa.func.coalesce(held.c.bytes, 0).label("bytes"))
+            .outerjoin_from(counts, held, held.c.location == counts.c.location)
+            .order_by(counts.c.location)
+        )
+        with self._read("count what each location holds") as conn:
+            rows = conn.execute(query).all()
+        return [
+            LocationUsage(
+                location=r.location, packages=int(r.packages), current=int(r.current), bytes=int(r.bytes),
+                oldest_check=r.oldest if not r.unchecked else None, newest_check=r.newest, failing=int(r.failing),
+            )
+            for r in rows
+        ]  # fmt: skip
 
     def descriptions(self, package: str) -> list[DublinCore]:
         d = t.descriptions.c

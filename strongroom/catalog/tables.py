@@ -183,6 +183,22 @@ access_rules = sa.Table(
     sa.PrimaryKeyConstraint("package", "path", name="access_rules_pkey"),
 )
 
+# Which version of each package each storage location holds, and the last fixity check of that copy.
+copies = sa.Table(
+    "copies",
+    metadata,
+    _package_fk(),
+    sa.Column("location", Str, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),  # the highest version stored whole there
+    sa.Column("stored", Time, nullable=False),
+    sa.Column("checked", Time),  # the last fixity check of this copy; NULL before the first
+    sa.Column("outcome", Str),  # that check's outcome ("success", "failure")
+    sa.Column("problems", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.PrimaryKeyConstraint("package", "location", name="copies_pkey"),
+    # One location's copies, least recently checked first: what an audit of a location reads.
+    sa.Index("copies_location", "location", "checked"),
+)
+
 # The newest journal entry the catalog has seen appended (one row, id 1): an outside copy of the
 # journal's head, so that entries removed from the end of the journal are noticed.
 journal_anchor = sa.Table(
@@ -194,4 +210,4 @@ journal_anchor = sa.Table(
 )
 
 # Children first: the order clear() deletes in.
-ALL_TABLES = (access_rules, descriptions, events, files, versions, packages, agents, journal_anchor)
+ALL_TABLES = (copies, access_rules, descriptions, events, files, versions, packages, agents, journal_anchor)

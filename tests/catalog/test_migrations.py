@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from strongroom.catalog import open_catalog, schema, sqlite_url
+from strongroom.catalog import open_catalog, schema, sqlite_url, tables
+from strongroom.catalog.backends import sqlite_path
 from strongroom.catalog.codec import identification_to_json
 from strongroom.catalog.sql import SqlCatalog
 from strongroom.catalog.tables import metadata
 from strongroom.errors import CatalogError, ConfigError, DuplicateTransferError
-from strongroom.model import FileRole, FormatCount, VersionRecord
+from strongroom.model import CopyRecord, FileRole, FormatCount, LocationUsage, Outcome, VersionRecord
 from tests.contracts.catalog_contract import _open_in_process, add, identification, make_summary
 from tests.services import REPO
 
@@ -302,3 +303,120 @@ def test_an_unknown_kind_of_url_lists_the_known_ones(url: str) -> None:
     message = str(raised.value)
     assert "sqlite:///abs/path/catalog.sqlite" in message and "postgresql://" in message
     assert "s3cret" not in message
+
+
+# --- 0004: copies -------------------------------------------------------------------------------
+
+
+def test_a_0_1_catalog_gets_a_primary_copy_of_every_package(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite"
+    make_0_1_catalog(path)
+    db = sqlite3.connect(path)
+    plus_five = timezone(timedelta(hours=5))
+    a_earlier = datetime(2024, 1, 3, 10, 0, tzinfo=UTC)
+    a_later = datetime(2024, 1, 3, 12, 0, tzinfo=UTC)
+    b_check = datetime(2024, 2, 1, 8, 30, tzinfo=UTC)
+    events = [
+        # As 0.1 wrote them, the earlier check's text sorts after the later one's: only the time must count.
+        ("a-check-1", OLD_A, None, "fixity check", a_earlier.astimezone(plus_five).isoformat(), "success"),
+        ("a-check-2", OLD_A, None, "fixity check", a_later.isoformat(), "failure"),
+        ("a-file", OLD_A, f"{OLD_A[:8]}-f1", "fixity check", "2024-03-01T00:00:00+00:00", "success"),  # one file
+        ("a-other", OLD_A, None, "virus check", "2024-03-02T00:00:00+00:00", "success"),
+        ("b-check", OLD_B, None, "fixity check", b_check.isoformat(), "success"),
+    ]
+    for uuid, package, file_uuid, kind, when, outcome in events:
+        db.execute("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?)",
+                   (uuid, package, file_uuid, kind, when, "d", outcome, "", "[]"))  # fmt: skip
+    db.commit()
+    db.close()
+    catalog = open_catalog(sqlite_url(path))
+    try:
+        assert catalog.copies() == [
+            CopyRecord(OLD_A, "primary", 1, CREATED_A, a_later, Outcome.FAILURE, 1),
+            CopyRecord(OLD_B, "primary", 1, CREATED_B, b_check, Outcome.SUCCESS, 0),
+            CopyRecord(OLD_C, "primary", 1, CREATED_C),  # never checked
+        ]
+        assert catalog.last_checked("primary") == {OLD_A: a_later, OLD_B: b_check}
+        assert catalog.location_usage() == [
+            LocationUsage("primary", packages=3, current=3, bytes=90, oldest_check=None, newest_check=b_check,
+                          failing=1)
+        ]  # fmt: skip
+    finally:
+        catalog.close()
+
+
+def _at_revision(url: str, revision: str) -> sa.Engine:
+    """An engine on the database at `url`, its schema made up to `revision` (not beyond)."""
+    from alembic import command
+    from alembic.config import Config
+
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(sa.URL.create("sqlite+pysqlite", database=str(sqlite_path(url))))
+    else:
+        engine = sa.create_engine(sa.make_url(url).set(drivername="postgresql+psycopg"))
+    config = Config()
+    config.set_main_option("script_location", str(schema.MIGRATIONS))
+    config.set_main_option("path_separator", "os")
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+    return engine
+
+
+def test_a_revision_0003_catalog_gets_its_copies_in_primary(fresh_url: str) -> None:
+    engine = _at_revision(fresh_url, "0003")
+    updated, unchanged, unchecked = (make_summary(name=n, created=CREATED_A) for n in ("updated", "unchanged", "no"))
+    checked = CREATED_A + timedelta(days=40)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.insert(tables.packages),
+                [
+                    {"uuid": updated.uuid, "name": "updated", "created": CREATED_A, "files": 1, "bytes": 5,
+                     "payload_sha256": "1" * 64, "storage_key": "k1", "version": 2, "updated": CREATED_B},
+                    {"uuid": unchanged.uuid, "name": "unchanged", "created": CREATED_C, "files": 1, "bytes": 5,
+                     "payload_sha256": "2" * 64, "storage_key": "k2", "version": 1, "updated": None},
+                    {"uuid": unchecked.uuid, "name": "no", "created": CREATED_A, "files": 1, "bytes": 5,
+                     "payload_sha256": "3" * 64, "storage_key": "k3", "version": 1, "updated": CREATED_A},
+                ],
+            )  # fmt: skip
+            conn.execute(
+                sa.insert(tables.versions),
+                [
+                    {"package": package, "number": number, "created": CREATED_A, "message": "m", "files": 1,
+                     "bytes": 5, "new_files": 1, "new_bytes": size}
+                    for package, number, size in ((updated.uuid, 1, 100), (updated.uuid, 2, 10),
+                                                  (unchanged.uuid, 1, 1000), (unchecked.uuid, 1, 1))
+                ],
+            )  # fmt: skip
+            conn.execute(
+                sa.insert(tables.events),
+                [
+                    {"uuid": uuid, "package": package, "file_uuid": None, "type": "fixity check", "datetime": when,
+                     "detail": "d", "outcome": outcome, "outcome_detail": "", "agents": "[]", "version": None}
+                    for uuid, package, when, outcome in (
+                        ("e1", updated.uuid, checked - timedelta(days=1), "failure"),
+                        ("e2", updated.uuid, checked, "success"),
+                        # two checks at one instant: the failure is taken as the last word
+                        ("e3", unchanged.uuid, checked, "success"),
+                        ("e4", unchanged.uuid, checked, "failure"),
+                        ("e5", unchanged.uuid, checked, "success"),
+                    )
+                ],
+            )  # fmt: skip
+    finally:
+        engine.dispose()
+    catalog = open_catalog(fresh_url)
+    try:
+        assert sorted(catalog.copies(), key=lambda c: c.stored) == [
+            CopyRecord(unchanged.uuid, "primary", 1, CREATED_C, checked, Outcome.FAILURE, 1),  # stored: created
+            CopyRecord(unchecked.uuid, "primary", 1, CREATED_A),
+            CopyRecord(updated.uuid, "primary", 2, CREATED_B, checked, Outcome.SUCCESS, 0),  # stored: updated
+        ]
+        assert catalog.location_usage() == [
+            LocationUsage("primary", packages=3, current=3, bytes=1111, oldest_check=None, newest_check=checked,
+                          failing=1)
+        ]  # fmt: skip
+        assert catalog.last_checked("primary") == {updated.uuid: checked, unchanged.uuid: checked}
+    finally:
+        catalog.close()

@@ -24,9 +24,10 @@ from tests.contracts.catalog_contract import (
     make_file,
     make_summary,
 )
+from tests.contracts.catalog_copies_contract import CopiesContract
 
 
-class TestSqliteContract(CatalogContract):
+class TestSqliteContract(CatalogContract, CopiesContract):
     @pytest.fixture
     def catalog(self, tmp_path: Path) -> Iterator[Catalog]:
         catalog = open_catalog(sqlite_url(tmp_path / "catalog.sqlite"))

@@ -1,6 +1,7 @@
 """The Catalog conformance suite.
 
-A backend's test module subclasses `CatalogContract` and provides a `catalog` fixture
+A backend's test module subclasses `CatalogContract` and `CopiesContract` (in
+catalog_copies_contract.py, the copies in storage locations) and provides a `catalog` fixture
 that yields an open, empty catalog; tests that need other processes reopen it from
 `catalog.url` (so that URL must open the same catalog, as the protocol promises).
 """
@@ -15,7 +16,7 @@ import signal
 import threading
 import time
 import uuid as uuidlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import TypeVar
@@ -31,6 +32,7 @@ from strongroom.model import (
     Agent,
     AgentType,
     Basis,
+    CopyRecord,
     DublinCore,
     Event,
     FileRecord,
@@ -148,8 +150,11 @@ def add(
     agents: Iterable[Agent] = (AGENT_TOOL, AGENT_ORG),
     descriptions: Iterable[DublinCore] = (),
     claim: bool = True,
+    stored_in: Sequence[str] = (),
 ) -> None:
-    catalog.add_package(summary, make_version(summary), files, events, agents, descriptions, claim_payload=claim)
+    catalog.add_package(
+        summary, make_version(summary), files, events, agents, descriptions, claim_payload=claim, stored_in=stored_in
+    )
 
 
 def once(items: Iterable[T]) -> Iterator[T]:
@@ -588,26 +593,6 @@ class CatalogContract:
         assert sorted(catalog.format_counts(beta.uuid), key=repr) == sorted(beta_counts, key=repr)
         assert catalog.format_counts(new_uuid()) == []
 
-    # --- fixity history ---------------------------------------------------------------------------
-
-    def test_last_checked_is_the_latest_whole_package_fixity_check(self, catalog: Catalog) -> None:
-        first, second = make_summary(), make_summary()
-        file = make_file("objects/a.txt")
-        add(catalog, first, [file])
-        add(catalog, second, [make_file("objects/b.txt")])
-        assert catalog.last_checked() == {}
-        early, late = T0 + timedelta(days=1), T0 + timedelta(days=30)
-        checks = [
-            make_event("fixity check", when=early),
-            make_event("fixity check", when=late),
-            make_event("fixity check", when=late + timedelta(days=1), file_uuid=file.uuid),
-            make_event("ingestion", when=late + timedelta(days=2)),
-        ]
-        catalog.record_events(first.uuid, checks, [AGENT_TOOL, AGENT_ORG])
-        last = catalog.last_checked()
-        assert last == {first.uuid: late}
-        assert last[first.uuid].tzinfo is not None
-
     # --- the journal anchor -----------------------------------------------------------------------
 
     def test_the_journal_anchor_only_moves_forward(self, catalog: Catalog) -> None:
@@ -630,6 +615,8 @@ class CatalogContract:
             descriptions=[DublinCore("objects", {"dc.title": ("t",)})])  # fmt: skip
         catalog.add_version(summary, make_version(summary, 2), [file], [], [], [])
         catalog.set_access(AccessRule(summary.uuid, None, AccessStatus.CLOSED, "r"))
+        catalog.record_copy(summary.uuid, "offsite", 2, T0)
+        assert catalog.copies() != []
         catalog.clear()
         assert catalog.packages() == []
         assert catalog.agents() == []
@@ -639,6 +626,8 @@ class CatalogContract:
         assert catalog.descriptions(summary.uuid) == []
         assert catalog.access_rules(summary.uuid) == []
         assert catalog.format_counts() == []
+        assert catalog.copies() == []
+        assert catalog.location_usage() == []
         add(catalog, summary, [file])  # the payload claim went too
         assert catalog.package_uuids() == {summary.uuid}
 
@@ -648,8 +637,9 @@ class CatalogContract:
         summary = make_summary()
         files = [make_file(f"objects/{i:05}.txt") for i in range(2500)]
         with pytest.raises(RuntimeError, match="halfway"):
-            add(catalog, summary, failing_after(files, 1500), agents=[AGENT_PERSON])
+            add(catalog, summary, failing_after(files, 1500), agents=[AGENT_PERSON], stored_in=["primary"])
         assert catalog.packages() == []
+        assert catalog.copies() == []
         assert list(catalog.files(summary.uuid)) == []
         assert catalog.versions(summary.uuid) == []
         assert catalog.agents() == []
@@ -663,11 +653,13 @@ class CatalogContract:
         summary = make_summary()
         files = [make_file(f"objects/{i:05}.txt") for i in range(1200)]
         events = [make_event()]
-        add(catalog, summary, files, events, descriptions=[DublinCore("objects", {"dc.title": ("v1",)})])
+        add(catalog, summary, files, events, descriptions=[DublinCore("objects", {"dc.title": ("v1",)})],
+            stored_in=["primary"])  # fmt: skip
         v2 = dataclasses.replace(summary, name="v2", version=2)
         new_files = [make_file(f"objects/new/{i:05}.txt") for i in range(2500)]
         with pytest.raises(RuntimeError, match="halfway"):
-            catalog.add_version(v2, make_version(summary, 2), failing_after(new_files, 2100), [make_event()], [], [])
+            catalog.add_version(v2, make_version(summary, 2), failing_after(new_files, 2100), [make_event()], [], [],
+                                stored_in=["primary", "offsite"])  # fmt: skip
         with pytest.raises(RuntimeError, match="halfway"):
             catalog.record_events(summary.uuid, failing_after([make_event() for _ in range(1500)], 1100), [])
         assert catalog.find_package(summary.uuid) == summary
@@ -675,6 +667,7 @@ class CatalogContract:
         assert catalog.events(summary.uuid) == events
         assert catalog.versions(summary.uuid) == [make_version(summary)]
         assert catalog.descriptions(summary.uuid) == [DublinCore("objects", {"dc.title": ("v1",)})]
+        assert catalog.copies() == [CopyRecord(summary.uuid, "primary", 1, make_version(summary).created)]
 
     # --- locks ------------------------------------------------------------------------------------
 
