@@ -126,12 +126,14 @@ class Journal:
         *,
         prefix: str = "journal",
         lock: Callable[[], AbstractContextManager[object]] | None = None,
+        head_hint: Callable[[], JournalAnchor | None] | None = None,
     ) -> None:
         problem = key_problem(prefix)
         if problem is not None:
             raise JournalError(f"Invalid journal prefix {prefix!r}: {problem}.")
         self.backend = backend
         self.prefix = prefix
+        self._head_hint = head_hint
         self._batch_name = re.compile(rf"{re.escape(prefix)}/([0-9]{{12}})\.jsonl")
         if lock is None:
             local = threading.Lock()
@@ -185,6 +187,9 @@ class Journal:
 
     def _head(self) -> tuple[int, str]:
         """(sequence, hash of the line) of the last entry; (0, GENESIS) for an empty journal."""
+        hinted = self._hinted_head()
+        if hinted is not None:
+            return hinted
         last = None
         for last in self._batch_keys():  # noqa: B007 - only the last one is wanted
             pass
@@ -198,6 +203,36 @@ class Journal:
                 f"The last journal batch {last!r} cannot be read ({why}), so new events cannot be chained to it. "
                 "Check the journal and restore that batch from a replica before recording more events."
             )
+        return final.entry.sequence, final.hash
+
+    def _hinted_head(self) -> tuple[int, str] | None:
+        """The head found from where the hint says it is, without listing the whole journal; None to list.
+
+        Listing every batch costs one request per thousand batches on S3, on every append. The hint
+        (the catalog's anchor: the last entry appended) names the sequence; only the batches of its
+        block of a thousand are listed, and the hint is used only if its entry is there, is the last
+        one of its batch, has the recorded digest, and no batch follows it.
+        """
+        anchor = self._head_hint() if self._head_hint is not None else None
+        if anchor is None or anchor.sequence < 1:
+            return None
+        block = f"{self.prefix}/{anchor.sequence:012d}"[:-3]
+        keys = [k for k in self.backend.list(block) if self._batch_name.fullmatch(k)]
+        candidates = [k for k in keys if int(k[len(self.prefix) + 1 : -6]) <= anchor.sequence]
+        if not candidates or any(int(k[len(self.prefix) + 1 : -6]) > anchor.sequence for k in keys):
+            return None
+        try:
+            self.backend.stat(f"{self.prefix}/{anchor.sequence + 1:012d}.jsonl")
+        except NotFound:
+            pass
+        else:
+            return None  # the anchor is behind (an append whose anchor update was interrupted)
+        lines = self._lines(candidates[-1])
+        final = lines[-1] if lines else None
+        if final is None or final.entry is None:
+            return None
+        if final.entry.sequence != anchor.sequence or final.entry.digest != anchor.digest:
+            return None
         return final.entry.sequence, final.hash
 
     # --- reading ------------------------------------------------------------------------------

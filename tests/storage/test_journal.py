@@ -280,3 +280,39 @@ def test_concurrent_appends_from_two_processes_make_one_chain(backend: Filesyste
     assert [e.sequence for e in entries] == list(range(1, 201))
     assert len({e.key for e in entries}) == 100
     assert {e.data["n"] // 1000 for e in entries} == {1, 2}
+
+
+class ListingStorage(FilesystemStorage):
+    """Records every listing, to show how much of the journal an append lists."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.listed: list[str] = []
+
+    def list(self, prefix: str = ""):  # type: ignore[no-untyped-def]
+        self.listed.append(prefix)
+        return super().list(prefix)
+
+
+def test_an_append_with_the_catalogs_anchor_lists_one_block_not_the_whole_journal(tmp_path: Path) -> None:
+    from strongroom.model import JournalAnchor
+
+    storage = ListingStorage(tmp_path / "store")
+    anchor: list[JournalAnchor | None] = [None]
+    journal = Journal(storage, head_hint=lambda: anchor[0])
+    for n in range(5):
+        storage.listed.clear()
+        entry = journal.append([record(n)])[-1]
+        if n:  # the first append has no anchor yet and lists the (empty) journal
+            assert storage.listed == ["journal/000000000"], storage.listed
+        anchor[0] = JournalAnchor(entry.sequence, entry.digest)
+    # A stale anchor (an append whose anchor update was lost) is noticed: the whole journal is listed instead.
+    anchor[0] = JournalAnchor(3, [e for e in journal.entries()][2].digest)
+    storage.listed.clear()
+    assert journal.append([record(9)])[-1].sequence == 6
+    assert "journal/" in storage.listed
+    # A wrong digest is never trusted either.
+    anchor[0] = JournalAnchor(6, "0" * 64)
+    assert journal.append([record(10)])[-1].sequence == 7
+    report = journal.verify()
+    assert report.ok and report.entries == 7
