@@ -27,12 +27,14 @@ from strongroom.catalog import open_catalog
 from strongroom.catalog.base import Catalog
 from strongroom.commit import CommitResult, VersionBuild, object_id
 from strongroom.config import CONFIG_NAME, Settings, load_settings, write_default_config
+from strongroom.copies import AddedLocation, LocationStatus, RepairReport, ReplicateReport
 from strongroom.errors import CatalogError, DuplicateTransferError, NotFound, StorageError, StrongroomError
 from strongroom.formats import describe_identifier
 from strongroom.formats.risk import RiskRegistry, load_registry
 from strongroom.indexing import search_documents
 from strongroom.ingest.pipeline import IngestContext, IngestOptions, IngestReport, build_package
 from strongroom.ingest.staging import staging_area, stale_ingests
+from strongroom.locations import Location, LocationRole, LocationSpec, open_location
 from strongroom.maintenance import RebuildReport, UpgradeReport
 from strongroom.manifests import validate_bag
 from strongroom.model import (
@@ -77,7 +79,7 @@ class AnchoredJournal(Journal):
     """The archive's journal: appends under the catalog's lock, and the catalog keeps a copy of its head."""
 
     def __init__(self, storage: StorageBackend, catalog: Catalog) -> None:
-        super().__init__(storage, lock=lambda: catalog.lock("journal"))
+        super().__init__(storage, lock=lambda: catalog.lock("journal"), head_hint=catalog.journal_anchor)
         self._catalog = catalog
 
     def append(self, records: Sequence[JournalRecord]) -> list[JournalEntry]:
@@ -97,12 +99,43 @@ def current_operator() -> str:
 class Archive:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.storage: StorageBackend = open_storage(settings.storage_kind, settings.storage_options)
+        first = settings.all_locations[0]
+        self.storage: StorageBackend = open_storage(first.kind, first.options)
         self.catalog: Catalog = open_catalog(settings.catalog_url)
         # Storing is bound by fsync latency, not CPU: more threads than cores keep the disk busy.
-        self.ocfl = OcflStore(self.storage, workers=max(8, settings.worker_count * 8))
+        self.ocfl = OcflStore(self.storage, workers=self._store_workers())
+        self.primary = Location(first, self.storage, self.ocfl, primary=True)
         self.journal = AnchoredJournal(self.storage, self.catalog)
         self._search: SearchIndex | None = None
+        self._locations: dict[str, Location] = {first.name: self.primary}
+
+    def _store_workers(self) -> int:
+        return max(8, self.settings.worker_count * 8)
+
+    # --- storage locations -----------------------------------------------------------------
+
+    def spec(self, name: str) -> LocationSpec:
+        for spec in self.settings.all_locations:
+            if spec.name == name:
+                return spec
+        known = ", ".join(s.name for s in self.settings.all_locations)
+        raise NotFound(f"There is no location named {name!r}. This archive's locations: {known}.",
+                       details=["See them with: strongroom location list"])  # fmt: skip
+
+    def location(self, name: str) -> Location:
+        """An opened location (opened on first use, so an unreachable replica never stops reading)."""
+        if name not in self._locations:
+            spec = self.spec(name)
+            try:
+                self._locations[name] = open_location(spec, primary=False, workers=self._store_workers())
+            except StrongroomError as err:
+                raise StorageError(f"Location {name} ({spec.where()}) cannot be opened: {err.message}",
+                                   details=err.details) from err  # fmt: skip
+        return self._locations[name]
+
+    def replica_specs(self) -> list[LocationSpec]:
+        """The locations besides the primary that receive every new version."""
+        return [s for s in self.settings.all_locations[1:] if s.role is LocationRole.REPLICA]
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -180,6 +213,7 @@ class Archive:
         warnings = list(built.warnings)
         if result.index_error:
             warnings.append(result.index_error)
+        warnings.extend(result.copy_warnings)
         s = result.summary
         return IngestReport(
             package=s.uuid, name=s.name, files=s.files, bytes=s.bytes, originals=built.originals, kind=built.kind,
@@ -245,8 +279,18 @@ class Archive:
                     details=exc.details,
                 ) from exc
             marker.unlink(missing_ok=True)
+            copy_warnings = self._copy_to_replicas(summary, build.operator, progress)
         indexed, error = self.index_package(build.package)
-        return CommitResult(replace(summary, indexed=indexed), version, indexed, error)
+        return CommitResult(replace(summary, indexed=indexed), version, indexed, error, tuple(copy_warnings))
+
+    def _copy_to_replicas(self, summary: PackageSummary, operator: str, progress: StepProgress | None) -> list[str]:
+        from strongroom.copies import copy_to_replicas
+
+        if not self.replica_specs():
+            return []
+        if progress:
+            progress("Copying to other locations", 0, None)
+        return copy_to_replicas(self, summary, operator)
 
     def _catalog_version(self, build: VersionBuild, summary: PackageSummary, version: VersionRecord, new: bool) -> None:
         oid = object_id(build.package)
@@ -254,7 +298,7 @@ class Archive:
             try:
                 self.catalog.add_package(
                     summary, version, build.files(), build.events(), build.agents, build.descriptions,
-                    claim_payload=build.claim_payload,
+                    claim_payload=build.claim_payload, stored_in=(self.primary.name,),
                 )  # fmt: skip
             except DuplicateTransferError:
                 # Another process claimed the same payload first: this copy is withdrawn whole.
@@ -262,7 +306,10 @@ class Archive:
                 (self._commit_markers() / build.package).unlink(missing_ok=True)
                 raise
         else:
-            self.catalog.add_version(summary, version, build.files(), build.events(), build.agents, build.descriptions)
+            self.catalog.add_version(
+                summary, version, build.files(), build.events(), build.agents, build.descriptions,
+                stored_in=(self.primary.name,),
+            )  # fmt: skip
 
     # --- recovery and index catch-up (explicit; run by write commands) ----------------------
 
@@ -427,26 +474,64 @@ class Archive:
         operator: str,
         mode: FixityMode = FixityMode.FULL,
         progress: StepProgress | None = None,
+        locations: Sequence[str] | None = None,
     ) -> VerifyReport:
-        """Check every version of the named packages (all when `refs` is empty); results are journalled."""
+        """Check every version of the named packages (all when `refs` is empty) in each location (all when
+        `locations` is None); results are journalled."""
         self.prepare_to_write()
         summaries = [self.package(r) for r in refs] if refs else self.catalog.packages()
-        return verify_packages(self, summaries, operator, mode, progress)
+        return verify_packages(self, summaries, operator, mode, progress, locations=locations)
 
     def audit(
         self,
         operator: str,
         *,
+        location: str | None = None,
         older_than: timedelta | None = None,
         max_bytes: int | None = None,
         rate: float | None = None,
+        repair: bool = False,
         progress: StepProgress | None = None,
     ) -> AuditReport:
-        """Re-read a slice of the archive, least recently checked first (see preservation/audit.py)."""
+        """Re-read a slice of the archive, least recently checked copies first (see preservation/audit.py)."""
         from strongroom.preservation.audit import run_audit
 
         self.prepare_to_write()
-        return run_audit(self, operator, older_than=older_than, max_bytes=max_bytes, rate=rate, progress=progress)
+        return run_audit(
+            self, operator, location=location, older_than=older_than, max_bytes=max_bytes, rate=rate,
+            repair=repair, progress=progress,
+        )  # fmt: skip
+
+    def replicate(self, operator: str, location: str | None = None,
+                  progress: StepProgress | None = None) -> ReplicateReport:  # fmt: skip
+        """Copy into every replica location (or the one named) what it lacks; resumable."""
+        from strongroom.copies import replicate
+
+        self.prepare_to_write()
+        return replicate(self, operator, location, progress)
+
+    def repair(self, ref: str, operator: str) -> RepairReport:
+        """Heal every damaged copy of a package from a location whose copy verifies."""
+        from strongroom.copies import repair_package
+
+        self.prepare_to_write()
+        return repair_package(self, self.package(ref), operator)
+
+    def add_location(self, spec: LocationSpec, stored_options: dict[str, object]) -> AddedLocation:
+        from strongroom.copies import add_location
+
+        return add_location(self, spec, stored_options)
+
+    def remove_location(self, name: str) -> list[str]:
+        from strongroom.copies import remove_location
+
+        self.prepare_to_write()
+        return remove_location(self, name)
+
+    def location_statuses(self) -> list[LocationStatus]:
+        from strongroom.copies import location_statuses
+
+        return location_statuses(self)
 
     def rebuild(self, progress: StepProgress | None = None) -> RebuildReport:
         """Recreate the catalog and the index from storage and the journal alone."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import os
 import sys
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +22,11 @@ from typer._click.core import ParameterSource
 
 from strongroom import __version__, views
 from strongroom.archive import Archive, current_operator
+from strongroom.cli_common import HomeOption, JsonFlag, State
+from strongroom.cli_common import command_home as _home
+from strongroom.cli_common import open_archive as _archive
+from strongroom.cli_common import show_bar as _bar
+from strongroom.cli_copies import LocationOption, print_repair, print_unreachable, register_copy_commands
 from strongroom.cli_output import (
     PACKAGE_HELP,
     Command,
@@ -54,35 +58,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     cls=Group,
 )
-
-
-@dataclass
-class State:
-    home: Path  # from --home before the command, STRONGROOM_HOME, or the platform's data folder
-    home_source: str  # how it was chosen, said by `init`
-
-
-HomeOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--home",
-        help="The archive's home folder; may also come before the command (default: $STRONGROOM_HOME, else the "
-        "platform's data folder, e.g. ~/.local/share/strongroom).",
-        show_default=False,
-        metavar="FOLDER",
-    ),
-]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print as JSON (errors too, on stderr).")]
-
-
-def _home(ctx: typer.Context, home: Path | None) -> Path:
-    # --home after the command name wins over one before it, which wins over STRONGROOM_HOME and the default.
-    state: State = ctx.obj
-    return home.expanduser().absolute() if home is not None else state.home
-
-
-def _archive(ctx: typer.Context, home: Path | None) -> Archive:
-    return Archive.open(_home(ctx, home))
 
 
 def _show_version(value: bool) -> None:
@@ -197,11 +172,6 @@ def ingest_command(
         out.print("[yellow]The search index will catch up on the next run (or: strongroom rebuild).[/]")
 
 
-def _bar(as_json: bool = False) -> bool:
-    """Show a progress bar only to a person watching: stderr is a terminal and the output is not for a script."""
-    return not as_json and sys.stderr.isatty()
-
-
 @app.command(name="list", cls=Command)
 def list_command(ctx: typer.Context, home: HomeOption = None, as_json: JsonFlag = False) -> None:
     """List the stored packages."""
@@ -272,13 +242,20 @@ def audit(
     rate: Annotated[
         float | None, typer.Option("--rate", help="Read no faster than this many MB/s, to spare the disks.")
     ] = None,
+    location: Annotated[
+        str | None, typer.Option("--location", help="Audit only the copies in this storage location.")
+    ] = None,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Heal each damaged copy found from a location whose copy verifies.")
+    ] = False,
     home: HomeOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Re-read a slice of the archive, least recently checked packages first (exit 1 on any problem).
+    """Re-read a slice of the archive, least recently checked copies first (exit 1 on any problem).
 
-    Run it from cron or a systemd timer: each run checks what waited longest, every version and every byte,
-    and records PREMIS fixity-check events in the journal, so a cycle of runs covers the whole archive.
+    Run it from cron or a systemd timer: each run checks the package copies (in every storage location) that
+    waited longest, every version and every byte, and records a PREMIS fixity-check event per package and
+    location in the journal, so a cycle of runs covers the whole archive.
     """
     with errors(as_json):
         age = parse_duration(older_than) if older_than else None
@@ -286,7 +263,10 @@ def audit(
         if rate is not None and rate <= 0:
             fail("--rate must be more than 0 MB/s.", as_json=as_json)
     with errors(as_json), _archive(ctx, home) as archive, progress(_bar(as_json)) as bar:
-        report = archive.audit(current_operator(), older_than=age, max_bytes=budget, rate=rate, progress=bar)
+        report = archive.audit(
+            current_operator(), location=location, older_than=age, max_bytes=budget, rate=rate, repair=repair,
+            progress=bar,
+        )  # fmt: skip
         packages_by_uuid = {p.uuid: p for p in archive.catalog.packages()} if report.verify.problems else {}
     if as_json:
         print_json(views.audit_json(report))
@@ -296,6 +276,7 @@ def audit(
             out.print(
                 f"[red]{p.problem.kind}[/] {escape(views.describe_problem(p, packages_by_uuid))}", highlight=False
             )
+        print_unreachable(out, report.verify.unreachable)
         plan = report.plan
         count = len(report.verify.problems)
         verdict = "[green]all good[/]" if not count else f"[red]{count} problem(s)[/]"
@@ -303,16 +284,21 @@ def audit(
             f"{report.verify.bytes_read / 1e6:.1f} MB in {report.seconds:.1f} s ({report.read_mb_per_second:.1f} MB/s)"
         )
         out.print(
-            f"Audited {len(plan.packages)} package(s): {report.verify.checked} stored files, {read}: "
-            f"{verdict}. Waiting for a later run: {plan.checked_recently} checked recently, "
+            f"Audited {len(plan.copies)} copies of {len(plan.packages)} package(s): {report.verify.checked} stored "
+            f"files, {read}: {verdict}. Waiting for a later run: {plan.checked_recently} checked recently, "
             f"{plan.over_budget} over --max-bytes.",
             highlight=False,
         )
-        if report.verify.problems:
+        for repaired in report.repairs:
+            print_repair(out, repaired)
+        for package, why in report.repair_failures.items():
+            out.print(f"[red]not repaired[/] {escape(package)}: {escape(why)}", highlight=False)
+        if report.verify.problems and not repair:
             out.print("Next:", highlight=False)
             for step in views.verify_next_steps(report.verify):
                 out.print(f"  - {escape(step)}", highlight=False)
-    if report.verify.problems:
+    healed = repair and not report.repair_failures and all(r.ok for r in report.repairs)
+    if (report.verify.problems and not healed) or report.verify.unreachable:
         raise typer.Exit(1)
 
 
@@ -324,18 +310,20 @@ def verify(
     fast: Annotated[
         bool, typer.Option("--fast", help="Only check that every stored file is present and of the right size.")
     ] = False,
+    location: LocationOption = None,
     home: HomeOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Check every version of the packages against their inventories and manifests (exit 1 on any problem).
 
-    Results are recorded as PREMIS fixity-check events in the journal and the catalog.
+    Each storage location's copy is checked (or only the --location ones). Results are recorded as PREMIS
+    fixity-check events in the journal and the catalog.
     """
     if not packages and not all_packages:
         fail("name one or more packages, or use --all.", as_json=as_json)
     mode = FixityMode.FAST if fast else FixityMode.FULL
     with errors(as_json), _archive(ctx, home) as archive, progress(_bar(as_json)) as bar:
-        report = archive.verify(packages or [], current_operator(), mode, bar)
+        report = archive.verify(packages or [], current_operator(), mode, bar, locations=location or None)
         packages_by_uuid = {p.uuid: p for p in archive.catalog.packages()} if report.problems else {}
     if as_json:
         print_json(views.verify_json(report) | views.verify_next_steps_json(report, packages_by_uuid))
@@ -347,18 +335,23 @@ def verify(
                 f"[red]{p.problem.kind}[/] {escape(views.describe_problem(p, packages_by_uuid))}", highlight=False
             )
             if few:
-                out.print(f"  to fix: {escape(views.problem_next_step(p, packages_by_uuid))}", highlight=False)
+                out.print(
+                    f"  to fix: {escape(views.problem_next_step(p, packages_by_uuid, report.location_count > 1))}",
+                    highlight=False,
+                )
+        print_unreachable(out, report.unreachable)
         verdict = "[green]all good[/]" if not report.problems else f"[red]{len(report.problems)} problem(s)[/]"
         how = "present and of the right size" if fast else "every byte re-read"
+        places = len({c.location for c in report.copies})
         out.print(
             f"Checked {report.checked} stored files ({how}) in {report.packages} package(s), "
-            f"{report.versions} version(s): {verdict}."
+            f"{report.versions} version(s), {len(report.copies)} copies in {places} location(s): {verdict}."
         )
         if report.problems:
             out.print("Next:", highlight=False)
             for step in views.verify_next_steps(report):
                 out.print(f"  - {escape(step)}", highlight=False)
-    if report.problems:
+    if report.problems or report.unreachable:
         raise typer.Exit(1)
 
 
@@ -599,6 +592,7 @@ def rebuild(ctx: typer.Context, home: HomeOption = None, as_json: JsonFlag = Fal
             f"Rebuilt from storage and the journal: {report.packages} packages, {report.files} files, "
             f"{report.journal_entries} journal entries, {report.indexed} packages indexed."
         )
+        print_unreachable(console(), report.unreachable)
 
 
 @app.command(cls=Command)
@@ -653,6 +647,9 @@ def formats(
         Console(stderr=as_json).print(
             f"Wrote {len(records)} rows to {written} (Parquet).", highlight=False, soft_wrap=True
         )
+
+
+register_copy_commands(app)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m strongroom`

@@ -62,6 +62,7 @@ class CommitResult:
     version: VersionRecord
     indexed: bool
     index_error: str | None = None
+    copy_warnings: tuple[str, ...] = ()  # replica locations the version could not be copied to, and why
 
 
 def payload_files_and_bytes(state: Mapping[str, str], sizes: Mapping[str, int]) -> tuple[int, int]:

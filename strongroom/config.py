@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from strongroom.errors import ConfigError
+from strongroom.locations import PRIMARY, LocationSpec, parse_locations
 from strongroom.workers import default_workers
 
 CONFIG_NAME = "strongroom.toml"
@@ -74,6 +75,12 @@ class Settings:
     parallel_from_files: int = 2000  # smaller transfers are hashed and identified in-process
     catalog_url_setting: str | None = None  # [catalog] url or STRONGROOM_CATALOG_URL; None: the embedded SQLite file
     keep_system_files: bool = False  # [ingest] keep_system_files or STRONGROOM_KEEP_SYSTEM_FILES
+    locations: tuple[LocationSpec, ...] = ()  # [locations.NAME] tables; empty: [storage] is the one location
+
+    @property
+    def all_locations(self) -> tuple[LocationSpec, ...]:
+        """Every storage location, the primary first."""
+        return self.locations or (LocationSpec(PRIMARY, self.storage_kind, self.storage_options),)
 
     @property
     def catalog_path(self) -> Path:
@@ -146,7 +153,19 @@ def load_settings(home: Path, environ: Mapping[str, str] | None = None) -> Setti
     if catalog_url is not None and (not isinstance(catalog_url, str) or not catalog_url.strip()):
         raise ConfigError(f"[catalog] url in {config_file} must be a database URL such as postgresql://host/db.")
 
-    storage_kind = str(env.get("STRONGROOM_STORAGE_KIND", storage.pop("kind", "filesystem")))
+    locations: tuple[LocationSpec, ...] = ()
+    if "locations" in data:
+        if "storage" in data:
+            raise ConfigError(
+                f"{config_file} has both [storage] and [locations]: the [storage] table is the older way to name "
+                "the one storage location.",
+                details=["Move its settings into [locations.primary] (with kind = ...) and remove [storage]."],
+            )
+        locations = parse_locations(data["locations"], home, config_file)
+        storage = dict(locations[0].options)
+        storage_kind = locations[0].kind
+    else:
+        storage_kind = str(env.get("STRONGROOM_STORAGE_KIND", storage.pop("kind", "filesystem")))
     search_kind = str(env.get("STRONGROOM_SEARCH_KIND", search.pop("kind", "sqlite")))
     for options in (storage, search):
         if "path" in options:
@@ -173,6 +192,7 @@ def load_settings(home: Path, environ: Mapping[str, str] | None = None) -> Setti
         keep_system_files=_flag(
             env.get("STRONGROOM_KEEP_SYSTEM_FILES", ingest.get("keep_system_files", False)), "keep_system_files"
         ),
+        locations=locations,
     )
 
 

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +30,7 @@ from strongroom.model import (
     FileRecord,
     FileRole,
     JournalAnchor,
+    Outcome,
     PackageSummary,
     VersionRecord,
 )
@@ -49,6 +50,7 @@ class RebuildReport:
     files: int
     indexed: int
     journal_entries: int
+    unreachable: dict[str, str] = field(default_factory=dict)  # locations whose copies could not be listed
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,7 @@ def restore_package(archive: Archive, oid: str, journal: Sequence[JournalEntry] 
     files = [*document.files, mets_record]
     ordered_events = sorted(events.values(), key=lambda e: (e.datetime, e.type, e.uuid))
     catalog = archive.catalog
+    primary = (archive.primary.name,)  # the package was read from there, so it is stored there whole
     first_summary = summary if len(versions) == 1 else _at_version(summary, versions[0])
     only = len(versions) == 1
     head_files, head_events, head_descriptions = (
@@ -144,15 +147,16 @@ def restore_package(archive: Archive, oid: str, journal: Sequence[JournalEntry] 
     )
     try:
         catalog.add_package(first_summary, versions[0], head_files, head_events, agents.values(), head_descriptions,
-                            claim_payload=True)  # fmt: skip
+                            claim_payload=True, stored_in=primary)  # fmt: skip
     except DuplicateTransferError:
         # An earlier package holds the claim on these bytes: this one was kept with --allow-duplicate.
         catalog.add_package(first_summary, versions[0], head_files, head_events, agents.values(), head_descriptions,
-                            claim_payload=False)  # fmt: skip
+                            claim_payload=False, stored_in=primary)  # fmt: skip
     for version in versions[1:-1]:
-        catalog.add_version(_at_version(summary, version), version, [], [], [], [])
+        catalog.add_version(_at_version(summary, version), version, [], [], [], [], stored_in=primary)
     if not only:
-        catalog.add_version(summary, versions[-1], files, ordered_events, agents.values(), document.descriptions)
+        catalog.add_version(summary, versions[-1], files, ordered_events, agents.values(), document.descriptions,
+                            stored_in=primary)  # fmt: skip
     latest: dict[str | None, AccessRule] = {}
     for rule in rules:
         latest[rule.path] = rule
@@ -213,8 +217,38 @@ def rebuild(archive: Archive, progress: StepProgress | None = None) -> RebuildRe
     if last is not None:
         # The new catalog's copy of the journal's head starts from the journal as it is now.
         archive.catalog.advance_journal_anchor(JournalAnchor(last.sequence, last.digest))
+    unreachable = _restore_copies(archive, by_package)
     indexed = archive.catch_up_index()
-    return RebuildReport(len(object_ids), files, indexed, journal_entries)
+    return RebuildReport(len(object_ids), files, indexed, journal_entries, unreachable)
+
+
+def _restore_copies(archive: Archive, by_package: dict[str, list[JournalEntry]]) -> dict[str, str]:
+    """Which other locations hold which version of each package (read from them), and each copy's last check
+    (from the journal's fixity-check events, which name their location). Returns locations not reachable."""
+    known = archive.catalog.package_uuids()
+    unreachable: dict[str, str] = {}
+    for spec in archive.settings.all_locations[1:]:
+        try:
+            location = archive.location(spec.name)
+            held = [(package_of(oid), location.ocfl.inventory(oid)) for oid in location.ocfl.object_ids()]
+        except StrongroomError as err:
+            unreachable[spec.name] = err.message
+            continue
+        for package, inventory in held:
+            if package in known:
+                archive.catalog.record_copy(package, spec.name, inventory.head, inventory.version().created)
+    names = {s.name for s in archive.settings.all_locations}
+    for package, entries in by_package.items():
+        checks = [e for e in entries if e.event.type == "fixity check" and e.event.file_uuid is None]
+        latest: dict[str, JournalEntry] = {}
+        for entry in checks:  # in journal order: the last one wins
+            place = str(entry.data.get("location") or archive.primary.name)
+            if place in names:
+                latest[place] = entry
+        for place, entry in latest.items():
+            failed = entry.event.outcome is Outcome.FAILURE
+            archive.catalog.record_copy_check(package, place, entry.event.datetime, entry.event.outcome, int(failed))
+    return unreachable
 
 
 def upgrade(archive: Archive, operator: str, progress: StepProgress | None = None) -> UpgradeReport:

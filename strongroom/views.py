@@ -11,10 +11,11 @@ from strongroom.storage.journal import JournalReport
 
 if TYPE_CHECKING:
     from strongroom.archive import PackageDetails, UpdateResult
+    from strongroom.copies import LocationStatus, RepairReport, ReplicateReport
     from strongroom.ingest.pipeline import IngestReport
     from strongroom.maintenance import RebuildReport, UpgradeReport
     from strongroom.preservation.audit import AuditReport
-    from strongroom.preservation.verify import PackageProblem, VerifyReport
+    from strongroom.preservation.verify import CopyCheck, PackageProblem, VerifyReport
     from strongroom.records.access import AccessChange
 
 
@@ -120,11 +121,26 @@ def verify_json(report: VerifyReport) -> dict[str, Any]:
         "checked": report.checked,
         "packages": report.packages,
         "versions": report.versions,
+        "copies": [copy_check_json(c) for c in report.copies],
+        "unreachable_locations": dict(report.unreachable),
         "problems": [p.as_dict() for p in report.problems],
     }
 
 
-REPAIR_LATER = "Once replication is set up, `strongroom repair` will restore damaged files from a replica."
+def copy_check_json(check: CopyCheck) -> dict[str, Any]:
+    return {
+        "package": check.package,
+        "name": check.name,
+        "location": check.location,
+        "version": check.found_version,
+        "catalog_version": check.catalog_version,
+        "good": check.good,
+        "files_checked": check.files,
+        "bytes_read": check.bytes_read,
+        "problems": len(check.problems),
+    }
+
+
 NOTHING_CHANGED = "Nothing has been changed: verify only reads (it recorded the failed check in the journal)."
 
 
@@ -138,17 +154,27 @@ def describe_problem(p: PackageProblem, packages: Mapping[str, PackageSummary]) 
     """One problem for people: which package (by name), which version(s), what is wrong."""
     summary = packages.get(p.package)
     who = f"{summary.name} ({p.package})" if summary else p.package
-    return f"{who}, {_versions_text(p.versions)}: {p.problem.describe()}"
+    where = f" in location {p.location}" if p.location else ""
+    return f"{who}{where}, {_versions_text(p.versions)}: {p.problem.describe()}"
 
 
-def problem_next_step(p: PackageProblem, packages: Mapping[str, PackageSummary]) -> str:
-    """What to do about one problem: restore a damaged or missing file; look into a stray one."""
+def problem_next_step(
+    p: PackageProblem, packages: Mapping[str, PackageSummary], several_locations: bool = False
+) -> str:
+    """What to do about one problem: repair from another location, restore from a backup, or look into a stray."""
     summary = packages.get(p.package)
     folder = f" in the package's storage folder {summary.storage_key}" if summary and summary.storage_key else ""
-    if p.problem.kind == "unexpected" and not p.versions:
+    if p.problem.kind == "unexpected" and not p.versions and not several_locations:
         return (
             f"Find out what put {p.problem.path} into storage; if it belongs to no package, move it out, "
             f"then run: strongroom verify {p.package}"
+        )
+    if "strongroom replicate" in p.problem.describe():
+        return f"Copy it there with: strongroom replicate --location {p.location}"
+    if several_locations:
+        return (
+            f"Repair it from a good copy in another location: strongroom repair {p.package} "
+            f"(without one, restore {p.problem.path}{folder}, {_versions_text(p.versions)}, from a backup)"
         )
     return (
         f"Restore {p.problem.path}{folder} ({_versions_text(p.versions)}) from a backup or another copy of "
@@ -161,10 +187,20 @@ def verify_next_steps(report: VerifyReport) -> list[str]:
     if not report.problems:
         return []
     packages = " ".join(dict.fromkeys(p.package for p in report.problems))
+    if report.location_count > 1:
+        return [
+            f"Repair from a good copy in another location: strongroom repair PACKAGE (for each of: {packages}); "
+            "it checks every location, writes only to damaged copies and checks them again.",
+            "Without a good copy anywhere, restore each damaged or missing file from a backup: same path, "
+            "same bytes (the expected checksum is given above).",
+            f"Then check again: strongroom verify {packages}",
+            NOTHING_CHANGED,
+        ]
     return [
         "Restore each damaged or missing file from a backup or another copy of the storage: same path, "
         "same bytes (the expected checksum is given above).",
-        REPAIR_LATER,
+        "With a second storage location (strongroom location add, then strongroom replicate), "
+        "`strongroom repair` heals damage from its copy.",
         f"Then check again: strongroom verify {packages}",
         NOTHING_CHANGED,
     ]
@@ -183,10 +219,11 @@ def verify_next_steps_json(report: VerifyReport, packages: Mapping[str, PackageS
                 "package": p.package,
                 "name": summary.name if summary else None,
                 "storage_key": summary.storage_key if summary else None,
+                "location": p.location,
                 "path": p.problem.path,
                 "versions": list(p.versions),
                 "message": describe_problem(p, packages),
-                "next_step": problem_next_step(p, packages),
+                "next_step": problem_next_step(p, packages, report.location_count > 1),
             }
         )
     return {"next_steps": verify_next_steps(report), "problems_explained": explained}
@@ -241,6 +278,7 @@ def rebuild_json(report: RebuildReport) -> dict[str, Any]:
         "files": report.files,
         "indexed": report.indexed,
         "journal_entries": report.journal_entries,
+        "unreachable_locations": dict(report.unreachable),
     }
 
 
@@ -266,17 +304,24 @@ def journal_json(report: JournalReport) -> dict[str, Any]:
 
 def audit_json(report: AuditReport) -> dict[str, Any]:
     plan = report.plan
+    problems: dict[tuple[str, str], int] = {}
+    for problem in report.verify.problems:
+        problems[(problem.package, problem.location)] = problems.get((problem.package, problem.location), 0) + 1
     return {
-        "packages": [
+        "copies": [
             {
-                "package": p.uuid,
-                "name": p.name,
-                "bytes": p.bytes,
-                "previously_checked": plan.last_checked[p.uuid].isoformat() if p.uuid in plan.last_checked else None,
-                "problems": report.problems_by_package.get(p.uuid, 0),
+                "package": c.summary.uuid,
+                "name": c.summary.name,
+                "location": c.location,
+                "bytes": c.summary.bytes,
+                "previously_checked": c.last_checked.isoformat() if c.last_checked else None,
+                "problems": problems.get((c.summary.uuid, c.location), 0),
             }
-            for p in plan.packages
+            for c in plan.copies
         ],
+        "unreachable_locations": dict(report.verify.unreachable),
+        "repairs": [repair_json(r) for r in report.repairs],
+        "repair_failures": dict(report.repair_failures),
         "checked_recently": plan.checked_recently,
         "left_for_later": plan.over_budget,
         "files_checked": report.verify.checked,
@@ -285,4 +330,57 @@ def audit_json(report: AuditReport) -> dict[str, Any]:
         "mb_per_second": round(report.read_mb_per_second, 2),
         "rate_limit_mb_per_second": report.rate_limit,
         "problems": [p.as_dict() for p in report.verify.problems],
+    }
+
+
+def repair_json(report: RepairReport) -> dict[str, Any]:
+    return {
+        "package": report.package,
+        "name": report.name,
+        "ok": report.ok,
+        "good_copies": list(report.good),
+        "healed": [
+            {"location": loc, "from": source, "restored": list(restored), "removed": list(removed)}
+            for loc, source, restored, removed in report.healed
+        ],
+        "still_damaged": [copy_check_json(c) for c in report.still_bad],
+        "not_repaired": dict(report.skipped),
+        "checks": [copy_check_json(c) for c in report.checks],
+    }
+
+
+def replicate_json(report: ReplicateReport) -> dict[str, Any]:
+    return {
+        "copied": [
+            {
+                "package": c.object_id.rsplit(":", 1)[-1], "from": c.source, "to": c.target,
+                "from_version": c.from_version, "to_version": c.to_version, "objects": c.files, "bytes": c.bytes,
+                "reused": c.reused,
+            }
+            for c in report.copies
+        ],
+        "up_to_date": report.up_to_date,
+        "journal_batches": report.journal_batches,
+        "failures": [{"package": f.package, "location": f.location, "message": f.message} for f in report.failures],
+        "unreachable_locations": dict(report.unreachable),
+    }  # fmt: skip
+
+
+def location_json(status: LocationStatus) -> dict[str, Any]:
+    spec, usage = status.spec, status.usage
+    return {
+        "name": spec.name,
+        "kind": spec.kind,
+        "role": spec.role.value,
+        "primary": status.primary,
+        "where": spec.where(),
+        "object_lock": spec.object_lock,
+        "packages": usage.packages if usage else 0,
+        "current": usage.current if usage else 0,
+        "bytes": usage.bytes if usage else 0,
+        "last_audit": {
+            "oldest": usage.oldest_check.isoformat() if usage and usage.oldest_check else None,
+            "newest": usage.newest_check.isoformat() if usage and usage.newest_check else None,
+        },
+        "failing": usage.failing if usage else 0,
     }

@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from strongroom.errors import StrongroomError
-from strongroom.model import PackageSummary
+from strongroom.locations import LocationRole
+from strongroom.model import Outcome, PackageSummary
 from strongroom.preservation.fixity import FixityMode
-from strongroom.preservation.verify import VerifyReport, verify_packages
+from strongroom.preservation.verify import VerifyReport, open_locations, verify_copies
 
 if TYPE_CHECKING:
     from strongroom.archive import Archive
+    from strongroom.copies import RepairReport
 
 StepProgress = Callable[[str, int, int | None], None]
 _DURATION = re.compile(r"\s*(\d+)\s*([smhdw])\s*", re.IGNORECASE)
@@ -52,14 +54,27 @@ def parse_size(text: str) -> int:
 
 
 @dataclass(frozen=True)
-class AuditPlan:
-    """Which packages this run checks, and why the others wait."""
+class PlannedCopy:
+    summary: PackageSummary
+    location: str
+    last_checked: datetime | None
 
-    packages: tuple[PackageSummary, ...]
-    last_checked: dict[str, datetime]
-    checked_recently: int  # packages skipped: checked more recently than older_than
-    over_budget: int  # packages left for a later run: max_bytes reached
+
+@dataclass(frozen=True)
+class AuditPlan:
+    """Which copies (package x location) this run checks, and why the others wait."""
+
+    copies: tuple[PlannedCopy, ...]
+    checked_recently: int  # copies skipped: checked more recently than older_than
+    over_budget: int  # copies left for a later run: max_bytes reached
     planned_bytes: int
+
+    @property
+    def packages(self) -> tuple[PackageSummary, ...]:
+        seen: dict[str, PackageSummary] = {}
+        for planned in self.copies:
+            seen.setdefault(planned.summary.uuid, planned.summary)
+        return tuple(seen.values())
 
 
 @dataclass
@@ -69,6 +84,8 @@ class AuditReport:
     seconds: float
     rate_limit: float | None  # MB/s
     problems_by_package: dict[str, int] = field(default_factory=dict)
+    repairs: list[RepairReport] = field(default_factory=list)
+    repair_failures: dict[str, str] = field(default_factory=dict)  # package -> why it could not be repaired
 
     @property
     def read_mb_per_second(self) -> float:
@@ -76,32 +93,44 @@ class AuditReport:
 
 
 def plan_audit(
-    packages: Sequence[PackageSummary],
-    last_checked: dict[str, datetime],
+    candidates: Sequence[tuple[PackageSummary, str]],
+    last_checked: Mapping[tuple[str, str], datetime],
     *,
     older_than: timedelta | None,
     max_bytes: int | None,
     now: datetime,
+    failing: frozenset[tuple[str, str]] = frozenset(),
 ) -> AuditPlan:
-    """Least recently checked first (never checked before anything else); then oldest packages first."""
+    """Least recently checked copy first (never checked before anything else); then oldest packages first.
+
+    `candidates` are (package, location name) pairs; `last_checked` maps (package uuid, location) to the
+    copy's last check. Copies in `failing` (last check failed) are never "checked recently": until repaired,
+    every run checks and reports them again.
+    """
     epoch = datetime.min.replace(tzinfo=UTC)
-    ordered = sorted(packages, key=lambda p: (last_checked.get(p.uuid, epoch), p.created, p.uuid))
-    chosen: list[PackageSummary] = []
-    recent = over = planned = 0
+    order = {name: i for i, name in enumerate(dict.fromkeys(loc for _, loc in candidates))}
+
+    def key(item: tuple[PackageSummary, str]) -> tuple[datetime, datetime, str, int]:
+        summary, location = item
+        return (last_checked.get((summary.uuid, location), epoch), summary.created, summary.uuid, order[location])
+
+    chosen: list[PlannedCopy] = []
+    skipped = over = planned = 0
     full = False
-    for package in ordered:
-        checked = last_checked.get(package.uuid)
-        if older_than is not None and checked is not None and now - checked < older_than:
-            recent += 1
+    for summary, location in sorted(candidates, key=key):
+        checked = last_checked.get((summary.uuid, location))
+        recent = (summary.uuid, location) not in failing and checked is not None
+        if older_than is not None and recent and checked is not None and now - checked < older_than:
+            skipped += 1
             continue
-        # Strictly in turn: a package that does not fit waits at the head of the queue for the next run.
-        full = full or (max_bytes is not None and bool(chosen) and planned + package.bytes > max_bytes)
+        # Strictly in turn: a copy that does not fit waits at the head of the queue for the next run.
+        full = full or (max_bytes is not None and bool(chosen) and planned + summary.bytes > max_bytes)
         if full:
             over += 1
             continue
-        chosen.append(package)
-        planned += package.bytes
-    return AuditPlan(tuple(chosen), last_checked, recent, over, planned)
+        chosen.append(PlannedCopy(summary, location, checked))
+        planned += summary.bytes
+    return AuditPlan(tuple(chosen), skipped, over, planned)
 
 
 class Throttle:
@@ -128,19 +157,44 @@ def run_audit(
     archive: Archive,
     operator: str,
     *,
+    location: str | None = None,
     older_than: timedelta | None = None,
     max_bytes: int | None = None,
     rate: float | None = None,
+    repair: bool = False,
     progress: StepProgress | None = None,
 ) -> AuditReport:
-    plan = plan_audit(
-        archive.catalog.packages(), archive.catalog.last_checked(), older_than=older_than, max_bytes=max_bytes,
-        now=datetime.now(UTC),
-    )  # fmt: skip
+    """Check a slice of the copies in every location (or one); with `repair`, heal what is found damaged."""
+    from strongroom.copies import NoGoodCopy, repair_package
+
+    report = VerifyReport(FixityMode.FULL, location_count=len(archive.settings.all_locations))
+    opened = open_locations(archive, [location] if location else None, report)
+    packages = archive.catalog.packages()
+    candidates: list[tuple[PackageSummary, str]] = []
+    last: dict[tuple[str, str], datetime] = {}
+    failing: set[tuple[str, str]] = set()
+    by_name = {loc.name: loc for loc in opened}
+    for loc in opened:
+        copies = archive.catalog.copies(location=loc.name)
+        held = {c.package for c in copies}
+        failing |= {(c.package, loc.name) for c in copies if c.outcome is Outcome.FAILURE}
+        expected = loc.spec.role is LocationRole.REPLICA
+        candidates.extend((p, loc.name) for p in packages if p.uuid in held or expected)
+        last.update({(uuid, loc.name): when for uuid, when in archive.catalog.last_checked(loc.name).items()})
+    plan = plan_audit(candidates, last, older_than=older_than, max_bytes=max_bytes, now=datetime.now(UTC),
+                      failing=frozenset(failing))  # fmt: skip
     started = time.monotonic()
     throttle = Throttle(rate) if rate is not None else None
-    report = verify_packages(archive, plan.packages, operator, FixityMode.FULL, progress, throttle)
+    pairs = [(c.summary, by_name[c.location]) for c in plan.copies]
+    verify_copies(archive, pairs, operator, FixityMode.FULL, progress, throttle, report)
     counts: dict[str, int] = {}
     for problem in report.problems:
         counts[problem.package] = counts.get(problem.package, 0) + 1
-    return AuditReport(plan, report, time.monotonic() - started, rate, counts)
+    audit = AuditReport(plan, report, time.monotonic() - started, rate, counts)
+    if repair:
+        for package in counts:
+            try:
+                audit.repairs.append(repair_package(archive, archive.package(package), operator))
+            except NoGoodCopy as err:
+                audit.repair_failures[package] = err.message
+    return audit

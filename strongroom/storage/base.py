@@ -78,6 +78,15 @@ class PartialCleanup(Protocol):
     def cleanup_partials(self, older_than: timedelta, prefix: str = "") -> int: ...
 
 
+@runtime_checkable
+class LocalFiles(Protocol):
+    """Optional: each object is a plain local file, which a copy to another backend can read in place."""
+
+    def local_path(self, key: str) -> Path:
+        """The object's file (NotFound if absent); for reading only, never to write."""
+        ...
+
+
 def supports(backend: object, capability: type) -> bool:
     """True when `backend` offers the optional `capability` protocol."""
     return isinstance(backend, capability)

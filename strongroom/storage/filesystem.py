@@ -147,6 +147,12 @@ class FilesystemStorage:
         except OSError as err:
             raise self._failure("read", key, err) from err
 
+    def local_path(self, key: str) -> Path:
+        path = self._path(key)
+        if not path.is_file():
+            raise self._not_found(key)
+        return path
+
     def stat(self, key: str) -> ObjectInfo:
         path = self._path(key)
         try:

@@ -32,7 +32,7 @@ def _commands() -> dict[str, object]:
 
 
 COMMANDS = sorted(_commands())
-HOME_COMMANDS = [c for c in COMMANDS if c not in ("identify", "journal")]
+HOME_COMMANDS = [c for c in COMMANDS if c not in ("identify", "journal", "location")]  # groups: their commands
 
 
 # --- 1. --home before or after the command ----------------------------------------------------

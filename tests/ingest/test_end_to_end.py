@@ -92,7 +92,11 @@ def test_search_by_dc_name_and_format_with_filters(home: Home) -> None:
 def test_verify_clean_then_one_corrupt_byte(home: Home) -> None:
     package = str(home.ingest(EXAMPLE_TRANSFER)["package"])
     clean = home.ok("verify", package, "--json").json()
-    assert clean == {"mode": "full", "checked": 12, "packages": 1, "versions": 1, "problems": []}
+    assert isinstance(clean, dict)
+    copies = clean.pop("copies")
+    assert clean == {"mode": "full", "checked": 12, "packages": 1, "versions": 1, "problems": [],
+                     "unreachable_locations": {}}  # fmt: skip
+    assert [(c["location"], c["good"], c["files_checked"]) for c in copies] == [("primary", True, 12)]
     target = stored_bag(home, package) / "data" / "objects" / "minutes" / "1999-01-07.txt"
     target.chmod(0o644)
     content = bytearray(target.read_bytes())
@@ -104,6 +108,7 @@ def test_verify_clean_then_one_corrupt_byte(home: Home) -> None:
     assert problems == [
         {
             "package": package,
+            "location": "primary",
             "path": "v1/content/data/objects/minutes/1999-01-07.txt",
             "kind": "mismatch",
             "versions": [1],
@@ -144,7 +149,7 @@ def test_rebuild_restores_list_show_and_search(home: Home) -> None:
     (home.path / "search.sqlite").unlink()
     assert home.ok("list", "--json").json() == []
     rebuilt = home.ok("rebuild", "--json").json()
-    assert rebuilt == {"packages": 1, "files": 7, "indexed": 1, "journal_entries": 0}
+    assert rebuilt == {"packages": 1, "files": 7, "indexed": 1, "journal_entries": 0, "unreachable_locations": {}}
     assert home.ok("list", "--json").json() == before_list
     after_show = home.ok("show", first, "--json").json()
     assert after_show == before_show

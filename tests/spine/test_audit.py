@@ -40,15 +40,32 @@ def test_durations_and_sizes_read_as_people_write_them() -> None:
 
 def test_the_plan_takes_what_waited_longest_within_the_budget() -> None:
     a, b, c, d = summary("a", 100, 40), summary("b", 100, 30), summary("c", 100, 20), summary("d", 500, 10)
-    checked = {a.uuid: NOW - timedelta(days=100), b.uuid: NOW - timedelta(days=5), c.uuid: NOW - timedelta(days=200)}
-    plan = plan_audit([a, b, c, d], checked, older_than=timedelta(days=90), max_bytes=None, now=NOW)
+    checked = {
+        (a.uuid, "disk"): NOW - timedelta(days=100), (b.uuid, "disk"): NOW - timedelta(days=5),
+        (c.uuid, "disk"): NOW - timedelta(days=200),
+    }  # fmt: skip
+    every = [(p, "disk") for p in (a, b, c, d)]
+    plan = plan_audit(every, checked, older_than=timedelta(days=90), max_bytes=None, now=NOW)
     assert [p.name for p in plan.packages] == ["d", "c", "a"]  # never checked first, then the oldest check
     assert plan.checked_recently == 1 and plan.planned_bytes == 700
-    budget = plan_audit([a, b, c], checked, older_than=None, max_bytes=250, now=NOW)
+    budget = plan_audit(every[:3], checked, older_than=None, max_bytes=250, now=NOW)
     assert [p.name for p in budget.packages] == ["c", "a"] and budget.over_budget == 1  # b would make 300
-    big_first = plan_audit([a, b, c, d], checked, older_than=None, max_bytes=250, now=NOW)
-    # a run always checks at least one package, and never jumps the queue with smaller ones after it
+    big_first = plan_audit(every, checked, older_than=None, max_bytes=250, now=NOW)
+    # a run always checks at least one copy, and never jumps the queue with smaller ones after it
     assert [p.name for p in big_first.packages] == ["d"] and big_first.over_budget == 3
+    failing = plan_audit(every, checked, older_than=timedelta(days=90), max_bytes=None, now=NOW,
+                         failing=frozenset({(b.uuid, "disk")}))  # fmt: skip
+    assert [p.name for p in failing.packages] == ["d", "c", "a", "b"]  # a failed copy is never "checked recently"
+
+
+def test_the_plan_orders_copies_in_every_location_by_their_own_last_check() -> None:
+    a, b = summary("a", 100, 40), summary("b", 100, 30)
+    checked = {(a.uuid, "disk"): NOW - timedelta(days=1), (a.uuid, "s3"): NOW - timedelta(days=300),
+               (b.uuid, "disk"): NOW - timedelta(days=50)}  # fmt: skip
+    plan = plan_audit([(a, "disk"), (a, "s3"), (b, "disk"), (b, "s3")], checked, older_than=timedelta(days=30),
+                      max_bytes=None, now=NOW)  # fmt: skip
+    assert [(c.summary.name, c.location) for c in plan.copies] == [("b", "s3"), ("a", "s3"), ("b", "disk")]
+    assert plan.checked_recently == 1
 
 
 def test_the_throttle_keeps_the_average_rate() -> None:
@@ -79,11 +96,12 @@ def test_audit_runs_a_slice_and_finds_damage(home: Home, tmp_path: Path) -> None
     home.ok("verify", packages[0])
     first = home.ok("audit", "--older-than", "1d", "--json").json()
     assert isinstance(first, dict)
-    assert sorted(p["package"] for p in first["packages"]) == sorted(packages[1:])
+    assert sorted(p["package"] for p in first["copies"]) == sorted(packages[1:])
+    assert {p["location"] for p in first["copies"]} == {"primary"}
     assert first["checked_recently"] == 1 and first["problems"] == []
     assert first["bytes_read"] > 0 and first["files_checked"] == 2 * 13
     again = home.ok("audit", "--older-than", "1d", "--json").json()
-    assert again["packages"] == [] and again["checked_recently"] == 3  # type: ignore[index]
+    assert again["copies"] == [] and again["checked_recently"] == 3  # type: ignore[index]
     damaged = object_root(home, packages[2]) / "v1" / "content" / "data" / "objects" / "unique.txt"
     damaged.chmod(0o644)
     damaged.write_text("transfer X")

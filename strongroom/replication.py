@@ -1,0 +1,267 @@
+"""Copying OCFL objects and journal batches between storage locations, and healing a damaged copy.
+
+`copy_versions` brings a target's copy of an object up to the source's head: it copies the
+content of the versions the target lacks, then their inventories, then the root inventory and
+its sidecar last, so the target shows the new version only once it is whole (the same order a
+commit writes in). Every object is put with the SHA-256 the source's inventory records, so the
+target backend checks the bytes it stored against the digest the package was ingested with; a
+damaged source file is refused, never spread. Content already present in the target with the
+right digest is kept, which makes an interrupted copy resumable.
+
+`heal_object` makes a damaged copy equal to a good one key by key: it writes only keys that
+are missing or differ in the damaged location and removes keys the good copy lacks, and never
+writes to the good location.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import TypeVar
+
+from strongroom.errors import IntegrityError, NotFound, StorageError
+from strongroom.locations import Location
+from strongroom.manifests import hash_stream
+from strongroom.storage.base import LocalFiles, NativeChecksums, PartialCleanup, StorageBackend, supports
+from strongroom.storage.ocfl import INVENTORY, MAX_INVENTORY_BYTES, OBJECT_NAMASTE, SIDECAR, ObjectInventory
+
+JOURNAL_PREFIX = "journal/"
+T = TypeVar("T")
+Progress = Callable[[int], None] | None
+
+
+class DivergedCopy(StorageError):
+    """The target holds a different history of the object than the source: never overwritten automatically."""
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    object_id: str
+    source: str
+    target: str
+    from_version: int  # the target's head before the copy (0: it had none)
+    to_version: int
+    files: int  # objects written to the target
+    bytes: int
+    reused: int = 0  # content already in the target with the right digest (an earlier, interrupted copy)
+
+
+@dataclass(frozen=True)
+class HealResult:
+    object_id: str
+    source: str
+    target: str
+    restored: tuple[str, ...]  # keys written, relative to the object root
+    removed: tuple[str, ...] = field(default_factory=tuple)  # keys the good copy lacks, taken out
+    bytes: int = 0
+
+
+def read_inventory(location: Location, object_id: str) -> ObjectInventory | None:
+    """The location's parsed root inventory of the object; None when it has no copy at all."""
+    try:
+        return location.ocfl.inventory(object_id)
+    except NotFound:
+        return None
+
+
+def copy_versions(
+    source: Location,
+    target: Location,
+    object_id: str,
+    scratch: Path,
+    *,
+    workers: int = 4,
+    progress: Progress = None,
+) -> CopyResult:
+    """Bring `target`'s copy of the object up to `source`'s head version (see the module docstring)."""
+    have = source.ocfl.inventory(object_id)
+    root = source.ocfl.object_root(object_id)
+    if target.ocfl.object_root(object_id) != root:
+        raise StorageError(f"Locations {source.name} and {target.name} use different OCFL storage layouts.")
+    try:
+        there = read_inventory(target, object_id)
+    except (IntegrityError, StorageError) as err:
+        raise DivergedCopy(
+            f"The copy of {object_id} in location {target.name} has a damaged inventory ({err.message}).",
+            details=[f"Repair it from a good copy with: strongroom repair {object_id.rsplit(':', 1)[-1]}"],
+        ) from err
+    start = there.head if there is not None else 0
+    if there is not None:
+        _check_same_history(source, target, root, there.head, have.head)
+    if start == have.head:
+        return CopyResult(object_id, source.name, target.name, start, start, 0, 0)
+    _cleanup_partials(target.storage, root)
+
+    content: dict[str, str] = {}  # key -> digest, for the versions the target lacks
+    for digest, paths in have.manifest.items():
+        for path in paths:
+            number = int(path.split("/", 1)[0][1:])
+            if number > start:
+                content[root + path] = digest
+    written = [0, 0, 0]  # files, bytes, reused
+    guard = threading.Lock()
+
+    def copy_one(item: tuple[str, str]) -> None:
+        key, digest = item
+        if _holds(target.storage, key, digest):
+            with guard:
+                written[2] += 1
+        else:
+            size = _transfer(source.storage, target.storage, key, digest, scratch)
+            with guard:
+                written[0] += 1
+                written[1] += size
+        if progress:
+            progress(1)
+
+    _run(copy_one, sorted(content.items()), workers)
+    small = [f"{root}v{n}/{name}" for n in range(start + 1, have.head + 1) for name in (INVENTORY, SIDECAR)]
+    if start == 0:
+        small.insert(0, root + OBJECT_NAMASTE)
+    for key in [*small, root + INVENTORY, root + SIDECAR]:  # the root inventory, then its sidecar, last
+        written[1] += _transfer(source.storage, target.storage, key, None, scratch)
+        written[0] += 1
+    return CopyResult(object_id, source.name, target.name, start, have.head, written[0], written[1], written[2])
+
+
+def heal_object(good: Location, bad: Location, object_id: str, scratch: Path, *, workers: int = 4) -> HealResult:
+    """Make `bad`'s copy of the object identical to `good`'s; `good` must have just verified."""
+    inventory = good.ocfl.inventory(object_id)
+    root = good.ocfl.object_root(object_id)
+    digests = {path: digest for digest, paths in inventory.manifest.items() for path in paths}
+    keys = [key.removeprefix(root) for key in good.storage.list(root)]
+    content = [k for k in keys if k in digests]
+    last = [k for k in (OBJECT_NAMASTE, INVENTORY, SIDECAR) if k in keys]
+    others = [k for k in keys if k not in digests and k not in last]  # version inventories and sidecars
+    restored: list[str] = []
+    size = [0]
+    guard = threading.Lock()
+
+    def restore(relative: str, digest: str | None) -> None:
+        key = root + relative
+        expected = digest or _sha256_of(good.storage, key)
+        if not _holds(bad.storage, key, expected):
+            copied = _transfer(good.storage, bad.storage, key, expected, scratch)
+            with guard:
+                size[0] += copied
+                restored.append(relative)
+
+    _cleanup_partials(bad.storage, root)
+    _run(lambda relative: restore(relative, digests[relative]), content, workers)
+    for relative in [*others, *last]:
+        restore(relative, None)
+    wanted = set(keys)
+    removed = []
+    for key in list(bad.storage.list(root)):
+        relative = key.removeprefix(root)
+        if relative not in wanted:
+            bad.storage.delete(key)
+            removed.append(relative)
+    return HealResult(object_id, good.name, bad.name, tuple(sorted(restored)), tuple(sorted(removed)), size[0])
+
+
+def sync_journal(source: Location, target: Location, scratch: Path) -> int:
+    """Copy the journal batches the target lacks (batches are never rewritten, so a missing key is all to copy)."""
+    present = set(target.storage.list(JOURNAL_PREFIX))
+    copied = 0
+    for key in source.storage.list(JOURNAL_PREFIX):
+        if key not in present:
+            _transfer(source.storage, target.storage, key, None, scratch)
+            copied += 1
+    return copied
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _check_same_history(source: Location, target: Location, root: str, target_head: int, source_head: int) -> None:
+    """The target's newest version must be byte for byte the source's same version, or the copies diverged."""
+    if target_head > source_head:
+        raise DivergedCopy(
+            f"Location {target.name} holds version {target_head} of {root}, newer than the {source_head} in "
+            f"{source.name}. Nothing was copied.",
+            details=["Check which location is right before changing either; `strongroom audit` reports both."],
+        )
+    key = f"{root}v{target_head}/{INVENTORY}"
+    if _sha256_of(source.storage, key) != _sha256_of(target.storage, key):
+        raise DivergedCopy(
+            f"Version {target_head} of {root} differs between locations {source.name} and {target.name}. "
+            "Nothing was copied.",
+            details=["Run `strongroom audit` on both locations, then `strongroom repair` the one that is wrong."],
+        )
+
+
+def _holds(storage: StorageBackend, key: str, digest: str) -> bool:
+    """True when `storage` has `key` with exactly this SHA-256 (read in full unless the backend knows it)."""
+    try:
+        return _sha256_of(storage, key) == digest
+    except NotFound:
+        return False
+    except IntegrityError:
+        return False
+
+
+def _sha256_of(storage: StorageBackend, key: str) -> str:
+    if supports(storage, NativeChecksums):
+        return storage.sha256_of(key)  # type: ignore[attr-defined, no-any-return]
+    with storage.open(key) as handle:
+        return hash_stream(handle)[0]
+
+
+def _transfer(source: StorageBackend, target: StorageBackend, key: str, digest: str | None, scratch: Path) -> int:
+    """Put `key` from source into target, checked against `digest` (computed from the source when None)."""
+    if supports(source, LocalFiles):
+        path: Path = source.local_path(key)  # type: ignore[attr-defined]
+        expected = digest or _file_sha256(path)
+        target.put(key, path, expected)
+        return path.stat().st_size
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=scratch, prefix="copy-", delete=True) as out:
+        hasher = hashlib.sha256()
+        size = 0
+        limit = MAX_INVENTORY_BYTES if digest is None else None
+        with source.open(key) as handle:
+            while chunk := handle.read(1024 * 1024):
+                hasher.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+                if limit is not None and size > limit:
+                    raise StorageError(f"{key} in {source!r} is larger than any inventory or journal batch can be.")
+        out.flush()
+        found = hasher.hexdigest()
+        if digest is not None and found != digest:
+            raise IntegrityError(
+                f"{key} in {source!r} does not match its recorded SHA-256 (found {found}, expected {digest}); "
+                "it was not copied.",
+                details=["Audit that location, and repair it from a good copy: strongroom audit --repair"],
+            )
+        target.put(key, Path(out.name), found)
+        return size
+
+
+def _file_sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hash_stream(handle)[0]
+
+
+def _cleanup_partials(storage: StorageBackend, root: str) -> None:
+    # Called under the package lock, so no other writer of this object is mid-upload.
+    if supports(storage, PartialCleanup):
+        storage.cleanup_partials(timedelta(0), prefix=root)  # type: ignore[attr-defined]
+
+
+def _run(task: Callable[[T], None], items: Iterable[T], workers: int) -> None:
+    listed = list(items)
+    if workers <= 1 or len(listed) < 2:
+        for item in listed:
+            task(item)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="strongroom-copy") as pool:
+        for future in [pool.submit(task, item) for item in listed]:
+            future.result()
