@@ -4,6 +4,8 @@
 #   bash scripts/services.sh start [service...]    start (installing what is missing); prints `export ...` lines
 #   bash scripts/services.sh stop [service...]     stop what this script started (all services when none named)
 #   bash scripts/services.sh status [service...]   say what runs
+#   bash scripts/services.sh binary s3             print the server program's path (building it if missing), so
+#                                                  tests can run private servers of their own (tests/services.py)
 #
 #   eval "$(bash scripts/services.sh start postgresql)"
 #
@@ -197,6 +199,12 @@ postgresql_stop_locked() {
 
 postgresql_stop() { with_lock postgresql postgresql_stop_locked; }
 
+# The folder of the server programs (initdb, pg_ctl, postgres...).
+postgresql_binary_path() {
+    with_lock postgresql postgresql_install
+    postgresql_bindir
+}
+
 postgresql_status() {
     local pid
     if pid=$(postgresql_pid); then
@@ -319,6 +327,13 @@ s3_stop_locked() {
 
 s3_stop() { with_lock s3 s3_stop_locked; }
 
+s3_binary_path_locked() {
+    s3_install
+    s3_binary
+}
+
+s3_binary_path() { with_lock s3 s3_binary_path_locked; }
+
 s3_status() {
     local pid
     if pid=$(s3_pid); then
@@ -333,7 +348,7 @@ s3_status() {
 # --- dispatch ----------------------------------------------------------------------------------------------------
 
 usage() {
-    echo "Usage: bash scripts/services.sh start|stop|status [service...]" >&2
+    echo "Usage: bash scripts/services.sh start|stop|status [service...]  or  binary service" >&2
     echo "Known services: ${SERVICES[*]}" >&2
     exit 2
 }
@@ -352,6 +367,12 @@ main() {
     shift
     case $action in
         start | stop | status) ;;
+        binary)
+            [ $# -eq 1 ] || die "Name one service: bash scripts/services.sh binary s3"
+            known "$1" || die "Unknown service '$1'. Known services: ${SERVICES[*]}"
+            "${1}_binary_path"
+            return 0
+            ;;
         -h | --help | help) usage ;;
         *)
             say "unknown action '$action'"

@@ -5,6 +5,8 @@
         ...
     with fresh_s3_bucket() as (endpoint, bucket):   # S3 (MinIO): a bucket of one's own, deleted afterwards
         ...
+    with private_s3_server() as server:         # a MinIO of one's own, which the test may stop() and start()
+        ...
 
 A server that cannot be started is a test error, never a silent skip: only
 STRONGROOM_SKIP_SERVICES=1 skips the tests that need one (say so in the reason).
@@ -14,10 +16,15 @@ A server already running elsewhere can be named with STRONGROOM_TEST_POSTGRESQL_
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
+import shutil
+import socket
 import subprocess
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -151,3 +158,156 @@ def fresh_s3_bucket(prefix: str = "strongroom-t") -> Iterator[tuple[str, str]]:
     finally:
         empty_bucket(client, bucket)
         client.delete_bucket(Bucket=bucket)
+
+
+# --- a private S3 server that a test may stop and start -------------------------------------------------------------
+
+# The same test-only credentials scripts/services.sh gives the shared server, so both work in one process.
+S3_TEST_ACCESS_KEY = "strongroom-test"
+S3_TEST_SECRET_KEY = "strongroom-test-secret"
+
+
+@functools.cache
+def service_binary(service: str) -> str:
+    """The server program of `service` as scripts/services.sh finds (or builds) it: `services.sh binary <service>`."""
+    result = subprocess.run(
+        ["bash", str(SERVICES_SCRIPT), "binary", service],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=REPO,
+        check=False,
+    )
+    lines = result.stdout.strip().splitlines()
+    if result.returncode != 0 or not lines:
+        raise RuntimeError(
+            f"scripts/services.sh binary {service} failed (exit {result.returncode}); "
+            f"set STRONGROOM_SKIP_SERVICES=1 to skip the tests that need it.\n{result.stderr}{result.stdout}"
+        )
+    return lines[-1]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class PrivateS3:
+    """A MinIO of one test's own, on a free port of 127.0.0.1, with its own data folder; made by private_s3_server().
+
+    stop() kills it (SIGKILL by default, as a crash; SIGTERM with graceful=True) and start() starts it again on the
+    same port and data, returning once it is ready, so a test can take the server away in the middle of something.
+    """
+
+    def __init__(self, binary: str, data_dir: Path) -> None:
+        self.binary = binary
+        self.data_dir = data_dir
+        self.port = _free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.log = data_dir.parent / f"{data_dir.name}.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the server (again) on the same port and data folder, and wait until it is ready."""
+        if self.running:
+            raise RuntimeError(f"the private S3 server at {self.endpoint} is already running")
+        env = {
+            **os.environ,
+            "MINIO_ROOT_USER": S3_TEST_ACCESS_KEY,
+            "MINIO_ROOT_PASSWORD": S3_TEST_SECRET_KEY,
+            "MINIO_BROWSER": "off",
+            "MINIO_UPDATE": "off",
+        }
+        command = [self.binary, "server", str(self.data_dir), "--address", f"127.0.0.1:{self.port}", "--quiet"]
+        setpriv = shutil.which("setpriv")
+        if setpriv:
+            # Dies with the test process even when that is killed, so no server outlives its test run.
+            command = [setpriv, "--pdeathsig", "KILL", "--", *command]
+        with self.log.open("ab") as log:
+            self._process = subprocess.Popen(
+                command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + timeout
+        while not self._ready():
+            if not self.running:
+                raise RuntimeError(f"the private S3 server did not start; see {self.log}:\n{self._log_tail()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the private S3 server was not ready in {timeout} s; see {self.log}")
+            time.sleep(0.05)
+
+    def stop(self, *, graceful: bool = False) -> None:
+        """Kill the server: SIGKILL, as a crash would (SIGTERM with graceful=True); returns once it is gone."""
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        if graceful:
+            process.terminate()
+        else:
+            process.kill()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
+
+    def client(self) -> Any:
+        return s3_client(self.endpoint)
+
+    def make_bucket(self, name: str | None = None, *, object_lock: bool = False) -> str:
+        """Create a bucket (a unique name unless given), with S3 Object Lock if asked; returns its name."""
+        bucket = name or f"private-{uuid.uuid4().hex[:12]}"
+        self.client().create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=object_lock)
+        return bucket
+
+    def _ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.endpoint}/minio/health/ready", timeout=2) as answer:
+                return bool(answer.status == 200)
+        except OSError:
+            return False
+
+    def _log_tail(self) -> str:
+        try:
+            return "\n".join(self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-20:])
+        except OSError:
+            return ""
+
+
+@contextmanager
+def private_s3_server() -> Iterator[PrivateS3]:
+    """Start a MinIO of one's own (the binary scripts/services.sh builds or finds), yield it, then kill it and
+    remove its data. Its credentials are set in os.environ (as s3_endpoint() does) and restored afterwards."""
+    if skip_services_requested():
+        pytest.skip("STRONGROOM_SKIP_SERVICES=1: tests that need a private S3 server (MinIO) are skipped")
+    binary = service_binary("s3")
+    parent = Path(os.environ.get("STRONGROOM_SERVICES_DIR") or REPO / ".services") / "private-s3"
+    parent.mkdir(parents=True, exist_ok=True)
+    data_dir = parent / f"{os.getpid()}-{uuid.uuid4().hex[:10]}"
+    data_dir.mkdir()
+    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.update(
+        AWS_ACCESS_KEY_ID=S3_TEST_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=S3_TEST_SECRET_KEY, AWS_DEFAULT_REGION="us-east-1"
+    )
+    server = PrivateS3(binary, data_dir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+        server.log.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            parent.rmdir()  # only when no other private server (another worker's) still uses it
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

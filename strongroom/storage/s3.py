@@ -32,6 +32,7 @@ import hashlib
 import io
 import os
 import re
+import uuid
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,6 +58,25 @@ _BAD_DIGEST_CODES = frozenset(
 _CREDENTIAL_CODES = frozenset(
     {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403", "ExpiredToken", "InvalidToken"}
 )
+_NO_BUCKET_CODES = frozenset({"404", "NoSuchBucket", "NotFound"})
+_WRONG_REGION_CODES = frozenset(
+    {"AuthorizationHeaderMalformed", "PermanentRedirect", "301", "IllegalLocationConstraintException"}
+)
+_NO_LOCK_CODES = frozenset(
+    # No configuration; a server without Object Lock at all (some S3-compatible servers) has none either.
+    {"ObjectLockConfigurationNotFoundError", "NotImplemented", "501"}
+)
+CREDENTIAL_SOURCES = (
+    "S3 credentials come only from the standard AWS chain: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and "
+    "AWS_SESSION_TOKEN) in the environment, AWS_PROFILE with ~/.aws/credentials, or an instance role; never from "
+    "strongroom.toml."
+)
+# For `location add`: short timeouts and two attempts, so a dead or silent endpoint is reported in seconds.
+# Worst case per request: 2 attempts x (3 s connect + 4 s read) + at most 1 s of back-off = 15 s.
+CHECK_CONNECT_TIMEOUT = 3.0
+CHECK_READ_TIMEOUT = 4.0
+CHECK_MAX_ATTEMPTS = 2
+PROBE_NAME = ".strongroom-probe-"
 
 
 def _b64(hex_digest: str) -> str:
@@ -106,6 +126,11 @@ class S3Storage:
             raise StorageError(f"The S3 addressing style must be 'path' or 'virtual', not {addressing!r}.")
         if part_size < MIN_PART_SIZE:
             raise StorageError(f"The S3 part size must be at least {MIN_PART_SIZE} bytes (5 MiB), not {part_size}.")
+        if max_attempts < 1 or connect_timeout <= 0 or read_timeout <= 0:
+            raise StorageError(
+                f"S3 storage needs at least one attempt and timeouts above zero, not max_attempts={max_attempts}, "
+                f"connect_timeout={connect_timeout}, read_timeout={read_timeout}."
+            )
         clean_prefix = prefix.strip("/")
         if clean_prefix:
             check_key(clean_prefix)
@@ -113,17 +138,55 @@ class S3Storage:
         self.prefix = clean_prefix + "/" if clean_prefix else ""
         self.endpoint_url = endpoint_url
         self.part_size = part_size
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.max_attempts = max_attempts
         config = Config(
             region_name=region,
             s3={"addressing_style": addressing},
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
-            retries={"mode": "standard", "max_attempts": max_attempts},
+            # "standard": 5xx answers, throttling, timeouts and broken connections are retried with
+            # jittered exponential back-off, up to max_attempts tries in all (botocore's own "max_attempts"
+            # would count the retries only, one fewer).
+            retries={"mode": "standard", "total_max_attempts": max_attempts},
             max_pool_connections=32,  # the package store puts a bag's files from a thread pool
         )
-        session = boto3.session.Session()
-        self._client: Any = session.client("s3", endpoint_url=endpoint_url, config=config)
+        self._session: Any = boto3.session.Session()
+        try:
+            self._client: Any = self._session.client("s3", endpoint_url=endpoint_url, config=config)
+        except ValueError as err:  # botocore's word for a malformed endpoint URL
+            raise StorageError(
+                f"The S3 endpoint URL {endpoint_url!r} is not valid ({err}). Give a full URL such as "
+                "https://s3.example.org or http://127.0.0.1:9000."
+            ) from None
         self._check_bucket()
+
+    @classmethod
+    def for_check(
+        cls,
+        bucket: str,
+        *,
+        prefix: str = "",
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        addressing: str = "path",
+    ) -> S3Storage:
+        """Open a location with short timeouts and two attempts, to check it before it is recorded.
+
+        `S3Storage.for_check(...).check_location()` reports a dead or silent endpoint within about 15 s
+        instead of after minutes of retries; the location is then used with its configured timeouts.
+        """
+        return cls(
+            bucket,
+            prefix=prefix,
+            endpoint_url=endpoint_url,
+            region=region,
+            addressing=addressing,
+            connect_timeout=CHECK_CONNECT_TIMEOUT,
+            read_timeout=CHECK_READ_TIMEOUT,
+            max_attempts=CHECK_MAX_ATTEMPTS,
+        )
 
     def __repr__(self) -> str:
         return f"S3Storage({self.location!r})"
@@ -132,6 +195,35 @@ class S3Storage:
     def location(self) -> str:
         where = self.endpoint_url or "AWS S3"
         return f"s3://{self.bucket}/{self.prefix} at {where}"
+
+    @property
+    def endpoint(self) -> str:
+        """The URL requests go to: the configured endpoint, or the AWS one the client chose."""
+        return str(self.endpoint_url or self._client.meta.endpoint_url)
+
+    # --- checks for `location add` --------------------------------------------------------
+
+    def check_location(self, *, write_probe: bool = True) -> None:
+        """Check that the endpoint answers, the bucket exists and the credentials may use it; raise StorageError
+        with a message that names the problem otherwise.
+
+        With `write_probe`, also store a tiny object under the prefix (`<prefix>/.strongroom-probe-<uuid>`),
+        read it back and delete it, so credentials that may only read are found now, not at the first ingest.
+        Open the storage with `for_check()` so that a dead endpoint is reported in seconds.
+        """
+        self._check_bucket()
+        if write_probe:
+            self._write_probe()
+
+    def object_lock_enabled(self) -> bool:
+        """True when the bucket has S3 Object Lock enabled (it can only be turned on when a bucket is created)."""
+        try:
+            answer = self._client.get_object_lock_configuration(Bucket=self.bucket)
+        except _service_errors() as err:
+            if _code(err) in _NO_LOCK_CODES:
+                return False
+            raise self._bucket_problem(err, "read the Object Lock configuration of") from err
+        return bool(answer.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled")
 
     # --- the StorageBackend protocol ------------------------------------------------------
 
@@ -391,71 +483,220 @@ class S3Storage:
         return head
 
     def _check_bucket(self) -> None:
+        # A one-key listing rather than HEAD: it needs the same permission (s3:ListBucket, which a policy may
+        # limit to our prefix), and unlike HEAD its answer carries an error code, so a wrong key id, a wrong
+        # secret and a missing bucket can be told apart.
         try:
-            self._client.head_bucket(Bucket=self.bucket)
+            self._client.list_objects_v2(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1)
         except _service_errors() as err:
-            code = _code(err)
-            if code in ("404", "NoSuchBucket", "NotFound"):
-                raise StorageError(
-                    f"The S3 bucket {self.bucket!r} does not exist at {self.endpoint_url or 'AWS S3'}. Create it, "
-                    "or correct the [storage] bucket (and endpoint_url) in strongroom.toml."
-                ) from None
-            raise self._failure("open", "the bucket", err) from err
+            raise self._bucket_problem(err, "list") from err
 
-    def _failure(self, action: str, key: str, err: BaseException) -> StorageError:
+    def _write_probe(self) -> None:
+        s3_key = f"{self.prefix}{PROBE_NAME}{uuid.uuid4().hex}"
+        data = f"Strongroom checks that it may write here; this object is deleted at once ({s3_key}).\n".encode()
+        digest = hashlib.sha256(data).hexdigest()
+        grant = (
+            f"Strongroom needs s3:PutObject, s3:GetObject, s3:DeleteObject and s3:ListBucket on bucket "
+            f"{self.bucket!r} (under the prefix {self.prefix!r})."
+        )
+        try:
+            answer = self._client.put_object(Bucket=self.bucket, Key=s3_key, Body=data, ChecksumSHA256=_b64(digest))
+        except _service_errors() as err:
+            if _code(err) in ("AccessDenied", "403"):
+                raise StorageError(
+                    f"The credentials ({self._key_id_text()}) may read {self.location} but not write to it: storing "
+                    f"a test object was refused (AccessDenied). {grant}"
+                ) from err
+            raise self._bucket_problem(err, "write a test object to") from err
+        version = answer.get("VersionId")
+        try:
+            try:
+                response = self._client.get_object(Bucket=self.bucket, Key=s3_key)
+                with contextlib.closing(response["Body"]) as body:
+                    back = body.read()
+            except _service_errors() as err:
+                if _code(err) in ("AccessDenied", "403"):
+                    raise StorageError(
+                        f"The credentials ({self._key_id_text()}) may write to {self.location} but not read from "
+                        f"it: reading back a test object was refused (AccessDenied). {grant}"
+                    ) from err
+                raise self._bucket_problem(err, "read back a test object from") from err
+            if back != data:
+                raise IntegrityError(
+                    f"{self.location} returned different bytes for a test object than were stored "
+                    f"({len(back)} bytes instead of {len(data)}). Check the S3 server, or any proxy in front of it."
+                )
+        finally:
+            self._delete_probe(s3_key, version, grant)
+
+    def _delete_probe(self, s3_key: str, version: str | None, grant: str) -> None:
+        try:
+            if version and version != "null":
+                # In a versioned bucket, removing the version itself leaves nothing behind, unless Object Lock
+                # keeps it (a default retention): then a plain delete at least hides it behind a delete marker.
+                try:
+                    self._client.delete_object(Bucket=self.bucket, Key=s3_key, VersionId=version)
+                    return
+                except _service_errors() as err:
+                    if _code(err) not in ("AccessDenied", "403", "InvalidRequest"):
+                        raise
+            self._client.delete_object(Bucket=self.bucket, Key=s3_key)
+        except _service_errors() as err:
+            if _code(err) in ("AccessDenied", "403"):
+                raise StorageError(
+                    f"The credentials ({self._key_id_text()}) may write to {self.location} but not delete: removing "
+                    f"the test object {s3_key!r} was refused (AccessDenied); remove it by hand. Strongroom deletes "
+                    f"to abort failed uploads and replace damaged copies. {grant}"
+                ) from err
+            raise self._bucket_problem(err, "delete a test object from") from err
+
+    def _key_id_text(self) -> str:
+        with contextlib.suppress(Exception):  # only for a message: never fail over it
+            credentials = self._session.get_credentials()
+            if credentials is not None and credentials.access_key:
+                return f"access key id {credentials.access_key}"
+        return "no access key id"
+
+    def _bucket_problem(self, err: BaseException, action: str) -> StorageError:
+        """What went wrong with the bucket or endpoint as a whole, in words for the person adding the location."""
         from botocore.exceptions import (
-            ClientError,
             ConnectionError,
+            ConnectTimeoutError,
+            HTTPClientError,
             NoCredentialsError,
             PartialCredentialsError,
-        )
-        from botocore.exceptions import (
-            ConnectTimeoutError as BotoConnectTimeout,
-        )
-        from botocore.exceptions import (
-            ReadTimeoutError as BotoReadTimeout,
+            ReadTimeoutError,
+            SSLError,
         )
 
-        where = self.location
         if isinstance(err, StorageError):
             return err
         code = _code(err)
-        if code in _ABSENT_CODES:
-            return NotFound(f"There is no object {key!r} in {where}.")
+        url = self.endpoint
+        tries = f"{self.max_attempts} attempt{'s' if self.max_attempts != 1 else ''}"
+        check_url = (
+            "Check the endpoint URL (--endpoint-url, endpoint_url in the configuration) and that the server runs"
+        )
         if isinstance(err, NoCredentialsError | PartialCredentialsError):
             return StorageError(
-                f"Could not {action} {key!r} in {where}: no AWS credentials were found. Set AWS_ACCESS_KEY_ID and "
-                "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with a shared credentials file, or run with an instance role."
+                f"Could not {action} {self.location}: no AWS credentials were found (or only part of them). "
+                + CREDENTIAL_SOURCES
             )
+        if isinstance(err, SSLError):
+            return StorageError(f"Cannot reach the S3 endpoint {url}: the TLS handshake failed ({err}). {check_url}.")
+        if isinstance(err, ConnectTimeoutError):
+            return StorageError(
+                f"Cannot reach the S3 endpoint {url}: it did not accept a connection within {self.connect_timeout:g} s "
+                f"({tries}). {check_url} and is reachable from this machine (firewall, proxy, VPN)."
+            )
+        if isinstance(err, ReadTimeoutError):
+            return StorageError(
+                f"Cannot reach the S3 endpoint {url}: it accepted the connection but did not answer within "
+                f"{self.read_timeout:g} s ({tries}). Check that the URL points at an S3 server and that it is not "
+                "overloaded."
+            )
+        if isinstance(err, ConnectionError):
+            return StorageError(f"Cannot reach the S3 endpoint {url}: {_connection_reason(err)}. {check_url}.")
+        if isinstance(err, HTTPClientError):
+            return StorageError(
+                f"Cannot reach the S3 endpoint {url}: the connection broke without an answer ({tries}). {check_url}, "
+                "and that the URL's scheme (http or https) is the one the server speaks."
+            )
+        if code in _NO_BUCKET_CODES:
+            return StorageError(
+                f"The S3 bucket {self.bucket!r} does not exist at {url}. Create it first (for example: aws s3 mb "
+                f"s3://{self.bucket} --endpoint-url {url}, or in the provider's console), or correct the bucket name."
+            )
+        if code == "InvalidAccessKeyId":
+            return StorageError(
+                f"The S3 server refused the credentials for {self.location}: it does not know the "
+                f"{self._key_id_text()} (InvalidAccessKeyId). Check AWS_ACCESS_KEY_ID or the AWS profile. "
+                + CREDENTIAL_SOURCES
+            )
+        if code == "SignatureDoesNotMatch":
+            return StorageError(
+                f"The S3 server refused the credentials for {self.location}: the secret access key does not match the "
+                f"{self._key_id_text()} (SignatureDoesNotMatch). Check AWS_SECRET_ACCESS_KEY or the AWS profile. "
+                + CREDENTIAL_SOURCES
+            )
+        if code in ("ExpiredToken", "TokenRefreshRequired", "InvalidToken"):
+            return StorageError(
+                f"The S3 server refused the credentials for {self.location}: the session token is expired or invalid "
+                f"({code}). Get fresh temporary credentials. {CREDENTIAL_SOURCES}"
+            )
+        if code in ("AccessDenied", "403", "AllAccessDisabled"):
+            return StorageError(
+                f"The S3 server at {url} refused the credentials ({self._key_id_text()}) access to bucket "
+                f"{self.bucket!r} ({code}): they may not {action} it. Strongroom needs s3:ListBucket, s3:GetObject, "
+                f"s3:PutObject and s3:DeleteObject there. {CREDENTIAL_SOURCES}"
+            )
+        if code in _WRONG_REGION_CODES:
+            return StorageError(
+                f"The S3 bucket {self.bucket!r} at {url} is in another region than the one requested ({code}). "
+                "Give its region with --region (region in the configuration)."
+            )
+        return self._failure(action, "", err, target=self.location)
+
+    def _failure(self, action: str, key: str, err: BaseException, *, target: str | None = None) -> StorageError:
+        """A failed request on `key` (or on `target`, said as it is) as a StorageError that names the location."""
+        from botocore.exceptions import (
+            ClientError,
+            ConnectionError,
+            ConnectTimeoutError,
+            HTTPClientError,
+            NoCredentialsError,
+            PartialCredentialsError,
+            ReadTimeoutError,
+        )
+
+        if isinstance(err, StorageError):
+            return err
+        where = self.location
+        what = f"{action} {target}" if target is not None else f"{action} {key!r} in {where}"
+        tries = f"{self.max_attempts} attempt{'s' if self.max_attempts != 1 else ''}"
+        code = _code(err)
+        if code in _ABSENT_CODES and target is None:
+            return NotFound(f"There is no object {key!r} in {where}.")
+        if isinstance(err, NoCredentialsError | PartialCredentialsError):
+            return StorageError(f"Could not {what}: no AWS credentials were found. {CREDENTIAL_SOURCES}")
         if code in _CREDENTIAL_CODES:
             return StorageError(
-                f"Could not {action} {key!r} in {where}: the server refused the credentials ({code}). Check "
-                "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the AWS profile) and that they may use this bucket."
+                f"Could not {what}: the server refused the credentials ({code}). Check AWS_ACCESS_KEY_ID / "
+                "AWS_SECRET_ACCESS_KEY (or the AWS profile) and that they may use this bucket."
             )
-        if code in ("NoSuchBucket",):
-            return StorageError(f"Could not {action} {key!r}: the bucket of {where} no longer exists.")
-        if isinstance(err, BotoConnectTimeout | BotoReadTimeout):
+        if code == "NoSuchBucket":
+            return StorageError(f"Could not {what}: the bucket {self.bucket!r} no longer exists at {self.endpoint}.")
+        if isinstance(err, ConnectTimeoutError | ReadTimeoutError):
             return StorageError(
-                f"Could not {action} {key!r} in {where}: the server did not answer in time, even after retries. "
-                "Check that it is up and reachable, or raise the [storage] timeouts."
+                f"Could not {what}: the server did not answer in time ({tries}, {self.connect_timeout:g} s to "
+                f"connect, {self.read_timeout:g} s to answer). Check that it is up and reachable, or raise the "
+                "location's timeouts."
             )
         if isinstance(err, ConnectionError):
             return StorageError(
-                f"Could not {action} {key!r} in {where}: cannot connect to the endpoint ({err}). Check that the "
-                "server is running and that [storage] endpoint_url is right."
+                f"Could not {what}: cannot connect to the S3 endpoint {self.endpoint} ({_connection_reason(err)}; "
+                f"{tries}). Check that the server is running and that the endpoint URL (endpoint_url) is right."
+            )
+        if isinstance(err, HTTPClientError):
+            return StorageError(
+                f"Could not {what}: the connection to {self.endpoint} kept breaking ({tries}; {err}). Check the "
+                "server and the network between, then try again."
             )
         if isinstance(err, ClientError):
-            status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            metadata = err.response.get("ResponseMetadata", {})
+            status = metadata.get("HTTPStatusCode", 0)
             message = err.response.get("Error", {}).get("Message", "") or code
             if isinstance(status, int) and status >= 500:
+                made = int(metadata.get("RetryAttempts", self.max_attempts - 1)) + 1
                 return StorageError(
-                    f"Could not {action} {key!r} in {where}: the server kept failing ({status} {code}) after "
-                    "retries. Try again later, and check the server's health."
+                    f"Could not {what}: the server kept failing ({status} {code}) for {made} attempt"
+                    f"{'s' if made != 1 else ''}, with back-off between them. Try again later, and check the "
+                    "server's health."
                 )
-            return StorageError(f"Could not {action} {key!r} in {where}: {message} ({code}).")
+            return StorageError(f"Could not {what}: {message} ({code}).")
         if isinstance(err, OSError):
-            return StorageError(f"Could not {action} {key!r} in {where}: {err.strerror or err}.")
-        return StorageError(f"Could not {action} {key!r} in {where}: {err}.")
+            return StorageError(f"Could not {what}: {err.strerror or err}.")
+        return StorageError(f"Could not {what}: {err}.")
 
 
 def _service_errors() -> tuple[type[BaseException], ...]:
@@ -497,6 +738,18 @@ def _file_size(src: BinaryIO, source: Path) -> int:
         return os.fstat(src.fileno()).st_size
     except OSError as err:
         raise StorageError(f"Cannot read {source}: {err.strerror or err}.") from err
+
+
+def _connection_reason(err: BaseException) -> str:
+    """Why a connection failed, in a few words rather than urllib3's nested reprs."""
+    text = str(getattr(err, "kwargs", {}).get("error", "")) or str(err)
+    if "refused" in text.lower():
+        return "nothing is listening there (connection refused)"
+    if any(clue in text for clue in ("Name or service not known", "nodename nor servname", "getaddrinfo failed")):
+        return "its host name does not resolve"
+    if "unreachable" in text.lower():
+        return "the network cannot reach it"
+    return f"the connection failed ({text})"
 
 
 def _code(err: BaseException) -> str:
