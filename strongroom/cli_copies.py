@@ -129,7 +129,10 @@ def location_add(
 
 def _quick_check_options() -> dict[str, Any]:
     # Short timeouts and one retry while adding: a wrong endpoint is reported in seconds, not minutes.
-    return {"connect_timeout": 5.0, "read_timeout": 10.0, "max_attempts": 2}
+    from strongroom.storage.s3 import CHECK_CONNECT_TIMEOUT, CHECK_MAX_ATTEMPTS, CHECK_READ_TIMEOUT
+
+    return {"connect_timeout": CHECK_CONNECT_TIMEOUT, "read_timeout": CHECK_READ_TIMEOUT,
+            "max_attempts": CHECK_MAX_ATTEMPTS}  # fmt: skip
 
 
 @location_app.command(name="list", cls=Command)

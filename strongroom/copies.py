@@ -152,7 +152,8 @@ def replicate(archive: Archive, operator: str, only: str | None = None,
 def _unreachable(err: StrongroomError) -> bool:
     # A location that stopped answering will fail every package: stop trying it, and say so once.
     text = err.message.lower()
-    return isinstance(err, StorageError) and ("cannot connect" in text or "did not answer" in text)
+    signs = ("cannot connect", "cannot reach", "did not answer", "did not accept", "kept breaking", "kept failing")
+    return isinstance(err, StorageError) and any(sign in text for sign in signs)
 
 
 # --- repair ------------------------------------------------------------------------------------
