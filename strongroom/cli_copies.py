@@ -50,6 +50,14 @@ def print_repair(out: Console, report: RepairReport) -> None:
             + "; ".join(escape(p.describe()) for p in check.problems[:10]),
             highlight=False,
         )
+    for location, keys in report.unrecoverable.items():
+        out.print(
+            f"[red]no intact copy anywhere[/] of {len(keys)} file(s) needed in location {escape(location)}: "
+            + ", ".join(escape(k) for k in keys[:10])
+            + ". Restore them from a backup outside Strongroom (same path, same bytes), then run: strongroom repair "
+            + report.package,
+            highlight=False,
+        )
     for location, why in report.skipped.items():
         out.print(f"[yellow]not repaired[/] location {escape(location)}: {escape(why)}", highlight=False)
 

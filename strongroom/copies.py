@@ -8,6 +8,7 @@ crash or an unreachable server is simply made again by the next `strongroom repl
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -68,8 +69,6 @@ def copy_package(archive: Archive, summary: PackageSummary, source: Location, ta
         result = copy_versions(source, target, oid, scratch, workers=COPY_WORKERS)
     finally:
         if scratch.exists():
-            import shutil
-
             shutil.rmtree(scratch, ignore_errors=True)
     if result.to_version > result.from_version:
         agents = archive.system_agents(operator)
@@ -168,6 +167,7 @@ class RepairReport:
     # ^ (location, source, restored keys, removed keys)
     still_bad: list[CopyCheck] = field(default_factory=list)  # checked again after healing, still wrong
     skipped: dict[str, str] = field(default_factory=dict)  # location -> why it was left alone
+    unrecoverable: dict[str, tuple[str, ...]] = field(default_factory=dict)  # location -> keys intact nowhere
     checks: list[CopyCheck] = field(default_factory=list)  # the checks before repair
 
     @property
@@ -207,43 +207,54 @@ def repair_package(archive: Archive, summary: PackageSummary, operator: str) -> 
         bad = [c for c in report.checks if not c.good and c.expected]
         if not bad:
             return report
-        if not good:
+        # The reference: a copy that verifies whole, else one whose inventory is intact and agrees with the
+        # catalog (its files may be damaged: they are then taken from the other copies, file by file).
+        usable = good or [c for c in report.checks if c.inventory_ok]
+        if not usable:
             lines = [p.describe() for c in report.checks for p in c.problems]
             raise NoGoodCopy(
                 f"No location holds a good copy of {summary.name} ({summary.uuid}); nothing was changed.",
                 [*lines[:50], "Restore the package from a backup outside Strongroom, then run: strongroom verify"],
                 report.checks,
             )
-        source = archive.location(good[0].location)
-        for check in bad:
+        reference = archive.location(usable[0].location)
+        digest = usable[0].inventory_digest
+        sources = [archive.location(c.location) for c in report.checks
+                   if c.inventory_digest == digest and c.location != reference.name]  # fmt: skip
+        # A damaged reference is healed first, so that the other copies can be healed from it.
+        for check in sorted(bad, key=lambda c: c.location != reference.name):
             target = archive.location(check.location)
             if target.spec.role is LocationRole.READ_ONLY:
                 report.skipped[target.name] = "read-only location: not written to; repair it by hand or remove it"
                 continue
             scratch = archive.settings.staging_dir / f"repair-{uuid.uuid4().hex[:12]}"
             try:
-                healed = heal_object(source, target, oid, scratch, workers=COPY_WORKERS)
+                healed = heal_object(reference, sources, target, oid, scratch, workers=COPY_WORKERS)
             except StrongroomError as err:
                 report.skipped[target.name] = f"repair failed: {err.message}"
                 continue
             finally:
-                import shutil
-
                 shutil.rmtree(scratch, ignore_errors=True)
+            froms = ", ".join(dict.fromkeys([reference.name, *(s.name for s in sources if s.name != target.name)]))
             event = Event(
                 str(uuid.uuid4()), "replication", datetime.now(UTC),
-                f'program="Strongroom"; action=repair; from={source.name}; to={target.name}', Outcome.SUCCESS,
-                f"repaired the copy in location {target.name} from location {source.name}: restored "
-                + (", ".join(healed.restored[:50]) or "nothing")
-                + (f"; removed {', '.join(healed.removed[:50])}" if healed.removed else ""),
+                f'program="Strongroom"; action=repair; from={froms}; to={target.name}',
+                Outcome.FAILURE if healed.unrecoverable else Outcome.SUCCESS,
+                f"repaired the copy in location {target.name} from the good copies of each file in {froms}: "
+                f"restored {', '.join(healed.restored[:50]) or 'nothing'}"
+                + (f"; removed {', '.join(healed.removed[:50])}" if healed.removed else "")
+                + (f"; no intact copy anywhere of {', '.join(healed.unrecoverable[:50])}" if healed.unrecoverable
+                   else ""),
                 tuple(a.key for a in agents), None, summary.version,
             )  # fmt: skip
-            _journal(archive, summary.uuid, [event], agents, {"location": target.name, "source": source.name})
+            _journal(archive, summary.uuid, [event], agents, {"location": target.name, "source": froms})
+            if healed.unrecoverable:
+                report.unrecoverable[target.name] = healed.unrecoverable
             after = check_copy(archive, summary, target)
             record_check(archive, after, agents)
             if after.good:
                 archive.catalog.record_copy(summary.uuid, target.name, summary.version, datetime.now(UTC))
-                report.healed.append((target.name, source.name, healed.restored, healed.removed))
+                report.healed.append((target.name, froms, healed.restored, healed.removed))
             else:
                 report.still_bad.append(after)
     return report

@@ -8,9 +8,9 @@ target backend checks the bytes it stored against the digest the package was ing
 damaged source file is refused, never spread. Content already present in the target with the
 right digest is kept, which makes an interrupted copy resumable.
 
-`heal_object` makes a damaged copy equal to a good one key by key: it writes only keys that
-are missing or differ in the damaged location and removes keys the good copy lacks, and never
-writes to the good location.
+`heal_object` makes a damaged copy whole key by key from whichever location holds each key
+intact: it writes only keys that are missing or differ in the damaged location, removes keys the
+object must not have, and never writes to any other location.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -58,8 +58,9 @@ class HealResult:
     source: str
     target: str
     restored: tuple[str, ...]  # keys written, relative to the object root
-    removed: tuple[str, ...] = field(default_factory=tuple)  # keys the good copy lacks, taken out
+    removed: tuple[str, ...] = field(default_factory=tuple)  # keys the object must not have, taken out
     bytes: int = 0
+    unrecoverable: tuple[str, ...] = ()  # keys no location holds with the right digest
 
 
 def read_inventory(location: Location, object_id: str) -> ObjectInventory | None:
@@ -130,40 +131,76 @@ def copy_versions(
     return CopyResult(object_id, source.name, target.name, start, have.head, written[0], written[1], written[2])
 
 
-def heal_object(good: Location, bad: Location, object_id: str, scratch: Path, *, workers: int = 4) -> HealResult:
-    """Make `bad`'s copy of the object identical to `good`'s; `good` must have just verified."""
-    inventory = good.ocfl.inventory(object_id)
-    root = good.ocfl.object_root(object_id)
+def heal_object(
+    reference: Location,
+    sources: Sequence[Location],
+    bad: Location,
+    object_id: str,
+    scratch: Path,
+    *,
+    workers: int = 4,
+) -> HealResult:
+    """Make `bad`'s copy of the object what `reference`'s inventory says it must be, key by key.
+
+    The keys an object must have follow from its inventory: every content file in the manifest, the
+    inventory of each version with its sidecar, the declaration, the root inventory and its sidecar.
+    Each missing or wrong key is fetched from the first location (the reference, then `sources`) that
+    holds it with the right digest, so two copies damaged in different files heal each other. Content
+    digests come from the manifest; the other keys must equal the reference's bytes (or, where the
+    reference lacks one, those of a source whose root inventory is byte for byte the reference's).
+    Keys the object must not have are removed from `bad`. Nothing is ever written to another location.
+    """
+    inventory = reference.ocfl.inventory(object_id)
+    root = reference.ocfl.object_root(object_id)
     digests = {path: digest for digest, paths in inventory.manifest.items() for path in paths}
-    keys = [key.removeprefix(root) for key in good.storage.list(root)]
-    content = [k for k in keys if k in digests]
-    last = [k for k in (OBJECT_NAMASTE, INVENTORY, SIDECAR) if k in keys]
-    others = [k for k in keys if k not in digests and k not in last]  # version inventories and sidecars
+    places = [reference, *[s for s in sources if s.name not in (reference.name, bad.name)]]
     restored: list[str] = []
+    unrecoverable: list[str] = []
     size = [0]
     guard = threading.Lock()
 
     def restore(relative: str, digest: str | None) -> None:
         key = root + relative
-        expected = digest or _sha256_of(good.storage, key)
-        if not _holds(bad.storage, key, expected):
-            copied = _transfer(good.storage, bad.storage, key, expected, scratch)
+        expected = digest or _reference_digest(places, key)
+        if expected is not None and _holds(bad.storage, key, expected):
+            return
+        source = next((p for p in places if expected is not None and _holds(p.storage, key, expected)), None)
+        if source is None:
             with guard:
-                size[0] += copied
-                restored.append(relative)
+                unrecoverable.append(relative)
+            return
+        copied = _transfer(source.storage, bad.storage, key, expected, scratch)
+        with guard:
+            size[0] += copied
+            restored.append(relative)
 
     _cleanup_partials(bad.storage, root)
-    _run(lambda relative: restore(relative, digests[relative]), content, workers)
-    for relative in [*others, *last]:
-        restore(relative, None)
-    wanted = set(keys)
+    _run(lambda relative: restore(relative, digests[relative]), sorted(digests), workers)
+    versions = [f"v{n}/{name}" for n in range(1, inventory.head + 1) for name in (INVENTORY, SIDECAR)]
+    last = [OBJECT_NAMASTE, INVENTORY, SIDECAR]  # the root inventory and its sidecar last, as a commit writes
+    for relative in [*versions, *last]:
+        restore(relative, inventory.digest if relative == INVENTORY else None)
+    wanted = {*digests, *versions, *last}
     removed = []
     for key in list(bad.storage.list(root)):
         relative = key.removeprefix(root)
         if relative not in wanted:
             bad.storage.delete(key)
             removed.append(relative)
-    return HealResult(object_id, good.name, bad.name, tuple(sorted(restored)), tuple(sorted(removed)), size[0])
+    return HealResult(
+        object_id, reference.name, bad.name, tuple(sorted(restored)), tuple(sorted(removed)), size[0],
+        tuple(sorted(unrecoverable)),
+    )  # fmt: skip
+
+
+def _reference_digest(places: Sequence[Location], key: str) -> str | None:
+    """The digest a non-content key must have: the reference's bytes, else the first place that has it."""
+    for place in places:
+        try:
+            return _sha256_of(place.storage, key)
+        except NotFound:
+            continue
+    return None
 
 
 def sync_journal(source: Location, target: Location, scratch: Path) -> int:

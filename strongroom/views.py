@@ -345,6 +345,7 @@ def repair_json(report: RepairReport) -> dict[str, Any]:
         ],
         "still_damaged": [copy_check_json(c) for c in report.still_bad],
         "not_repaired": dict(report.skipped),
+        "intact_nowhere": {loc: list(keys) for loc, keys in report.unrecoverable.items()},
         "checks": [copy_check_json(c) for c in report.checks],
     }
 

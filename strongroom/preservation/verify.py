@@ -86,6 +86,8 @@ class CopyCheck:
     bytes_read: int = 0
     events: list[Event] = field(default_factory=list)
     read: bool = False  # storage was read (False: the copy is known to be absent, nothing to check)
+    inventory_digest: str | None = None  # of the root inventory, when it could be read and parsed
+    inventory_ok: bool = False  # that inventory is at the catalog's version and agrees with the catalog's files
 
     @property
     def good(self) -> bool:
@@ -233,6 +235,8 @@ def check_copy(
         return check
     check.read = True
     check.found_version = inventory.head
+    check.inventory_digest = inventory.digest
+    agrees = inventory.head == summary.version
 
     uses = _uses(inventory)
     head_files = list(archive.catalog.files(summary.uuid))  # read once: for sizes here, events below
@@ -281,15 +285,18 @@ def check_copy(
         elif digest is None:
             problem = Missing(logical, f"version {inventory.head} in location {location.name}")
             fail(problem, (inventory.head,))
+            agrees = False
         elif digest != record.sha256:
             problem = Mismatch(logical, "sha256", record.sha256, f"{digest} in the inventory")
             fail(problem, (inventory.head,))
+            agrees = False
         else:
             problem = damaged.get(digest)
         if problem is not None:
             check.events.append(
                 _event(datetime.now(UTC), Outcome.FAILURE, detail, problem.describe(), record.uuid, inventory.head)
             )
+    check.inventory_ok = agrees
     outcome = Outcome.FAILURE if check.problems else Outcome.SUCCESS
     check.events.append(
         _event(started, outcome, detail, _summary_line(check, len(stored), inventory.head), None, inventory.head)

@@ -174,14 +174,42 @@ def test_audit_repair_heals_what_it_finds(two_places: tuple[Home, str, Path]) ->
 
 def test_repair_refuses_when_no_good_copy_exists_and_changes_nothing(two_places: tuple[Home, str, Path]) -> None:
     home, package, offsite = two_places
-    damage(object_folder(home.path / "storage", package), "flipped byte")
-    damage(object_folder(offsite, package), "deleted file")
+    damage(object_folder(home.path / "storage", package), "deleted inventory")
+    damage(object_folder(offsite, package), "deleted inventory")
     before = (snapshot(home.path / "storage" / "ocfl"), snapshot(offsite / "ocfl"))
     refused = home.run("repair", package)
     assert refused.exit_code == 1
     assert "No location holds a good copy" in refused.stdout and "nothing was changed" in refused.stdout
     assert "[location primary]" in refused.stdout and "[location offsite]" in refused.stdout
     assert (snapshot(home.path / "storage" / "ocfl"), snapshot(offsite / "ocfl")) == before
+
+
+def test_a_file_damaged_in_every_copy_is_named_and_nothing_else_changes(two_places: tuple[Home, str, Path]) -> None:
+    home, package, offsite = two_places
+    path = damage(object_folder(home.path / "storage", package), "flipped byte")
+    assert damage(object_folder(offsite, package), "deleted file") == path  # the same file, in both
+    before = (snapshot(home.path / "storage" / "ocfl"), snapshot(offsite / "ocfl"))
+    refused = home.run("repair", package, "--json")
+    assert refused.exit_code == 1
+    report = refused.json()
+    assert report["intact_nowhere"] == {"primary": [path], "offsite": [path]}  # type: ignore[index]
+    assert (snapshot(home.path / "storage" / "ocfl"), snapshot(offsite / "ocfl")) == before
+    people = home.run("repair", package)
+    assert "no intact copy anywhere" in people.stdout and "backup" in people.stdout
+
+
+def test_two_copies_damaged_in_different_files_heal_each_other(two_places: tuple[Home, str, Path]) -> None:
+    home, package, offsite = two_places
+    damage(object_folder(home.path / "storage", package), "flipped byte")  # the first content file
+    other = sorted(p for p in object_folder(offsite, package).glob("v1/content/data/objects/**/*") if p.is_file())[-1]
+    writable(object_folder(offsite, package))
+    other.write_bytes(b"not what was ingested")
+    assert home.run("audit").exit_code == 1
+    repaired = home.run("repair", package, "--json")
+    assert repaired.exit_code == 0, repaired.stdout + repaired.stderr
+    healed = {h["location"]: h["restored"] for h in repaired.json()["healed"]}  # type: ignore[index]
+    assert set(healed) == {"primary", "offsite"}
+    assert home.ok("audit", "--json").json()["problems"] == []  # type: ignore[index]
 
 
 def test_copies_whose_last_check_failed_are_checked_on_every_run(two_places: tuple[Home, str, Path]) -> None:
