@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import BinaryIO
 
@@ -22,12 +23,22 @@ def hash_stream(stream: BinaryIO, algorithm: str = "sha256") -> tuple[str, int]:
             size += len(chunk)
             hasher.update(chunk)
         return hasher.hexdigest(), size
-    buffer = bytearray(CHUNK)
+    # A fresh 1 MiB buffer is zero-filled on every call: for the many small files of an archive that
+    # costs more than hashing them, so a file's buffer is only as large as the file (plus one byte).
+    buffer = bytearray(_buffer_size(stream))
     view = memoryview(buffer)
     while count := readinto(view):
         size += count
         hasher.update(view[:count])
     return hasher.hexdigest(), size
+
+
+def _buffer_size(stream: BinaryIO) -> int:
+    try:
+        remaining = os.fstat(stream.fileno()).st_size - stream.tell()
+    except (AttributeError, OSError, ValueError):
+        return CHUNK  # not a plain file (an S3 body, a pipe): its size is unknown
+    return max(1, min(CHUNK, remaining + 1))
 
 
 def sha256_file(path: Path) -> str:

@@ -44,6 +44,7 @@ CHUNK_SIZE = 1024 * 1024
 _PARTIAL = re.compile(r"\..*\.[0-9a-f]{16}\.partial", re.DOTALL)
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 _ABSENT = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
+_PROC_FD = Path("/proc/self/fd")
 # Enough of the final name to recognise a leftover, short enough that even four-byte
 # characters keep the temporary name within the usual 255-byte limit.
 _PARTIAL_NAME_CHARS = 48
@@ -85,6 +86,7 @@ class FilesystemStorage:
         if not resolved.is_dir():
             raise StorageError(f"Cannot use {root} as the storage folder: it is not a folder.")
         self.root = resolved
+        self._root_text = str(resolved)
 
     def __repr__(self) -> str:
         return f"FilesystemStorage({str(self.root)!r})"
@@ -139,6 +141,9 @@ class FilesystemStorage:
         return PutResult(key=key, size=size, sha256=expected)
 
     def open(self, key: str) -> BinaryIO:
+        fast = self._open_where_linux_says(key)
+        if fast is not None:
+            return fast
         path = self._path(key)
         try:
             return open(path, "rb")
@@ -146,6 +151,41 @@ class FilesystemStorage:
             raise self._not_found(key) from None
         except OSError as err:
             raise self._failure("read", key, err) from err
+
+    def _open_where_linux_says(self, key: str) -> BinaryIO | None:
+        """Open for reading and ask the kernel where the opened file really is (/proc/self/fd), instead of
+        resolving every folder of the path first: two system calls instead of one per path component, which
+        is most of the cost of reading a small file. None where that cannot be used (then the caller checks
+        the path the portable way): no /proc, or the name itself is a symbolic link."""
+        if not _PROC_FD.is_dir():
+            return None
+        check_key(key)
+        if is_partial_name(key.rpartition("/")[2]):
+            return None  # the portable path gives the proper refusal
+        path = os.path.join(self._root_text, *key.split("/"))
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+        except _ABSENT:
+            raise self._not_found(key) from None
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                return None
+            raise self._failure("read", key, err) from err
+        try:
+            real = os.readlink(f"{_PROC_FD}/{fd}")
+            is_file = stat.S_ISREG(os.fstat(fd).st_mode)
+        except OSError:
+            os.close(fd)
+            return None
+        if not is_file:
+            os.close(fd)
+            raise self._not_found(key)  # a folder is not an object
+        if not real.startswith(self._root_text + os.sep):
+            os.close(fd)
+            raise StorageError(
+                f"Invalid storage key {key!r}: it leads outside the storage folder {self.root} through a symbolic link."
+            )
+        return os.fdopen(fd, "rb")
 
     def local_path(self, key: str) -> Path:
         path = self._path(key)
