@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from strongroom import __version__
 from strongroom.catalog import open_catalog
@@ -29,10 +30,8 @@ from strongroom.commit import CommitResult, VersionBuild, object_id
 from strongroom.config import CONFIG_NAME, Settings, load_settings, write_default_config
 from strongroom.copies import AddedLocation, LocationStatus, RepairReport, ReplicateReport
 from strongroom.errors import CatalogError, DuplicateTransferError, NotFound, StorageError, StrongroomError
-from strongroom.formats import describe_identifier
 from strongroom.formats.risk import RiskRegistry, load_registry
 from strongroom.indexing import search_documents
-from strongroom.ingest.pipeline import IngestContext, IngestOptions, IngestReport, build_package
 from strongroom.ingest.staging import staging_area, stale_ingests
 from strongroom.locations import Location, LocationRole, LocationSpec, open_location
 from strongroom.maintenance import RebuildReport, UpgradeReport
@@ -61,6 +60,9 @@ from strongroom.storage.base import StorageBackend
 from strongroom.storage.journal import Journal, JournalEntry, JournalRecord, JournalReport
 from strongroom.storage.legacy import uses_legacy_layout
 from strongroom.storage.ocfl import OcflStore, OcflUser
+
+if TYPE_CHECKING:
+    from strongroom.ingest.pipeline import IngestContext, IngestOptions, IngestReport
 
 StepProgress = Callable[[str, int, int | None], None]
 
@@ -181,6 +183,8 @@ class Archive:
             )
 
     def identifier_description(self) -> tuple[str, str, str]:
+        from strongroom.formats import describe_identifier  # imported on use: format identification is heavy
+
         return describe_identifier(self.settings.identifier_engine, self.settings.pronom_signature_file)
 
     def system_agents(self, operator: str) -> tuple[Agent, ...]:
@@ -190,6 +194,8 @@ class Archive:
         )
 
     def ingest_context(self) -> IngestContext:
+        from strongroom.ingest.pipeline import IngestContext
+
         s = self.settings
         return IngestContext(
             organisation_name=s.organisation_name, organisation_id=s.organisation_id, worker_count=s.worker_count,
@@ -202,6 +208,8 @@ class Archive:
 
     def ingest(self, source: Path, options: IngestOptions, progress: StepProgress | None = None) -> IngestReport:
         """Check a transfer, build version 1 of a new package and commit it."""
+        from strongroom.ingest.pipeline import IngestReport, build_package
+
         self.prepare_to_write()
         package = str(uuid.uuid4())
         with staging_area(self.settings.staging_dir, package) as staging:

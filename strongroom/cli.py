@@ -41,9 +41,6 @@ from strongroom.cli_output import (
     progress,
 )
 from strongroom.config import default_home
-from strongroom.formats import describe_identifier
-from strongroom.formats.batch import expand_paths, identify_many
-from strongroom.ingest.pipeline import IngestOptions
 from strongroom.model import AccessStatus
 from strongroom.preservation.audit import parse_duration, parse_size
 from strongroom.preservation.fixity import FixityMode
@@ -154,6 +151,8 @@ def ingest_command(
     for element, values in (("creator", creator), ("subject", subject)):
         if values:
             dc[element] = tuple(values)
+    from strongroom.ingest.pipeline import IngestOptions  # imported on use, as every heavy part: start-up counts
+
     options = IngestOptions(name=name, description=dc, allow_duplicate=allow_duplicate, operator=current_operator())
     with errors(as_json), _archive(ctx, home) as archive, progress(_bar(as_json)) as bar:
         report = archive.ingest(source, options, bar)
@@ -430,6 +429,8 @@ def identify(
     table = Table("PUID", "Format", "Basis", "Warnings")
     table.add_column("Path", overflow="fold")
     with errors(as_json), progress(_bar(as_json or as_csv)) as bar:
+        from strongroom.formats.batch import expand_paths, identify_many
+
         files = list(expand_paths(paths, recursive))
         found = identify_many(files, workers=count, engine=engine, signature_file=signatures)
         for done, item in enumerate(found, start=1):
@@ -451,6 +452,8 @@ def identify(
                 name = " ".join(p for p in (ident.format_name, ident.format_version) if p)
                 table.add_row(ident.puid or "-", name, ident.basis.value, warnings, str(item.path))
         if as_json:
+            from strongroom.formats import describe_identifier
+
             tool, version, signature_version = describe_identifier(engine, signatures)
             print_json({"tool": tool, "version": version, "signatures": signature_version, "files": rows})
     if not writer and not as_json:

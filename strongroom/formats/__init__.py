@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from strongroom.errors import ConfigError
 from strongroom.formats.base import Identifier
-from strongroom.formats.fido_identifier import SignatureFiles
+
+if TYPE_CHECKING:  # imported on use: FIDO's import pulls in `requests`, which every command would pay for
+    from strongroom.formats.fido_identifier import SignatureFiles
 
 
 def _fast(signatures: SignatureFiles) -> Identifier:
@@ -59,12 +62,16 @@ def _entry(engine: str) -> tuple[Callable[[SignatureFiles], Identifier], Callabl
 
 def make_identifier(engine: str = "fast", signature_file: Path | None = None) -> Identifier:
     """An identifier; `signature_file` replaces FIDO's bundled PRONOM signatures (formats-vNNN.xml)."""
+    from strongroom.formats.fido_identifier import SignatureFiles
+
     factory, _info = _entry(engine)
     return factory(SignatureFiles.bundled(signature_file))
 
 
 def describe_identifier(engine: str = "fast", signature_file: Path | None = None) -> tuple[str, str, str]:
     """(tool, tool version, signature version) for PREMIS agents, without loading the signatures."""
+    from strongroom.formats.fido_identifier import SignatureFiles
+
     _factory, info = _entry(engine)
     tool, version = info()
     return tool, version, SignatureFiles.bundled(signature_file).version
