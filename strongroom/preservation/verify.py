@@ -23,7 +23,9 @@ from strongroom.locations import Location, LocationRole
 from strongroom.manifests import parse_manifest
 from strongroom.model import Agent, Event, FixityProblem, Mismatch, Missing, Outcome, PackageSummary, Unexpected
 from strongroom.preservation.fixity import FixityMode, StoredFile, check_stored
+from strongroom.storage.base import LocalFiles, supports
 from strongroom.storage.journal import JournalRecord
+from strongroom.workers import default_workers
 from strongroom.storage.ocfl import ObjectInventory
 
 if TYPE_CHECKING:
@@ -255,7 +257,7 @@ def check_copy(
         if progress:
             progress("Verifying", min(done_before + counter[0], total), total)
 
-    for result in check_stored(location.storage, stored, mode, workers=4, progress=step):
+    for result in check_stored(location.storage, stored, mode, workers=_readers(location), progress=step):
         check.bytes_read += result.found_size or 0
         if throttle is not None:
             throttle(result.found_size or 0)
@@ -394,3 +396,11 @@ def _event(
     agents: tuple[str, ...] = (),
 ) -> Event:
     return Event(str(uuid.uuid4()), "fixity check", when, detail, outcome, outcome_detail, agents, file_uuid, version)
+
+
+def _readers(location: Location) -> int:
+    """Reader threads: one per core where reading is local (hashing is the work), more where each read
+    waits on the network."""
+    if supports(location.storage, LocalFiles):
+        return max(1, default_workers())
+    return 8
