@@ -12,7 +12,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from strongroom.commit import object_id
@@ -28,6 +28,7 @@ from strongroom.locations import (
 )
 from strongroom.model import Agent, Event, LocationUsage, Outcome, PackageSummary
 from strongroom.replication import CopyResult, copy_versions, heal_object, sync_journal
+from strongroom.storage.base import PartialCleanup, supports
 from strongroom.storage.journal import JournalRecord
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 StepProgress = Callable[[str, int, int | None], None]
 COPY_WORKERS = 8  # copying waits on the network or on fsync, not on the CPU
+STALE_PARTIALS = timedelta(days=1)  # no live upload takes this long
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class ReplicateReport:
     failures: list[CopyFailure] = field(default_factory=list)
     up_to_date: int = 0  # package x location pairs that needed nothing
     journal_batches: int = 0
+    stale_partials: int = 0  # unfinished uploads older than a day, left by killed writers, removed
     unreachable: dict[str, str] = field(default_factory=dict)  # location -> why it could not be opened
 
 
@@ -143,6 +146,9 @@ def replicate(archive: Archive, operator: str, only: str | None = None,
         if spec.name not in report.unreachable:
             try:
                 report.journal_batches += sync_journal(archive.primary, target, archive.settings.staging_dir)
+                if supports(target.storage, PartialCleanup):
+                    # A writer killed mid-upload leaves an unfinished upload nothing else would ever remove.
+                    report.stale_partials += target.storage.cleanup_partials(STALE_PARTIALS)  # type: ignore[attr-defined]
             except StrongroomError as err:
                 report.failures.append(CopyFailure("journal", spec.name, err.message))
     return report

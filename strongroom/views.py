@@ -362,6 +362,7 @@ def replicate_json(report: ReplicateReport) -> dict[str, Any]:
         ],
         "up_to_date": report.up_to_date,
         "journal_batches": report.journal_batches,
+        "stale_partials_removed": report.stale_partials,
         "failures": [{"package": f.package, "location": f.location, "message": f.message} for f in report.failures],
         "unreachable_locations": dict(report.unreachable),
     }  # fmt: skip

@@ -25,8 +25,8 @@ from strongroom.model import Agent, Event, FixityProblem, Mismatch, Missing, Out
 from strongroom.preservation.fixity import FixityMode, StoredFile, check_stored
 from strongroom.storage.base import LocalFiles, supports
 from strongroom.storage.journal import JournalRecord
-from strongroom.workers import default_workers
 from strongroom.storage.ocfl import ObjectInventory
+from strongroom.workers import default_workers
 
 if TYPE_CHECKING:
     from strongroom.archive import Archive
