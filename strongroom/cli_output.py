@@ -232,7 +232,17 @@ def print_profile(by: GroupBy, records: list[dict[str, Any]], totals: dict[str, 
     def risk(value: str) -> str:
         return f"[{_RISK_STYLE.get(value, '')}]{value}[/]"
 
-    if by is GroupBy.RISK:
+    if by is GroupBy.VALIDITY:
+        table = Table("Validity")
+        table.add_column("Files", justify="right")
+        table.add_column("Size", justify="right")
+        table.add_column("Formats")
+        for r in records:
+            puids = ", ".join(p or "unidentified" for p in r["puids"])
+            style = {"invalid": "red", "valid": "green"}.get(r["validity"], "")
+            table.add_row(f"[{style}]{r['validity']}[/]" if style else r["validity"], str(r["files"]),
+                          human(r["bytes"]), puids)  # fmt: skip
+    elif by is GroupBy.RISK:
         table = Table("Risk")
         table.add_column("Files", justify="right")
         table.add_column("Size", justify="right")

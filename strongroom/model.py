@@ -77,6 +77,27 @@ class FileRole(enum.StrEnum):
     LOG = "log"
 
 
+class Validity(enum.StrEnum):
+    """What characterisation tools made of a file, as one word (the strictest tool's verdict)."""
+
+    VALID = "valid"
+    WELL_FORMED = "well-formed"  # well-formed, but validity not established
+    INVALID = "invalid"  # not well-formed or not valid: stored and flagged, never refused
+    NOT_CHECKED = "not checked"  # no tool for its format, a tool missing, or a time limit reached
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    """One characterisation or validation tool's findings on a file (PREMIS objectCharacteristics)."""
+
+    tool: str
+    version: str
+    well_formed: bool | None
+    valid: bool | None
+    format_name: str | None = None
+    messages: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class FileRecord:
     """One stored file of a package.
@@ -93,6 +114,8 @@ class FileRecord:
     role: FileRole
     identification: Identification | None
     modified: datetime | None = None
+    validity: Validity | None = None  # None: never characterised (packages from before characterisation)
+    characterisation: tuple[ToolOutcome, ...] = ()
 
 
 class AgentType(enum.StrEnum):
@@ -236,6 +259,16 @@ class VersionRecord:
     new_files: int  # content files stored for this version (the rest are referenced from earlier ones)
     new_bytes: int
     operator: str | None = None
+
+
+@dataclass(frozen=True)
+class ValidityCount:
+    """Original files counted per validity verdict and format."""
+
+    validity: Validity | None
+    puid: str | None
+    files: int
+    bytes: int
 
 
 @dataclass(frozen=True)

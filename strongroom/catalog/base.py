@@ -35,6 +35,7 @@ from strongroom.model import (
     LocationUsage,
     Outcome,
     PackageSummary,
+    ValidityCount,
     VersionRecord,
 )
 
@@ -216,6 +217,11 @@ class Catalog(Protocol):
 
     def access_rules(self, package: str) -> list[AccessRule]:
         """The access rules of a package: the package-level one (path None) first, then by path."""
+        ...
+
+    def validity_counts(self, package: str | None = None) -> list[ValidityCount]:
+        """Original files counted per (validity verdict, PUID), for the whole archive or one package (its UUID).
+        A verdict of None counts files never characterised."""
         ...
 
     def format_counts(self, package: str | None = None) -> list[FormatCount]:

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 
-from strongroom.model import Basis, FormatMatch, Identification
+from strongroom.model import Basis, FormatMatch, Identification, ToolOutcome
 
 
 def identification_to_json(ident: Identification | None) -> str | None:
@@ -85,3 +85,21 @@ def date_to_text(value: date) -> str:
 
 def date_from_text(text: str) -> date:
     return date.fromisoformat(text)
+
+
+def characterisation_to_json(outcomes: Iterable[ToolOutcome]) -> str | None:
+    listed = [
+        {"tool": o.tool, "version": o.version, "well_formed": o.well_formed, "valid": o.valid,
+         "format_name": o.format_name, "messages": list(o.messages)}
+        for o in outcomes
+    ]  # fmt: skip
+    return json.dumps(listed) if listed else None
+
+
+def characterisation_from_json(text: str | None) -> tuple[ToolOutcome, ...]:
+    if not text:
+        return ()
+    return tuple(
+        ToolOutcome(d["tool"], d["version"], d["well_formed"], d["valid"], d.get("format_name"), tuple(d["messages"]))
+        for d in json.loads(text)
+    )

@@ -19,6 +19,8 @@ from sqlalchemy.engine import Connection, Engine, Row
 
 from strongroom.catalog import tables as t
 from strongroom.catalog.codec import (
+    characterisation_from_json,
+    characterisation_to_json,
     elements_from_json,
     elements_to_json,
     identification_from_json,
@@ -42,6 +44,8 @@ from strongroom.model import (
     LocationUsage,
     Outcome,
     PackageSummary,
+    Validity,
+    ValidityCount,
     VersionRecord,
 )
 
@@ -510,6 +514,21 @@ class SqlCatalog:
             for r in rows
         ]  # fmt: skip
 
+    def validity_counts(self, package: str | None = None) -> list[ValidityCount]:
+        f = t.files.c
+        query = (
+            sa.select(f.validity, f.puid, sa.func.count().label("files"), sa.func.coalesce(sa.func.sum(f.size), 0))
+            .where(f.role == FileRole.ORIGINAL.value)
+            .group_by(f.validity, f.puid)
+        )
+        if package is not None:
+            query = query.where(f.package == package)
+        with self._read("count files by validity") as conn:
+            rows = conn.execute(query).all()
+        return [
+            ValidityCount(Validity(r[0]) if r[0] else None, r[1] or None, int(r[2]), int(r[3])) for r in rows
+        ]
+
     def format_counts(self, package: str | None = None) -> list[FormatCount]:
         f, p = t.files.c, t.packages.c
         keys = (f.package, p.name, f.puid, f.format_name, f.format_version)
@@ -601,6 +620,8 @@ def _file_values(package: str, record: FileRecord) -> Values:
         "format_version": (ident.format_version or None) if ident else None,
         "identification": identification_to_json(ident),
         "modified": record.modified,
+        "validity": record.validity.value if record.validity else None,
+        "characterisation": characterisation_to_json(record.characterisation),
     }
 
 
@@ -608,6 +629,8 @@ def _file(row: Row[Any]) -> FileRecord:
     return FileRecord(
         uuid=row.uuid, path=row.path, original_name=row.original_name, size=row.size, sha256=row.sha256,
         role=FileRole(row.role), identification=identification_from_json(row.identification), modified=row.modified,
+        validity=Validity(row.validity) if row.validity else None,
+        characterisation=characterisation_from_json(row.characterisation),
     )  # fmt: skip
 
 

@@ -130,6 +130,8 @@ files = sa.Table(
     sa.Column("identification", sa.Text),
     sa.Column("modified", Time),
     sa.Column("format_version", Str),
+    sa.Column("validity", Str),  # strongroom.model.Validity; NULL: never characterised
+    sa.Column("characterisation", sa.Text),  # JSON: each tool's findings
     sa.UniqueConstraint("package", "path", name="files_package_path"),
     sa.Index("files_puid", "puid"),
 )

@@ -21,13 +21,14 @@ from strongroom import __version__
 from strongroom.catalog.base import Catalog
 from strongroom.errors import StorageError
 from strongroom.formats.risk import RiskLevel, RiskRegistry
-from strongroom.model import FormatCount
+from strongroom.model import FormatCount, Validity, ValidityCount
 
 
 class GroupBy(enum.StrEnum):
     PUID = "puid"
     RISK = "risk"
     PACKAGE = "package"
+    VALIDITY = "validity"
 
 
 # Columns of each grouping, in output order; JSON rows and the Parquet schema both follow these.
@@ -37,6 +38,7 @@ COLUMNS: Mapping[GroupBy, tuple[str, ...]] = {
         "preferred_name",
     ),
     GroupBy.RISK: ("risk", "files", "bytes", "puids"),
+    GroupBy.VALIDITY: ("validity", "files", "bytes", "puids"),
     GroupBy.PACKAGE: (
         "package", "package_name", "puid", "format_name", "format_version", "files", "bytes", "risk", "reason",
         "preferred_puid", "preferred_name",
@@ -59,14 +61,15 @@ class ProfileRow:
     preferred_name: str | None = None
     package: str | None = None
     package_name: str | None = None
-    puids: tuple[str | None, ...] = ()  # by risk: the formats at that level
+    puids: tuple[str | None, ...] = ()  # by risk or validity: the formats at that level
+    validity: str | None = None  # by validity: the verdict ("never characterised" for older files)
 
     def record(self, by: GroupBy) -> dict[str, Any]:
         values: dict[str, Any] = {
             "files": self.files, "bytes": self.bytes, "risk": self.risk.value, "puid": self.puid,
             "format_name": self.format_name, "format_version": self.format_version, "reason": self.reason,
             "preferred_puid": self.preferred_puid, "preferred_name": self.preferred_name, "package": self.package,
-            "package_name": self.package_name, "puids": list(self.puids),
+            "package_name": self.package_name, "puids": list(self.puids), "validity": self.validity,
         }  # fmt: skip
         return {column: values[column] for column in COLUMNS[by]}
 
@@ -115,7 +118,9 @@ def build_profile(
         )
         for c in catalog.format_counts(package)
     ]
-    if by is GroupBy.RISK:
+    if by is GroupBy.VALIDITY:
+        rows = _by_validity(catalog.validity_counts(package))
+    elif by is GroupBy.RISK:
         rows = _by_risk(counts, registry)
     elif by is GroupBy.PACKAGE:
         rows = _by_package(counts, registry)
@@ -185,6 +190,27 @@ def _by_risk(counts: Iterable[FormatCount], registry: RiskRegistry) -> list[Prof
     ]
 
 
+NEVER_CHARACTERISED = "never characterised"
+
+
+def _by_validity(counts: Iterable[ValidityCount]) -> list[ProfileRow]:
+    # Every verdict appears, even with no files, so reports have the same shape from run to run.
+    order = [*(v.value for v in Validity), NEVER_CHARACTERISED]
+    files = dict.fromkeys(order, 0)
+    size = dict.fromkeys(order, 0)
+    puids: dict[str, set[str | None]] = {v: set() for v in order}
+    for c in counts:
+        verdict = c.validity.value if c.validity else NEVER_CHARACTERISED
+        files[verdict] += c.files
+        size[verdict] += c.bytes
+        puids[verdict].add(c.puid)
+    return [
+        ProfileRow(files=files[v], bytes=size[v], risk=RiskLevel.UNKNOWN, validity=v,
+                   puids=tuple(sorted(puids[v], key=puid_sort_key)))
+        for v in order
+    ]  # fmt: skip
+
+
 def puid_sort_key(puid: str | None) -> tuple[Any, ...]:
     """fmt/4 before fmt/11 (numbers compared as numbers); unidentified last."""
     if puid is None:
@@ -203,9 +229,9 @@ def parquet_schema(by: GroupBy) -> Any:
         "puid": pa.string(), "format_name": pa.string(), "format_version": pa.string(),
         "files": pa.int64(), "bytes": pa.int64(), "risk": pa.string(), "reason": pa.string(),
         "preferred_puid": pa.string(), "preferred_name": pa.string(), "package": pa.string(),
-        "package_name": pa.string(), "puids": pa.list_(pa.string()),
+        "package_name": pa.string(), "puids": pa.list_(pa.string()), "validity": pa.string(),
     }  # fmt: skip
-    required = {"files", "bytes", "risk", "puids", "package", "package_name"}
+    required = {"files", "bytes", "risk", "puids", "package", "package_name", "validity"}
     return pa.schema([pa.field(name, types[name], nullable=name not in required) for name in COLUMNS[by]])
 
 

@@ -25,9 +25,10 @@ from tests.contracts.catalog_contract import (
     make_summary,
 )
 from tests.contracts.catalog_copies_contract import CopiesContract
+from tests.contracts.catalog_validity_contract import ValidityContract
 
 
-class TestSqliteContract(CatalogContract, CopiesContract):
+class TestSqliteContract(CatalogContract, CopiesContract, ValidityContract):
     @pytest.fixture
     def catalog(self, tmp_path: Path) -> Iterator[Catalog]:
         catalog = open_catalog(sqlite_url(tmp_path / "catalog.sqlite"))

@@ -179,7 +179,7 @@ def test_parquet_reads_back_as_the_json_rows(stocked: tuple[Home, Path], tmp_pat
     assert table.to_pylist() == data["rows"]
     assert table.schema.names == list(COLUMNS[by])
     assert table.schema.field("files").type == pa.int64() and not table.schema.field("files").nullable
-    assert table.schema.field("risk").type == pa.string()
+    assert table.schema.field("validity" if by is GroupBy.VALIDITY else "risk").type == pa.string()
     metadata = table.schema.metadata
     assert metadata[b"strongroom.profile.by"] == by.value.encode()
     assert metadata[b"strongroom.risk_registry.version"] == load_registry().version.encode()
