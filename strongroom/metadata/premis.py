@@ -8,7 +8,7 @@ survive; see xmlsupport.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,6 +35,8 @@ from strongroom.model import (
     Identification,
     Outcome,
     RightsStatement,
+    ToolOutcome,
+    Validity,
 )
 
 XSI_TYPE = f"{{{XSI}}}type"
@@ -104,11 +106,51 @@ def file_object(record: FileRecord, escape: Escaper) -> etree._Element:
         application = b.add(characteristics, "creatingApplication")
         when = format_datetime(record.modified, f"modified time of {record.path!r}")
         b.add(application, "dateCreatedByApplication", when)
-    if record.identification is not None:
+    if record.identification is not None or record.validity is not None:
         extension = b.add(characteristics, "objectCharacteristicsExtension")
-        extension.append(_identification_element(record.identification, escape))
+        if record.identification is not None:
+            extension.append(_identification_element(record.identification, escape))
+        if record.validity is not None:
+            extension.append(_characterisation_element(record.validity, record.characterisation, escape))
     b.add(obj, "originalName", record.original_name)
     return obj
+
+
+def _characterisation_element(validity: Validity, outcomes: Sequence[ToolOutcome], escape: Escaper) -> etree._Element:
+    """What each characterisation tool found: well-formed, valid, the format it saw, its messages."""
+    element = etree.Element(sr("characterisation"))
+    element.set("validity", validity.value)
+    for outcome in outcomes:
+        tool = etree.SubElement(element, sr("tool"))
+        _set_attributes(tool, escape, {
+            "name": outcome.tool, "version": outcome.version, "formatName": outcome.format_name,
+            "wellFormed": None if outcome.well_formed is None else str(outcome.well_formed).lower(),
+            "valid": None if outcome.valid is None else str(outcome.valid).lower(),
+        })  # fmt: skip
+        for message in outcome.messages:
+            etree.SubElement(tool, sr("message")).text = escape("message", message)
+    return element
+
+
+def _read_characterisation(r: _Reader, element: etree._Element) -> tuple[Validity, tuple[ToolOutcome, ...]]:
+    def flag(holder: etree._Element, name: str) -> bool | None:
+        value = r.attribute(holder, name)
+        return None if value is None else value == "true"
+
+    try:
+        validity = Validity(r.attribute(element, "validity") or "")
+    except ValueError:
+        raise MetadataError(f"Line {element.sourceline}: unknown characterisation verdict.") from None
+    outcomes = tuple(
+        ToolOutcome(
+            tool=r.attribute(tool, "name") or "", version=r.attribute(tool, "version") or "",
+            well_formed=flag(tool, "wellFormed"), valid=flag(tool, "valid"),
+            format_name=r.attribute(tool, "formatName"),
+            messages=tuple(r.unescape("message", m.text or "") for m in tool.iterfind(sr("message"))),
+        )
+        for tool in element.iterfind(sr("tool"))
+    )  # fmt: skip
+    return validity, outcomes
 
 
 def _add_format(b: _Builder, parent: etree._Element, identification: Identification | None) -> None:
@@ -366,6 +408,8 @@ class FileFacts:
     sha256: str
     identification: Identification | None
     modified: datetime | None
+    validity: Validity | None = None
+    characterisation: tuple[ToolOutcome, ...] = ()
 
 
 def read_file_object(obj: etree._Element, unescape: Unescaper) -> FileFacts:
@@ -378,6 +422,8 @@ def read_file_object(obj: etree._Element, unescape: Unescaper) -> FileFacts:
         raise MetadataError(f"Line {characteristics.sourceline}: premis:size {size_text!r} is not a number.") from None
     modified_text = r.optional(characteristics, "creatingApplication", "dateCreatedByApplication")
     extension = characteristics.find(f"{p('objectCharacteristicsExtension')}/{sr('identification')}")
+    found = characteristics.find(f"{p('objectCharacteristicsExtension')}/{sr('characterisation')}")
+    validity, outcomes = (None, ()) if found is None else _read_characterisation(r, found)
     return FileFacts(
         uuid=read_object_uuid(obj, unescape),
         original_name=r.text(obj, "originalName"),
@@ -385,6 +431,8 @@ def read_file_object(obj: etree._Element, unescape: Unescaper) -> FileFacts:
         sha256=_sha256(r, characteristics),
         identification=None if extension is None else _read_identification(r, extension),
         modified=None if modified_text is None else parse_datetime(modified_text, "dateCreatedByApplication"),
+        validity=validity,
+        characterisation=outcomes,
     )
 
 

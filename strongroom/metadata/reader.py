@@ -239,6 +239,8 @@ class MetsReader:
                     role=role,
                     identification=facts.identification,
                     modified=facts.modified,
+                    validity=facts.validity,
+                    characterisation=facts.characterisation,
                 )
             )
             events.extend(file_events)

@@ -20,6 +20,8 @@ from strongroom.model import (
     Outcome,
     PackageDocument,
     RightsStatement,
+    ToolOutcome,
+    Validity,
 )
 
 PACKAGE = "3f2c9a4e-8b1d-4c6e-9f0a-1b2c3d4e5f60"
@@ -59,7 +61,17 @@ def _file(n: int, path: str, size: int, role: FileRole, ident: Identification | 
     uuid = f"00000000-0000-4000-8000-{n:012d}"
     name = path.rsplit("/", 1)[-1]
     modified = extra.get("modified", CREATED - timedelta(days=n))
-    return FileRecord(uuid, path, name, size, f"{n:02x}" * 32, role, ident, modified)  # type: ignore[arg-type]
+    return FileRecord(
+        uuid, path, name, size, f"{n:02x}" * 32, role, ident, modified,  # type: ignore[arg-type]
+        validity=extra.get("validity"), characterisation=extra.get("characterisation", ()),  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+JHOVE_BROKEN = ToolOutcome(
+    "JHOVE", "1.32.1", False, False, "PDF",
+    ("Lexical error at byte 17 <&> \"quoted\"", "No PDF trailer \x07 control char", "ｗｉｄｅ ≠ ascii"),
+)  # fmt: skip
+EXIF = ToolOutcome("ExifTool", "12.57", None, None, "PDF", ())
 
 
 FILES: tuple[FileRecord, ...] = tuple(
@@ -72,8 +84,33 @@ FILES: tuple[FileRecord, ...] = tuple(
             ),
             _file(4, "objects/empty.txt", 0, FileRole.ORIGINAL, UNIDENTIFIED),
             _file(5, HOSTILE, 11, FileRole.ORIGINAL, TEXT),
-            _file(6, "objects/minutes/1999.pdf", 123456, FileRole.ORIGINAL, PDF),
-            _file(7, "objects/minutes/notes.txt", 42, FileRole.ORIGINAL, None, modified=None),
+            _file(
+                6,
+                "objects/minutes/1999.pdf",
+                123456,
+                FileRole.ORIGINAL,
+                PDF,
+                validity=Validity.INVALID,
+                characterisation=(JHOVE_BROKEN, EXIF),
+            ),
+            _file(
+                7,
+                "objects/minutes/notes.txt",
+                42,
+                FileRole.ORIGINAL,
+                None,
+                modified=None,
+                validity=Validity.NOT_CHECKED,
+            ),
+            _file(
+                12 + 1,
+                "objects/minutes/valid.pdf",
+                70,
+                FileRole.ORIGINAL,
+                PDF,
+                validity=Validity.VALID,
+                characterisation=(ToolOutcome("JHOVE", "1.32.1", True, True, "PDF", ()),),
+            ),
             _file(8, URI_HOSTILE, 5, FileRole.ORIGINAL, TEXT),
             _file(9, CONTROL, 7, FileRole.ORIGINAL, UNIDENTIFIED),
             _file(10, UNDECODABLE, 8, FileRole.ORIGINAL, UNIDENTIFIED),
