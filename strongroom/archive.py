@@ -267,10 +267,15 @@ class Archive:
                     progress=stored,
                 )  # fmt: skip
             except BaseException:
-                # Whatever reached storage is not part of any version: remove it now rather than later.
-                self.ocfl.sweep(oid)
-                if (self.ocfl.inventory(oid).head if self.ocfl.exists(oid) else 0) == build.base_version:
-                    marker.unlink(missing_ok=True)  # nothing new is stored: nothing to reconcile
+                # Whatever reached storage is not part of any version: remove it now rather than later. If storage
+                # cannot be reached for that either, the marker stays and the next write command's recovery does it;
+                # the error the user sees is the one that stopped the storing.
+                try:
+                    self.ocfl.sweep(oid)
+                    if (self.ocfl.inventory(oid).head if self.ocfl.exists(oid) else 0) == build.base_version:
+                        marker.unlink(missing_ok=True)  # nothing new is stored: nothing to reconcile
+                except StrongroomError:
+                    pass
                 raise
             version = VersionRecord(
                 package=build.package, number=written.number, created=build.summary.updated or datetime.now(UTC),

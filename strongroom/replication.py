@@ -162,7 +162,9 @@ def heal_object(
     def restore(relative: str, digest: str | None) -> None:
         key = root + relative
         expected = digest or _reference_digest(places, key)
-        if expected is not None and _holds(bad.storage, key, expected):
+        # The damaged copy is judged by its bytes: a recorded digest (S3 metadata, the server's checksum of the
+        # upload) outlives bit rot, and the audit has just read those bytes and found them wrong.
+        if expected is not None and _holds(bad.storage, key, expected, read=True):
             return
         source = next((p for p in places if expected is not None and _holds(p.storage, key, expected)), None)
         if source is None:
@@ -234,9 +236,13 @@ def _check_same_history(source: Location, target: Location, root: str, target_he
         )
 
 
-def _holds(storage: StorageBackend, key: str, digest: str) -> bool:
-    """True when `storage` has `key` with exactly this SHA-256 (read in full unless the backend knows it)."""
+def _holds(storage: StorageBackend, key: str, digest: str, *, read: bool = False) -> bool:
+    """True when `storage` has `key` with exactly this SHA-256 (read in full when `read`, or unless the backend
+    keeps the digest)."""
     try:
+        if read:
+            with storage.open(key) as handle:
+                return hash_stream(handle)[0] == digest
         return _sha256_of(storage, key) == digest
     except NotFound:
         return False

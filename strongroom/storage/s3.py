@@ -33,7 +33,7 @@ import io
 import os
 import re
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -51,6 +51,8 @@ MAX_KEY_BYTES = 1024
 _READ_CHUNK = MIB
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _META_SHA256 = "sha256"  # sent as x-amz-meta-sha256
+# Notes of multipart uploads in progress, beside the stored keys (never a valid storage key: it starts with ".").
+LEDGER = ".strongroom-uploads/"
 _ABSENT_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 _BAD_DIGEST_CODES = frozenset(
     {"BadDigest", "XAmzContentChecksumMismatch", "InvalidDigest", "XAmzContentSHA256Mismatch"}
@@ -272,7 +274,9 @@ class S3Storage:
         try:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
                 for item in page.get("Contents", ()):
-                    yield item["Key"][len(self.prefix) :]
+                    key = item["Key"][len(self.prefix) :]
+                    if not key.startswith(LEDGER):  # notes of uploads in progress, not stored objects
+                        yield key
         except _service_errors() as err:
             raise self._failure("list", prefix or "the storage root", err) from err
 
@@ -314,20 +318,31 @@ class S3Storage:
         try:
             paginator = self._client.get_paginator("list_multipart_uploads")
             for page in paginator.paginate(Bucket=self.bucket):
-                for upload in page.get("Uploads", ()):
-                    if not upload["Key"].startswith(start) or upload["Initiated"] > cutoff:
-                        continue
-                    try:
-                        self._client.abort_multipart_upload(
-                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
-                        )
-                    except _service_errors() as err:
-                        if _code(err) != "NoSuchUpload":  # finished or aborted meanwhile
-                            raise
-                    removed += 1
+                removed += self._abort_old(page.get("Uploads", ()), start, cutoff)
+            # The ledger names uploads a bucket-wide listing may not show (see _open_ledger_entry).
+            for entry, s3_key in list(self._ledger_keys(older_than)):
+                if not s3_key.startswith(start):
+                    continue
+                for page in paginator.paginate(Bucket=self.bucket, Prefix=s3_key):
+                    uploads = [u for u in page.get("Uploads", ()) if u["Key"] == s3_key]
+                    removed += self._abort_old(uploads, start, cutoff)
+                self._client.delete_object(Bucket=self.bucket, Key=entry)
         except _service_errors() as err:
             raise self._failure("clean up", prefix or "the storage root", err) from err
         return removed
+
+    def _abort_old(self, uploads: Iterable[dict[str, Any]], start: str, cutoff: datetime) -> int:
+        aborted = 0
+        for upload in uploads:
+            if not upload["Key"].startswith(start) or upload["Initiated"] > cutoff:
+                continue
+            try:
+                self._client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+            except _service_errors() as err:
+                if _code(err) != "NoSuchUpload":  # finished or aborted meanwhile
+                    raise
+            aborted += 1
+        return aborted
 
     # --- writing --------------------------------------------------------------------------
 
@@ -353,6 +368,7 @@ class S3Storage:
         self._require_stored(key, s3_key, stored, expected)
 
     def _put_multipart(self, key: str, s3_key: str, src: BinaryIO, source: Path, expected: str) -> None:
+        ledger = self._open_ledger_entry(key, s3_key)
         try:
             upload = self._client.create_multipart_upload(
                 Bucket=self.bucket, Key=s3_key, ChecksumAlgorithm="SHA256", Metadata={_META_SHA256: expected}
@@ -378,8 +394,37 @@ class S3Storage:
         finally:
             if not completed:
                 self._abort_quietly(s3_key, upload_id)
+        self._remove_quietly(ledger)  # finished: nothing of it can be left unfinished
         stored = self._read_back(key)
         self._require_stored(key, s3_key, stored, expected)
+
+    def _open_ledger_entry(self, key: str, s3_key: str) -> str:
+        """Note a multipart upload about to start, so a sweep can find it if the writer is killed.
+
+        Some servers (MinIO after a restart) list unfinished uploads only when asked for their exact
+        object name, so listing the bucket's uploads is not enough to find orphans; the ledger names
+        them. The entry is removed once the upload completes or is aborted.
+        """
+        entry = f"{self.prefix}{LEDGER}{uuid.uuid4().hex}"
+        try:
+            self._client.put_object(Bucket=self.bucket, Key=entry, Body=s3_key.encode("utf-8"))
+        except _service_errors() as err:
+            raise self._failure("store", key, err) from err
+        return entry
+
+    def _ledger_keys(self, older_than: timedelta) -> Iterator[tuple[str, str]]:
+        """(ledger entry, object key) of uploads noted more than `older_than` ago."""
+        cutoff = datetime.now(UTC) - older_than
+        paginator = self._client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + LEDGER):
+            for item in page.get("Contents", ()):
+                if item["LastModified"] > cutoff:
+                    continue  # an upload that may still be running
+                body = self._client.get_object(Bucket=self.bucket, Key=item["Key"])["Body"]
+                try:
+                    yield item["Key"], body.read(4096).decode("utf-8")
+                finally:
+                    body.close()
 
     def _upload_parts(
         self, key: str, s3_key: str, upload_id: str, src: BinaryIO, source: Path
