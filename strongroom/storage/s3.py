@@ -392,9 +392,10 @@ class S3Storage:
                 raise self._failure("store", key, err) from err
             completed = True
         finally:
-            if not completed:
-                self._abort_quietly(s3_key, upload_id)
-        self._remove_quietly(ledger)  # finished: nothing of it can be left unfinished
+            # Completed or aborted, nothing of the upload is left unfinished: its ledger note goes. An upload
+            # that could not be aborted (the server is gone) keeps its note for the sweep.
+            if completed or self._abort_quietly(s3_key, upload_id):
+                self._remove_quietly(ledger)
         stored = self._read_back(key)
         self._require_stored(key, s3_key, stored, expected)
 
@@ -490,10 +491,13 @@ class S3Storage:
             "Nothing was stored; the file may have changed since it was checksummed."
         )
 
-    def _abort_quietly(self, s3_key: str, upload_id: str) -> None:
+    def _abort_quietly(self, s3_key: str, upload_id: str) -> bool:
         # Already failing with a better error; cleanup_partials() aborts it later if this fails too.
-        with contextlib.suppress(Exception):
+        try:
             self._client.abort_multipart_upload(Bucket=self.bucket, Key=s3_key, UploadId=upload_id)
+        except Exception:
+            return False
+        return True
 
     def _remove_quietly(self, s3_key: str) -> None:
         with contextlib.suppress(Exception):
