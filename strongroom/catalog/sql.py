@@ -525,9 +525,7 @@ class SqlCatalog:
             query = query.where(f.package == package)
         with self._read("count files by validity") as conn:
             rows = conn.execute(query).all()
-        return [
-            ValidityCount(Validity(r[0]) if r[0] else None, r[1] or None, int(r[2]), int(r[3])) for r in rows
-        ]
+        return [ValidityCount(Validity(r[0]) if r[0] else None, r[1] or None, int(r[2]), int(r[3])) for r in rows]
 
     def format_counts(self, package: str | None = None) -> list[FormatCount]:
         f, p = t.files.c, t.packages.c
