@@ -12,12 +12,12 @@
 # Data lives in ${STRONGROOM_SERVICES_DIR:-<repo>/.services}/<service>. Starting twice is harmless: a running
 # server is found by its PID file and the same exports are printed. Progress goes to stderr, exports to stdout.
 # Each service is a set of functions named <service>_start, <service>_stop and <service>_status; adding one
-# (opensearch, clamd...) is those three functions plus its name in SERVICES.
+# (opensearch...) is those three functions plus its name in SERVICES.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SERVICES_DIR=${STRONGROOM_SERVICES_DIR:-$REPO/.services}
-SERVICES=(postgresql s3)
+SERVICES=(postgresql s3 clamd)
 
 say() { echo "services.sh: $*" >&2; }
 die() {
@@ -342,6 +342,170 @@ s3_status() {
         echo "s3: stopped (data in $(s3_dir)/data)"
     else
         echo "s3: not set up"
+    fi
+}
+
+# --- clamd (ClamAV's scanning daemon) -----------------------------------------------------------------------------
+
+# A clamd of our own on a unix socket in $SERVICES_DIR/clamd, never the system's service (which needs systemd and
+# the official signatures). Settings:
+#   STRONGROOM_CLAMAV_DB          signature folder (default /var/lib/clamav, which `freshclam` fills); clamd refuses
+#                                 to start without at least one signature file there
+#   STRONGROOM_CLAMD_STREAM_MAX   largest file clamd takes (StreamMaxLength and MaxFileSize; default 2047M, since
+#                                 ClamAV cannot scan a file of 2 GiB or more whatever the setting)
+# Start-up with a handful of signatures takes about 0.05 s (measured: socket answering 0.03-0.1 s after launch); with
+# the official database expect tens of seconds and ~1 GB of memory.
+CLAMD_DB=${STRONGROOM_CLAMAV_DB:-/var/lib/clamav}
+CLAMD_STREAM_MAX=${STRONGROOM_CLAMD_STREAM_MAX:-2047M}
+
+clamd_dir() { echo "$SERVICES_DIR/clamd"; }
+
+# A unix socket path is limited to ~107 bytes; a deep services folder gets its socket under /tmp instead.
+clamd_socket_path() {
+    local socket
+    socket="$(clamd_dir)/clamd.sock"
+    if [ ${#socket} -gt 100 ]; then
+        socket="${TMPDIR:-/tmp}/strongroom-clamd-$(echo "$SERVICES_DIR" | cksum | cut -d' ' -f1)/clamd.sock"
+    fi
+    echo "$socket"
+}
+
+clamd_binary() {
+    command -v clamd 2>/dev/null && return 0
+    [ -x /usr/sbin/clamd ] && echo /usr/sbin/clamd && return 0
+    return 1
+}
+
+clamd_install() {
+    clamd_binary >/dev/null && return 0
+    is_root || die "ClamAV's daemon is not installed. Install it with: sudo apt-get install -y clamav clamav-daemon"
+    command -v apt-get >/dev/null 2>&1 || die "ClamAV's daemon (clamd) is not installed and there is no apt-get here. Install ClamAV 1.0 or newer, then retry."
+    # About 10-20 s and 45 MB (measured 9 s here with the packages cached, 21 s downloading them).
+    say "installing ClamAV (apt-get install -y --no-install-recommends clamav clamav-daemon)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends clamav clamav-daemon >&2 ||
+        { apt-get update >&2 && apt-get install -y --no-install-recommends clamav clamav-daemon >&2; }
+    clamd_binary >/dev/null || die "apt-get installed clamav-daemon but the clamd program is still not found."
+}
+
+clamd_pid() {
+    local pidfile
+    pidfile="$(clamd_dir)/clamd.pid"
+    [ -f "$pidfile" ] || return 1
+    local pid
+    pid=$(cat "$pidfile" 2>/dev/null || true)
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+# What a running clamd was started with, so a start asking for another database or limit restarts it.
+clamd_settings() { printf 'database=%s\nstream_max=%s\nsocket=%s\n' "$1" "$CLAMD_STREAM_MAX" "$(clamd_socket_path)"; }
+
+clamd_exports() { echo "export STRONGROOM_CLAMD_SOCKET=$(clamd_socket_path)"; }
+
+# True when clamd answers PING on its socket.
+clamd_ping() {
+    python3 - "$1" <<'EOF' 2>/dev/null
+import socket, sys
+with socket.socket(socket.AF_UNIX) as s:
+    s.settimeout(2)
+    s.connect(sys.argv[1])
+    s.sendall(b"zPING\0")
+    sys.exit(0 if s.recv(16).startswith(b"PONG") else 1)
+EOF
+}
+
+clamd_start_locked() {
+    local dir pid binary database socket
+    dir=$(clamd_dir)
+    clamd_install
+    [ -d "$CLAMD_DB" ] || die "The ClamAV signature folder $CLAMD_DB does not exist. Install clamav and run freshclam, or set STRONGROOM_CLAMAV_DB to a folder of signatures."
+    database=$(cd "$CLAMD_DB" && pwd)
+    if [ -z "$(find "$database" -maxdepth 1 -type f -size +0 -print -quit 2>/dev/null)" ]; then
+        die "No ClamAV signatures in $database (clamd refuses to start without them). Download the official ones with: sudo freshclam (needs internet access), or set STRONGROOM_CLAMAV_DB to a folder of signature files."
+    fi
+    socket=$(clamd_socket_path)
+    if pid=$(clamd_pid); then
+        if [ "$(clamd_settings "$database")" = "$(cat "$dir/clamd.settings" 2>/dev/null)" ]; then
+            say "clamd already running (PID $pid, socket $socket)"
+            clamd_exports
+            return 0
+        fi
+        say "clamd (PID $pid) runs with other settings ($(tr '\n' ' ' <"$dir/clamd.settings")); restarting it"
+        clamd_stop_locked
+    fi
+    binary=$(clamd_binary)
+    mkdir -p "$dir/tmp" "$(dirname "$socket")"
+    rm -f "$socket"
+    {
+        echo "LocalSocket $socket"
+        echo "DatabaseDirectory $database"
+        echo "Foreground yes"
+        echo "LogFile $dir/clamd.log"
+        echo "LogTime yes"
+        echo "TemporaryDirectory $dir/tmp"
+        # Big transfers: the defaults (25M) would refuse most video. Anything over a limit is reported, never passed.
+        echo "StreamMaxLength $CLAMD_STREAM_MAX"
+        echo "MaxFileSize $CLAMD_STREAM_MAX"
+        echo "MaxScanSize 4000M"
+        echo "MaxScanTime 600000"
+        echo "AlertExceedsMax yes"
+    } >"$dir/clamd.conf"
+    say "starting clamd on $socket (signatures in $database)"
+    # 9>&-: the server must not inherit the start lock (it would hold it for its whole life).
+    nohup "$binary" -c "$dir/clamd.conf" >"$dir/server.log" 2>&1 9>&- </dev/null &
+    pid=$!
+    echo "$pid" >"$dir/clamd.pid"
+    clamd_settings "$database" >"$dir/clamd.settings"
+    local deadline=$((SECONDS + 120))
+    until clamd_ping "$socket"; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -n 20 "$dir/server.log" >&2 || true
+            rm -f "$dir/clamd.pid"
+            die "clamd did not start (log above, in $dir/server.log)."
+        fi
+        [ $SECONDS -lt $deadline ] || die "clamd started (PID $pid) but does not answer on $socket; see $dir/server.log"
+        sleep 0.05
+    done
+    clamd_exports
+}
+
+clamd_start() { with_lock clamd clamd_start_locked; }
+
+clamd_stop_locked() {
+    local pid
+    if ! pid=$(clamd_pid); then
+        say "clamd is not running"
+        rm -f "$(clamd_dir)/clamd.pid"
+        return 0
+    fi
+    say "stopping clamd (PID $pid)"
+    kill "$pid"
+    # Wait until it is gone: a new clamd cannot take the log file while the old one still holds its lock.
+    local deadline=$((SECONDS + 30))
+    while kill -0 "$pid" 2>/dev/null; do
+        [ $SECONDS -lt $deadline ] || die "clamd (PID $pid) did not stop in 30 s; stop it with: kill -9 $pid"
+        sleep 0.05
+    done
+    rm -f "$(clamd_dir)/clamd.pid"
+}
+
+clamd_stop() { with_lock clamd clamd_stop_locked; }
+
+clamd_binary_path_locked() {
+    clamd_install
+    clamd_binary
+}
+
+clamd_binary_path() { with_lock clamd clamd_binary_path_locked; }
+
+clamd_status() {
+    local pid
+    if pid=$(clamd_pid); then
+        echo "clamd: running (PID $pid) on $(clamd_socket_path), signatures in $(grep '^database=' "$(clamd_dir)/clamd.settings" 2>/dev/null | cut -d= -f2-)"
+    elif [ -f "$(clamd_dir)/clamd.conf" ]; then
+        echo "clamd: stopped (settings in $(clamd_dir)/clamd.conf)"
+    else
+        echo "clamd: not set up"
     fi
 }
 

@@ -8,10 +8,12 @@
 # Extra arguments go to pytest, which runs in parallel (pytest-xdist, one worker per core; a test marked
 # `serial` waits until it can run alone: tests/conftest.py). STRONGROOM_TEST_WORKERS sets the number of
 # workers (0: one process).
-# The tests start the real servers they need (PostgreSQL) through scripts/services.sh; they are stopped at the end.
+# The tests start the real servers they need (PostgreSQL, MinIO, clamd) through scripts/services.sh; they are
+# stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh --dev
+bash scripts/tools.sh # JHOVE, veraPDF, MediaInfo, ExifTool: the characterisation tests use the real tools
 trap 'bash scripts/services.sh stop >/dev/null 2>&1 || true' EXIT
 .venv/bin/ruff check .
 .venv/bin/mypy

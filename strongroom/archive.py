@@ -194,6 +194,7 @@ class Archive:
         )
 
     def ingest_context(self) -> IngestContext:
+        from strongroom.ingest.checks import CheckSettings
         from strongroom.ingest.pipeline import IngestContext
 
         s = self.settings
@@ -202,6 +203,10 @@ class Archive:
             parallel_from_files=s.parallel_from_files, identifier_engine=s.identifier_engine,
             pronom_signature_file=s.pronom_signature_file, identifier=self.identifier_description(),
             keep_system_files=s.keep_system_files,
+            checks=CheckSettings(
+                virus_scan=s.virus_scan, clamd_socket=s.clamd_socket, infected=s.infected,
+                quarantine_dir=s.home / "quarantine", characterise=s.characterise,
+            ),
         )  # fmt: skip
 
     # --- writing: ingest and the one commit path --------------------------------------------

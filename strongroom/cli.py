@@ -27,6 +27,7 @@ from strongroom.cli_common import command_home as _home
 from strongroom.cli_common import open_archive as _archive
 from strongroom.cli_common import show_bar as _bar
 from strongroom.cli_copies import LocationOption, print_repair, print_unreachable, register_copy_commands
+from strongroom.cli_doctor import register_doctor
 from strongroom.cli_output import (
     PACKAGE_HELP,
     Command,
@@ -121,7 +122,11 @@ def init(
 def ingest_command(
     ctx: typer.Context,
     source: Annotated[
-        Path, typer.Argument(help="A folder, .zip, .tar/.tar.gz/.tgz, or BagIt bag (folder, zipped or tarred).")
+        Path,
+        typer.Argument(
+            help="A folder, .zip, .7z, .tar/.tar.gz/.tgz, BagIt bag (folder or in an archive), "
+            "or an ISO 9660 disk image (stored as received)."
+        ),
     ],
     name: Annotated[str | None, typer.Option(help="Package name (default: the source's name).")] = None,
     title: Annotated[str | None, typer.Option(help="Dublin Core title of the whole package.")] = None,
@@ -133,6 +138,14 @@ def ingest_command(
     rights: Annotated[str | None, typer.Option(help="Dublin Core rights statement.")] = None,
     allow_duplicate: Annotated[
         bool, typer.Option("--allow-duplicate", help="Store even when the same files are already stored.")
+    ] = False,
+    as_folder: Annotated[
+        bool,
+        typer.Option(
+            "--as-folder",
+            help="Take a folder that looks like a BagIt bag (bagit.txt, manifests, data/) as plain files: "
+            "no bag checks, every file kept as it is.",
+        ),
     ] = False,
     home: HomeOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON (errors too, on stderr).")] = False,
@@ -153,7 +166,9 @@ def ingest_command(
             dc[element] = tuple(values)
     from strongroom.ingest.pipeline import IngestOptions  # imported on use, as every heavy part: start-up counts
 
-    options = IngestOptions(name=name, description=dc, allow_duplicate=allow_duplicate, operator=current_operator())
+    options = IngestOptions(
+        name=name, description=dc, allow_duplicate=allow_duplicate, operator=current_operator(), as_folder=as_folder
+    )
     with errors(as_json), _archive(ctx, home) as archive, progress(_bar(as_json)) as bar:
         report = archive.ingest(source, options, bar)
     if as_json:
@@ -653,6 +668,7 @@ def formats(
 
 
 register_copy_commands(app)
+register_doctor(app)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m strongroom`

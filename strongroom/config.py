@@ -36,6 +36,16 @@ parallel_from_files = 2000
 # .DS_Store, Thumbs.db, desktop.ini, Icon\\r and __MACOSX/ are left out of packages (a PREMIS
 # event lists each one) unless a bag manifest or checksum file names them; true keeps them all.
 keep_system_files = false
+# Virus scanning with ClamAV (clamd): "required" refuses to ingest without a scanner; "if-available"
+# scans when clamd answers and otherwise records "not scanned" with a warning; "off" never scans.
+virus_scan = "if-available"
+# clamd's socket (default: STRONGROOM_CLAMD_SOCKET, else Debian's /var/run/clamav/clamd.ctl).
+# clamd_socket = "/var/run/clamav/clamd.ctl"
+# An infected file refuses the whole transfer ("refuse"), or is moved to <home>/quarantine ("quarantine").
+infected = "refuse"
+# Characterise and validate originals with JHOVE, veraPDF, MediaInfo and ExifTool where installed
+# (bash scripts/tools.sh; strongroom doctor lists them). An invalid file is stored and flagged.
+characterise = true
 
 [formats]
 # "fast" gives exactly FIDO's answers, much faster; "fido" runs FIDO itself.
@@ -76,6 +86,10 @@ class Settings:
     catalog_url_setting: str | None = None  # [catalog] url or STRONGROOM_CATALOG_URL; None: the embedded SQLite file
     keep_system_files: bool = False  # [ingest] keep_system_files or STRONGROOM_KEEP_SYSTEM_FILES
     locations: tuple[LocationSpec, ...] = ()  # [locations.NAME] tables; empty: [storage] is the one location
+    virus_scan: str = "if-available"  # [ingest] virus_scan: "required" | "if-available" | "off"
+    clamd_socket: Path | None = None  # [ingest] clamd_socket or STRONGROOM_CLAMD_SOCKET; None: the system's
+    infected: str = "refuse"  # [ingest] infected: "refuse" | "quarantine"
+    characterise: bool = True  # [ingest] characterise: run JHOVE, veraPDF, MediaInfo, ExifTool where installed
 
     @property
     def all_locations(self) -> tuple[LocationSpec, ...]:
@@ -193,7 +207,20 @@ def load_settings(home: Path, environ: Mapping[str, str] | None = None) -> Setti
             env.get("STRONGROOM_KEEP_SYSTEM_FILES", ingest.get("keep_system_files", False)), "keep_system_files"
         ),
         locations=locations,
+        virus_scan=str(env.get("STRONGROOM_VIRUS_SCAN", ingest.get("virus_scan", "if-available"))),
+        clamd_socket=_clamd_socket(env, ingest, home),
+        infected=str(env.get("STRONGROOM_INFECTED", ingest.get("infected", "refuse"))),
+        characterise=_flag(env.get("STRONGROOM_CHARACTERISE", ingest.get("characterise", True)), "characterise"),
     )
+
+
+def _clamd_socket(env: Mapping[str, str], ingest: Mapping[str, Any], home: Path) -> Path | None:
+    given = env.get("STRONGROOM_CLAMD_SOCKET") or ingest.get("clamd_socket")
+    if given:
+        return (home / str(given)).resolve()
+    from strongroom.ingest.virus import default_socket
+
+    return default_socket({})
 
 
 def _no_archive(home: Path) -> ConfigError:

@@ -66,6 +66,10 @@ CATALOGS = [c.strip() for c in os.environ.get("STRONGROOM_TEST_CATALOGS", "sqlit
 def home(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
     monkeypatch.setenv("STRONGROOM_WORKERS", "2")
     monkeypatch.setenv("STRONGROOM_OPERATOR", "test-archivist")
+    # The optional ingest checks cost a JVM start and a scanner per ingest: tests of them turn them on
+    # (tests/ingest/test_ingest_checks.py); the hundreds of other ingests here do without.
+    monkeypatch.setenv("STRONGROOM_CHARACTERISE", "0")
+    monkeypatch.setenv("STRONGROOM_VIRUS_SCAN", "off")
     with ExitStack() as stack:
         if request.param == "postgresql":
             from tests.services import fresh_postgresql_database

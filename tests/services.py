@@ -7,6 +7,9 @@
         ...
     with private_s3_server() as server:         # a MinIO of one's own, which the test may stop() and start()
         ...
+    socket = clamd_socket()                     # clamd with the tests' own signatures (CLAMD_TEST_*)
+    with private_clamd(stream_max="1M") as socket:  # a clamd of one's own, with a low size limit
+        ...
 
 A server that cannot be started is a test error, never a silent skip: only
 STRONGROOM_SKIP_SERVICES=1 skips the tests that need one (say so in the reason).
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import os
 import re
 import shutil
@@ -26,7 +30,7 @@ import subprocess
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -43,22 +47,30 @@ def skip_services_requested() -> bool:
 
 
 @functools.cache
-def start_service(service: str) -> dict[str, str]:
-    """Run `scripts/services.sh start <service>` (once per process) and return the variables it exports."""
+def start_service(service: str, **env: str) -> dict[str, str]:
+    """Run `scripts/services.sh start <service>` (once per process and `env`) and return the variables it exports.
+
+    `env` adds variables for the script (e.g. STRONGROOM_CLAMAV_DB) to the process's own environment.
+    """
+    return _run_services("start", service, env)
+
+
+def _run_services(action: str, service: str, env: Mapping[str, str]) -> dict[str, str]:
     try:
         result = subprocess.run(
-            ["bash", str(SERVICES_SCRIPT), "start", service],
+            ["bash", str(SERVICES_SCRIPT), action, service],
             capture_output=True,
             text=True,
             timeout=900,
             cwd=REPO,
             check=False,
+            env={**os.environ, **env},
         )
     except subprocess.TimeoutExpired as exc:
-        raise RuntimeError(f"scripts/services.sh start {service} did not finish in {exc.timeout} s") from exc
+        raise RuntimeError(f"scripts/services.sh {action} {service} did not finish in {exc.timeout} s") from exc
     if result.returncode != 0:
         raise RuntimeError(
-            f"scripts/services.sh start {service} failed (exit {result.returncode}); "
+            f"scripts/services.sh {action} {service} failed (exit {result.returncode}); "
             f"set STRONGROOM_SKIP_SERVICES=1 to skip the tests that need it.\n{result.stderr}{result.stdout}"
         )
     exports = {}
@@ -311,3 +323,76 @@ def private_s3_server() -> Iterator[PrivateS3]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+# --- clamd (ClamAV) with the tests' own signatures ------------------------------------------------------------------
+
+# The official signatures cannot be downloaded here, and EICAR is not built into ClamAV, so the tests write their own
+# database: an MD5 signature of one whole file and a byte-pattern signature found anywhere in any file. The marker is
+# built from two halves so that no source file of the repository matches it.
+CLAMD_TEST_HASH_SAMPLE = b"Strongroom test sample: matched as a whole by an MD5 signature in the tests' database.\n"
+CLAMD_TEST_MARKER = b"STRONGROOM-TEST-" + b"MALWARE-MARKER"
+# The names as clamd reports them (it appends .UNOFFICIAL to signatures outside the official database).
+CLAMD_TEST_HASH_SIGNATURE = "Strongroom.Test.MarkerHash.UNOFFICIAL"
+CLAMD_TEST_MARKER_SIGNATURE = "Strongroom.Test.MarkerString.UNOFFICIAL"
+
+
+def _services_dir() -> Path:
+    return Path(os.environ.get("STRONGROOM_SERVICES_DIR") or REPO / ".services")
+
+
+def clamd_test_database() -> Path:
+    """Write the tests' signature folder (always the same place and content, so every test process shares one
+    clamd) and return it. Files are replaced atomically and only when their content differs."""
+    folder = _services_dir() / "clamd-test-db"
+    folder.mkdir(parents=True, exist_ok=True)
+    md5 = hashlib.md5(CLAMD_TEST_HASH_SAMPLE).hexdigest()
+    hash_name = CLAMD_TEST_HASH_SIGNATURE.removesuffix(".UNOFFICIAL")
+    marker_name = CLAMD_TEST_MARKER_SIGNATURE.removesuffix(".UNOFFICIAL")
+    files = {
+        "strongroom-test.hdb": f"{md5}:{len(CLAMD_TEST_HASH_SAMPLE)}:{hash_name}\n",
+        # name:target type (0 = any file):offset (* = anywhere):hex bytes
+        "strongroom-test.ndb": f"{marker_name}:0:*:{CLAMD_TEST_MARKER.hex()}\n",
+    }
+    for name, content in files.items():
+        target = folder / name
+        if target.exists() and target.read_text(encoding="ascii") == content:
+            continue
+        # Written beside the folder, not in it, so clamd never loads a half-written file.
+        temporary = folder.parent / f".{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        temporary.write_text(content, encoding="ascii")
+        os.replace(temporary, target)
+    return folder
+
+
+def clamd_socket() -> Path:
+    """The socket of the test clamd, which loads only the tests' signatures (clamd_test_database()); starts it if
+    needed. A clamd started by `services.sh start clamd` with another database is restarted with this one."""
+    if skip_services_requested():
+        pytest.skip("STRONGROOM_SKIP_SERVICES=1: tests that need clamd (ClamAV) are skipped")
+    exports = start_service("clamd", STRONGROOM_CLAMAV_DB=str(clamd_test_database()))
+    if "STRONGROOM_CLAMD_SOCKET" not in exports:
+        raise RuntimeError(f"scripts/services.sh start clamd printed no STRONGROOM_CLAMD_SOCKET: {exports}")
+    return Path(exports["STRONGROOM_CLAMD_SOCKET"])
+
+
+@contextmanager
+def private_clamd(stream_max: str) -> Iterator[Path]:
+    """A clamd of one's own (through scripts/services.sh in a services folder of its own) with the tests' signatures
+    and StreamMaxLength/MaxFileSize set to `stream_max` (e.g. "1M"); yields its socket, then stops it."""
+    if skip_services_requested():
+        pytest.skip("STRONGROOM_SKIP_SERVICES=1: tests that need clamd (ClamAV) are skipped")
+    folder = _services_dir() / "private-clamd" / f"{os.getpid()}-{uuid.uuid4().hex[:10]}"
+    env = {
+        "STRONGROOM_SERVICES_DIR": str(folder),
+        "STRONGROOM_CLAMAV_DB": str(clamd_test_database()),
+        "STRONGROOM_CLAMD_STREAM_MAX": stream_max,
+    }
+    try:
+        exports = _run_services("start", "clamd", env)
+        yield Path(exports["STRONGROOM_CLAMD_SOCKET"])
+    finally:
+        _run_services("stop", "clamd", env)
+        shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            folder.parent.rmdir()  # only when no other private clamd (another worker's) still uses it

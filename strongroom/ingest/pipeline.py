@@ -10,6 +10,7 @@ A failure at any step leaves only a staging folder, removed at once or by the ne
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import uuid
 from collections.abc import Callable, Sequence
@@ -21,6 +22,7 @@ from strongroom.commit import VersionBuild
 from strongroom.errors import TransferError
 from strongroom.ingest.bag import BAG_TAG_FILES, SuppliedBag
 from strongroom.ingest.bagwriter import BagInfo, write_tag_files
+from strongroom.ingest.checks import CheckSettings, ChecksOutcome, run_checks
 from strongroom.ingest.layout import TransferEntry, TransferLayout, plan_layout, require_records
 from strongroom.ingest.provenance import FileFacts, IngestAgents, file_events, make_agents, package_event
 from strongroom.ingest.sources import PreparedTransfer, default_name, prepare_source
@@ -59,6 +61,7 @@ class IngestOptions:
     description: dict[str, tuple[str, ...]] = field(default_factory=dict)  # dc element -> values
     allow_duplicate: bool = False
     operator: str = "unknown"
+    as_folder: bool = False  # take a folder that looks like a BagIt bag as plain files, without bag checks
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,7 @@ class IngestContext:
     pronom_signature_file: Path | None
     identifier: tuple[str, str, str]  # tool, version, signature file version
     keep_system_files: bool = False  # [ingest] keep_system_files: store .DS_Store, Thumbs.db, __MACOSX/ ...
+    checks: CheckSettings = field(default_factory=CheckSettings)  # virus scanning and characterisation
 
 
 @dataclass
@@ -192,7 +196,7 @@ def build_package(
     if not name.strip() or "/" in name or name in (".", ".."):
         raise TransferError(f"{name!r} cannot be a package name.", details=["Give another with --name."])
     started = datetime.now(UTC)
-    prepared = prepare_source(source, staging)
+    prepared = prepare_source(source, staging, options.as_folder)
     warnings: list[str] = list(prepared.warnings)
     layout = _bag_layout(prepared) if prepared.bag else plan_layout(prepared.root)
     warnings += layout.warnings
@@ -250,6 +254,8 @@ def build_package(
     if problems:
         raise _problems_error(f"The transfer {source.name} failed its checksum checks", problems)
     require_records(layout, source.name)
+    checked = run_checks(context.checks, staged, data_dir, package, progress, context.worker_count)
+    warnings += checked.warnings
 
     payload_digest = staged.payload_digest()
     known_paths = {e.dest for e in layout.entries}
@@ -267,12 +273,14 @@ def build_package(
     warnings += description_warnings
 
     agents = make_agents(context.organisation_name, context.organisation_id, options.operator, *context.identifier)
+    agents = dataclasses.replace(agents, checkers=tuple(checked.agents))
     if left_out:
         warnings.append(
             f"{len(left_out)} system file(s) (.DS_Store, Thumbs.db, __MACOSX/ ...) left out; "
             "set [ingest] keep_system_files = true to keep them"
         )
     package_events = _package_events(prepared, agents, started, staged, layout, warnings, left_out)
+    package_events += _check_events(checked, agents)
     created = datetime.now(UTC)
     mets_name = f"METS.{package}.xml"
     mets_path = data_dir / mets_name
@@ -350,6 +358,27 @@ def _mets_record(mets_path: Path, package: str) -> FileRecord:
         uuid=str(uuid.uuid5(uuid.UUID(package), "METS")), path=mets_path.name, original_name=mets_path.name,
         size=mets_path.stat().st_size, sha256=digest, role=FileRole.METADATA, identification=None,
     )  # fmt: skip
+
+
+def _check_events(checked: ChecksOutcome, agents: IngestAgents) -> list[Event]:
+    """Package-level events of the checks: a scan that did not run, and files quarantined."""
+    now = datetime.now(UTC)
+    events = []
+    if checked.scan_skipped is not None:
+        events.append(
+            package_event("virus check", now, "No virus scanner ran", Outcome.WARNING, checked.scan_skipped,
+                          (agents.system.key,))
+        )  # fmt: skip
+    if checked.quarantined:
+        scanner = agents.checker("ClamAV")
+        events.append(
+            package_event(
+                "quarantine", now, f'program="{checked.scanner}"; infected files moved out of the package',
+                Outcome.SUCCESS, "\n".join(f"{path}: {signature}" for path, signature in checked.quarantined),
+                tuple(k for k in (scanner, agents.system.key) if k),
+            )
+        )  # fmt: skip
+    return events
 
 
 def _package_events(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from strongroom import __version__
-from strongroom.model import Agent, AgentType, Basis, Event, FileRecord, Outcome
+from strongroom.model import Agent, AgentType, Basis, Event, FileRecord, Outcome, Validity
 
 EVENT_NAMESPACE = uuid.UUID("6f1d7c55-3c1e-4b53-9b43-6b0d3f1f0a11")
 
@@ -23,9 +23,18 @@ class IngestAgents:
     identifier: Agent
     organisation: Agent
     operator: Agent
+    checkers: tuple[Agent, ...] = ()  # the virus scanner and the characterisation tools that ran
 
     def all(self) -> tuple[Agent, ...]:
-        return (self.system, self.identifier, self.organisation, self.operator)
+        return (self.system, self.identifier, self.organisation, self.operator, *self.checkers)
+
+    def checker(self, name: str) -> str | None:
+        """The key of the checking tool agent whose name starts with `name` (ClamAV, JHOVE...)."""
+        return next((a.key for a in self.checkers if a.name.startswith(name)), None)
+
+
+def tool_agent(name: str, version: str, note: str | None = None) -> Agent:
+    return Agent("software", f"{name}-{version}", f"{name} {version}", AgentType.SOFTWARE, note=note)
 
 
 def make_agents(
@@ -53,12 +62,23 @@ def _event_uuid(file_uuid: str, kind: str) -> str:
 
 
 @dataclass(frozen=True)
+class VirusFinding:
+    """One file's virus check: "clean", "infected" or "not scanned", and by which scanner."""
+
+    status: str
+    signature: str | None
+    detail: str
+    scanner: str  # e.g. "ClamAV 1.0.9, database 27000 (...)": the event's detail names it
+
+
+@dataclass(frozen=True)
 class FileFacts:
     """What the per-file events say beyond the FileRecord itself."""
 
     supplied: tuple[tuple[str, str], ...]  # (algorithm, source) pairs verified for this file
     renamed_from: str | None
     processed_at: datetime
+    virus: VirusFinding | None = None
 
 
 def file_events(record: FileRecord, facts: FileFacts, agents: IngestAgents, ingest_time: datetime) -> list[Event]:
@@ -94,6 +114,32 @@ def file_events(record: FileRecord, facts: FileFacts, agents: IngestAgents, inge
                 _event_uuid(record.uuid, "format"), "format identification", facts.processed_at,
                 f"program=\"{ident.tool}\"; version=\"{ident.tool_version}\"; signatures=\"{ident.signature_version}\"",
                 outcome, detail, (agents.identifier.key, agents.system.key), record.uuid,
+            )
+        )  # fmt: skip
+    if facts.virus is not None:
+        virus = facts.virus
+        outcome = {"clean": Outcome.SUCCESS, "infected": Outcome.FAILURE}.get(virus.status, Outcome.WARNING)
+        keys = tuple(k for k in (agents.checker("ClamAV"), agents.system.key) if k)
+        events.append(
+            Event(
+                _event_uuid(record.uuid, "virus"), "virus check", facts.processed_at,
+                f"program=\"{virus.scanner}\"", outcome, virus.detail, keys, record.uuid,
+            )
+        )  # fmt: skip
+    if record.validity is not None:
+        outcome = {Validity.INVALID: Outcome.FAILURE, Validity.NOT_CHECKED: Outcome.WARNING}.get(
+            record.validity, Outcome.SUCCESS
+        )
+        tools = "; ".join(f'program="{o.tool}"; version="{o.version}"' for o in record.characterisation)
+        judged = [o for o in record.characterisation if o.well_formed is not None or o.valid is not None]
+        notes = [m for o in judged for m in o.messages[:3]]
+        keys = tuple(k for k in (*(agents.checker(o.tool) for o in record.characterisation), agents.system.key) if k)
+        events.append(
+            Event(
+                _event_uuid(record.uuid, "validation"), "validation", facts.processed_at,
+                tools or "no characterisation tool for this format", outcome,
+                f"{record.validity.value}" + (f": {'; '.join(notes)}" if notes else ""), tuple(dict.fromkeys(keys)),
+                record.uuid,
             )
         )  # fmt: skip
     if facts.renamed_from is not None:

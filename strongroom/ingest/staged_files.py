@@ -13,9 +13,14 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-from strongroom.catalog.codec import identification_from_json, identification_to_json
-from strongroom.ingest.provenance import FileFacts
-from strongroom.model import FileRecord, FileRole
+from strongroom.catalog.codec import (
+    characterisation_from_json,
+    characterisation_to_json,
+    identification_from_json,
+    identification_to_json,
+)
+from strongroom.ingest.provenance import FileFacts, VirusFinding
+from strongroom.model import FileRecord, FileRole, ToolOutcome, Validity
 
 
 class StagedFiles:
@@ -27,7 +32,7 @@ class StagedFiles:
             """CREATE TABLE files (
                 path TEXT PRIMARY KEY, uuid TEXT, original_name TEXT, size INTEGER, sha256 TEXT,
                 role TEXT, identification TEXT, modified TEXT, supplied TEXT, renamed_from TEXT,
-                processed_at TEXT)"""
+                processed_at TEXT, validity TEXT, characterisation TEXT, virus TEXT)"""
         )
         self._db.execute("BEGIN")
         self.count = 0
@@ -37,7 +42,7 @@ class StagedFiles:
 
     def add(self, record: FileRecord, facts: FileFacts) -> None:
         self._db.execute(
-            "INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,NULL)",
             (
                 record.path, record.uuid, record.original_name, record.size, record.sha256, record.role.value,
                 identification_to_json(record.identification),
@@ -54,6 +59,34 @@ class StagedFiles:
     def finish(self) -> None:
         self._db.execute("COMMIT")
 
+    def set_virus_finding(self, path: str, finding: VirusFinding) -> None:
+        value = json.dumps([finding.status, finding.signature, finding.detail, finding.scanner])
+        self._db.execute("UPDATE files SET virus = ? WHERE path = ?", (value, path))
+
+    def set_characterisation(self, path: str, validity: Validity, outcomes: tuple[ToolOutcome, ...]) -> None:
+        self._db.execute(
+            "UPDATE files SET validity = ?, characterisation = ? WHERE path = ?",
+            (validity.value, characterisation_to_json(outcomes), path),
+        )
+
+    def remove(self, path: str) -> None:
+        """Take a file out of the package (quarantined): it is not stored, listed or counted."""
+        row = self._db.execute("SELECT size, role FROM files WHERE path = ?", (path,)).fetchone()
+        if row is None:
+            return
+        self._db.execute("DELETE FROM files WHERE path = ?", (path,))
+        self.count -= 1
+        self.bytes -= row[0]
+        if row[1] == FileRole.ORIGINAL.value:
+            self.originals -= 1
+            self.original_bytes -= row[0]
+
+    def paths(self) -> Iterator[tuple[str, str, str | None]]:
+        """(path, role, PUID) of every file, in path order."""
+        for path, role, ident in self._db.execute("SELECT path, role, identification FROM files ORDER BY path"):
+            identification = identification_from_json(ident)
+            yield path, role, identification.puid if identification else None
+
     def __iter__(self) -> Iterator[tuple[FileRecord, FileFacts]]:
         # A separate cursor per pass, so passes can run one after another.
         for row in self._db.execute("SELECT * FROM files ORDER BY path"):
@@ -62,11 +95,14 @@ class StagedFiles:
                     uuid=row[1], path=row[0], original_name=row[2], size=row[3], sha256=row[4],
                     role=FileRole(row[5]), identification=identification_from_json(row[6]),
                     modified=datetime.fromisoformat(row[7]) if row[7] else None,
+                    validity=Validity(row[11]) if row[11] else None,
+                    characterisation=characterisation_from_json(row[12]),
                 ),
                 FileFacts(
                     supplied=tuple(tuple(p) for p in json.loads(row[8])),
                     renamed_from=row[9],
                     processed_at=datetime.fromisoformat(row[10]),
+                    virus=VirusFinding(*json.loads(row[13])) if row[13] else None,
                 ),
             )  # fmt: skip
 

@@ -1,9 +1,14 @@
-"""Safe unpacking of zip and tar transfers into a working folder.
+"""Safe unpacking of zip, tar and 7-Zip transfers into a working folder.
 
 Archive entries are untrusted: an entry may try to land outside the target
 (`../`, absolute paths, drive letters), be a link or a device, be encrypted, or
 claim a small size and expand without end. Nothing is ever written outside the
 target; entries that cannot be taken are refused or skipped with a message.
+The same rules hold for every kind (7-Zip: strongroom/ingest/sevenzip.py):
+an escaping entry refuses the whole archive before anything is written, links
+and special files are skipped with a warning, encrypted archives are refused,
+and the entry count, the total size and the compression ratio are limited.
+ISO 9660 disk images are not unpacked here: see strongroom/ingest/diskimage.py.
 """
 
 from __future__ import annotations
@@ -22,6 +27,24 @@ CHUNK = 1024 * 1024
 # once it is also large in absolute terms; genuine records rarely exceed ~100x.
 MAX_RATIO = 1000
 RATIO_FLOOR = 64 * 1024 * 1024
+# ISO 9660: the standard identifier "CD001" of the first volume descriptor, at sector 16.
+ISO9660_MAGIC_OFFSET = 16 * 2048 + 1
+ISO9660_MAGIC = b"CD001"
+SEVENZIP_MAGIC = b"7z\xbc\xaf\x27\x1c"
+
+
+@dataclass(frozen=True)
+class UnpackLimits:
+    """What an archive may expand to before it is refused as a bomb (or a hostile image)."""
+
+    max_entries: int = 1_000_000
+    max_total_bytes: int | None = None  # None: as much as the free disk space allows
+    max_ratio: int = MAX_RATIO
+    ratio_floor: int = RATIO_FLOOR
+    max_depth: int = 64  # folder levels (disk images; archive paths are limited by the file system)
+
+
+DEFAULT_LIMITS = UnpackLimits()
 
 
 @dataclass
@@ -33,11 +56,23 @@ class UnpackReport:
 
 
 def archive_kind(path: Path) -> str | None:
-    """'zip', 'tar' or None, judged by content rather than by name."""
+    """'zip', '7z', 'iso', 'tar' or None, judged by content rather than by name."""
     if not path.is_file():
         return None
     if zipfile.is_zipfile(path):
         return "zip"
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(SEVENZIP_MAGIC))
+            handle.seek(ISO9660_MAGIC_OFFSET)
+            iso_magic = handle.read(len(ISO9660_MAGIC))
+    except OSError:
+        return None
+    if head == SEVENZIP_MAGIC:
+        return "7z"
+    # Before tar: an ISO's system area is zeros, which tarfile takes for an empty tar archive.
+    if iso_magic == ISO9660_MAGIC:
+        return "iso"
     try:
         if tarfile.is_tarfile(path):
             return "tar"
@@ -57,20 +92,45 @@ def safe_member_path(name: str) -> PurePosixPath | None:
     return PurePosixPath(*parts)
 
 
-def unpack(archive: Path, target: Path, free_bytes_margin: int = 64 * 1024 * 1024) -> UnpackReport:
+def unpack(
+    archive: Path,
+    target: Path,
+    free_bytes_margin: int = 64 * 1024 * 1024,
+    limits: UnpackLimits = DEFAULT_LIMITS,
+) -> UnpackReport:
     kind = archive_kind(archive)
     target.mkdir(parents=True, exist_ok=True)
     if kind == "zip":
-        return _unpack_zip(archive, target, free_bytes_margin)
+        return _unpack_zip(archive, target, free_bytes_margin, limits)
     if kind == "tar":
-        return _unpack_tar(archive, target, free_bytes_margin)
+        return _unpack_tar(archive, target, free_bytes_margin, limits)
+    if kind == "7z":
+        from strongroom.ingest.sevenzip import unpack_7z  # imported on use: py7zr is heavy
+
+        return unpack_7z(archive, target, free_bytes_margin, limits)
     raise TransferError(
-        f"{archive.name} is neither a zip nor a tar archive.",
-        details=["Give a folder, a .zip, a .tar, .tar.gz or .tgz file, or a BagIt bag."],
+        f"{archive.name} is not a zip, tar or 7-Zip archive.",
+        details=["Give a folder, a .zip, .7z, .tar, .tar.gz or .tgz file, or a BagIt bag."],
     )
 
 
-def _check_space(target: Path, needed: int, margin: int) -> None:
+def check_totals(archive: Path, entries: int, declared: int, limits: UnpackLimits) -> None:
+    """Refuse an archive with more entries or more declared bytes than the limits allow."""
+    if entries > limits.max_entries:
+        raise TransferError(
+            f"{archive.name} has {entries:,} entries, more than the limit of {limits.max_entries:,}; "
+            "refused as a likely archive bomb. Nothing was ingested.",
+            details=["Split the transfer into smaller archives, or unpack it yourself and ingest the folder."],
+        )
+    if limits.max_total_bytes is not None and declared > limits.max_total_bytes:
+        raise TransferError(
+            f"{archive.name} would unpack to {declared:,} bytes, more than the limit of "
+            f"{limits.max_total_bytes:,}; refused as a likely archive bomb. Nothing was ingested.",
+            details=["Split the transfer into smaller archives, or unpack it yourself and ingest the folder."],
+        )
+
+
+def check_space(target: Path, needed: int, margin: int) -> None:
     free = shutil.disk_usage(target).free
     if needed + margin > free:
         raise StorageError(
@@ -80,7 +140,7 @@ def _check_space(target: Path, needed: int, margin: int) -> None:
         )
 
 
-def _copy_limited(source: object, dest: Path, limit: int, entry: str) -> int:
+def copy_limited(source: object, dest: Path, limit: int, entry: str) -> int:
     """Copy at most `limit` bytes; more means the entry lied about its size."""
     read = getattr(source, "read")  # noqa: B009 - zip and tar streams share only read()
     written = 0
@@ -99,7 +159,7 @@ def _copy_limited(source: object, dest: Path, limit: int, entry: str) -> int:
     return written
 
 
-def _target_for(target: Path, relative: PurePosixPath) -> Path:
+def target_for(target: Path, relative: PurePosixPath) -> Path:
     dest = target.joinpath(*relative.parts)
     # Belt and braces: the resolved parent must stay inside the target.
     if not dest.parent.resolve().is_relative_to(target.resolve()):
@@ -107,7 +167,7 @@ def _target_for(target: Path, relative: PurePosixPath) -> Path:
     return dest
 
 
-def _refuse_escaping(archive: Path, names: list[str]) -> None:
+def refuse_escaping(archive: Path, names: list[str]) -> None:
     """Refuse the whole archive, before anything is written, if any entry would leave the target."""
     escaping = [name for name in names if safe_member_path(name) is None]
     if escaping:
@@ -117,12 +177,12 @@ def _refuse_escaping(archive: Path, names: list[str]) -> None:
         )
 
 
-def _unpack_zip(archive: Path, target: Path, margin: int) -> UnpackReport:
+def _unpack_zip(archive: Path, target: Path, margin: int, limits: UnpackLimits) -> UnpackReport:
     report = UnpackReport(root=target)
     try:
         with zipfile.ZipFile(archive) as zf:
             infos = zf.infolist()
-            _refuse_escaping(archive, [i.filename for i in infos])
+            refuse_escaping(archive, [i.filename for i in infos])
             encrypted = [i.filename for i in infos if i.flag_bits & 0x1]
             if encrypted:
                 raise TransferError(
@@ -133,33 +193,36 @@ def _unpack_zip(archive: Path, target: Path, margin: int) -> UnpackReport:
                     ],
                 )
             declared = sum(i.file_size for i in infos)
-            _check_space(target, declared, margin)
+            check_totals(archive, len(infos), declared, limits)
+            check_space(target, declared, margin)
             for info in infos:
                 relative = safe_member_path(info.filename)
                 if relative is None:
-                    continue  # unreachable: _refuse_escaping has checked every name
+                    continue  # unreachable: refuse_escaping has checked every name
                 mode = info.external_attr >> 16
                 if stat.S_ISLNK(mode):
                     report.skipped.append(f"{info.filename}: symbolic link in archive, not followed")
                     continue
                 if info.is_dir():
-                    _target_for(target, relative).mkdir(parents=True, exist_ok=True)
+                    target_for(target, relative).mkdir(parents=True, exist_ok=True)
                     continue
                 if mode and not (stat.S_ISREG(mode) or stat.S_IFMT(mode) == 0):
                     report.skipped.append(f"{info.filename}: special file in archive, skipped")
                     continue
-                if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+                if info.file_size > limits.ratio_floor and info.file_size > limits.max_ratio * max(
+                    info.compress_size, 1
+                ):
                     raise TransferError(
                         f"The archive entry {info.filename!r} would expand {info.file_size:,} bytes from "
                         f"{info.compress_size:,}: refused as a likely zip bomb."
                     )
-                dest = _target_for(target, relative)
+                dest = target_for(target, relative)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 if dest.exists():
                     report.skipped.append(f"{info.filename}: appears twice in the archive, first copy kept")
                     continue
                 with zf.open(info) as source:
-                    report.bytes += _copy_limited(source, dest, info.file_size, info.filename)
+                    report.bytes += copy_limited(source, dest, info.file_size, info.filename)
                 report.files += 1
     except zipfile.BadZipFile as exc:
         raise TransferError(f"{archive.name} is not a readable zip file: {exc}.") from exc
@@ -168,19 +231,21 @@ def _unpack_zip(archive: Path, target: Path, margin: int) -> UnpackReport:
     return report
 
 
-def _unpack_tar(archive: Path, target: Path, margin: int) -> UnpackReport:
+def _unpack_tar(archive: Path, target: Path, margin: int, limits: UnpackLimits) -> UnpackReport:
     report = UnpackReport(root=target)
     try:
         with tarfile.open(archive, mode="r:*") as tf:
             members = tf.getmembers()
-            _refuse_escaping(archive, [m.name for m in members])
-            _check_space(target, sum(m.size for m in members if m.isfile()), margin)
+            refuse_escaping(archive, [m.name for m in members])
+            declared = sum(m.size for m in members if m.isfile())
+            check_totals(archive, len(members), declared, limits)
+            check_space(target, declared, margin)
             for member in members:
                 relative = safe_member_path(member.name)
                 if relative is None:
-                    continue  # unreachable: _refuse_escaping has checked every name
+                    continue  # unreachable: refuse_escaping has checked every name
                 if member.isdir():
-                    _target_for(target, relative).mkdir(parents=True, exist_ok=True)
+                    target_for(target, relative).mkdir(parents=True, exist_ok=True)
                     continue
                 if member.issym() or member.islnk():
                     report.skipped.append(f"{member.name}: link in archive (to {member.linkname}), not followed")
@@ -188,7 +253,7 @@ def _unpack_tar(archive: Path, target: Path, margin: int) -> UnpackReport:
                 if not member.isfile():
                     report.skipped.append(f"{member.name}: device or special file in archive, skipped")
                     continue
-                dest = _target_for(target, relative)
+                dest = target_for(target, relative)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 if dest.exists():
                     report.skipped.append(f"{member.name}: appears twice in the archive, first copy kept")
@@ -198,7 +263,7 @@ def _unpack_tar(archive: Path, target: Path, margin: int) -> UnpackReport:
                     report.skipped.append(f"{member.name}: unreadable entry, skipped")
                     continue
                 with source:
-                    report.bytes += _copy_limited(source, dest, member.size, member.name)
+                    report.bytes += copy_limited(source, dest, member.size, member.name)
                 report.files += 1
     except (tarfile.TarError, EOFError) as exc:
         raise TransferError(f"{archive.name} is not a readable tar file: {exc}.") from exc

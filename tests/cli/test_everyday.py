@@ -32,7 +32,8 @@ def _commands() -> dict[str, object]:
 
 
 COMMANDS = sorted(_commands())
-HOME_COMMANDS = [c for c in COMMANDS if c not in ("identify", "journal", "location")]  # groups: their commands
+# identify and doctor need no archive; journal and location are groups (their commands are listed)
+HOME_COMMANDS = [c for c in COMMANDS if c not in ("identify", "doctor", "journal", "location")]
 
 
 # --- 1. --home before or after the command ----------------------------------------------------

@@ -286,3 +286,127 @@ def test_full_disk_is_reported_and_nothing_half_stored(home: Home, example_trans
     finally:
         os.system(f"umount {mount}")
     shutil.rmtree(mount, ignore_errors=True)
+
+
+# --- 7-Zip: the same rules as zip and tar ---------------------------------------------------
+
+
+def crafted_7z(path: Path, entries: dict[str, bytes], evil: str) -> Path:
+    """A 7z holding `entries` and one entry named `evil`, which py7zr's writer refuses to write.
+
+    The entry is written under a placeholder of the same length in a plain (unencoded) header,
+    then the name is patched in the header and the two header CRCs are recomputed.
+    """
+    import zlib
+
+    import py7zr
+
+    placeholder = "x" * len(evil)
+    with py7zr.SevenZipFile(path, "w") as sz:
+        sz.set_encoded_header_mode(False)
+        for name, data in entries.items():
+            sz.writestr(data, name)
+        sz.writestr(b"owned", placeholder)
+    raw = bytearray(path.read_bytes())
+    old, new = placeholder.encode("utf-16-le"), evil.encode("utf-16-le")
+    assert raw.count(old) == 1
+    at = raw.index(old)
+    raw[at : at + len(old)] = new
+    offset, size = struct.unpack_from("<QQ", raw, 12)
+    struct.pack_into("<I", raw, 28, zlib.crc32(raw[32 + offset : 32 + offset + size]))
+    struct.pack_into("<I", raw, 8, zlib.crc32(raw[12:32]))
+    path.write_bytes(bytes(raw))
+    return path
+
+
+@pytest.mark.parametrize("evil", ["../escape.txt", "/tmp/strongroom-7z-absolute-escape.txt", "a/../../escape.txt"])
+def test_7z_entries_escaping_the_target_are_refused(home: Home, tmp_path: Path, evil: str) -> None:
+    import py7zr
+
+    archive = crafted_7z(tmp_path / "evil.7z", {"records/ok.txt": b"fine"}, evil)
+    with py7zr.SevenZipFile(archive) as sz:
+        assert evil in sz.getnames()  # the crafted name really is in the archive
+    refused(home, archive, "outside the transfer", evil)
+    assert not (tmp_path / "escape.txt").exists()
+    assert not (home.path / "escape.txt").exists()
+    assert not Path("/tmp/strongroom-7z-absolute-escape.txt").exists()
+
+
+@pytest.mark.parametrize("header_encryption", [False, True])
+def test_encrypted_7z_is_refused(home: Home, tmp_path: Path, header_encryption: bool) -> None:
+    import py7zr
+
+    archive = tmp_path / "secret.7z"
+    with py7zr.SevenZipFile(archive, "w", password="swordfish", header_encryption=header_encryption) as sz:
+        sz.writestr(b"classified", "records/secret.txt")
+    message = refused(home, archive, "encrypted 7-Zip archive", "Decrypt")
+    if not header_encryption:
+        assert "records/secret.txt" in message  # the names are readable, so they are listed
+
+
+def test_truncated_7z_gives_a_clear_error(home: Home, tmp_path: Path) -> None:
+    import py7zr
+
+    archive = tmp_path / "cut.7z"
+    with py7zr.SevenZipFile(archive, "w") as sz:
+        sz.writestr(os.urandom(4096), "records/a.bin")
+    archive.write_bytes(archive.read_bytes()[:-40])
+    refused(home, archive, "cut.7z is not a readable 7-Zip archive", "truncated or damaged")
+
+
+def test_7z_with_a_damaged_entry_gives_a_clear_error(home: Home, tmp_path: Path) -> None:
+    import py7zr
+
+    archive = tmp_path / "damaged.7z"
+    with py7zr.SevenZipFile(archive, "w") as sz:
+        sz.writestr(b"a record " * 500, "records/a.txt")
+    raw = bytearray(archive.read_bytes())
+    raw[40] ^= 0xFF  # inside the compressed stream, past the 32-byte signature header
+    archive.write_bytes(bytes(raw))
+    refused(home, archive, "damaged.7z")
+
+
+def _archives(tmp_path: Path, entries: dict[str, bytes]) -> list[Path]:
+    import py7zr
+
+    with zipfile.ZipFile(tmp_path / "a.zip", "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    made = [tmp_path / "a.zip"]
+    with tarfile.open(tmp_path / "a.tar", "w") as tf:
+        for name, data in entries.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    made.append(tmp_path / "a.tar")
+    with py7zr.SevenZipFile(tmp_path / "a.7z", "w") as sz:
+        for name, data in entries.items():
+            sz.writestr(data, name)
+    made.append(tmp_path / "a.7z")
+    return made
+
+
+@pytest.mark.parametrize(
+    ("limits", "words"),
+    [
+        ({"max_entries": 3}, ["4 entries", "limit of 3", "bomb"]),
+        ({"max_total_bytes": 10_000}, ["would unpack to 40,000 bytes", "limit of 10,000", "bomb"]),
+        ({"ratio_floor": 1000, "max_ratio": 2}, ["bomb"]),
+    ],
+)
+def test_archive_bomb_limits_hold_for_zip_tar_and_7z(tmp_path: Path, limits: dict[str, int], words: list[str]) -> None:
+    from strongroom.errors import TransferError
+    from strongroom.ingest.unpack import UnpackLimits, unpack
+
+    entries = {f"records/{i}.bin": b"\0" * 10_000 for i in range(4)}
+    compressed = [a for a in _archives(tmp_path, entries) if a.suffix != ".tar"]  # a tar does not compress
+    for archive in _archives(tmp_path, entries) if "ratio_floor" not in limits else compressed:
+        target = tmp_path / f"out-{archive.suffix}"
+        with pytest.raises(TransferError) as caught:
+            unpack(archive, target, limits=UnpackLimits(**limits))
+        for word in words:
+            assert word in str(caught.value), (archive.name, str(caught.value))
+        assert list(target.rglob("*")) == []  # refused before anything was written
+    for archive in _archives(tmp_path, entries):  # within the default limits, all three unpack
+        report = unpack(archive, tmp_path / f"ok-{archive.suffix}")
+        assert report.files == 4 and report.bytes == 40_000

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Install the external tools Strongroom can use for characterisation and validation, quietly and only
+# what is missing (a second run takes a second or two):
+#
+#   Debian packages  exiftool (libimage-exiftool-perl, + libarchive-zip-perl it needs for zip-based files), mediainfo
+#   Maven Central    JHOVE 1.32 with its format modules, and the veraPDF command-line jar,
+#                    into $STRONGROOM_TOOLS_DIR (default ~/.local/share/strongroom/tools)
+#
+#   bash scripts/tools.sh          then: strongroom doctor
+#
+# Java 17 and Maven come from apt too when they are missing. ClamAV is started by scripts/services.sh;
+# LibreOffice, ffmpeg, Tika and DROID are not installed here. Recipes and their traps: ../shared/recipes/tools.md.
+set -euo pipefail
+
+TOOLS_DIR="${STRONGROOM_TOOLS_DIR:-$HOME/.local/share/strongroom/tools}"
+# Pinned: version ranges made Maven pick releases whose parent POMs need unreachable repositories.
+JHOVE_CORE=1.32.1
+JHOVE_APPS=1.28.0 # the newest jhove-apps on Central; a fat jar with older core classes, so core goes first on -cp
+VERAPDF=1.30.2
+APT_PACKAGES=(libimage-exiftool-perl libarchive-zip-perl mediainfo)
+
+say() { printf '%s\n' "$*"; }
+die() {
+  printf 'tools.sh: %s\n' "$*" >&2
+  exit 1
+}
+installed=()
+
+# --- Debian packages -----------------------------------------------------------------------------------
+missing_packages() {
+  local pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || printf '%s\n' "$pkg"
+  done
+}
+
+apt_install() {
+  local -a want
+  mapfile -t want < <(missing_packages "$@")
+  [ "${#want[@]}" -eq 0 ] && return 0
+  command -v apt-get >/dev/null || die "apt-get not found; install ${want[*]} with your system's package manager."
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "installing ${want[*]} needs root: run this script as root or install sudo."
+    sudo=(sudo)
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  local log
+  log="$(mktemp)"
+  # Update the package lists only when a package cannot be found (a fresh image has none).
+  if ! "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${want[@]}" >"$log" 2>&1; then
+    "${sudo[@]}" apt-get update -qq >>"$log" 2>&1 || {
+      cat "$log" >&2
+      die "apt-get update failed (no network or a broken sources list?); see the output above."
+    }
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${want[@]}" >>"$log" 2>&1 || {
+      cat "$log" >&2
+      die "apt-get install ${want[*]} failed; see the output above."
+    }
+  fi
+  rm -f "$log"
+  installed+=("apt: ${want[*]}")
+}
+
+apt_install "${APT_PACKAGES[@]}"
+command -v java >/dev/null || apt_install openjdk-17-jre-headless
+command -v mvn >/dev/null || apt_install maven
+
+# --- Maven Central jars ------------------------------------------------------------------------------
+mkdir -p "$TOOLS_DIR"
+TOOLS_DIR="$(cd "$TOOLS_DIR" && pwd)"
+
+mvn_quiet() {
+  local log
+  log="$(mktemp)"
+  if ! mvn -B -q "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    return 1
+  fi
+  rm -f "$log"
+}
+
+# JHOVE: no single jar on Central, so a pom listing core, apps and the modules, and dependency:copy-dependencies.
+JHOVE="$TOOLS_DIR/jhove"
+mkdir -p "$JHOVE"
+jhove_pom="$(
+  cat <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>strongroom.tools</groupId>
+  <artifactId>jhove-bundle</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.openpreservation.jhove</groupId><artifactId>jhove-core</artifactId><version>$JHOVE_CORE</version></dependency>
+    <dependency><groupId>org.openpreservation.jhove</groupId><artifactId>jhove-apps</artifactId><version>$JHOVE_APPS</version></dependency>
+    <dependency><groupId>org.openpreservation.jhove.modules</groupId><artifactId>pdf-hul</artifactId><version>1.12.7</version></dependency>
+    <dependency><groupId>org.openpreservation.jhove.modules</groupId><artifactId>tiff-hul</artifactId><version>1.9.5</version></dependency>
+    <dependency><groupId>org.openpreservation.jhove.modules</groupId><artifactId>jpeg-hul</artifactId><version>1.5.4</version></dependency>
+    <dependency><groupId>org.openpreservation.jhove.modules</groupId><artifactId>gif-hul</artifactId><version>1.4.3</version></dependency>
+    <dependency><groupId>org.openpreservation.jhove.modules</groupId><artifactId>wave-hul</artifactId><version>1.8.3</version></dependency>
+    <dependency><groupId>org.openpreservation.jhove.modules</groupId><artifactId>jpeg2000-hul</artifactId><version>1.4.4</version></dependency>
+    <dependency><groupId>org.openpreservation.jhove.modules</groupId><artifactId>utf8-hul</artifactId><version>1.7.4</version></dependency>
+    <dependency><groupId>org.openpreservation.jhove.modules</groupId><artifactId>xml-hul</artifactId><version>1.5.5</version></dependency>
+    <dependency><groupId>org.openpreservation.jhove.modules</groupId><artifactId>html-hul</artifactId><version>1.4.4</version></dependency>
+  </dependencies>
+</project>
+EOF
+)"
+if [ ! -f "$JHOVE/lib/jhove-core-$JHOVE_CORE.jar" ] || [ "$(cat "$JHOVE/pom.xml" 2>/dev/null)" != "$jhove_pom" ]; then
+  printf '%s\n' "$jhove_pom" >"$JHOVE/pom.xml"
+  rm -rf "$JHOVE/lib"
+  mvn_quiet -f "$JHOVE/pom.xml" dependency:copy-dependencies -DoutputDirectory="$JHOVE/lib" ||
+    die "Maven could not fetch JHOVE $JHOVE_CORE from Maven Central (network or proxy?); see the output above."
+  installed+=("JHOVE $JHOVE_CORE: $JHOVE/lib")
+fi
+# Without this config JHOVE knows no modules; and without -m (Strongroom always passes it) any file it
+# cannot parse falls back to BYTESTREAM and reads "Well-Formed and valid".
+mkdir -p "$JHOVE/home"
+jhove_conf="$(
+  cat <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<jhoveConfig version="1.0" xmlns="http://hul.harvard.edu/ois/xml/ns/jhove/jhoveConfig">
+  <jhoveHome>$JHOVE/home</jhoveHome>
+  <defaultEncoding>utf-8</defaultEncoding>
+  <bufferSize>131072</bufferSize>
+  <module><class>edu.harvard.hul.ois.jhove.module.PdfModule</class></module>
+  <module><class>edu.harvard.hul.ois.jhove.module.TiffModule</class></module>
+  <module><class>edu.harvard.hul.ois.jhove.module.JpegModule</class></module>
+  <module><class>edu.harvard.hul.ois.jhove.module.GifModule</class></module>
+  <module><class>edu.harvard.hul.ois.jhove.module.WaveModule</class></module>
+  <module><class>edu.harvard.hul.ois.jhove.module.AiffModule</class></module>
+  <module><class>edu.harvard.hul.ois.jhove.module.Jpeg2000Module</class></module>
+  <module><class>edu.harvard.hul.ois.jhove.module.Utf8Module</class></module>
+  <module><class>edu.harvard.hul.ois.jhove.module.XmlModule</class></module>
+  <module><class>edu.harvard.hul.ois.jhove.module.HtmlModule</class></module>
+</jhoveConfig>
+EOF
+)"
+[ "$(cat "$JHOVE/jhove.conf" 2>/dev/null)" = "$jhove_conf" ] || printf '%s\n' "$jhove_conf" >"$JHOVE/jhove.conf"
+
+# veraPDF: one fat jar.
+VERA="$TOOLS_DIR/verapdf"
+if [ ! -f "$VERA/cli-$VERAPDF.jar" ]; then
+  mkdir -p "$VERA"
+  mvn_quiet dependency:copy -Dartifact="org.verapdf.apps:cli:$VERAPDF" -DoutputDirectory="$VERA" ||
+    die "Maven could not fetch veraPDF $VERAPDF from Maven Central (network or proxy?); see the output above."
+  installed+=("veraPDF $VERAPDF: $VERA/cli-$VERAPDF.jar")
+fi
+
+if [ "${#installed[@]}" -eq 0 ]; then
+  say "All tools already installed (jars in $TOOLS_DIR). Check them with: strongroom doctor"
+else
+  say "Installed:"
+  for item in "${installed[@]}"; do say "  $item"; done
+  say "Jars are in $TOOLS_DIR (set STRONGROOM_TOOLS_DIR to use another folder). Check with: strongroom doctor"
+fi

@@ -1,0 +1,64 @@
+"""`strongroom doctor`: which optional external tools are installed, their versions and what each is for."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from strongroom.cli_common import JsonFlag
+from strongroom.cli_output import Command, console, fail, print_json
+from strongroom.tools import ToolStatus, find_tools, tools_dir
+
+
+def _json(tool: ToolStatus) -> dict[str, object]:
+    return {"name": tool.name, "found": tool.found, "version": tool.version, "purpose": tool.purpose,
+            "command": list(tool.command) if tool.command else None, "how_to_install": tool.how_to_install,
+            "note": tool.note}  # fmt: skip
+
+
+def doctor_command(
+    require: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--require",
+            help="Exit 1 if this tool is missing (repeat for several), e.g. --require jhove.",
+            show_default=False,
+            metavar="TOOL",
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List the external tools Strongroom can use (JHOVE, veraPDF, MediaInfo, ExifTool, Java): found or missing,
+    version, what each is for and how to install it. All are optional: without one, its checks read "not checked".
+    """
+    tools = find_tools()
+    names = {tool.name for tool in tools}
+    unknown = [name for name in require or [] if name not in names]
+    if unknown:
+        fail(f"--require {', '.join(unknown)}: no such tool; choose from {', '.join(sorted(names))}.", as_json=as_json)
+    missing = [name for name in require or [] if not any(t.name == name and t.found for t in tools)]
+    if as_json:
+        print_json({"tools_dir": str(tools_dir(os.environ)), "tools": [_json(t) for t in tools],
+                    "missing_required": missing})  # fmt: skip
+    else:
+        table = Table("Tool", "Status", "Version", "Used for", "How to install")
+        for tool in tools:
+            status = "[green]found[/]" if tool.found else "[yellow]missing[/]"
+            how = "" if tool.found else tool.how_to_install + (f" ({tool.note})" if tool.note else "")
+            table.add_row(tool.name, status, escape(tool.version or "-"), escape(tool.purpose), escape(how))
+        out = console()
+        out.print(table)
+        if any(not tool.found for tool in tools):
+            out.print("Missing tools are optional: their checks read \"not checked\". Install them all with: "
+                      "bash scripts/tools.sh", highlight=False)  # fmt: skip
+    if missing:
+        fail(f"required tool(s) missing: {', '.join(missing)}. Install them with: bash scripts/tools.sh",
+             1, as_json=as_json)  # fmt: skip
+
+
+def register_doctor(app: typer.Typer) -> None:
+    app.command(name="doctor", cls=Command)(doctor_command)

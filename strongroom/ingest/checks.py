@@ -1,0 +1,182 @@
+"""The checks an ingest runs on received files before anything is stored: virus scanning and characterisation.
+
+Both run over the staged copies (the bytes that will be stored), after hashing and identification.
+Virus scanning covers every file; an infected one refuses the transfer (the default) or is moved to
+the home's quarantine folder and left out of the package. Characterisation runs the tools the policy
+names for each original's format (JHOVE, veraPDF, MediaInfo, ExifTool) and records their findings; an
+invalid file is stored and flagged, never refused. Tools that are not installed are reported, not
+fatal: "not checked" is a verdict, never a silent pass.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from strongroom.errors import TransferError
+from strongroom.ingest.provenance import VirusFinding, tool_agent
+from strongroom.ingest.staged_files import StagedFiles
+from strongroom.model import Agent, FileRole, ToolOutcome, Validity
+
+Progress = Callable[[str, int, int | None], None]
+MAX_NAMED = 20
+
+
+class InfectedAction:
+    REFUSE = "refuse"
+    QUARANTINE = "quarantine"
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    virus_scan: str = "if-available"  # strongroom.ingest.virus.VirusScanMode
+    clamd_socket: Path | None = None
+    infected: str = InfectedAction.REFUSE
+    quarantine_dir: Path | None = None  # <home>/quarantine
+    characterise: bool = True
+    tools_environ: dict[str, str] | None = None  # where to look for tools (default: os.environ)
+
+
+@dataclass
+class ChecksOutcome:
+    warnings: list[str] = field(default_factory=list)
+    agents: list[Agent] = field(default_factory=list)
+    quarantined: list[tuple[str, str]] = field(default_factory=list)  # (path, signature)
+    scanned: int = 0
+    not_scanned: int = 0  # files a scanner could not scan (too large, unreadable); 0 when none ran
+    scanner: str | None = None  # "ClamAV 1.0.9, database ..." when a scanner ran; None otherwise
+    scan_skipped: str | None = None  # why no scanner ran (if-available with none, or off)
+    invalid: list[str] = field(default_factory=list)
+
+
+def run_checks(
+    settings: CheckSettings,
+    staged: StagedFiles,
+    data_dir: Path,
+    package: str,
+    progress: Progress | None = None,
+    workers: int = 2,
+) -> ChecksOutcome:
+    outcome = ChecksOutcome()
+    _scan_for_viruses(settings, staged, data_dir, package, outcome, progress, workers)
+    if settings.characterise:
+        _characterise(settings, staged, data_dir, outcome, progress, workers)
+    return outcome
+
+
+def _scan_for_viruses(
+    settings: CheckSettings, staged: StagedFiles, data_dir: Path, package: str, outcome: ChecksOutcome,
+    progress: Progress | None, workers: int,
+) -> None:  # fmt: skip
+    from strongroom.ingest.virus import ScanStatus, VirusScanMode, open_scanner
+
+    try:
+        mode = VirusScanMode(settings.virus_scan)
+    except ValueError:
+        raise TransferError(
+            f'[ingest] virus_scan must be "required", "if-available" or "off", not {settings.virus_scan!r}.'
+        ) from None
+    scanner, warning = open_scanner(mode, settings.clamd_socket)
+    if scanner is None:
+        outcome.scan_skipped = warning or 'virus scanning is turned off ([ingest] virus_scan = "off")'
+        if warning:
+            outcome.warnings.append(warning)
+        return
+    info = scanner.info()
+    outcome.scanner = info.describe()
+    outcome.agents.append(tool_agent(info.engine, info.engine_version, note=f"database {info.database_version}"))
+    files = [(data_dir / path, path) for path, _role, _puid in staged.paths()]
+    total = len(files)
+
+    def step(done: int) -> None:
+        if progress:
+            progress("Scanning for viruses", done, total)
+
+    results = scanner.scan_many(files, workers=max(2, workers), progress=step)
+    infected = [r for r in results if r.status is ScanStatus.INFECTED]
+    if infected and settings.infected != InfectedAction.QUARANTINE:
+        named = [f"{r.path}: {r.signature}" for r in infected[:MAX_NAMED]]
+        raise TransferError(
+            f"{len(infected)} file(s) of the transfer carry a virus; nothing was stored.",
+            details=[*named, *([f"... and {len(infected) - MAX_NAMED} more"] if len(infected) > MAX_NAMED else []),
+                     "Clean or remove the files and ingest again; or set [ingest] infected = \"quarantine\" to store "
+                     "the rest and move infected files to the quarantine folder."],
+        )  # fmt: skip
+    for result in results:
+        if result.status is ScanStatus.INFECTED:
+            _quarantine(settings, data_dir, package, result.path)
+            staged.remove(result.path)
+            outcome.quarantined.append((result.path, result.signature or "unknown"))
+            continue
+        staged.set_virus_finding(
+            result.path, VirusFinding(result.status.value, result.signature, result.detail, outcome.scanner)
+        )
+        outcome.scanned += result.status is ScanStatus.CLEAN
+        outcome.not_scanned += result.status is ScanStatus.NOT_SCANNED
+    if outcome.not_scanned:
+        outcome.warnings.append(
+            f"{outcome.not_scanned} file(s) could not be scanned for viruses (too large for the scanner's limits, or "
+            "unreadable); their virus check events say which and why"
+        )
+    if outcome.quarantined:
+        outcome.warnings.append(
+            f"{len(outcome.quarantined)} infected file(s) moved to quarantine and left out of the package: "
+            + ", ".join(f"{path} ({sig})" for path, sig in outcome.quarantined[:MAX_NAMED])
+        )
+
+
+def _quarantine(settings: CheckSettings, data_dir: Path, package: str, path: str) -> None:
+    if settings.quarantine_dir is None:
+        raise TransferError("An infected file was to be quarantined, but no quarantine folder is set.")
+    target = settings.quarantine_dir / package / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # The quarantined copy must never be executable or readable by others.
+    shutil.move(str(data_dir / path), target)
+    target.chmod(0o400)
+
+
+def _characterise(
+    settings: CheckSettings, staged: StagedFiles, data_dir: Path, outcome: ChecksOutcome,
+    progress: Progress | None, workers: int,
+) -> None:  # fmt: skip
+    from strongroom.preservation.characterise import Characteriser, load_policy
+    from strongroom.tools import CHARACTERISATION_PROBES, find_tools
+
+    originals = [(data_dir / path, path, puid) for path, role, puid in staged.paths() if role == FileRole.ORIGINAL]
+    if not originals:
+        return
+    tools = find_tools(settings.tools_environ, probes=CHARACTERISATION_PROBES)
+    found = [t for t in tools if t.found and t.version]
+    policy = load_policy()
+    total = len(originals)
+
+    def step(done: int) -> None:
+        if progress:
+            progress("Characterising", done, total)
+
+    results = Characteriser(tools, policy).characterise(originals, workers=workers, progress=step)
+    used: set[str] = set()
+    for (_, path, _puid), result in zip(originals, results, strict=True):
+        outcomes = tuple(
+            ToolOutcome(r.tool, r.version, r.well_formed, r.valid, r.format_name, r.messages) for r in result.results
+        )
+        used |= {r.tool for r in result.results if r.version}
+        validity = Validity(result.verdict)
+        staged.set_characterisation(path, validity, outcomes)
+        if validity is Validity.INVALID:
+            outcome.invalid.append(f"{path}: {result.reason}")
+    for tool in found:
+        if any(tool.name.lower() == name.lower() for name in used):
+            outcome.agents.append(tool_agent(_display_name(tool.name, used), tool.version or "unknown"))
+    if outcome.invalid:
+        outcome.warnings.append(
+            f"{len(outcome.invalid)} file(s) are not valid for their format (stored and flagged): "
+            + "; ".join(outcome.invalid[:MAX_NAMED])
+        )
+
+
+def _display_name(name: str, used: set[str]) -> str:
+    """The tool's name as its results give it (JHOVE, veraPDF...), so agents and events agree."""
+    return next((u for u in used if u.lower() == name.lower()), name)
