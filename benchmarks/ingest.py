@@ -1,12 +1,14 @@
 """Ingest throughput beside FIDO's command line and bagit.py, on the same files, in one run.
 
-    .venv/bin/python benchmarks/ingest.py [--corpus PATH ...] [--generated N] [--workers N] [--baseline REV]
+    .venv/bin/python benchmarks/ingest.py [--corpus PATH ...] [--generated N] [--workers N] [--baseline REV] [--checks]
 
 For each corpus it prints files/s and MB/s for:
   - strongroom ingest (copy + every digest + identification + METS + bag + store + catalog + index),
   - FIDO's own command line identifying the same files (`python -m fido.fido -recurse`),
   - bagit.py making a SHA-256 bag of a copy of the same files (`bagit.py --sha256 --processes N`),
   - with --baseline REV, the same ingest by an earlier revision of Strongroom (a git worktree),
+  - with --checks, the ingest again with virus scanning (clamd) and characterisation (JHOVE, veraPDF,
+    MediaInfo, ExifTool) on,
 the ratios of Strongroom to each, and Strongroom's peak memory (to show it stays flat as the
 corpus grows). Each tool runs as its own process, so peak memory is that process's alone.
 """
@@ -115,14 +117,35 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, flo
     return seconds, peak, proc.returncode == 0, tail[0] if tail else ""
 
 
-def run_strongroom(corpus: Path, workers: int, scratch: Path) -> Run:
+def run_strongroom(corpus: Path, workers: int, scratch: Path, clamd: str | None = None) -> Run:
+    """The plain ingest (checks off), or with `clamd` (a socket) the ingest with virus scanning and
+    characterisation on, the way an archive with ClamAV and the tools installed runs it."""
     home = scratch / "home"
-    env = {**os.environ, "STRONGROOM_HOME": str(home), "STRONGROOM_WORKERS": str(workers)}
+    checks = {"STRONGROOM_VIRUS_SCAN": "required", "STRONGROOM_CLAMD_SOCKET": clamd, "STRONGROOM_CHARACTERISE": "1"}
+    plain = {"STRONGROOM_VIRUS_SCAN": "off", "STRONGROOM_CHARACTERISE": "0"}
+    env = {
+        **os.environ,
+        "STRONGROOM_HOME": str(home),
+        "STRONGROOM_WORKERS": str(workers),
+        **(checks if clamd else plain),
+    }
     subprocess.run([str(BIN / "strongroom"), "init"], env=env, check=True, stdout=subprocess.DEVNULL)
     files, size = corpus_size(corpus)
     seconds, peak, ok, note = timed([str(BIN / "strongroom"), "ingest", str(corpus), "--json"], env)
     shutil.rmtree(home, ignore_errors=True)
-    return Run(f"strongroom ingest ({workers} workers)", seconds, files, size, peak, ok, note)
+    what = "with virus scan + characterisation" if clamd else "checks off"
+    return Run(f"strongroom ingest ({workers} workers, {what})", seconds, files, size, peak, ok, note)
+
+
+def start_clamd() -> str:
+    """The tests' clamd (scripts/services.sh, with the tests' small signature database): its socket.
+
+    The official ClamAV database (about 8 million signatures) makes clamd slower to start and each
+    scan somewhat slower; this row measures the pipeline's cost, not the database's."""
+    sys.path.insert(0, str(REPO))
+    from tests.services import clamd_socket
+
+    return str(clamd_socket())
 
 
 def run_strongroom_at(revision: str, corpus: Path, workers: int, scratch: Path) -> Run:
@@ -178,6 +201,9 @@ def main() -> int:
         "--baseline", metavar="REV", help="also ingest with this earlier git revision of Strongroom (e.g. a tag)"
     )
     parser.add_argument("--no-fido", action="store_true", help="skip FIDO's command line (slow on large corpora)")
+    parser.add_argument(
+        "--checks", action="store_true", help="add a row with virus scanning (clamd) and characterisation on"
+    )
     args = parser.parse_args()
     corpora: list[tuple[str, Path]] = []
     for corpus in args.corpus or ([DEFAULT_CORPUS] if DEFAULT_CORPUS.is_dir() else []):
@@ -193,6 +219,8 @@ def main() -> int:
         print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; workers {args.workers}")
         for name, corpus in corpora:
             runs = [run_strongroom(corpus, args.workers, scratch)]
+            if args.checks:
+                runs.append(run_strongroom(corpus, args.workers, scratch, start_clamd()))
             if args.baseline:
                 runs.append(run_strongroom_at(args.baseline, corpus, args.workers, scratch))
             if not args.no_fido:

@@ -207,6 +207,7 @@ class Archive:
                 virus_scan=s.virus_scan, clamd_socket=s.clamd_socket, infected=s.infected,
                 quarantine_dir=s.home / "quarantine", characterise=s.characterise,
             ),
+            unpack_archives=s.unpack_archives, unpack_disk_images=s.unpack_disk_images,
         )  # fmt: skip
 
     # --- writing: ingest and the one commit path --------------------------------------------

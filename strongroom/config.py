@@ -46,6 +46,10 @@ infected = "refuse"
 # Characterise and validate originals with JHOVE, veraPDF, MediaInfo and ExifTool where installed
 # (bash scripts/tools.sh; strongroom doctor lists them). An invalid file is stored and flagged.
 characterise = true
+# Archives (zip, tar, 7z) and ISO 9660 disk images among the records are always stored as received;
+# true also unpacks their files into a sibling <name>.contents/ folder, as records of their own.
+unpack_archives = false
+unpack_disk_images = false
 
 [formats]
 # "fast" gives exactly FIDO's answers, much faster; "fido" runs FIDO itself.
@@ -90,6 +94,8 @@ class Settings:
     clamd_socket: Path | None = None  # [ingest] clamd_socket or STRONGROOM_CLAMD_SOCKET; None: the system's
     infected: str = "refuse"  # [ingest] infected: "refuse" | "quarantine"
     characterise: bool = True  # [ingest] characterise: run JHOVE, veraPDF, MediaInfo, ExifTool where installed
+    unpack_archives: bool = False  # [ingest] unpack_archives
+    unpack_disk_images: bool = False  # [ingest] unpack_disk_images
 
     @property
     def all_locations(self) -> tuple[LocationSpec, ...]:
@@ -211,6 +217,12 @@ def load_settings(home: Path, environ: Mapping[str, str] | None = None) -> Setti
         clamd_socket=_clamd_socket(env, ingest, home),
         infected=str(env.get("STRONGROOM_INFECTED", ingest.get("infected", "refuse"))),
         characterise=_flag(env.get("STRONGROOM_CHARACTERISE", ingest.get("characterise", True)), "characterise"),
+        unpack_archives=_flag(
+            env.get("STRONGROOM_UNPACK_ARCHIVES", ingest.get("unpack_archives", False)), "unpack_archives"
+        ),
+        unpack_disk_images=_flag(
+            env.get("STRONGROOM_UNPACK_DISK_IMAGES", ingest.get("unpack_disk_images", False)), "unpack_disk_images"
+        ),
     )
 
 

@@ -126,6 +126,13 @@ def plan_layout(root: Path, *, payload_root: Path | None = None, tag_metadata: P
     return layout
 
 
+def plan_folder(folder: Path, prefix: str) -> TransferLayout:
+    """The files under `folder` as entries whose paths start with `prefix` (an unpacked inner archive)."""
+    layout = TransferLayout()
+    _walk(folder, prefix, layout, folder)
+    return layout
+
+
 def require_records(layout: TransferLayout, name: str) -> None:
     if not any(e.role is FileRole.ORIGINAL for e in layout.entries):
         raise TransferError(

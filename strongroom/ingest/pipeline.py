@@ -23,6 +23,7 @@ from strongroom.errors import TransferError
 from strongroom.ingest.bag import BAG_TAG_FILES, SuppliedBag
 from strongroom.ingest.bagwriter import BagInfo, write_tag_files
 from strongroom.ingest.checks import CheckSettings, ChecksOutcome, run_checks
+from strongroom.ingest.inner import unpack_inner
 from strongroom.ingest.layout import TransferEntry, TransferLayout, plan_layout, require_records
 from strongroom.ingest.provenance import FileFacts, IngestAgents, file_events, make_agents, package_event
 from strongroom.ingest.sources import PreparedTransfer, default_name, prepare_source
@@ -170,6 +171,8 @@ class IngestContext:
     identifier: tuple[str, str, str]  # tool, version, signature file version
     keep_system_files: bool = False  # [ingest] keep_system_files: store .DS_Store, Thumbs.db, __MACOSX/ ...
     checks: CheckSettings = field(default_factory=CheckSettings)  # virus scanning and characterisation
+    unpack_archives: bool = False  # [ingest] unpack_archives: zip/tar/7z records also unpacked beside themselves
+    unpack_disk_images: bool = False  # [ingest] unpack_disk_images: the same for ISO 9660 images
 
 
 @dataclass
@@ -205,6 +208,9 @@ def build_package(
     # A system file that a bag manifest or checksum file lists is kept: its digest is
     # part of what the depositor vouched for, and dropping it would break that fixity.
     left_out = [] if context.keep_system_files else layout.leave_out_system_files({d.path for d in expected})
+    inner = unpack_inner(layout, staging / "inner", archives=context.unpack_archives,
+                         disk_images=context.unpack_disk_images)  # fmt: skip
+    warnings += inner.warnings
     verifier = SuppliedDigests(expected)
     problems: list[FixityProblem] = []
     if prepared.bag is not None:
@@ -281,6 +287,16 @@ def build_package(
         )
     package_events = _package_events(prepared, agents, started, staged, layout, warnings, left_out)
     package_events += _check_events(checked, agents)
+    if inner.unpacked:
+        listed = [f"{path} ({kind}) -> {path}.contents/ ({count} files)" for path, kind, count in inner.unpacked]
+        package_events.append(
+            package_event(
+                "unpacking", datetime.now(UTC), "Archives and disk images among the records unpacked beside "
+                "themselves (each is also kept as received)", Outcome.SUCCESS,
+                "\n".join(listed),
+                (agents.system.key,),
+            )
+        )  # fmt: skip
     created = datetime.now(UTC)
     mets_name = f"METS.{package}.xml"
     mets_path = data_dir / mets_name

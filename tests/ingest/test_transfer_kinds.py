@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -190,3 +191,35 @@ def test_damaged_disk_image_gives_a_clear_error(tmp_path: Path) -> None:
     image.write_bytes(image.read_bytes()[: 17 * 2048])
     with pytest.raises(TransferError, match="not a readable ISO 9660 disk image"):
         list_disk_image(image)
+
+
+def test_archives_and_disk_images_among_the_records_can_be_unpacked_beside_themselves(
+    home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    transfer = tmp_path / "deposit"
+    (transfer / "objects").mkdir(parents=True)
+    make_iso(transfer / "objects" / "parish-cd.iso")
+    seven_zip(make_folder(tmp_path / "box"), transfer / "objects" / "box.7z")
+    broken = transfer / "objects" / "broken.zip"
+    with zipfile.ZipFile(broken, "w") as archive:  # a zip whose directory reads but whose data is damaged
+        archive.writestr("letter.txt", "A letter about the parish boundary. " * 20)
+    raw = bytearray(broken.read_bytes())
+    raw[60:70] = b"XXXXXXXXXX"
+    broken.write_bytes(bytes(raw))
+    kept = home.ingest(transfer)  # the default: every archive kept as received, nothing unpacked
+    assert set(originals(home, str(kept["package"]))) == {
+        "objects/parish-cd.iso", "objects/box.7z", "objects/broken.zip"
+    }  # fmt: skip
+    monkeypatch.setenv("STRONGROOM_UNPACK_ARCHIVES", "1")
+    monkeypatch.setenv("STRONGROOM_UNPACK_DISK_IMAGES", "1")
+    data = home.ingest(transfer, "--allow-duplicate")
+    files = originals(home, str(data["package"]))
+    assert {"objects/parish-cd.iso", "objects/box.7z", "objects/broken.zip"} <= set(files)  # still as received
+    assert "objects/parish-cd.iso.contents/docs/Council minutes 1999.txt" in files
+    assert "objects/box.7z.contents/box/minutes/Hello, 世界 & ≠.txt" in files
+    assert not any("link" in path for path in files)  # the image's symbolic link is never made
+    assert any("broken.zip" in w and "kept as received" in w for w in data["warnings"])  # type: ignore[union-attr]
+    events = home.ok("show", str(data["package"]), "--json").json()["events"]  # type: ignore[index]
+    [unpacking] = [e for e in events if e["type"] == "unpacking"]
+    assert "objects/parish-cd.iso (iso)" in unpacking["detail"] and "objects/box.7z (7z)" in unpacking["detail"]
+    home.ok("verify", str(data["package"]))
