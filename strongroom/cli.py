@@ -42,7 +42,7 @@ from strongroom.cli_output import (
     progress,
 )
 from strongroom.config import default_home
-from strongroom.model import AccessStatus
+from strongroom.model import AccessStatus, Validity
 from strongroom.preservation.audit import parse_duration, parse_size
 from strongroom.preservation.fixity import FixityMode
 from strongroom.reports.profile import GroupBy, write_parquet
@@ -375,6 +375,10 @@ def search(
     query: Annotated[str, typer.Argument(help="Words to find (all must match; end a word with * for a prefix).")],
     puid: Annotated[str | None, typer.Option(help="Only files of this PRONOM format (e.g. fmt/43).")] = None,
     package: Annotated[str | None, typer.Option(help=f"Only this package: {PACKAGE_HELP}.")] = None,
+    validity: Annotated[
+        Validity | None,
+        typer.Option(help="Only files with this characterisation verdict (e.g. invalid: files to look at)."),
+    ] = None,
     limit: Annotated[int, typer.Option(help="How many hits to show.")] = 20,
     offset: Annotated[int, typer.Option(help="Skip this many hits (paging).")] = 0,
     as_role: Annotated[
@@ -401,8 +405,9 @@ def search(
             package = archive.package(package).uuid
         results = archive.search(
             SearchQuery(
-                text=query, viewer=viewer, puid=puid, package=package, facets=("puid", "package", "access"),
+                text=query, viewer=viewer, puid=puid, package=package, facets=("puid", "package", "access", "validity"),
                 offset=offset, limit=limit, roles=ALL_ROLES if include_housekeeping else None,
+                validity=validity.value if validity else None,
             )
         )  # fmt: skip
     if as_json:

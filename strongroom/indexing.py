@@ -85,4 +85,5 @@ def search_documents(
             date=record_date(dc) or (record.modified.date() if record.modified else None),
             version=summary.version, access=rule.status if rule else AccessStatus.OPEN,
             opening_date=rule.opening_date if rule else None, file_uuid=record.uuid, role=str(record.role),
+            validity=record.validity.value if record.validity else None,
         )  # fmt: skip

@@ -243,6 +243,7 @@ def search_json(results: SearchResults) -> dict[str, Any]:
                 "format": h.format_name,
                 "file": h.file_uuid,
                 "role": h.role,
+                "validity": h.validity,
                 "access": h.access.value,
                 "opening_date": h.opening_date.isoformat() if h.opening_date else None,
                 "score": h.score,

@@ -65,6 +65,7 @@ class SearchDocument:
     # package document (a file with None counts as an original). Only records (ROLES_RECORDS)
     # are found unless a query asks for more.
     role: str | None = None
+    validity: str | None = None  # a Validity value from characterisation; None: never characterised
 
 
 # Searches describe records: the package's own METS, the depositor's metadata.csv and logs
@@ -83,6 +84,7 @@ class SearchQuery:
     package: str | None = None
     kind: str | None = None  # one of KINDS, or None for both
     access: AccessStatus | None = None  # only documents with this status (within what the viewer may see)
+    validity: str | None = None  # only files with this characterisation verdict (a Validity value)
     # Files whose role is one of these (None: ROLES_RECORDS); documents with no role, the
     # packages themselves, always count (kind="file" leaves them out).
     roles: tuple[str, ...] | None = None
@@ -101,7 +103,8 @@ class SearchQuery:
         return (self.roles,) if isinstance(self.roles, str) else tuple(self.roles)
 
 
-FACETS = ("package", "puid", "format", "access")  # "format" counts format names, "access" as in SearchHit.access
+# "format" counts format names, "access" as in SearchHit.access, "validity" characterisation verdicts
+FACETS = ("package", "puid", "format", "access", "validity")
 KINDS = ("package", "file")
 
 
@@ -130,6 +133,7 @@ class SearchHit:
     date: dt.date | None = None
     dublin_core: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     role: str | None = None  # as in SearchDocument.role
+    validity: str | None = None  # as in SearchDocument.validity
 
 
 @dataclass(frozen=True)

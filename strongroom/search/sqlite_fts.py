@@ -44,7 +44,7 @@ from strongroom.search.base import (
 
 # 2: structured documents (Dublin Core, name, content, version, date) with access status.
 # 3: each file's role (original, metadata, ...), so housekeeping files stay out of searches.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Documents per write transaction: large enough to be fast, small enough that another
 # process waiting for the lock is not kept out for long.
 BATCH_SIZE = 500
@@ -85,7 +85,13 @@ def _visible_to(viewer: Role) -> str | None:
 
 
 _FACET_COLUMNS: Mapping[str, str] = MappingProxyType(
-    {"package": "d.package", "puid": "d.puid", "format": "d.format_name", "access": _ACCESS_ON_DAY}
+    {
+        "package": "d.package",
+        "puid": "d.puid",
+        "format": "d.format_name",
+        "access": _ACCESS_ON_DAY,
+        "validity": "d.validity",
+    }
 )
 
 _SCHEMA = (
@@ -109,6 +115,7 @@ _SCHEMA = (
         opening_date TEXT,  -- ISO 8601 day, so text comparison is date comparison
         file_uuid TEXT,
         role TEXT,  -- NULL for a package document
+        validity TEXT,  -- characterisation verdict; NULL: never characterised (and packages)
         UNIQUE (package, path)
     )
     """,
@@ -145,6 +152,7 @@ _SCHEMA = (
 _ROW_COLUMNS = (
     "package", "package_name", "path", "kind", "version", "title", "name", "puid", "format_name",
     "dublin_core", "dublin_core_json", "content", "date", "access", "opening_date", "file_uuid", "role",
+    "validity",
 )  # fmt: skip
 _UPSERT = f"""
     INSERT INTO documents ({", ".join(_ROW_COLUMNS)})
@@ -155,7 +163,7 @@ _UPSERT = f"""
 
 _HIT_COLUMNS = (
     "d.package, d.package_name, d.path, d.title, d.name, d.puid, d.format_name, d.file_uuid, d.version, "
-    f"d.date, {_ACCESS_ON_DAY}, d.opening_date, d.dublin_core_json, d.role"
+    f"d.date, {_ACCESS_ON_DAY}, d.opening_date, d.dublin_core_json, d.role, d.validity"
 )
 
 
@@ -269,7 +277,8 @@ class SqliteSearchIndex:
         if match is not None:
             conditions.append("documents_fts MATCH :match")
             params["match"] = match
-        for column, value in (("puid", query.puid), ("package", query.package), ("kind", query.kind)):
+        filters = (("puid", query.puid), ("package", query.package), ("kind", query.kind), ("validity", query.validity))
+        for column, value in filters:
             if value is not None:
                 conditions.append(f"d.{column} = :{column}")
                 params[column] = value
@@ -482,6 +491,7 @@ def _row_of(document: SearchDocument) -> dict[str, object]:
         "opening_date": _iso_day(document.opening_date),
         "file_uuid": document.file_uuid,
         "role": document.role,
+        "validity": document.validity,
     }
 
 
@@ -515,7 +525,7 @@ def _day(text: str | None) -> dt.date | None:
 
 def _hit(row: tuple[Any, ...]) -> SearchHit:
     (package, package_name, path, title, name, puid, format_name, file_uuid, version, date, access, opening_date,
-     dublin_core, role, score, snippet) = row  # fmt: skip
+     dublin_core, role, validity, score, snippet) = row  # fmt: skip
     return SearchHit(
         package=package,
         package_name=package_name,
@@ -533,4 +543,5 @@ def _hit(row: tuple[Any, ...]) -> SearchHit:
         date=_day(date),
         dublin_core={element: tuple(values) for element, values in json.loads(dublin_core).items()},
         role=role,
+        validity=validity,
     )

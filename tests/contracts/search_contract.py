@@ -838,3 +838,25 @@ class SearchContract:
         assert by_path["logs/ingest.log"] == "log"
         assert by_path["objects/minutes/notes.txt"] == "original"
         assert by_path["objects/minutes/1999.pdf"] is None  # indexed with no role: counted as a record
+
+    # --- characterisation verdicts ------------------------------------------------------
+
+    def test_validity_filters_facets_and_shows_on_hits(self, search_index: SearchIndex) -> None:
+        flagged = [
+            file_doc("5" * 32, "scans", "objects/broken.pdf", "Broken scan", "parish", ("fmt/20", "PDF"), "v-1",
+                     validity="invalid"),
+            file_doc("5" * 32, "scans", "objects/good.pdf", "Good scan", "parish", ("fmt/20", "PDF"), "v-2",
+                     validity="valid"),
+            file_doc("5" * 32, "scans", "objects/old.pdf", "Old scan", "parish", ("fmt/20", "PDF"), "v-3"),
+            file_doc("5" * 32, "scans", "objects/closed.pdf", "Closed scan", "parish", ("fmt/20", "PDF"), "v-4",
+                     validity="invalid", access=CLOSED),
+        ]  # fmt: skip
+        search_index.index(flagged)
+        invalid = self.find(search_index, "parish", validity="invalid", facets=("validity",))
+        assert self.paths(invalid) == ["objects/broken.pdf"]  # the closed one is not the researcher's to see
+        assert [hit.validity for hit in invalid.hits] == ["invalid"]
+        archivist = self.find(search_index, "parish", viewer=Role.ARCHIVIST, validity="invalid")
+        assert sorted(self.paths(archivist)) == ["objects/broken.pdf", "objects/closed.pdf"]
+        every = self.find(search_index, "parish", facets=("validity",), limit=100)
+        assert self.facet_counts(every)["validity"] == {"invalid": 1, "valid": 1}  # never characterised: no value
+        assert {hit.path: hit.validity for hit in every.hits}["objects/old.pdf"] is None

@@ -111,4 +111,7 @@ def test_broken_files_are_stored_flagged_invalid_in_the_mets_and_the_catalog(
     shown = home.ok("show", package, "--json").json()
     validation = [e for e in shown["events"] if e["type"] == "validation" and e["outcome"] == "failure"]  # type: ignore[index]
     assert len(validation) >= 2 and any("JHOVE" in " ".join(e["agents"]) for e in validation)
+    found = home.ok("search", "pdf*", "--validity", "invalid", "--json").json()
+    assert [h["path"] for h in found["hits"]] == ["objects/broken.pdf"]  # type: ignore[index]
+    assert found["hits"][0]["validity"] == "invalid"  # type: ignore[index]
     home.ok("verify", package)  # stored whole, flagged, never refused
