@@ -297,9 +297,10 @@ def test_an_index_from_the_first_release_is_dropped_and_made_anew(db: Path) -> N
 
     conn = sqlite3.connect(db)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         columns = {row[1] for row in conn.execute("PRAGMA table_info(documents)")}
-        assert {"dublin_core", "dublin_core_json", "content", "access", "opening_date", "version", "role"} <= columns
+        assert {"dublin_core", "dublin_core_json", "content", "access", "opening_date", "version", "role",
+                "validity"} <= columns  # fmt: skip
         assert "text" not in columns
     finally:
         conn.close()
@@ -325,7 +326,7 @@ def test_an_index_without_file_roles_is_dropped_and_made_anew(db: Path) -> None:
         assert index.search(SearchQuery(text="dredging")).total == 1
     conn = sqlite3.connect(db)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert "role" in {row[1] for row in conn.execute("PRAGMA table_info(documents)")}
     finally:
         conn.close()
@@ -342,7 +343,7 @@ def test_the_column_layout(db: Path) -> None:
 
     assert fts == ["title", "name", "path", "dublin_core", "package_name", "format_name", "puid", "content"]
     plain_only = {"id", "package", "kind", "version", "dublin_core_json", "date", "access", "opening_date", "file_uuid"}
-    plain_only.add("role")
+    plain_only |= {"role", "validity"}
     assert set(plain) == set(fts) | plain_only
 
 
