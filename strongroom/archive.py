@@ -135,6 +135,10 @@ class Archive:
                                    details=err.details) from err  # fmt: skip
         return self._locations[name]
 
+    def is_open(self, name: str) -> bool:
+        """Whether the location was opened already by this Archive."""
+        return name in self._locations
+
     def replica_specs(self) -> list[LocationSpec]:
         """The locations besides the primary that receive every new version."""
         return [s for s in self.settings.all_locations[1:] if s.role is LocationRole.REPLICA]

@@ -53,11 +53,14 @@ def doctor_command(
         out = console()
         out.print(table)
         if any(not tool.found for tool in tools):
-            out.print("Missing tools are optional: their checks read \"not checked\". Install them all with: "
-                      "bash scripts/tools.sh", highlight=False)  # fmt: skip
+            note = (
+                'Missing tools are optional: their checks read "not checked" (or "not scanned"). Each row says how '
+                "to install it; bash scripts/tools.sh installs all but clamd."
+            )
+            out.print(note, highlight=False)
     if missing:
-        fail(f"required tool(s) missing: {', '.join(missing)}. Install them with: bash scripts/tools.sh",
-             1, as_json=as_json)  # fmt: skip
+        hint = "see `strongroom doctor` for clamd" if "clamd" in missing else "install them with: bash scripts/tools.sh"
+        fail(f"required tool(s) missing: {', '.join(missing)}; {hint}.", 1, as_json=as_json)
 
 
 def register_doctor(app: typer.Typer) -> None:

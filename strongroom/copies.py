@@ -95,6 +95,7 @@ def copy_to_replicas(archive: Archive, summary: PackageSummary, operator: str) -
     primary = archive.primary
     for spec in archive.replica_specs():
         try:
+            _reachable_quickly(archive, spec)
             copy_package(archive, summary, primary, archive.location(spec.name), operator)
         except StrongroomError as err:
             warnings.append(
@@ -102,6 +103,19 @@ def copy_to_replicas(archive: Archive, summary: PackageSummary, operator: str) -
                 f"was not made: {err.message} Run `strongroom replicate` once {spec.name} is reachable."
             )
     return warnings
+
+
+def _reachable_quickly(archive: Archive, spec: LocationSpec) -> None:
+    """Before an ingest waits on a replica not opened yet: one quick look, with the short timeouts `location add`
+    uses, so that a server that is down costs seconds, not the minute of full retries (replicate copies later)."""
+    if spec.kind != "s3" or archive.is_open(spec.name):
+        return
+    from strongroom.storage import open_storage
+    from strongroom.storage.s3 import CHECK_CONNECT_TIMEOUT, CHECK_MAX_ATTEMPTS, CHECK_READ_TIMEOUT
+
+    quick = {"connect_timeout": CHECK_CONNECT_TIMEOUT, "read_timeout": CHECK_READ_TIMEOUT,
+             "max_attempts": CHECK_MAX_ATTEMPTS}  # fmt: skip
+    open_storage(spec.kind, {**spec.options, **quick})
 
 
 def replicate(archive: Archive, operator: str, only: str | None = None,

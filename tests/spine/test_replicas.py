@@ -337,3 +337,33 @@ def test_a_reattached_copy_is_recognised_and_a_read_only_location_is_audited_not
     repaired = home.run("repair", package, "--json")
     assert repaired.exit_code == 1  # read-only locations are never written to, even to repair them
     assert "read-only" in repaired.json()["not_repaired"]["old-disk"]  # type: ignore[index]
+
+
+def test_a_replica_that_never_answers_delays_an_ingest_by_seconds_not_minutes(
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+    import time
+
+    for name, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"), ("AWS_DEFAULT_REGION", "x")):
+        monkeypatch.setenv(name, value)
+    silent = socket.socket()  # accepts connections (the kernel does) and never says a word
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)
+    try:
+        config = home.path / "strongroom.toml"
+        home.ok("location", "add", "second", "--path", str(home.path.parent / "second"))
+        config.write_text(
+            config.read_text().replace(
+                f'[locations.second]\nkind = "filesystem"\npath = "{home.path.parent / "second"}"',
+                f'[locations.second]\nkind = "s3"\nbucket = "b"\nendpoint_url = "http://127.0.0.1:{silent.getsockname()[1]}"',
+            )
+        )
+        started = time.monotonic()
+        result = home.ok("ingest", str(EXAMPLE_TRANSFER), "--json").json()
+        waited = time.monotonic() - started
+    finally:
+        silent.close()
+    assert isinstance(result, dict)
+    assert any("second" in w and "did not answer" in w for w in result["warnings"]), result["warnings"]
+    assert waited < 30, f"the ingest waited {waited:.1f} s on a replica that never answers"
