@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from strongroom.commit import object_id
@@ -162,7 +163,10 @@ def replicate(archive: Archive, operator: str, only: str | None = None,
                 report.journal_batches += sync_journal(archive.primary, target, archive.settings.staging_dir)
                 if supports(target.storage, PartialCleanup):
                     # A writer killed mid-upload leaves an unfinished upload nothing else would ever remove.
-                    report.stale_partials += target.storage.cleanup_partials(STALE_PARTIALS)  # type: ignore[attr-defined]
+                    # Only under the OCFL root: a bucket may be shared with other tools and their uploads.
+                    report.stale_partials += target.storage.cleanup_partials(  # type: ignore[attr-defined]
+                        STALE_PARTIALS, prefix=f"{target.ocfl.prefix}/"
+                    )
             except StrongroomError as err:
                 report.failures.append(CopyFailure("journal", spec.name, err.message))
     return report
@@ -358,7 +362,9 @@ def _record_copies_found(archive: Archive, location: Location) -> int:
 
 def _same_place(a: LocationSpec, b: LocationSpec) -> bool:
     if a.kind == "filesystem":
-        return str(a.options.get("path")) == str(b.options.get("path"))
+        # Resolved, and nested either way: a symbolic link or `..` must not make one folder two locations.
+        first, second = (Path(str(x.options.get("path"))).expanduser().resolve() for x in (a, b))
+        return first == second or first.is_relative_to(second) or second.is_relative_to(first)
     keys = ("bucket", "prefix", "endpoint_url")
     return all(str(a.options.get(k) or "").strip("/") == str(b.options.get(k) or "").strip("/") for k in keys)
 
@@ -400,6 +406,20 @@ def remove_location(archive: Archive, name: str) -> list[str]:
             details=["Copy them elsewhere first: strongroom replicate", "then check the copies: strongroom audit"],
         )
     notes = []
+    if spec.name == specs[0].name:
+        # The next location becomes the primary: it must hold every package at its latest version itself.
+        held_next = {c.package: c for c in archive.catalog.copies(location=specs[1].name)}
+        lacking = [
+            p for p in archive.catalog.packages()
+            if p.uuid not in held_next or held_next[p.uuid].version < p.version
+            or held_next[p.uuid].outcome is Outcome.FAILURE
+        ]  # fmt: skip
+        if lacking:
+            raise StrongroomError(
+                f"Location {name} is the primary; {specs[1].name}, which would take its place, lacks a good copy of "
+                f"{len(lacking)} package(s) at their latest version (first: {lacking[0].name}). Nothing was changed.",
+                details=[f"strongroom replicate --location {specs[1].name}", "then: strongroom audit"],
+            )
     if spec.name == specs[0].name and specs[1].role is not LocationRole.REPLICA:
         raise StrongroomError(
             f"Location {name} is the primary, and the next location, {specs[1].name}, is read-only: it cannot become "

@@ -15,6 +15,7 @@ object must not have, and never writes to any other location.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import tempfile
 import threading
@@ -25,13 +26,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from strongroom.errors import IntegrityError, NotFound, StorageError
+from strongroom.errors import IntegrityError, NotFound, StorageError, StrongroomError
 from strongroom.locations import Location
 from strongroom.manifests import hash_stream
 from strongroom.storage.base import LocalFiles, NativeChecksums, PartialCleanup, StorageBackend, supports
 from strongroom.storage.ocfl import INVENTORY, MAX_INVENTORY_BYTES, OBJECT_NAMASTE, SIDECAR, ObjectInventory
 
 JOURNAL_PREFIX = "journal/"
+OBJECT_DECLARATION = b"ocfl_object_1.1\n"  # the whole content of an object's 0=ocfl_object_1.1
 T = TypeVar("T")
 Progress = Callable[[int], None] | None
 
@@ -87,6 +89,13 @@ def copy_versions(
         raise StorageError(f"Locations {source.name} and {target.name} use different OCFL storage layouts.")
     try:
         there = read_inventory(target, object_id)
+    except (IntegrityError, StorageError):
+        # A copy killed between the root inventory and its sidecar: finish it as a commit's recovery would
+        # (only with a root inventory that parses; anything else stays for `repair`).
+        with contextlib.suppress(StrongroomError):
+            target.ocfl.sweep(object_id)
+    try:
+        there = read_inventory(target, object_id)
     except (IntegrityError, StorageError) as err:
         raise DivergedCopy(
             f"The copy of {object_id} in location {target.name} has a damaged inventory ({err.message}).",
@@ -126,7 +135,16 @@ def copy_versions(
     if start == 0:
         small.insert(0, root + OBJECT_NAMASTE)
     for key in [*small, root + INVENTORY, root + SIDECAR]:  # the root inventory, then its sidecar, last
-        written[1] += _transfer(source.storage, target.storage, key, None, scratch)
+        # Each is checked against what proves it (a fixed declaration, a version inventory's sidecar, the root
+        # inventory's digest), so a damaged one in the source is refused rather than spread.
+        expected: str | None = None
+        if key == root + OBJECT_NAMASTE:
+            expected = hashlib.sha256(OBJECT_DECLARATION).hexdigest()
+        elif key == root + INVENTORY:
+            expected = have.digest
+        elif key.endswith("/" + INVENTORY):
+            expected = version_inventory_digest(source.storage, key)
+        written[1] += _transfer(source.storage, target.storage, key, expected, scratch)
         written[0] += 1
     return CopyResult(object_id, source.name, target.name, start, have.head, written[0], written[1], written[2])
 
@@ -161,20 +179,22 @@ def heal_object(
 
     def restore(relative: str, digest: str | None) -> None:
         key = root + relative
-        expected = digest or _reference_digest(places, key)
+        expected = digest or _reference_digest(places, key, root)
         # The damaged copy is judged by its bytes: a recorded digest (S3 metadata, the server's checksum of the
         # upload) outlives bit rot, and the audit has just read those bytes and found them wrong.
         if expected is not None and _holds(bad.storage, key, expected, read=True):
             return
-        source = next((p for p in places if expected is not None and _holds(p.storage, key, expected)), None)
-        if source is None:
+        for source in (p for p in places if expected is not None and _holds(p.storage, key, expected)):
+            try:
+                copied = _transfer(source.storage, bad.storage, key, expected, scratch)
+            except IntegrityError:
+                continue  # its bytes rotted under a sound-looking checksum: try the next place
             with guard:
-                unrecoverable.append(relative)
+                size[0] += copied
+                restored.append(relative)
             return
-        copied = _transfer(source.storage, bad.storage, key, expected, scratch)
         with guard:
-            size[0] += copied
-            restored.append(relative)
+            unrecoverable.append(relative)
 
     _cleanup_partials(bad.storage, root)
     _run(lambda relative: restore(relative, digests[relative]), sorted(digests), workers)
@@ -195,14 +215,45 @@ def heal_object(
     )  # fmt: skip
 
 
-def _reference_digest(places: Sequence[Location], key: str) -> str | None:
-    """The digest a non-content key must have: the reference's bytes, else the first place that has it."""
+def version_inventory_digest(storage: StorageBackend, key: str) -> str:
+    """The SHA-256 that `key` (a vN/inventory.json) must have, as its sidecar records it; NotFound, or
+    IntegrityError for a sidecar that is not one."""
+    with storage.open(key + ".sha256") as handle:
+        text = handle.read(1024).decode("utf-8", "replace")
+    digest = text.split(maxsplit=1)[0].lower() if text.split() else ""
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise IntegrityError(f"{key}.sha256 is not an inventory sidecar.")
+    return digest
+
+
+def _reference_digest(places: Sequence[Location], key: str, root: str) -> str | None:
+    """The digest a key other than content must have, taken only from bytes that prove themselves.
+
+    The declaration has fixed bytes. A version inventory must match its own sidecar, and a sidecar
+    must be the one that matches its inventory, in the same place. The root sidecar is the reference's
+    (its inventory was just read and checked against it).
+    """
+    relative = key.removeprefix(root)
+    if relative == OBJECT_NAMASTE:
+        return hashlib.sha256(OBJECT_DECLARATION).hexdigest()
+    inventory_key = key.removesuffix(".sha256")
+    is_version = relative.startswith("v") and "/" in relative
     for place in places:
         try:
-            return _sha256_of(place.storage, key)
-        except NotFound:
+            if is_version:
+                recorded = version_inventory_digest(place.storage, inventory_key)
+                if _sha256_of_bytes(place.storage, inventory_key) != recorded:
+                    continue  # this place's pair does not agree: not a trustworthy source
+                return recorded if key == inventory_key else _sha256_of_bytes(place.storage, key)
+            return _sha256_of_bytes(place.storage, key)
+        except (NotFound, IntegrityError):
             continue
     return None
+
+
+def _sha256_of_bytes(storage: StorageBackend, key: str) -> str:
+    with storage.open(key) as handle:
+        return hash_stream(handle)[0]
 
 
 def sync_journal(source: Location, target: Location, scratch: Path) -> int:
@@ -259,6 +310,15 @@ def _sha256_of(storage: StorageBackend, key: str) -> str:
 
 def _transfer(source: StorageBackend, target: StorageBackend, key: str, digest: str | None, scratch: Path) -> int:
     """Put `key` from source into target, checked against `digest` (computed from the source when None)."""
+    try:
+        return _transfer_unchecked(source, target, key, digest, scratch)
+    except OSError as err:  # the scratch folder or a local file: a message, not a traceback
+        raise StorageError(f"Could not copy {key}: {err.strerror or err} ({getattr(err, 'filename', '')}).") from err
+
+
+def _transfer_unchecked(
+    source: StorageBackend, target: StorageBackend, key: str, digest: str | None, scratch: Path
+) -> int:
     if supports(source, LocalFiles):
         path: Path = source.local_path(key)  # type: ignore[attr-defined]
         expected = digest or _file_sha256(path)
@@ -305,6 +365,13 @@ def _run(task: Callable[[T], None], items: Iterable[T], workers: int) -> None:
         for item in listed:
             task(item)
         return
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="strongroom-copy") as pool:
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="strongroom-copy")
+    try:
         for future in [pool.submit(task, item) for item in listed]:
             future.result()
+    except BaseException:
+        # One failure fails the copy: the files still queued are not tried (a dead server would make each
+        # of them wait out its retries first).
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)

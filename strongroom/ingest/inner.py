@@ -40,8 +40,8 @@ def unpack_inner(layout: TransferLayout, scratch: Path, *, archives: bool, disk_
         if kind is None or (kind == "iso" and not disk_images) or (kind in ARCHIVE_KINDS and not archives):
             continue
         prefix = f"{entry.dest}.contents"
-        if any(dest.startswith(prefix + "/") for dest in taken):
-            done.warnings.append(f"{entry.dest} was not unpacked: the transfer already has a folder {prefix}")
+        if prefix in taken or any(dest.startswith(prefix + "/") for dest in taken):
+            done.warnings.append(f"{entry.dest} was not unpacked: the transfer already holds {prefix}")
             continue
         target = scratch / f"{number}"
         try:

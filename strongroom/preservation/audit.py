@@ -197,4 +197,6 @@ def run_audit(
                 audit.repairs.append(repair_package(archive, archive.package(package), operator))
             except NoGoodCopy as err:
                 audit.repair_failures[package] = err.message
+            except StrongroomError as err:  # one package's repair failing never stops the others, or the report
+                audit.repair_failures[package] = f"repair failed: {err.message}"
     return audit

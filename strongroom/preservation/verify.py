@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING
 from strongroom.commit import TAG_FILES, object_id
 from strongroom.errors import IntegrityError, NotFound, StorageError, StrongroomError
 from strongroom.locations import Location, LocationRole
-from strongroom.manifests import parse_manifest
+from strongroom.manifests import hash_stream, parse_manifest
 from strongroom.model import Agent, Event, FixityProblem, Mismatch, Missing, Outcome, PackageSummary, Unexpected
 from strongroom.preservation.fixity import FixityMode, StoredFile, check_stored
+from strongroom.replication import OBJECT_DECLARATION, version_inventory_digest
 from strongroom.storage.base import LocalFiles, supports
 from strongroom.storage.journal import JournalRecord
-from strongroom.storage.ocfl import ObjectInventory
+from strongroom.storage.ocfl import INVENTORY, OBJECT_NAMASTE, ObjectInventory
 from strongroom.workers import default_workers
 
 if TYPE_CHECKING:
@@ -271,6 +272,8 @@ def check_copy(
             fail(bag_problem, (version.number,))
     for key in _unexpected_keys(location, inventory):
         fail(Unexpected(key, "the OCFL inventory"))
+    for structure_problem in structure_problems(location, inventory):
+        fail(structure_problem)
 
     head_state = inventory.version().state
     if inventory.head < summary.version:
@@ -365,6 +368,8 @@ def _bag_problems(
                 listed.update(parse_manifest(handle.read().decode("utf-8")))
         except (UnicodeDecodeError, ValueError):
             problems.append(Mismatch(manifest, "format", "a BagIt manifest", "unreadable"))
+        except StrongroomError as err:  # a read that failed: reported, and the rest of the check goes on
+            problems.append(Mismatch(manifest, "read", "readable", err.message))
     for path, digest in sorted(listed.items()):
         if path not in state:
             problems.append(Missing(path, f"the manifests of version {number}"))
@@ -373,6 +378,40 @@ def _bag_problems(
     for path in sorted(state):
         if path.startswith("data/") and path not in listed:
             problems.append(Unexpected(path, f"the manifests of version {number}"))
+    return problems
+
+
+def structure_problems(location: Location, inventory: ObjectInventory) -> list[FixityProblem]:
+    """The object's own files: the declaration, and each version's inventory matching its sidecar (the head
+    version's being the root inventory itself). Content is checked elsewhere; these are what repair and
+    replication copy as they are, so a damaged one must never pass as sound."""
+    problems: list[FixityProblem] = []
+    root = inventory.root
+    try:
+        with location.storage.open(root + OBJECT_NAMASTE) as handle:
+            declaration = handle.read(64)
+        if declaration != OBJECT_DECLARATION:
+            problems.append(Mismatch(root + OBJECT_NAMASTE, "content", repr(OBJECT_DECLARATION), repr(declaration)))
+    except NotFound:
+        problems.append(Missing(root + OBJECT_NAMASTE, "the OCFL object"))
+    except StrongroomError as err:
+        problems.append(Mismatch(root + OBJECT_NAMASTE, "read", "readable", err.message))
+    for version in inventory.versions:
+        key = f"{root}v{version.number}/{INVENTORY}"
+        try:
+            recorded = version_inventory_digest(location.storage, key)
+            with location.storage.open(key) as handle:
+                found = hash_stream(handle)[0]
+        except NotFound as err:
+            problems.append(Missing(key, f"the OCFL object ({err.message})"))
+            continue
+        except StrongroomError as err:
+            problems.append(Mismatch(key, "read", "readable", err.message))
+            continue
+        if found != recorded:
+            problems.append(Mismatch(key, "sha256", f"{recorded} (its sidecar)", found))
+        elif version.number == inventory.head and found != inventory.digest:
+            problems.append(Mismatch(key, "sha256", f"{inventory.digest} (the root inventory)", found))
     return problems
 
 

@@ -164,7 +164,8 @@ class FilesystemStorage:
             return None  # the portable path gives the proper refusal
         path = os.path.join(self._root_text, *key.split("/"))
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+            # Non-blocking, so that a FIFO or a device is never waited on (or rewound) before it is refused.
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
         except _ABSENT:
             raise self._not_found(key) from None
         except OSError as err:
@@ -179,7 +180,8 @@ class FilesystemStorage:
             return None
         if not is_file:
             os.close(fd)
-            raise self._not_found(key)  # a folder is not an object
+            raise self._not_found(key)  # a folder (or a FIFO, a device) is not an object
+        os.set_blocking(fd, True)
         if not real.startswith(self._root_text + os.sep):
             os.close(fd)
             raise StorageError(

@@ -106,7 +106,7 @@ def test_every_version_is_stored_in_every_replica_and_checked_there(home: Home, 
     assert rows["offsite"]["bytes"] == rows["primary"]["bytes"] > 0
 
 
-FAULTS = ["flipped byte", "truncated", "deleted file", "deleted inventory"]
+FAULTS = ["flipped byte", "truncated", "deleted file", "deleted inventory", "damaged version inventory"]
 
 
 def damage(folder: Path, fault: str) -> str:
@@ -122,6 +122,13 @@ def damage(folder: Path, fault: str) -> str:
         content.write_bytes(content.read_bytes()[:-7])
     elif fault == "deleted file":
         content.unlink()
+    elif fault == "damaged version inventory":
+        # The version's own inventory (its sidecar left as it was): repair must never spread it, and audit must see it.
+        version_inventory = folder / "v1" / "inventory.json"
+        data = bytearray(version_inventory.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        version_inventory.write_bytes(bytes(data))
+        return "v1/inventory.json"
     else:
         (folder / "inventory.json").unlink()
         return "inventory.json"
@@ -367,3 +374,21 @@ def test_a_replica_that_never_answers_delays_an_ingest_by_seconds_not_minutes(
     assert isinstance(result, dict)
     assert any("second" in w and "did not answer" in w for w in result["warnings"]), result["warnings"]
     assert waited < 30, f"the ingest waited {waited:.1f} s on a replica that never answers"
+
+
+def test_one_folder_cannot_be_two_locations(home: Home, tmp_path: Path) -> None:
+    link = tmp_path / "link-to-storage"
+    link.symlink_to(home.path / "storage")
+    for path in (link, home.path / "storage" / ".." / "storage", home.path / "storage" / "inside"):
+        refused = home.run("location", "add", "again", "--path", str(path))
+        assert refused.exit_code != 0 and "already keeps its copy" in refused.stderr, path
+
+
+def test_the_primary_gives_way_only_to_a_location_holding_everything(home: Home, tmp_path: Path) -> None:
+    home.ingest(EXAMPLE_TRANSFER)
+    home.ok("location", "add", "empty", "--path", str(tmp_path / "empty"))
+    home.ok("location", "add", "full", "--path", str(tmp_path / "full"))
+    home.ok("replicate", "--location", "full")  # "full" holds everything; "empty", next in line, nothing
+    refused = home.run("location", "remove", "primary")
+    assert refused.exit_code != 0 and "empty" in refused.stderr and "lacks a good copy" in refused.stderr
+    assert "[locations.primary]" in (home.path / "strongroom.toml").read_text()
