@@ -224,6 +224,9 @@ def repair_package(archive: Archive, summary: PackageSummary, operator: str) -> 
                 report.skipped[spec.name] = f"could not be opened: {err.message}"
         for location in opened:
             check = check_copy(archive, summary, location)
+            if check.unreachable is not None:
+                report.skipped[location.name] = f"could not be read: {check.unreachable}"
+                continue
             record_check(archive, check, agents)
             report.checks.append(check)
         good = [c for c in report.checks if c.good]

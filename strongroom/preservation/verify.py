@@ -91,6 +91,7 @@ class CopyCheck:
     read: bool = False  # storage was read (False: the copy is known to be absent, nothing to check)
     inventory_digest: str | None = None  # of the root inventory, when it could be read and parsed
     inventory_ok: bool = False  # that inventory is at the catalog's version and agrees with the catalog's files
+    unreachable: str | None = None  # the location could not be read: nothing is known of this copy
 
     @property
     def good(self) -> bool:
@@ -174,7 +175,9 @@ def verify_copies(
             known = (summary.uuid, location.name) in recorded
             check = check_copy(archive, summary, location, mode, progress, later, throttle,
                                recorded=known, done_before=report.checked)  # fmt: skip
-            if check.expected or check.found_version is not None:
+            if check.unreachable is not None:
+                report.unreachable.setdefault(location.name, check.unreachable)
+            elif check.expected or check.found_version is not None:
                 pending.append(check)
                 report.add(check)
             if len(pending) >= RECORD_EVERY_CHECKS or time.monotonic() - flushed > RECORD_EVERY_SECONDS:
@@ -228,13 +231,18 @@ def check_copy(
             check.events.append(_event(started, Outcome.FAILURE, detail, _summary_line(check, 0, 0), None,
                                        summary.version))  # fmt: skip
         return check
-    except (IntegrityError, StorageError) as err:
+    except IntegrityError as err:
         check.read = True
         check.found_version = 0
         fail(Mismatch(f"{location.ocfl.object_root(object_id(summary.uuid))}inventory.json", "inventory",
                       "a valid OCFL inventory", err.message))  # fmt: skip
         check.events.append(_event(started, Outcome.FAILURE, detail, _summary_line(check, 0, 0), None,
                                    summary.version))  # fmt: skip
+        return check
+    except StorageError as err:
+        # The location could not be read (down, refused, permissions): reported as unreachable, never
+        # journalled as a failed fixity check, since nothing is known about the copy itself.
+        check.unreachable = err.message
         return check
     check.read = True
     check.found_version = inventory.head

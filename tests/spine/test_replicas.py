@@ -392,3 +392,22 @@ def test_the_primary_gives_way_only_to_a_location_holding_everything(home: Home,
     refused = home.run("location", "remove", "primary")
     assert refused.exit_code != 0 and "empty" in refused.stderr and "lacks a good copy" in refused.stderr
     assert "[locations.primary]" in (home.path / "strongroom.toml").read_text()
+
+
+def test_a_location_that_cannot_be_read_is_unreachable_not_damaged(two_places: tuple[Home, str, Path]) -> None:
+    home, package, _offsite = two_places
+    with home.archive() as archive:
+        offsite = archive.location("offsite")
+
+        def offline(key: str) -> object:
+            raise StorageError("the disk went offline (simulated by the test)")
+
+        offsite.storage.open = offline  # type: ignore[method-assign]
+        report = archive.verify([], "test-archivist")
+        assert "offsite" in report.unreachable and "went offline" in report.unreachable["offsite"]
+        assert report.problems == []  # nothing is known of that copy: no damage reported
+        assert [c.location for c in report.copies] == ["primary"]
+        failed = [e for e in archive.catalog.events(package) if e.type == "fixity check" and e.outcome == "failure"]
+        assert failed == []  # and none journalled or catalogued
+        repaired = archive.repair(package, "test-archivist")
+        assert "could not be read" in repaired.skipped["offsite"] and not repaired.healed
