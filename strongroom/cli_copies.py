@@ -15,7 +15,7 @@ from strongroom.archive import current_operator
 from strongroom.cli_common import HomeOption, JsonFlag, open_archive, show_bar
 from strongroom.cli_output import PACKAGE_HELP, Command, Group, console, errors, fail, human, print_json, progress
 from strongroom.copies import NoGoodCopy, RepairReport
-from strongroom.locations import LocationRole, LocationSpec
+from strongroom.locations import LocationRole, LocationSpec, for_quick_check
 
 LocationOption = Annotated[
     list[str] | None,
@@ -113,7 +113,7 @@ def location_add(
         stored = {"bucket": s3, "prefix": prefix, "endpoint_url": endpoint_url, "region": region,
                   "addressing": addressing}  # fmt: skip
         options = {k: v for k, v in stored.items() if v is not None}
-        spec = LocationSpec(name, "s3", options | _quick_check_options(), role, object_lock)
+        spec = for_quick_check(LocationSpec(name, "s3", options, role, object_lock))
         stored_kind = "s3"
     with errors(as_json), open_archive(ctx, home) as archive:
         added = archive.add_location(spec, {k: v for k, v in stored.items() if v is not None})
@@ -133,14 +133,6 @@ def location_add(
         if packages > added.copies_found:
             out.print(f"It lacks {packages - added.copies_found} of the {packages} existing package(s). Copy them "
                       "with: strongroom replicate", highlight=False)  # fmt: skip
-
-
-def _quick_check_options() -> dict[str, Any]:
-    # Short timeouts and one retry while adding: a wrong endpoint is reported in seconds, not minutes.
-    from strongroom.storage.s3 import CHECK_CONNECT_TIMEOUT, CHECK_MAX_ATTEMPTS, CHECK_READ_TIMEOUT
-
-    return {"connect_timeout": CHECK_CONNECT_TIMEOUT, "read_timeout": CHECK_READ_TIMEOUT,
-            "max_attempts": CHECK_MAX_ATTEMPTS}  # fmt: skip
 
 
 @location_app.command(name="list", cls=Command)

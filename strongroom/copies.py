@@ -24,11 +24,13 @@ from strongroom.locations import (
     LocationSpec,
     add_to_config,
     check_name,
+    for_quick_check,
     open_location,
     remove_from_config,
 )
 from strongroom.model import Agent, Event, LocationUsage, Outcome, PackageSummary
 from strongroom.replication import CopyResult, copy_versions, heal_object, sync_journal
+from strongroom.storage import open_storage
 from strongroom.storage.base import PartialCleanup, supports
 from strongroom.storage.journal import JournalRecord
 
@@ -111,12 +113,8 @@ def _reachable_quickly(archive: Archive, spec: LocationSpec) -> None:
     uses, so that a server that is down costs seconds, not the minute of full retries (replicate copies later)."""
     if spec.kind != "s3" or archive.is_open(spec.name):
         return
-    from strongroom.storage import open_storage
-    from strongroom.storage.s3 import CHECK_CONNECT_TIMEOUT, CHECK_MAX_ATTEMPTS, CHECK_READ_TIMEOUT
-
-    quick = {"connect_timeout": CHECK_CONNECT_TIMEOUT, "read_timeout": CHECK_READ_TIMEOUT,
-             "max_attempts": CHECK_MAX_ATTEMPTS}  # fmt: skip
-    open_storage(spec.kind, {**spec.options, **quick})
+    quick = for_quick_check(spec)
+    open_storage(quick.kind, quick.options)
 
 
 def replicate(archive: Archive, operator: str, only: str | None = None,

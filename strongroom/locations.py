@@ -18,7 +18,7 @@ import os
 import re
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,16 @@ class LocationSpec:
             endpoint = self.options.get("endpoint_url") or "AWS S3"
             return f"s3://{self.options.get('bucket')}/{prefix + '/' if prefix else ''} at {endpoint}"
         return self.kind
+
+
+def for_quick_check(spec: LocationSpec) -> LocationSpec:
+    """The same location with the short timeouts `location add` checks with (an S3 one; others as they are), so
+    that a server that is down is reported in seconds rather than after minutes of retries."""
+    if spec.kind != "s3":
+        return spec
+    from strongroom.storage.s3 import CHECK_OPTIONS
+
+    return replace(spec, options={**spec.options, **CHECK_OPTIONS})
 
 
 class Location:

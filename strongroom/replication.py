@@ -28,7 +28,8 @@ from typing import TypeVar
 
 from strongroom.errors import IntegrityError, NotFound, StorageError, StrongroomError
 from strongroom.locations import Location
-from strongroom.manifests import hash_stream
+from strongroom.manifests import sha256_file
+from strongroom.preservation.fixity import sha256_of_object
 from strongroom.storage.base import LocalFiles, NativeChecksums, PartialCleanup, StorageBackend, supports
 from strongroom.storage.ocfl import INVENTORY, MAX_INVENTORY_BYTES, OBJECT_NAMASTE, SIDECAR, ObjectInventory
 
@@ -252,8 +253,8 @@ def _reference_digest(places: Sequence[Location], key: str, root: str) -> str | 
 
 
 def _sha256_of_bytes(storage: StorageBackend, key: str) -> str:
-    with storage.open(key) as handle:
-        return hash_stream(handle)[0]
+    """The SHA-256 of the stored bytes themselves, never a digest the backend keeps beside them."""
+    return sha256_of_object(storage, key)[0]
 
 
 def sync_journal(source: Location, target: Location, scratch: Path) -> int:
@@ -291,10 +292,7 @@ def _holds(storage: StorageBackend, key: str, digest: str, *, read: bool = False
     """True when `storage` has `key` with exactly this SHA-256 (read in full when `read`, or unless the backend
     keeps the digest)."""
     try:
-        if read:
-            with storage.open(key) as handle:
-                return hash_stream(handle)[0] == digest
-        return _sha256_of(storage, key) == digest
+        return (_sha256_of_bytes(storage, key) if read else _sha256_of(storage, key)) == digest
     except NotFound:
         return False
     except IntegrityError:
@@ -304,8 +302,7 @@ def _holds(storage: StorageBackend, key: str, digest: str, *, read: bool = False
 def _sha256_of(storage: StorageBackend, key: str) -> str:
     if supports(storage, NativeChecksums):
         return storage.sha256_of(key)  # type: ignore[attr-defined, no-any-return]
-    with storage.open(key) as handle:
-        return hash_stream(handle)[0]
+    return _sha256_of_bytes(storage, key)
 
 
 def _transfer(source: StorageBackend, target: StorageBackend, key: str, digest: str | None, scratch: Path) -> int:
@@ -321,7 +318,7 @@ def _transfer_unchecked(
 ) -> int:
     if supports(source, LocalFiles):
         path: Path = source.local_path(key)  # type: ignore[attr-defined]
-        expected = digest or _file_sha256(path)
+        expected = digest or sha256_file(path)
         target.put(key, path, expected)
         return path.stat().st_size
     scratch.mkdir(parents=True, exist_ok=True)
@@ -346,11 +343,6 @@ def _transfer_unchecked(
             )
         target.put(key, Path(out.name), found)
         return size
-
-
-def _file_sha256(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hash_stream(handle)[0]
 
 
 def _cleanup_partials(storage: StorageBackend, root: str) -> None:

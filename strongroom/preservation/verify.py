@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 from strongroom.commit import TAG_FILES, object_id
 from strongroom.errors import IntegrityError, NotFound, StorageError, StrongroomError
 from strongroom.locations import Location, LocationRole
-from strongroom.manifests import hash_stream, parse_manifest
+from strongroom.manifests import parse_manifest
 from strongroom.model import Agent, Event, FixityProblem, Mismatch, Missing, Outcome, PackageSummary, Unexpected
-from strongroom.preservation.fixity import FixityMode, StoredFile, check_stored
+from strongroom.preservation.fixity import FixityMode, StoredFile, check_stored, sha256_of_object
 from strongroom.replication import OBJECT_DECLARATION, version_inventory_digest
 from strongroom.storage.base import LocalFiles, supports
 from strongroom.storage.journal import JournalRecord
@@ -408,8 +408,7 @@ def structure_problems(location: Location, inventory: ObjectInventory) -> list[F
         key = f"{root}v{version.number}/{INVENTORY}"
         try:
             recorded = version_inventory_digest(location.storage, key)
-            with location.storage.open(key) as handle:
-                found = hash_stream(handle)[0]
+            found = sha256_of_object(location.storage, key)[0]
         except NotFound as err:
             problems.append(Missing(key, f"the OCFL object ({err.message})"))
             continue

@@ -36,6 +36,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, BinaryIO
 
 from strongroom.errors import IntegrityError, NotFound, StorageError
@@ -78,6 +79,10 @@ CREDENTIAL_SOURCES = (
 CHECK_CONNECT_TIMEOUT = 3.0
 CHECK_READ_TIMEOUT = 4.0
 CHECK_MAX_ATTEMPTS = 2
+# The same, as storage options (for open_storage and a location's options).
+CHECK_OPTIONS: Mapping[str, float] = MappingProxyType(
+    {"connect_timeout": CHECK_CONNECT_TIMEOUT, "read_timeout": CHECK_READ_TIMEOUT, "max_attempts": CHECK_MAX_ATTEMPTS}
+)
 PROBE_NAME = ".strongroom-probe-"
 
 
