@@ -66,6 +66,7 @@ class SearchDocument:
     # are found unless a query asks for more.
     role: str | None = None
     validity: str | None = None  # a Validity value from characterisation; None: never characterised
+    risk: str | None = None  # the format's preservation risk (a RiskLevel value); None for a package
 
 
 # Searches describe records: the package's own METS, the depositor's metadata.csv and logs
@@ -88,9 +89,18 @@ class SearchQuery:
     # Files whose role is one of these (None: ROLES_RECORDS); documents with no role, the
     # packages themselves, always count (kind="file" leaves them out).
     roles: tuple[str, ...] | None = None
+    format_name: str | None = None  # only files of this format (PRONOM's name, exactly as in FACETS "format")
+    risk: str | None = None  # only files whose format has this risk (a RiskLevel value)
+    creator: str | None = None  # only documents with this Dublin Core creator (compared folded, see fold())
+    date_from: dt.date | None = None  # only documents dated on or after this day (undated ones never match)
+    date_to: dt.date | None = None  # ... and on or before this day
     facets: tuple[str, ...] = ()  # any of FACETS
-    offset: int = 0
+    sort: str = "relevance"  # one of SORTS
+    offset: int = 0  # for shallow pages; deep paging uses `after` (offset + limit may not pass MAX_WINDOW)
     limit: int = 20
+    # The cursor a previous SearchResults.next_after gave: the page after that one, however deep
+    # (with the same query otherwise; offset must then be 0).
+    after: str | None = None
     today: dt.date | None = None  # the day opening dates are judged on; None means today (UTC)
 
     def day(self) -> dt.date:
@@ -103,9 +113,17 @@ class SearchQuery:
         return (self.roles,) if isinstance(self.roles, str) else tuple(self.roles)
 
 
-# "format" counts format names, "access" as in SearchHit.access, "validity" characterisation verdicts
-FACETS = ("package", "puid", "format", "access", "validity")
+# "format" counts format names, "access" as in SearchHit.access, "validity" characterisation verdicts,
+# "risk" format risk levels, "creator" Dublin Core creators (as written; counted per document)
+FACETS = ("package", "puid", "format", "access", "validity", "risk", "creator")
 KINDS = ("package", "file")
+# relevance: best first; newest / oldest: by SearchDocument.date, undated documents last. Ties
+# (and every order) are broken by package then path, so a cursor always resumes in the same place.
+SORTS = ("relevance", "newest", "oldest")
+# The deepest offset + limit a query may ask for; deeper pages use the `after` cursor.
+MAX_WINDOW = 10_000
+# At most this many values per facet, the commonest first (ties by value).
+FACET_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -134,6 +152,7 @@ class SearchHit:
     dublin_core: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     role: str | None = None  # as in SearchDocument.role
     validity: str | None = None  # as in SearchDocument.validity
+    risk: str | None = None  # as in SearchDocument.risk
 
 
 @dataclass(frozen=True)
@@ -144,9 +163,25 @@ class FacetCount:
 
 @dataclass(frozen=True)
 class SearchResults:
-    total: int
+    total: int  # every document the query matches that the viewer may see, not just this page
     hits: tuple[SearchHit, ...]
     facets: dict[str, tuple[FacetCount, ...]] = field(default_factory=dict)
+    # Pass as SearchQuery.after for the next page; None when this page is the last.
+    next_after: str | None = None
+
+
+class SearchRebuild(Protocol):
+    """A new, empty index filled beside the live one: searches keep answering from the live one until finish()."""
+
+    def index(self, documents: Iterable[SearchDocument]) -> int: ...
+
+    def finish(self) -> None:
+        """Make the new index the live one in one step (an alias swap, a file rename)."""
+        ...
+
+    def abandon(self) -> None:
+        """Drop the new index; the live one is untouched."""
+        ...
 
 
 @runtime_checkable
@@ -174,7 +209,11 @@ class SearchIndex(Protocol):
         ...
 
     def clear(self) -> None:
-        """Remove everything (used by rebuild)."""
+        """Remove everything."""
+        ...
+
+    def start_rebuild(self) -> SearchRebuild:
+        """Begin filling a replacement index (used by `strongroom rebuild`) without taking search down."""
         ...
 
     def close(self) -> None: ...

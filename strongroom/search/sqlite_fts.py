@@ -1,195 +1,187 @@
 """A SearchIndex in one SQLite file, using FTS5 for the words.
 
-`documents` holds one row per package or file; `documents_fts` is an external-content
-FTS5 table over its text columns, kept in step by triggers, so snippets and filters read
-the same rows. The tokenizer folds case and diacritics (`Montreal` finds `Montréal`)
-and splits paths at `/ . _ -` so `minutes` finds `objects/minutes/1999.pdf`.
+Three tables: `documents`, one narrow row per package or file with what filters, sorts
+and facets read (so scanning or probing it stays cheap at a million rows); `texts`, the
+words and what a hit shows, which an external-content FTS5 table (`documents_fts`) indexes,
+kept in step by triggers; and `creators`, each document's Dublin Core creators, as written
+and folded, for the creator filter and facet. The tokenizer folds case and diacritics
+(`Montreal` finds `Montréal`) and splits paths at `/ . _ -` so `minutes` finds
+`objects/minutes/1999.pdf`. How a query becomes SQL is in sqlite_query.py.
 
-Who may see what is decided in SQL, in the WHERE clause of every query (`_visible_to`):
+Who may see what is decided in SQL, in the WHERE clause of every query (`visible_to`):
 the total, the page, every facet count and every snippet are computed over only the rows
 the viewer may see, never filtered afterwards.
 
 Writers use short `BEGIN IMMEDIATE` transactions in WAL mode with a busy timeout,
 so several processes can index into the same file while others search it.
+
+A rebuild fills a new file beside the live one and then swaps it in. The live path
+becomes a symbolic link to the new file, replaced in one rename: SQLite resolves the
+link, so each generation keeps its own `-wal` and `-shm` files. Renaming a database
+file over one that another process still has open in WAL mode would make the two
+share those files by name, and corrupt what that process reads.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import secrets
 import sqlite3
 import threading
-import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from types import MappingProxyType, TracebackType
+from types import TracebackType
 from typing import Any
 
 from strongroom.errors import SearchError
-from strongroom.model import AccessStatus, FileRole
+from strongroom.model import AccessStatus
+from strongroom.search import query as language
 from strongroom.search.base import (
-    FACETS,
+    FACET_SIZE,
     HIGHLIGHT_END,
     HIGHLIGHT_START,
-    KINDS,
     FacetCount,
-    Role,
     SearchDocument,
     SearchHit,
     SearchQuery,
     SearchResults,
-    role_named,
 )
+from strongroom.search.sqlite_query import (
+    ACCESS_ON_DAY,
+    ELEMENT_MARK,
+    FACET_COLUMNS,
+    FTS_COLUMNS,
+    Plan,
+    check,
+    filters,
+    make_cursor,
+    match_expression,
+    order_by,
+    resume_after,
+    sort_value,
+    visible_to,
+)
+
+__all__ = ["SCHEMA_VERSION", "SqliteRebuild", "SqliteSearchIndex", "match_expression"]
 
 # 2: structured documents (Dublin Core, name, content, version, date) with access status.
 # 3: each file's role (original, metadata, ...), so housekeeping files stay out of searches.
-SCHEMA_VERSION = 4
+# 5: narrow documents table beside the texts, format risk, Dublin Core creators.
+SCHEMA_VERSION = 5
 # Documents per write transaction: large enough to be fast, small enough that another
 # process waiting for the lock is not kept out for long.
 BATCH_SIZE = 500
 _SNIPPET_TOKENS = 12
 
-# The FTS columns with their bm25 weights: a word in the title, the file's name or its
-# path says more about a document than the same word in its Dublin Core, and that more
-# than one deep in its content.
-_FTS_COLUMNS: tuple[tuple[str, float], ...] = (
-    ("title", 10.0),
-    ("name", 6.0),
-    ("path", 5.0),
-    ("dublin_core", 3.0),
-    ("package_name", 2.0),
-    ("format_name", 2.0),
-    ("puid", 2.0),
-    ("content", 1.0),
-)
-_FTS_NAMES = ", ".join(name for name, _ in _FTS_COLUMNS)
-_WEIGHTS = ", ".join(str(weight) for _, weight in _FTS_COLUMNS)
-
-# Dublin Core element names are indexed too, each as one token made of this private-use
-# character and the name (`\ue000creator`), so that a later field search can find them
-# while a plain word never does (`creator` does not find every record with a creator).
-# Snippets have the mark removed, so a value reads `creator: Smith, John`.
-_ELEMENT_MARK = "\ue000"
-
-# The one place that says who sees what. A closed row counts as open from its opening
-# date on (a NULL date never comes); roles that do not see closed records get only the
-# rows that count as open. The same status is what the access filter, the access facet
-# and SearchHit.access use.
-_ACCESS_ON_DAY = "(CASE WHEN d.access = 'open' OR d.opening_date <= :day THEN 'open' ELSE 'closed' END)"
+_FTS_NAMES = ", ".join(name for name, _ in FTS_COLUMNS)
 
 
-def _visible_to(viewer: Role) -> str | None:
-    """The SQL condition on rows `viewer` may see, or None when they may see every row."""
-    return None if viewer.sees_closed else f"{_ACCESS_ON_DAY} = 'open'"
+def _fts_values(prefix: str) -> str:
+    return ", ".join(f"{prefix}.{name}" for name, _ in FTS_COLUMNS)
 
-
-_FACET_COLUMNS: Mapping[str, str] = MappingProxyType(
-    {
-        "package": "d.package",
-        "puid": "d.puid",
-        "format": "d.format_name",
-        "access": _ACCESS_ON_DAY,
-        "validity": "d.validity",
-    }
-)
 
 _SCHEMA = (
     """
     CREATE TABLE IF NOT EXISTS documents (
         id INTEGER PRIMARY KEY,
         package TEXT NOT NULL,
-        package_name TEXT NOT NULL,
         path TEXT NOT NULL,  -- '' for the package itself, so (package, path) can be UNIQUE
         kind TEXT NOT NULL CHECK (kind IN ('package', 'file')),
-        version INTEGER NOT NULL,
-        title TEXT,
-        name TEXT,
         puid TEXT,
         format_name TEXT,
-        dublin_core TEXT NOT NULL,  -- values, each after its element's mark: what FTS reads
-        dublin_core_json TEXT NOT NULL,  -- the mapping itself, to rebuild a hit
-        content TEXT NOT NULL,
+        risk TEXT,
+        validity TEXT,  -- characterisation verdict; NULL: never characterised (and packages)
+        role TEXT,  -- NULL for a package document
         date TEXT,  -- ISO 8601 day
         access TEXT NOT NULL CHECK (access IN ('open', 'closed')),
         opening_date TEXT,  -- ISO 8601 day, so text comparison is date comparison
-        file_uuid TEXT,
-        role TEXT,  -- NULL for a package document
-        validity TEXT,  -- characterisation verdict; NULL: never characterised (and packages)
         UNIQUE (package, path)
     )
     """,
+    # What FTS5 reads (NFC text), and what a hit shows beyond the documents row.
+    f"""
+    CREATE TABLE IF NOT EXISTS texts (
+        id INTEGER PRIMARY KEY,  -- documents.id
+        {", ".join(f"{name} TEXT" for name, _ in FTS_COLUMNS)},
+        version INTEGER NOT NULL,
+        dublin_core_json TEXT NOT NULL,  -- the mapping itself, to rebuild a hit
+        file_uuid TEXT
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS creators (
+        doc INTEGER NOT NULL,
+        value TEXT NOT NULL,  -- as written: what the facet shows
+        key TEXT NOT NULL,  -- query.fold_key(value): what the filter compares
+        PRIMARY KEY (doc, value)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX IF NOT EXISTS creators_key ON creators (key, doc)",
     "CREATE INDEX IF NOT EXISTS documents_puid ON documents (puid)",
+    "CREATE INDEX IF NOT EXISTS documents_format ON documents (format_name)",
+    "CREATE INDEX IF NOT EXISTS documents_risk ON documents (risk)",
+    # The two date orders, each with its tie-break, so a date-sorted page reads an index.
+    "CREATE INDEX IF NOT EXISTS documents_newest ON documents (date DESC, package, path)",
+    "CREATE INDEX IF NOT EXISTS documents_oldest ON documents (date IS NULL, date, package, path)",
     f"""
     CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5 (
         {_FTS_NAMES},
-        content = 'documents', content_rowid = 'id',
+        content = 'texts', content_rowid = 'id',
+        -- Indexes of 2- and 3-letter beginnings: `ha*` reads one list, not every word starting so.
+        prefix = '2 3',
         tokenize = "unicode61 remove_diacritics 2 separators '/._-'"
     )
     """,
     f"""
-    CREATE TRIGGER IF NOT EXISTS documents_ai AFTER INSERT ON documents BEGIN
-        INSERT INTO documents_fts (rowid, {_FTS_NAMES})
-        VALUES (new.id, {", ".join(f"new.{name}" for name, _ in _FTS_COLUMNS)});
+    CREATE TRIGGER IF NOT EXISTS texts_ai AFTER INSERT ON texts BEGIN
+        INSERT INTO documents_fts (rowid, {_FTS_NAMES}) VALUES (new.id, {_fts_values("new")});
     END
     """,
     f"""
+    CREATE TRIGGER IF NOT EXISTS texts_ad AFTER DELETE ON texts BEGIN
+        INSERT INTO documents_fts (documents_fts, rowid, {_FTS_NAMES})
+        VALUES ('delete', old.id, {_fts_values("old")});
+    END
+    """,
+    f"""
+    CREATE TRIGGER IF NOT EXISTS texts_au AFTER UPDATE ON texts BEGIN
+        INSERT INTO documents_fts (documents_fts, rowid, {_FTS_NAMES})
+        VALUES ('delete', old.id, {_fts_values("old")});
+        INSERT INTO documents_fts (rowid, {_FTS_NAMES}) VALUES (new.id, {_fts_values("new")});
+    END
+    """,
+    """
     CREATE TRIGGER IF NOT EXISTS documents_ad AFTER DELETE ON documents BEGIN
-        INSERT INTO documents_fts (documents_fts, rowid, {_FTS_NAMES})
-        VALUES ('delete', old.id, {", ".join(f"old.{name}" for name, _ in _FTS_COLUMNS)});
-    END
-    """,
-    f"""
-    CREATE TRIGGER IF NOT EXISTS documents_au AFTER UPDATE ON documents BEGIN
-        INSERT INTO documents_fts (documents_fts, rowid, {_FTS_NAMES})
-        VALUES ('delete', old.id, {", ".join(f"old.{name}" for name, _ in _FTS_COLUMNS)});
-        INSERT INTO documents_fts (rowid, {_FTS_NAMES})
-        VALUES (new.id, {", ".join(f"new.{name}" for name, _ in _FTS_COLUMNS)});
+        DELETE FROM texts WHERE id = old.id;
+        DELETE FROM creators WHERE doc = old.id;
     END
     """,
 )
 
-_ROW_COLUMNS = (
-    "package", "package_name", "path", "kind", "version", "title", "name", "puid", "format_name",
-    "dublin_core", "dublin_core_json", "content", "date", "access", "opening_date", "file_uuid", "role",
-    "validity",
+_DOCUMENT_COLUMNS = (
+    "package", "path", "kind", "puid", "format_name", "risk", "validity", "role", "date", "access", "opening_date",
 )  # fmt: skip
-_UPSERT = f"""
-    INSERT INTO documents ({", ".join(_ROW_COLUMNS)})
-    VALUES ({", ".join(f":{column}" for column in _ROW_COLUMNS)})
+_UPSERT_DOCUMENT = f"""
+    INSERT INTO documents ({", ".join(_DOCUMENT_COLUMNS)})
+    VALUES ({", ".join(f":{column}" for column in _DOCUMENT_COLUMNS)})
     ON CONFLICT (package, path) DO UPDATE SET
-        {", ".join(f"{column} = excluded.{column}" for column in _ROW_COLUMNS[1:])}
+        {", ".join(f"{column} = excluded.{column}" for column in _DOCUMENT_COLUMNS[2:])}
+    RETURNING id
+"""
+_TEXT_COLUMNS = (*(name for name, _ in FTS_COLUMNS), "version", "dublin_core_json", "file_uuid")
+_UPSERT_TEXT = f"""
+    INSERT INTO texts (id, {", ".join(_TEXT_COLUMNS)})
+    VALUES (:id, {", ".join(f":text_{column}" for column in _TEXT_COLUMNS)})
+    ON CONFLICT (id) DO UPDATE SET {", ".join(f"{column} = excluded.{column}" for column in _TEXT_COLUMNS)}
 """
 
 _HIT_COLUMNS = (
-    "d.package, d.package_name, d.path, d.title, d.name, d.puid, d.format_name, d.file_uuid, d.version, "
-    f"d.date, {_ACCESS_ON_DAY}, d.opening_date, d.dublin_core_json, d.role, d.validity"
+    "d.id, d.package, t.package_name, d.path, t.title, t.name, d.puid, d.format_name, t.file_uuid, t.version, "
+    f"d.date, {ACCESS_ON_DAY}, d.opening_date, t.dublin_core_json, d.role, d.validity, d.risk"
 )
-
-
-def match_expression(text: str) -> str | None:
-    """Turn what a person typed into a safe FTS5 MATCH expression, or None for "everything".
-
-    Every whitespace-separated word becomes a quoted phrase, so quotes, `-`, `:`,
-    `(`, `AND` and the like are only ever words, never syntax; all words must
-    match. A trailing `*` asks for words starting with what comes before it.
-    Words with no letters or digits (`*`, `"`, `-`) are dropped, as the tokenizer
-    would drop them anyway.
-    """
-    phrases = []
-    for term in text.replace("\x00", " ").split():
-        word = term.rstrip("*")
-        if not any(_is_token_char(char) for char in word):
-            continue
-        phrase = '"' + word.replace('"', '""') + '"'
-        phrases.append(phrase + "*" if word != term else phrase)
-    return " AND ".join(phrases) or None
-
-
-def _is_token_char(char: str) -> bool:
-    # unicode61's default token characters: letters, numbers and private-use characters.
-    category = unicodedata.category(char)
-    return category[0] in "LN" or category == "Co"
 
 
 class SqliteSearchIndex:
@@ -201,24 +193,13 @@ class SqliteSearchIndex:
         self.path = path
         self._busy_timeout = busy_timeout
         self._lock = threading.Lock()  # the one connection is shared by this instance's callers
+        self._conn: sqlite3.Connection | None = None
+        self._identity: tuple[int, int] | None = None  # the file the connection has open
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise SearchError(f"Cannot create the folder for the search index {path}: {err}.") from err
-        try:
-            self._conn: sqlite3.Connection | None = sqlite3.connect(
-                path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as err:
-            raise self._failure("open", err) from err
-        try:
-            self._setup()
-        except sqlite3.Error as err:
-            self.close()
-            raise self._failure("open", err) from err
-        except SearchError:
-            self.close()
-            raise
+        self._open()
 
     def __repr__(self) -> str:
         return f"SqliteSearchIndex({str(self.path)!r})"
@@ -240,7 +221,7 @@ class SqliteSearchIndex:
         documents again is harmless, as each replaces its (package, path) namesake.
         """
         count = 0
-        batch: list[dict[str, object]] = []
+        batch: list[_Row] = []
         try:
             for document in documents:
                 batch.append(_row_of(document))
@@ -254,6 +235,7 @@ class SqliteSearchIndex:
         return count
 
     def delete_package(self, package: str) -> None:
+        # A trigger takes each row's texts and creators with it.
         try:
             with self._writing() as conn:
                 conn.execute("DELETE FROM documents WHERE package = ?", (package,))
@@ -261,53 +243,40 @@ class SqliteSearchIndex:
             raise self._failure("remove a package", err) from err
 
     def search(self, query: SearchQuery) -> SearchResults:
-        """Ranked by bm25 when there are words to match; by package and path otherwise."""
-        viewer, access, roles = _check_query(query)
-        match = match_expression(query.text)
-        params: dict[str, object] = {
-            "day": _iso_day(query.day()),
-            "limit": query.limit,
-            "offset": query.offset,
-            "start": HIGHLIGHT_START,
-            "end": HIGHLIGHT_END,
-            "tokens": _SNIPPET_TOKENS,
-        }
-        visible = _visible_to(viewer)
-        conditions = [visible] if visible is not None else []
-        if match is not None:
-            conditions.append("documents_fts MATCH :match")
-            params["match"] = match
-        filters = (("puid", query.puid), ("package", query.package), ("kind", query.kind), ("validity", query.validity))
-        for column, value in filters:
-            if value is not None:
-                conditions.append(f"d.{column} = :{column}")
-                params[column] = value
-        if access is not None:
-            conditions.append(f"{_ACCESS_ON_DAY} = :access")
-            params["access"] = access.value
-        role_names = [f":role_{n}" for n in range(len(roles))]
-        params.update({name[1:]: role for name, role in zip(role_names, roles, strict=True)})
-        # A file indexed without a role is a record (an original), as before roles were kept.
-        in_roles = f"coalesce(d.role, '{FileRole.ORIGINAL.value}') IN ({', '.join(role_names) or 'NULL'})"
-        conditions.append(f"(d.kind = 'package' OR {in_roles})")
-        source = (
-            "documents_fts JOIN documents AS d ON d.id = documents_fts.rowid" if match is not None else "documents AS d"
-        )
-        where = " WHERE " + " AND ".join(conditions) if conditions else ""
-        if match is not None:
-            ranking = f"-bm25(documents_fts, {_WEIGHTS}), snippet(documents_fts, -1, :start, :end, '…', :tokens)"
-            order = f"bm25(documents_fts, {_WEIGHTS}), d.package, d.path"
+        """Ranked by bm25 when there are words to match; by package and path otherwise (or by date)."""
+        checked = check(query)
+        plan = Plan(params={"day": _iso_day(query.day())})
+        plan.add_tree(language.parse(query.text))
+        filters(query, checked, plan)
+        ranked = plan.match is not None
+        if ranked:
+            plan.conditions.insert(0, f"documents_fts MATCH {plan.bind(plan.match)}")
+            source = "documents_fts CROSS JOIN documents AS d ON d.id = documents_fts.rowid"
         else:
-            ranking, order = "0.0, NULL", "d.package_name, d.package, d.path"
-        hits_sql = f"SELECT {_HIT_COLUMNS}, {ranking} FROM {source}{where} ORDER BY {order} LIMIT :limit OFFSET :offset"
+            source = "documents AS d"
+        where = " WHERE " + " AND ".join(plan.conditions)
+        page_conditions = list(plan.conditions)
+        if checked.after is not None:
+            page_conditions.append(resume_after(query.sort, ranked, checked.after, plan))
+        # bm25 is worked out for every matching row, so once (as sort_key), and only when it orders them.
+        scored = ranked and query.sort == "relevance"
+        page_sql = (
+            f"SELECT d.id, {sort_value(query.sort, ranked)} AS sort_key, d.package, d.path FROM {source} "
+            f"WHERE {' AND '.join(page_conditions)} ORDER BY {order_by(query.sort, ranked)} "
+            f"LIMIT {query.limit + 1} OFFSET {query.offset}"
+        )
         try:
             with self._reading() as conn:
-                total = int(conn.execute(f"SELECT count(*) FROM {source}{where}", params).fetchone()[0])
-                rows = conn.execute(hits_sql, params).fetchall()
-                facets = {facet: _facet(conn, facet, source, conditions, params) for facet in query.facets}
+                total = int(conn.execute(f"SELECT count(*) FROM {source}{where}", plan.params).fetchone()[0])
+                rows = conn.execute(page_sql, plan.params).fetchall() if query.limit else []
+                page = rows[: query.limit]
+                hits = self._hits(conn, page, plan, scored, visible_to(checked.viewer))
+                facets = {facet: _facet(conn, facet, source, where, plan.params) for facet in query.facets}
         except sqlite3.Error as err:
             raise self._failure("search", err) from err
-        return SearchResults(total=total, hits=tuple(_hit(row) for row in rows), facets=facets)
+        more = len(rows) > query.limit
+        next_after = make_cursor(query.sort, (page[-1][1], page[-1][2], page[-1][3])) if more and page else None
+        return SearchResults(total=total, hits=hits, facets=facets, next_after=next_after)
 
     def packages(self) -> set[str]:
         try:
@@ -326,22 +295,51 @@ class SqliteSearchIndex:
         except sqlite3.Error as err:
             raise self._failure("clear", err) from err
 
+    def start_rebuild(self) -> SqliteRebuild:
+        """A new index file beside this one; finish() makes it the live one, abandon() deletes it."""
+        return SqliteRebuild(self)
+
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            self._disconnect()
 
     # --- helpers --------------------------------------------------------------------------
 
-    def _setup(self) -> None:
-        conn = self._connection()
+    def _open(self) -> None:
+        """Connect to the file at self.path (whatever it names now) and make its tables."""
+        try:
+            # Who the file is, taken before connecting: were it swapped in between, the next
+            # use sees a different file than recorded and connects again.
+            self._identity = _identity(self.path)
+            self._conn = sqlite3.connect(
+                self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as err:
+            raise self._failure("open", err) from err
+        try:
+            self._setup(self._conn)
+        except sqlite3.Error as err:
+            self._disconnect()
+            raise self._failure("open", err) from err
+        except SearchError:
+            self._disconnect()
+            raise
+        if self._identity is None:
+            self._identity = _identity(self.path)
+
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _setup(self, conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
         conn.execute("PRAGMA journal_mode = WAL")
         # In WAL mode NORMAL never corrupts; a power cut may lose the last commits, which
         # a rebuild from storage restores.
         conn.execute("PRAGMA synchronous = NORMAL")
-        with self._writing() as conn:
+        conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: the narrow table and hot FTS pages stay in memory
+        with _transaction(conn, "BEGIN IMMEDIATE"):
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise SearchError(
@@ -360,8 +358,14 @@ class SqliteSearchIndex:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _connection(self) -> sqlite3.Connection:
+        """The connection, on the file the path names now (a rebuild elsewhere may have swapped it)."""
         if self._conn is None:
             raise SearchError(f"The search index {self.path} has been closed.")
+        now = _identity(self.path)
+        if now is not None and now != self._identity:
+            self._disconnect()
+            self._open()
+            assert self._conn is not None
         return self._conn
 
     @contextmanager
@@ -370,13 +374,8 @@ class SqliteSearchIndex:
         # through the busy timeout instead of failing when a read turns into a write.
         with self._lock:
             conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with _transaction(conn, "BEGIN IMMEDIATE"):
                 yield conn
-                conn.execute("COMMIT")
-            finally:
-                if conn.in_transaction:
-                    conn.rollback()
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
@@ -390,10 +389,71 @@ class SqliteSearchIndex:
                 if conn.in_transaction:
                     conn.rollback()
 
-    def _write_batch(self, batch: list[dict[str, object]]) -> int:
+    def _write_batch(self, batch: list[_Row]) -> int:
         with self._writing() as conn:
-            conn.executemany(_UPSERT, batch)
+            for document, text, creators in batch:
+                (doc_id,) = conn.execute(_UPSERT_DOCUMENT, document).fetchone()
+                conn.execute(_UPSERT_TEXT, {"id": doc_id, **text})
+                conn.execute("DELETE FROM creators WHERE doc = ?", (doc_id,))
+                if creators:
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO creators (doc, value, key) VALUES (?, ?, ?)",
+                        [(doc_id, value, key) for value, key in creators],
+                    )
         return len(batch)
+
+    def _hits(
+        self, conn: sqlite3.Connection, page: list[tuple[Any, ...]], plan: Plan, scored: bool, visible: str | None
+    ) -> tuple[SearchHit, ...]:
+        """The page's rows as hits, in the page's order, with snippets of the positive terms."""
+        if not page:
+            return ()
+        ids = ", ".join(str(int(row[0])) for row in page)
+        guard = f" AND {visible}" if visible else ""
+        params = {"day": plan.params["day"]}
+        details = {
+            row[0]: row
+            for row in conn.execute(
+                f"SELECT {_HIT_COLUMNS} FROM documents AS d JOIN texts AS t ON t.id = d.id "
+                f"WHERE d.id IN ({ids}){guard}",
+                params,
+            )
+        }
+        snippets: dict[int, str] = {}
+        if plan.highlight is not None:
+            # Only the page's rows, each one the viewer may see, and only the terms a match contains.
+            snippets = dict(
+                conn.execute(
+                    "SELECT d.id, snippet(documents_fts, -1, :start, :end, '…', :tokens) "
+                    "FROM documents AS d CROSS JOIN documents_fts ON documents_fts.rowid = d.id "
+                    f"WHERE d.id IN ({ids}){guard} AND documents_fts MATCH :highlight",
+                    {**params, "start": HIGHLIGHT_START, "end": HIGHLIGHT_END, "tokens": _SNIPPET_TOKENS,
+                     "highlight": plan.highlight},
+                )
+            )  # fmt: skip
+        return tuple(
+            _hit(details[row[0]], -float(row[1]) if scored else 0.0, snippets.get(row[0]))
+            for row in page
+            if row[0] in details
+        )
+
+    def _swap_in(self, new_file: Path) -> None:
+        """Make `new_file` (complete and closed) the live index in one rename, and use it from now on."""
+        with self._lock:
+            previous = _generation(self.path)
+            self._disconnect()
+            link = self.path.with_name(f"{self.path.name}.link-{os.getpid()}-{secrets.token_hex(4)}")
+            try:
+                os.symlink(new_file.name, link)
+            except OSError:
+                # No symbolic links here (some Windows set-ups): rename the file itself.
+                os.replace(new_file, self.path)
+            else:
+                os.replace(link, self.path)
+            self._open()
+        if previous is not None and previous != new_file:
+            # A process still reading it keeps its open file until it notices the swap.
+            _remove_database(previous)
 
     def _failure(self, action: str, err: sqlite3.Error) -> SearchError:
         text = str(err)
@@ -415,48 +475,104 @@ class SqliteSearchIndex:
         return SearchError(f"Could not {action} in the search index {self.path}: {text}.")
 
 
+class SqliteRebuild:
+    """A new index file filled beside the live one (`<path>.rebuild-<pid>-<random>`)."""
+
+    def __init__(self, live: SqliteSearchIndex) -> None:
+        self._live = live
+        self.path = live.path.with_name(f"{live.path.name}.rebuild-{os.getpid()}-{secrets.token_hex(4)}")
+        self._index: SqliteSearchIndex | None = SqliteSearchIndex(self.path, busy_timeout=live._busy_timeout)
+
+    def index(self, documents: Iterable[SearchDocument]) -> int:
+        return self._target().index(documents)
+
+    def finish(self) -> None:
+        """Swap the new file in; searches already running on the old one finish there."""
+        target = self._target()
+        target.close()  # complete and closed: its write-ahead log checkpointed into the file
+        self._index = None
+        try:
+            self._live._swap_in(self.path)
+        except OSError as err:
+            raise SearchError(f"Could not put the rebuilt search index in place of {self._live.path}: {err}.") from err
+        except sqlite3.Error as err:
+            raise self._live._failure("open the rebuilt index", err) from err
+
+    def abandon(self) -> None:
+        """Delete the new file; the live index is untouched. Harmless after finish() or a second time."""
+        if self._index is None:
+            return
+        self._index.close()
+        self._index = None
+        _remove_database(self.path)
+
+    def _target(self) -> SqliteSearchIndex:
+        if self._index is None:
+            raise SearchError("This rebuild of the search index has already been finished or abandoned.")
+        return self._index
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection, begin: str) -> Iterator[None]:
+    conn.execute(begin)
+    try:
+        yield
+        conn.execute("COMMIT")
+    finally:
+        if conn.in_transaction:
+            conn.rollback()
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The file `path` names now (through any symbolic link), or None when there is none."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return (status.st_dev, status.st_ino)
+
+
+def _generation(path: Path) -> Path | None:
+    """The rebuilt file a live path links to, if a rebuild put it there (never a file someone else made)."""
+    if not path.is_symlink():
+        return None
+    target = Path(os.readlink(path))
+    if target.parent != Path() or not target.name.startswith(f"{path.name}.rebuild-"):
+        return None
+    return path.with_name(target.name)
+
+
+def _remove_database(path: Path) -> None:
+    for leftover in (path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))):
+        with suppress(FileNotFoundError):
+            leftover.unlink()
+
+
 def _drop_tables(conn: sqlite3.Connection) -> None:
-    # The triggers and the FTS shadow tables go with the tables they belong to.
-    conn.execute("DROP TABLE IF EXISTS documents_fts")
-    conn.execute("DROP TABLE IF EXISTS documents")
+    # The triggers, indexes and FTS shadow tables go with the tables they belong to.
+    for table in ("documents_fts", "creators", "texts", "documents"):
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _facet(
-    conn: sqlite3.Connection, facet: str, source: str, conditions: list[str], params: Mapping[str, object]
+    conn: sqlite3.Connection, facet: str, source: str, where: str, params: Mapping[str, object]
 ) -> tuple[FacetCount, ...]:
     # The same conditions as the total, the viewer's visibility among them.
-    value = _FACET_COLUMNS[facet]  # facet names were checked against it
-    where = " WHERE " + " AND ".join([*conditions, f"{value} IS NOT NULL"])
-    sql = f"SELECT {value}, count(*) FROM {source}{where} GROUP BY 1 ORDER BY 2 DESC, 1"
+    value = FACET_COLUMNS[facet]  # facet names were checked against it
+    if facet == "creator":
+        # One row per document and value (the table's key), so count(*) counts documents.
+        sql = f"SELECT {value}, count(*) FROM {source} JOIN creators AS c ON c.doc = d.id{where} GROUP BY 1"
+    else:
+        sql = f"SELECT {value}, count(*) FROM {source}{where} AND {value} IS NOT NULL GROUP BY 1"
+    sql += f" ORDER BY 2 DESC, 1 LIMIT {FACET_SIZE}"
     return tuple(FacetCount(value=str(name), count=int(count)) for name, count in conn.execute(sql, params))
 
 
-def _check_query(query: SearchQuery) -> tuple[Role, AccessStatus | None, tuple[str, ...]]:
-    """The viewer's role, the access filter and the file roles, once the query is known to make sense."""
-    if query.limit < 0:
-        raise SearchError(f"A search cannot return a negative number of results (limit {query.limit}).")
-    if query.offset < 0:
-        raise SearchError(f"A search cannot start before the first result (offset {query.offset}).")
-    if query.kind is not None and query.kind not in KINDS:
-        raise SearchError(f"Unknown kind {query.kind!r}; use one of: {', '.join(KINDS)}.")
-    unknown = [facet for facet in query.facets if facet not in _FACET_COLUMNS]
-    if unknown:
-        raise SearchError(f"Unknown facet {unknown[0]!r}; available facets: {', '.join(FACETS)}.")
-    try:
-        access = None if query.access is None else AccessStatus(query.access)
-    except ValueError:
-        choices = ", ".join(status.value for status in AccessStatus)
-        raise SearchError(f"Unknown access status {query.access!r}; use one of: {choices}.") from None
-    roles = query.file_roles()
-    known = {role.value for role in FileRole}
-    strange = [role for role in roles if role not in known]
-    if strange:
-        raise SearchError(f"Unknown file role {strange[0]!r}; use any of: {', '.join(sorted(known))}.")
-    # Whatever the viewer field holds, anything but a known role sees as little as possible.
-    return role_named(query.viewer if isinstance(query.viewer, str) else None), access, roles
+_Row = tuple[dict[str, object], dict[str, object], list[tuple[str, str]]]
 
 
-def _row_of(document: SearchDocument) -> dict[str, object]:
+def _row_of(document: SearchDocument) -> _Row:
+    """The documents row, the texts row (named text_*) and the (creator, folded) pairs of a document."""
     if document.path == "":
         raise SearchError(
             f"A document of package {document.package} has an empty path; use None for the "
@@ -473,26 +589,40 @@ def _row_of(document: SearchDocument) -> dict[str, object]:
     if isinstance(document.version, bool) or not isinstance(document.version, int) or document.version < 1:
         raise SearchError(f"The {where} has version {document.version!r}; versions are whole numbers from 1.")
     elements = _elements(document.dublin_core)
-    return {
+    row: dict[str, object] = {
         "package": document.package,
-        "package_name": document.package_name,
         "path": document.path or "",
         "kind": "package" if document.path is None else "file",
-        "version": document.version,
-        "title": document.title,
-        "name": document.name,
         "puid": document.puid,
         "format_name": document.format_name,
-        "dublin_core": _dublin_core_text(elements),
-        "dublin_core_json": json.dumps(elements, ensure_ascii=False),
-        "content": document.content or "",
+        "risk": document.risk,
+        "validity": document.validity,
+        "role": document.role,
         "date": _iso_day(document.date),
         "access": access.value,
         "opening_date": _iso_day(document.opening_date),
-        "file_uuid": document.file_uuid,
-        "role": document.role,
-        "validity": document.validity,
     }
+    text: dict[str, object] = {
+        "text_title": _text(document.title),
+        "text_name": _text(document.name),
+        "text_path": _text(document.path),
+        "text_dublin_core": _dublin_core_text(elements),
+        "text_package_name": _text(document.package_name),
+        "text_format_name": _text(document.format_name),
+        "text_puid": _text(document.puid),
+        "text_content": _text(document.content) or "",
+        "text_version": document.version,
+        "text_dublin_core_json": json.dumps(elements, ensure_ascii=False),
+        "text_file_uuid": document.file_uuid,
+    }
+    creators = {value: language.fold_key(value) for value in elements.get("creator", [])}
+    return row, text, list(creators.items())
+
+
+def _text(value: str | None) -> str | None:
+    # NFC, so an accent is part of its letter as query.fold() expects; the element mark is
+    # a separator for query.fold(), so stored text must not hold it either.
+    return None if value is None else language.normalise(value).replace(ELEMENT_MARK, " ")
 
 
 def _elements(dublin_core: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
@@ -506,9 +636,9 @@ def _elements(dublin_core: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
 def _dublin_core_text(elements: Mapping[str, list[str]]) -> str:
     lines: list[str] = []
     for element, values in elements.items():
-        mark = _ELEMENT_MARK + "".join(char for char in element if _is_token_char(char))
-        # A value cannot forge an element's mark.
-        lines.extend(f"{mark}: {value.replace(_ELEMENT_MARK, ' ')}" for value in values)
+        mark = ELEMENT_MARK + "".join(char for char in element if language.is_token_char(char))
+        # A value cannot forge an element's mark; the mark between two values keeps a phrase in one value.
+        lines.extend(f"{mark}: {_text(value)}" for value in values)
     return "\n".join(lines)
 
 
@@ -523,9 +653,9 @@ def _day(text: str | None) -> dt.date | None:
     return None if text is None else dt.date.fromisoformat(text)
 
 
-def _hit(row: tuple[Any, ...]) -> SearchHit:
-    (package, package_name, path, title, name, puid, format_name, file_uuid, version, date, access, opening_date,
-     dublin_core, role, validity, score, snippet) = row  # fmt: skip
+def _hit(row: tuple[Any, ...], score: float, snippet: str | None) -> SearchHit:
+    (_, package, package_name, path, title, name, puid, format_name, file_uuid, version, date, access, opening_date,
+     dublin_core, role, validity, risk) = row  # fmt: skip
     return SearchHit(
         package=package,
         package_name=package_name,
@@ -534,8 +664,8 @@ def _hit(row: tuple[Any, ...]) -> SearchHit:
         puid=puid,
         format_name=format_name,
         file_uuid=file_uuid,
-        score=float(score),
-        snippet=snippet.replace(_ELEMENT_MARK, "") if snippet else None,
+        score=score,
+        snippet=snippet.replace(ELEMENT_MARK, "") if snippet else None,
         version=int(version),
         access=AccessStatus(access),
         opening_date=_day(opening_date),
@@ -544,4 +674,5 @@ def _hit(row: tuple[Any, ...]) -> SearchHit:
         dublin_core={element: tuple(values) for element, values in json.loads(dublin_core).items()},
         role=role,
         validity=validity,
+        risk=risk,
     )

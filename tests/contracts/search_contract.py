@@ -12,21 +12,29 @@ grades its own answers.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any, cast
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from strongroom.errors import SearchError
 from strongroom.model import AccessStatus
+from strongroom.search import query as language
 from strongroom.search.base import (
     ALL_ROLES,
+    FACET_SIZE,
     FACETS,
     HIGHLIGHT_END,
     HIGHLIGHT_START,
+    MAX_WINDOW,
+    ROLES_RECORDS,
     FacetCount,
     Role,
     SearchDocument,
@@ -189,6 +197,116 @@ def counts(values: Iterable[str | None]) -> dict[str, int]:
     return dict(Counter(value for value in values if value is not None))
 
 
+def creators_of(document: SearchDocument) -> tuple[str, ...]:
+    values = document.dublin_core.get("creator", ())
+    return (values,) if isinstance(values, str) else tuple(values)
+
+
+def creator_counts(documents: Iterable[SearchDocument]) -> dict[str, int]:
+    """The creator facet: each value as written, counted once per document that has it."""
+    return dict(Counter(value for d in documents for value in set(creators_of(d))))
+
+
+# --- the contract's own reading of a query, to grade every backend by ---------------------
+
+
+def text_fields(document: SearchDocument) -> list[str]:
+    """The fields a word may be found in; each Dublin Core value is a field of its own."""
+    values = [v for vs in document.dublin_core.values() for v in ((vs,) if isinstance(vs, str) else vs)]
+    fields = [document.title, document.name, document.path, *values, document.package_name]
+    return [f for f in (*fields, document.format_name, document.puid, document.content) if f]
+
+
+def term_matches(term: language.Term, document: SearchDocument) -> bool:
+    """The term's tokens next to each other, in order, in one field (the last one a prefix if so marked)."""
+    width = len(term.tokens)
+    for field in text_fields(document):
+        words = language.tokens(field)
+        for at in range(len(words) - width + 1):
+            window = words[at : at + width]
+            if window[:-1] == list(term.tokens[:-1]) and (
+                window[-1].startswith(term.tokens[-1]) if term.prefix else window[-1] == term.tokens[-1]
+            ):
+                return True
+    return False
+
+
+def tree_matches(node: language.Node | None, document: SearchDocument) -> bool:
+    if node is None:
+        return True
+    if isinstance(node, language.Term):
+        return term_matches(node, document)
+    if isinstance(node, language.Without):
+        return not tree_matches(node.part, document)
+    if isinstance(node, language.All):
+        return all(tree_matches(part, document) for part in node.parts)
+    return any(tree_matches(part, document) for part in node.parts)
+
+
+def expected_hits(documents: Iterable[SearchDocument], query: SearchQuery) -> list[SearchDocument]:
+    """What `query` must find among `documents`, read from the words of the contract."""
+    day = query.day()
+    tree = language.parse(query.text)
+    roles = ROLES_RECORDS if query.roles is None else query.roles
+    found = []
+    for d in documents:
+        checks = (
+            sees(query.viewer, d, day),
+            d.path is None or (d.role or "original") in roles,
+            query.kind is None or query.kind == ("package" if d.path is None else "file"),
+            query.access is None or access_on(d, day) is query.access,
+            query.puid is None or d.puid == query.puid,
+            query.package is None or d.package == query.package,
+            query.validity is None or d.validity == query.validity,
+            query.format_name is None or d.format_name == query.format_name,
+            query.risk is None or d.risk == query.risk,
+            query.creator is None
+            or any(language.fold_key(c) == language.fold_key(query.creator) for c in creators_of(d)),
+            query.date_from is None or (d.date is not None and d.date >= query.date_from),
+            query.date_to is None or (d.date is not None and d.date <= query.date_to),
+        )
+        if all(checks) and tree_matches(tree, d):
+            found.append(d)
+    return found
+
+
+def expected_facets(found: list[SearchDocument], day: dt.date) -> dict[str, dict[str, int]]:
+    return {
+        "package": counts(d.package for d in found),
+        "puid": counts(d.puid for d in found),
+        "format": counts(d.format_name for d in found),
+        "access": counts(access_on(d, day).value for d in found),
+        "validity": counts(d.validity for d in found),
+        "risk": counts(d.risk for d in found),
+        "creator": creator_counts(found),
+    }
+
+
+# Records with the newer structured fields: risk, creators, dates (one undated, one closed).
+LIBRARY = "6f1c1e2a-0000-4000-8000-000000000005"
+ARCHIVE = "6f1c1e2a-0000-4000-8000-000000000006"
+
+
+def _shelf(path: str, content: str, **fields: Any) -> SearchDocument:
+    package = fields.pop("package", LIBRARY)
+    return file_doc(package, "library", path, path.rsplit("/", 1)[-1], content, fields.pop("fmt", PDF), path, **fields)
+
+
+SHELF = (
+    _shelf("objects/a.pdf", "river crossing at dawn", date=dt.date(1990, 1, 1), risk="low",
+           dublin_core={"creator": ("Émile Zola", "Studio Lemieux", "Émile Zola")}),
+    _shelf("objects/b.pdf", "river ferry timetable", date=dt.date(1990, 12, 31), risk="high",
+           dublin_core={"creator": ("emile zola",)}),
+    _shelf("objects/c.tif", "river bridge drawing", date=dt.date(2005, 6, 15), risk="medium", fmt=TIFF,
+           dublin_core={"creator": ("Zola, Émile",)}),
+    _shelf("objects/d.txt", "river notes, undated", fmt=TEXT),
+    _shelf("objects/e.pdf", f"river survey by {SECRET}", date=dt.date(2010, 1, 1), risk="high", access=CLOSED,
+           dublin_core={"creator": (f"{SECRET} Zola", "Émile Zola")}),
+    _shelf("objects/f.pdf", "river crossing sketch", date=dt.date(1990, 1, 1), risk="low", package=ARCHIVE,
+           dublin_core={"creator": "Studio Lemieux"}),
+)  # fmt: skip
+
+
 class SearchContract:
     """Tests every SearchIndex must pass. Subclasses provide the `search_index` fixture."""
 
@@ -305,11 +423,17 @@ class SearchContract:
             if not viewer.sees_closed:
                 assert not {key(doc) for doc in GUARDED if not sees(viewer, doc, TODAY)} & self.keys(results)
 
-    def test_operator_words_are_plain_words(self, loaded: SearchIndex) -> None:
-        # "NOT harbour" is two words that must both appear, not an exclusion.
-        assert self.find(loaded, "NOT harbour").total == 0
-        assert self.find(loaded, "-harbour").total == self.find(loaded, "harbour").total
-        assert self.find(loaded, "(harbour)").total == self.find(loaded, "harbour").total
+    def test_operators_only_in_capitals(self, loaded: SearchIndex) -> None:
+        # NOT and - exclude; lower-case "not" is a word that must appear (no document has it).
+        harbour = {key(d) for d in DOCUMENTS if "harbour" in (d.content + (d.title or "") + (d.path or "")).lower()}
+        assert len(harbour) == 3
+        everything_else = {key(d) for d in DOCUMENTS} - harbour
+        assert self.keys(self.find(loaded, "NOT harbour", limit=100)) == everything_else
+        assert self.keys(self.find(loaded, "-harbour", limit=100)) == everything_else
+        assert self.find(loaded, "not harbour").total == 0
+        assert self.keys(self.find(loaded, "(harbour)")) == harbour
+        assert self.paths(self.find(loaded, "budget and vote")) == ["objects/minutes/1999.pdf"]
+        assert self.find(loaded, "dredging or budget").total == 0
 
     def test_quoted_words_match_as_words(self, loaded: SearchIndex) -> None:
         assert self.paths(self.find(loaded, '"dredging"')) == ["objects/minutes/2000.pdf"]
@@ -482,6 +606,8 @@ class SearchContract:
             "format": (FacetCount(PDF[1], 3),),
             "access": (FacetCount("open", 4),),
             "validity": (),  # none of these documents was characterised
+            "risk": (),
+            "creator": (),
         }
         for hit in results.hits:
             assert SECRET not in (hit.snippet or "").lower()
@@ -607,6 +733,8 @@ class SearchContract:
                         "format": counts(d.format_name for d in expected),
                         "access": counts(access_on(d, day).value for d in expected),
                         "validity": counts(d.validity for d in expected if d.validity),
+                        "risk": counts(d.risk for d in expected),
+                        "creator": creator_counts(expected),
                     }, context
 
     def test_pages_are_cut_from_what_the_viewer_may_see(self, guarded: SearchIndex) -> None:
@@ -828,6 +956,8 @@ class SearchContract:
                 "format": counts(d.format_name for d in expected),
                 "access": counts("open" for _ in expected),
                 "validity": counts(d.validity for d in expected if d.validity),
+                "risk": counts(d.risk for d in expected),
+                "creator": creator_counts(expected),
             }, roles
         (mets,) = self.find(housekept, "premis", roles=ALL_ROLES).hits
         assert (mets.path, mets.role) == (f"METS.{MINUTES}.xml", "metadata")
@@ -863,3 +993,366 @@ class SearchContract:
         every = self.find(search_index, "parish", facets=("validity",), limit=100)
         assert self.facet_counts(every)["validity"] == {"invalid": 1, "valid": 1}  # never characterised: no value
         assert {hit.path: hit.validity for hit in every.hits}["objects/old.pdf"] is None
+
+    # --- the query language: phrases, AND/OR/NOT, prefixes, brackets ----------------------
+
+    def check_query(self, index: SearchIndex, documents: Iterable[SearchDocument], text: str, **options: Any) -> None:
+        """The hit set, total and every facet count are what the contract says, for this query."""
+        query = SearchQuery(text=text, facets=FACETS, limit=100, today=TODAY, **options)
+        results = index.search(query)
+        found = expected_hits(documents, query)
+
+        assert self.keys(results) == {key(d) for d in found}, (text, options)
+        assert results.total == len(found), (text, options)
+        assert self.facet_counts(results) == expected_facets(found, TODAY), (text, options)
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ('"harbour photograph"', {"objects/photos/harbour_view-01.tif"}),
+            ('"photograph harbour"', set()),  # in this order only
+            ('"view harbour"', set()),  # "Harbour view" is the title, "harbour photograph" the text: two fields
+            ('"port photographer"', {"objects/photos/harbour_view-01.tif"}),
+            ('"photographer studio"', set()),  # two Dublin Core values are two fields
+            ('"photos harbour view"', {"objects/photos/harbour_view-01.tif"}),  # across path separators
+            ('"minutes of montreal"', {None}),
+            ('"harbour pho"*', {"objects/photos/harbour_view-01.tif"}),
+            ("harbour AND pier", {"objects/photos/harbour_view-01.tif"}),
+            ("dredging OR budget", {"objects/minutes/1999.pdf", "objects/minutes/2000.pdf"}),
+            ("harbour NOT pier", {"objects/minutes/2000.pdf", "objects/notes/field notes.txt"}),
+            ("harbour -pie*", {"objects/minutes/2000.pdf", "objects/notes/field notes.txt"}),
+            ("(dredging OR budget) minutes", {"objects/minutes/1999.pdf", "objects/minutes/2000.pdf"}),
+            ("(dredging OR budget) -vote", {"objects/minutes/2000.pdf"}),
+            ("-(dredging OR budget) -harbour -council", {None, "objects/notes/map.pdf"}),
+            ("dredging OR -harbour", {None, "objects/minutes/1999.pdf", "objects/minutes/2000.pdf",
+                                      "objects/notes/map.pdf"}),
+            ("NOT NOT dredging", {"objects/minutes/2000.pdf"}),
+            ("quebec OR (harbour -(pier OR dredging))", {"objects/notes/map.pdf", "objects/notes/field notes.txt"}),
+        ],
+    )  # fmt: skip
+    def test_query_language(self, loaded: SearchIndex, text: str, expected: set[str | None]) -> None:
+        results = self.find(loaded, text, limit=100)
+
+        assert set(self.paths(results)) == expected
+        assert results.total == len(results.hits)
+        self.check_query(loaded, DOCUMENTS, text)
+
+    @pytest.mark.parametrize(
+        "text",
+        ["-harbour", "NOT harbour -council", "-(harbour OR coast)", "council OR -harbour", "-nothingatall",
+         "minu* -(vote OR pier)", "(montreal OR quebec) -coast", '"survey notes" OR -"field notes"'],
+    )  # fmt: skip
+    def test_exclusions_count_every_document_the_viewer_may_see(self, guarded: SearchIndex, text: str) -> None:
+        for viewer in (Role.RESEARCHER, Role.ARCHIVIST):
+            self.check_query(guarded, (*DOCUMENTS, *GUARDED), text, viewer=viewer)
+
+    def test_accents_are_ignored_both_ways(self, search_index: SearchIndex) -> None:
+        search_index.index(
+            [
+                file_doc(SURVEY, "s", "objects/a.txt", "Montréal harbour", "plain", TEXT, "x-1"),
+                file_doc(SURVEY, "s", "objects/b.txt", "Montreal harbour", "plain", TEXT, "x-2"),
+            ]
+        )
+        both = {"objects/a.txt", "objects/b.txt"}
+        for text in ("montreal", "Montréal", "MONTRÉAL", '"montreal harbour"', '"Montréal harb"*', "montr*", "montré*"):
+            assert set(self.paths(self.find(search_index, text))) == both, text
+
+    def test_a_typed_word_never_matches_an_element_mark(self, loaded: SearchIndex) -> None:
+        for text in ("\ue000creator", '"\ue000creator port"', "\ue000coverage", "\ue000cre*", "creator*"):
+            assert self.find(loaded, text).total == 0, text
+        assert self.paths(self.find(loaded, "\ue000photographer")) == ["objects/photos/harbour_view-01.tif"]
+
+    def test_snippets_mark_only_the_terms_a_hit_contains(self, loaded: SearchIndex) -> None:
+        (hit,) = self.find(loaded, "discussion OR -vote", package=MINUTES, kind="file", puid=PDF[0]).hits[:1]
+
+        assert hit.path == "objects/minutes/1999.pdf"
+        assert hit.snippet is not None
+        assert f"{HIGHLIGHT_START}discussion{HIGHLIGHT_END}" in hit.snippet
+        assert f"{HIGHLIGHT_START}vote" not in hit.snippet
+        (excluded,) = self.find(loaded, "budget -dredging").hits
+        assert excluded.snippet is not None and f"{HIGHLIGHT_START}budget{HIGHLIGHT_END}" in excluded.snippet
+
+    # --- filters, facets and sorts on the structured fields --------------------------------
+
+    @pytest.fixture
+    def shelved(self, search_index: SearchIndex) -> SearchIndex:
+        assert search_index.index([*DOCUMENTS, *SHELF]) == len(DOCUMENTS) + len(SHELF)
+        return search_index
+
+    @pytest.mark.parametrize(
+        ("filters", "researcher", "archivist"),
+        [
+            ({"risk": "high"}, {"b.pdf"}, {"b.pdf", "e.pdf"}),
+            ({"risk": "low"}, {"a.pdf", "f.pdf"}, {"a.pdf", "f.pdf"}),
+            ({"format_name": TIFF[1]}, {"c.tif"}, {"c.tif"}),
+            ({"format_name": "tagged image file format"}, set(), set()),  # a format's name exactly
+            ({"creator": "EMILE ZOLA"}, {"a.pdf", "b.pdf"}, {"a.pdf", "b.pdf", "e.pdf"}),
+            ({"creator": "Zola, Emile"}, {"c.tif"}, {"c.tif"}),
+            ({"creator": "zola"}, set(), set()),  # the whole value, not a word of it
+            ({"creator": "studio  lemieux"}, {"a.pdf", "f.pdf"}, {"a.pdf", "f.pdf"}),
+            ({"date_from": dt.date(1990, 1, 1), "date_to": dt.date(1990, 12, 31)},
+             {"a.pdf", "b.pdf", "f.pdf"}, {"a.pdf", "b.pdf", "f.pdf"}),
+            ({"date_from": dt.date(1990, 1, 2)}, {"b.pdf", "c.tif"}, {"b.pdf", "c.tif", "e.pdf"}),
+            ({"date_to": dt.date(1990, 1, 1)}, {"a.pdf", "f.pdf"}, {"a.pdf", "f.pdf"}),
+            ({"date_to": dt.date(1989, 12, 31)}, set(), set()),
+            ({"date_from": dt.date(1, 1, 1), "date_to": dt.date(9999, 12, 31)},  # undated documents never match
+             {"a.pdf", "b.pdf", "c.tif", "f.pdf"}, {"a.pdf", "b.pdf", "c.tif", "e.pdf", "f.pdf"}),
+            ({"date_from": dt.date(2006, 1, 1), "date_to": dt.date(2005, 1, 1)}, set(), set()),
+            ({"risk": "low", "package": ARCHIVE}, {"f.pdf"}, {"f.pdf"}),
+        ],
+    )  # fmt: skip
+    def test_filters_on_structured_fields(
+        self, shelved: SearchIndex, filters: dict[str, Any], researcher: set[str], archivist: set[str]
+    ) -> None:
+        for viewer, expected in ((Role.RESEARCHER, researcher), (Role.ARCHIVIST, archivist)):
+            results = self.find(shelved, "river", viewer=viewer, today=TODAY, limit=100, **filters)
+
+            assert {hit.name for hit in results.hits} == expected, viewer
+            assert results.total == len(expected)
+            self.check_query(shelved, (*DOCUMENTS, *SHELF), "river", viewer=viewer, **filters)
+            self.check_query(shelved, (*DOCUMENTS, *SHELF), "", viewer=viewer, **filters)
+
+    def test_risk_and_creator_facets(self, shelved: SearchIndex) -> None:
+        results = self.find(shelved, "river", facets=FACETS, today=TODAY)
+
+        assert results.facets["risk"] == (FacetCount("low", 2), FacetCount("high", 1), FacetCount("medium", 1))
+        # As written, once per document (a.pdf names Zola twice), commonest first, ties by value.
+        assert results.facets["creator"] == (
+            FacetCount("Studio Lemieux", 2),
+            FacetCount("Zola, Émile", 1),
+            FacetCount("emile zola", 1),
+            FacetCount("Émile Zola", 1),
+        )
+        archivist = self.find(shelved, "river", facets=("creator",), viewer=Role.ADMIN, today=TODAY)
+        assert self.facet_counts(archivist)["creator"] == {
+            "Studio Lemieux": 2, "Zola, Émile": 1, "emile zola": 1, "Émile Zola": 2, f"{SECRET} Zola": 1,
+        }  # fmt: skip
+        (hit,) = self.find(shelved, "ferry").hits
+        assert hit.risk == "high"
+
+    def test_a_facet_lists_at_most_facet_size_values(self, search_index: SearchIndex) -> None:
+        many = [
+            file_doc(SURVEY, "s", f"objects/{n:03}.txt", None, "ledger", TEXT, f"m{n}",
+                     dublin_core={"creator": (f"writer {n:03}",)})
+            for n in range(FACET_SIZE + 20)
+        ]  # fmt: skip
+        popular = [
+            file_doc(SURVEY, "s", f"objects/p{n}.txt", None, "ledger", TEXT, f"p{n}", dublin_core={"creator": ("zz",)})
+            for n in range(3)
+        ]
+        search_index.index([*many, *popular])
+
+        creators = self.find(search_index, "ledger", facets=("creator",)).facets["creator"]
+        assert len(creators) == FACET_SIZE
+        assert creators[0] == FacetCount("zz", 3)
+        assert creators[1:] == tuple(FacetCount(f"writer {n:03}", 1) for n in range(FACET_SIZE - 1))
+
+    def test_sort_by_date(self, shelved: SearchIndex) -> None:
+        newest = self.find(shelved, "river", sort="newest", viewer=Role.ADMIN, today=TODAY)
+        oldest = self.find(shelved, "river", sort="oldest", viewer=Role.ADMIN, today=TODAY)
+
+        # Undated last either way; the two of 1990-01-01 by package, then path.
+        assert [hit.name for hit in newest.hits] == ["e.pdf", "c.tif", "b.pdf", "a.pdf", "f.pdf", "d.txt"]
+        assert [hit.name for hit in oldest.hits] == ["a.pdf", "f.pdf", "b.pdf", "c.tif", "e.pdf", "d.txt"]
+        public = self.find(shelved, "river", sort="newest", today=TODAY)
+        assert [hit.name for hit in public.hits] == ["c.tif", "b.pdf", "a.pdf", "f.pdf", "d.txt"]
+
+    def test_equal_scores_are_ordered_by_package_then_path(self, search_index: SearchIndex) -> None:
+        paths = ["objects/c.txt", "objects/a.txt", "objects/b.txt"]
+        search_index.index(
+            [file_doc(package, "same", path, None, "identical words", TEXT, "t") for package in (SURVEY, MINUTES)
+             for path in paths]
+        )  # fmt: skip
+
+        for text in ("identical", "", "-nothing"):
+            results = self.find(search_index, text)
+            assert [(hit.package, hit.path) for hit in results.hits] == [
+                (package, path) for package in sorted((SURVEY, MINUTES)) for path in sorted(paths)
+            ], text
+
+    def test_unknown_sort_is_refused(self, loaded: SearchIndex) -> None:
+        with pytest.raises(SearchError, match="sort"):
+            self.find(loaded, "harbour", sort="alphabetical")
+
+    # --- deep paging ---------------------------------------------------------------------
+
+    @pytest.fixture
+    def crowded(self, search_index: SearchIndex) -> SearchIndex:
+        docs = [
+            file_doc(
+                (SURVEY, MINUTES, CASES)[n % 3], "crowd", f"objects/{n:03}.txt", None,
+                "crowd " + " ".join(["echo"] * (n % 5)), TEXT, f"c{n}",
+                date=None if n % 7 == 0 else dt.date(2000, 1, 1) + dt.timedelta(days=n % 11),
+                access=CLOSED if n % 4 == 0 else OPEN, opening_date=TOMORROW if n % 8 == 0 else None,
+            )
+            for n in range(47)
+        ]  # fmt: skip
+        assert search_index.index(docs) == len(docs)
+        return search_index
+
+    def pages(self, index: SearchIndex, text: str, **options: Any) -> list[SearchResults]:
+        pages = [self.find(index, text, limit=4, today=TODAY, **options)]
+        while pages[-1].next_after is not None:
+            pages.append(self.find(index, text, limit=4, today=TODAY, after=pages[-1].next_after, **options))
+            assert len(pages) < 100
+        return pages
+
+    @pytest.mark.parametrize("sort", ["relevance", "newest", "oldest"])
+    @pytest.mark.parametrize("text", ["crowd", "echo", "", "-echo", "crowd OR -echo"])
+    @pytest.mark.parametrize("viewer", [Role.RESEARCHER, Role.ADMIN])
+    def test_cursor_pages_cover_every_hit_once(self, crowded: SearchIndex, sort: str, text: str, viewer: Role) -> None:
+        whole = self.find(crowded, text, limit=100, sort=sort, viewer=viewer, today=TODAY)
+        pages = self.pages(crowded, text, sort=sort, viewer=viewer)
+        walked = [(hit.package, hit.path) for page in pages for hit in page.hits]
+
+        assert walked == [(hit.package, hit.path) for hit in whole.hits]
+        assert len(walked) == len(set(walked)) == whole.total
+        assert {page.total for page in pages} == {whole.total}
+        assert all(len(page.hits) == 4 for page in pages[:-1])
+        assert whole.next_after is None
+        if viewer is Role.RESEARCHER:
+            assert all(hit.access is OPEN for page in pages for hit in page.hits)
+
+    def test_a_cursor_after_the_last_page(self, crowded: SearchIndex) -> None:
+        first = self.find(crowded, "echo", limit=1000)
+        assert first.next_after is None
+        exact = self.find(crowded, "echo", limit=first.total - 1)
+        assert exact.next_after is not None
+        (last,) = self.find(crowded, "echo", after=exact.next_after, limit=5).hits
+        assert (last.package, last.path) == (first.hits[-1].package, first.hits[-1].path)
+
+    @pytest.mark.parametrize(
+        "cursor",
+        [
+            "not a cursor", "", "!!!!", base64.urlsafe_b64encode(b"{}").decode(),
+            base64.urlsafe_b64encode(b"[1, 2, 3]").decode(),
+            base64.urlsafe_b64encode(json.dumps([1, "relevance", "x", 5, None]).encode()).decode(),
+            base64.urlsafe_b64encode(b"\xff\xfe").decode(), "A" * 20000,
+        ],
+    )  # fmt: skip
+    def test_a_tampered_cursor_is_refused(self, crowded: SearchIndex, cursor: str) -> None:
+        with pytest.raises(SearchError, match="cursor"):
+            self.find(crowded, "crowd", after=cursor)
+
+    def test_a_cursor_keeps_to_its_sort(self, crowded: SearchIndex) -> None:
+        cursor = self.find(crowded, "crowd", limit=2, sort="newest").next_after
+        assert cursor is not None
+
+        with pytest.raises(SearchError, match="cursor"):
+            self.find(crowded, "crowd", after=cursor, sort="relevance")
+        with pytest.raises(SearchError, match="cursor"):
+            self.find(crowded, "crowd", after=cursor, sort="newest", offset=2)
+
+    def test_pages_deeper_than_the_window_need_the_cursor(self, loaded: SearchIndex) -> None:
+        assert self.find(loaded, "", offset=MAX_WINDOW - 20, limit=20).hits == ()
+        with pytest.raises(SearchError, match="--page-after"):
+            self.find(loaded, "", offset=MAX_WINDOW - 19, limit=20)
+        with pytest.raises(SearchError, match="--page-after"):
+            self.find(loaded, "harbour", limit=MAX_WINDOW + 1)
+
+    # --- rebuilding beside the live index -------------------------------------------------
+
+    def test_a_rebuild_replaces_the_index_when_finished(self, loaded: SearchIndex) -> None:
+        rebuild = loaded.start_rebuild()
+        assert rebuild.index(GUARDED) == len(GUARDED)
+
+        # Until finish() the live index answers as before.
+        assert self.paths(self.find(loaded, "dredging")) == ["objects/minutes/2000.pdf"]
+        assert self.find(loaded, SHARED, viewer=Role.ADMIN).total == 0
+        assert loaded.packages() == {MINUTES, SURVEY}
+        rebuild.finish()
+
+        assert self.find(loaded, "dredging").total == 0
+        assert loaded.packages() == {CASES, SEALED}
+        assert self.find(loaded, SHARED, viewer=Role.ADMIN).total == len(GUARDED)
+        assert self.find(loaded, SECRET, today=TODAY).total == 0  # closure holds on the new index
+        assert loaded.index(DOCUMENTS[:2]) == 2  # and it takes new documents
+        assert self.find(loaded, "budget").total == 1
+
+    def test_an_abandoned_rebuild_leaves_the_index_alone(self, loaded: SearchIndex) -> None:
+        rebuild = loaded.start_rebuild()
+        rebuild.index(GUARDED)
+        rebuild.abandon()
+
+        assert loaded.packages() == {MINUTES, SURVEY}
+        assert self.find(loaded, SHARED, viewer=Role.ADMIN).total == 0
+        assert self.find(loaded, "", limit=0).total == len(DOCUMENTS)
+        assert loaded.index(GUARDED[:1]) == 1
+
+    # --- closure, for every feature, and the property that sums it up ------------------------
+
+    @pytest.mark.parametrize(
+        "options",
+        [
+            {}, {"sort": "newest"}, {"sort": "oldest"}, {"risk": "high"}, {"creator": "Émile Zola"},
+            {"creator": f"{SECRET} zola"}, {"format_name": WORD[1]}, {"puid": WORD[0]},
+            {"date_from": dt.date(2010, 1, 1)}, {"package": SEALED}, {"access": CLOSED}, {"roles": ALL_ROLES},
+        ],
+    )  # fmt: skip
+    def test_no_feature_reaches_a_closed_document(self, search_index: SearchIndex, options: dict[str, Any]) -> None:
+        everything = (*DOCUMENTS, *GUARDED, *SHELF)
+        search_index.index(everything)
+        hidden = {key(d) for d in everything if not sees(Role.RESEARCHER, d, TODAY)}
+        for text in ("", SECRET, f"{SECRET[:5]}*", f'"{SECRET} zola"', f"-{SECRET}", "NOT harbour", "river OR -x",
+                     "inquiry", f"{SECRET} OR inquiry OR river", "zola"):  # fmt: skip
+            self.check_query(search_index, everything, text, **options)
+            for page in self.pages(search_index, text, **options):
+                assert not hidden & self.keys(page), (text, options)
+                for hit in page.hits:
+                    assert SECRET not in repr(hit).lower(), (text, options)
+
+    # Every backend's subclass runs this same method: differing executors is the point, not a mistake.
+    @settings(
+        max_examples=40,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.differing_executors],
+    )
+    @given(data=st.data())
+    def test_property_a_researcher_sees_exactly_the_contract(self, search_index: SearchIndex, data: Any) -> None:
+        documents = data.draw(st.lists(_documents, min_size=1, max_size=25, unique_by=key))
+        text = data.draw(_queries)
+        options = data.draw(_options)
+        search_index.clear()
+        search_index.index(documents)
+
+        self.check_query(search_index, documents, text, **options)
+
+
+# --- random documents and queries for the property test ------------------------------------------
+
+_WORDS = ("harbour", "Montréal", "montreal", "quay", "minutes", "vote", "québec", "pier", "pie")
+_day_choices = st.sampled_from([None, YESTERDAY, TODAY, TOMORROW, dt.date(1990, 5, 1)])
+_documents = st.builds(
+    lambda package, n, title, content, access, opening, risk, creators, fmt, date, role: file_doc(
+        package, "random", f"objects/{n}.txt", title, content, fmt, f"r{n}", access=access, opening_date=opening,
+        risk=risk, dublin_core={"creator": creators} if creators else {}, date=date, role=role,
+    ),
+    st.sampled_from([SURVEY, CASES]),
+    st.integers(0, 60),
+    st.none() | st.lists(st.sampled_from(_WORDS), max_size=3).map(" ".join),
+    st.lists(st.sampled_from(_WORDS), max_size=8).map(" ".join),
+    st.sampled_from([OPEN, CLOSED]),
+    _day_choices,
+    st.sampled_from([None, "low", "high"]),
+    st.lists(st.sampled_from(["Émile Zola", "emile zola", "Studio Lemieux"]), max_size=2, unique=True).map(tuple),
+    st.sampled_from([PDF, TEXT]),
+    _day_choices,
+    st.sampled_from([None, "original", "metadata"]),
+)  # fmt: skip
+_terms = st.sampled_from(_WORDS) | st.sampled_from(["mon*", "pi*", "que*", '"harbour quay"', '"quay harbour"'])
+_queries = st.recursive(
+    _terms,
+    lambda inner: st.one_of(
+        st.lists(inner, min_size=2, max_size=3).map(" ".join),
+        st.lists(inner, min_size=2, max_size=3).map(lambda parts: "(" + " OR ".join(parts) + ")"),
+        inner.map(lambda part: f"-({part})"),
+        inner.map(lambda part: f"NOT {part}"),
+        st.tuples(inner, inner).map(lambda parts: f"({parts[0]} OR -{parts[1]})"),
+    ),
+    max_leaves=5,
+) | st.just("")
+_options = st.sampled_from(
+    [{}, {"risk": "high"}, {"creator": "EMILE ZOLA"}, {"puid": TEXT[0]}, {"date_from": YESTERDAY},
+     {"date_to": TODAY, "sort": "oldest"}, {"access": OPEN}, {"roles": ALL_ROLES}, {"kind": "file"},
+     {"viewer": Role.ARCHIVIST}]
+)  # fmt: skip

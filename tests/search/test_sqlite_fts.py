@@ -17,9 +17,11 @@ import pytest
 from strongroom.errors import ConfigError, SearchError
 from strongroom.model import AccessStatus
 from strongroom.search import open_search, search_kinds
-from strongroom.search.base import Role, SearchDocument, SearchQuery
+from strongroom.search import query as language
+from strongroom.search.base import FACETS, MAX_WINDOW, Role, SearchDocument, SearchQuery
 from strongroom.search.sqlite_fts import SCHEMA_VERSION, SqliteSearchIndex, match_expression
-from tests.contracts.search_contract import DOCUMENTS, GUARDED, SECRET, SearchContract
+from strongroom.search.sqlite_query import Plan
+from tests.contracts.search_contract import DOCUMENTS, GUARDED, SECRET, SHELF, SearchContract
 
 
 class TestSqliteContract(SearchContract):
@@ -60,21 +62,39 @@ def check_integrity(path: Path) -> None:
         ("", None),
         ("   ", None),
         ("minutes", '"minutes"'),
-        ("council minutes", '"council" AND "minutes"'),
+        ("council minutes", '(("council") AND ("minutes"))'),
         ("minu*", '"minu"*'),
         ("minu**", '"minu"*'),
-        ('say "hi"', '"say" AND """hi"""'),
-        ("a:b", '"a:b"'),
-        ("-foo", '"-foo"'),
-        ("AND", '"AND"'),
+        ('say "hi there"', '(("say") AND ("hi there"))'),
+        ('"harbour pho"*', '"harbour pho"*'),
+        ("a:b", '"a b"'),
+        ("AND", None),
         ('( * - " ≠', None),
-        ("(harbour)", '"(harbour)"'),
-        ("nul\x00byte", '"nul" AND "byte"'),
-        ("ha*bour", '"ha*bour"'),
+        ("(harbour)", '"harbour"'),
+        ("nul\x00byte", '"nul byte"'),
+        ("ha*bour", '"ha bour"'),
+        ("Montréal OR quay", '(("montreal") OR ("quay"))'),
+        ("harbour -pier", '(("harbour")) NOT (("pier"))'),
+        ("NEAR(harbour pier)", '(("near") AND ((("harbour") AND ("pier"))))'),
+        ("-harbour", None),  # every row except: SQL, not FTS5
+        ("harbour OR -pier", None),
     ],
 )
 def test_match_expression(text: str, expected: str | None) -> None:
     assert match_expression(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["-harbour", "harbour OR -pier", "(a OR -b) c -d", "-(a b) OR c*", "NOT NOT x", '"x y"* -"z w"']
+)
+def test_every_fts_word_is_quoted(text: str) -> None:
+    plan = Plan()
+    plan.add_tree(language.parse(text))
+    expressions = [plan.match, *(v for v in plan.params.values() if isinstance(v, str))]
+    for expression in filter(None, expressions):
+        # Outside the quotes only brackets, operators and prefix stars: nothing typed is FTS5 syntax.
+        outside = "".join(expression.split('"')[::2])
+        assert set(outside.replace("AND", "").replace("OR", "").replace("NOT", "")) <= set("() *"), expression
 
 
 # --- SQLite specifics -------------------------------------------------------------------------
@@ -297,10 +317,9 @@ def test_an_index_from_the_first_release_is_dropped_and_made_anew(db: Path) -> N
 
     conn = sqlite3.connect(db)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
         columns = {row[1] for row in conn.execute("PRAGMA table_info(documents)")}
-        assert {"dublin_core", "dublin_core_json", "content", "access", "opening_date", "version", "role",
-                "validity"} <= columns  # fmt: skip
+        assert {"access", "opening_date", "role", "validity", "risk", "date"} <= columns
         assert "text" not in columns
     finally:
         conn.close()
@@ -337,14 +356,32 @@ def test_the_column_layout(db: Path) -> None:
     conn = sqlite3.connect(db)
     try:
         fts = [row[1] for row in conn.execute("PRAGMA table_info(documents_fts)")]
-        plain = [row[1] for row in conn.execute("PRAGMA table_info(documents)")]
+        texts = [row[1] for row in conn.execute("PRAGMA table_info(texts)")]
+        narrow = [row[1] for row in conn.execute("PRAGMA table_info(documents)")]
+        creators = [row[1] for row in conn.execute("PRAGMA table_info(creators)")]
     finally:
         conn.close()
 
     assert fts == ["title", "name", "path", "dublin_core", "package_name", "format_name", "puid", "content"]
-    plain_only = {"id", "package", "kind", "version", "dublin_core_json", "date", "access", "opening_date", "file_uuid"}
-    plain_only |= {"role", "validity"}
-    assert set(plain) == set(fts) | plain_only
+    assert set(texts) == {"id", *fts, "version", "dublin_core_json", "file_uuid"}
+    # No long text in the table every filter, sort and facet reads.
+    assert set(narrow) == {"id", "package", "path", "kind", "puid", "format_name", "risk", "validity", "role",
+                           "date", "access", "opening_date"}  # fmt: skip
+    assert creators == ["doc", "value", "key"]
+
+
+def test_an_index_of_schema_4_is_dropped_and_made_anew(db: Path) -> None:
+    with SqliteSearchIndex(db) as index:
+        index.index(DOCUMENTS)
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA user_version = 4")
+    conn.close()
+
+    with SqliteSearchIndex(db) as index:
+        assert index.packages() == set()
+        assert index.index(SHELF) == len(SHELF)
+        assert index.search(SearchQuery(text="", creator="emile zola", limit=0)).total == 2
+    check_integrity(db)
 
 
 def test_dublin_core_element_names_are_marked_tokens(db: Path) -> None:
@@ -374,15 +411,17 @@ def test_dublin_core_element_names_are_marked_tokens(db: Path) -> None:
 
 def test_visibility_is_part_of_every_statement_a_researcher_runs(db: Path) -> None:
     with SqliteSearchIndex(db) as index:
-        index.index([*DOCUMENTS, *GUARDED])
+        index.index([*DOCUMENTS, *GUARDED, *SHELF])
         statements: list[str] = []
         assert index._conn is not None
         index._conn.set_trace_callback(statements.append)
-        index.search(SearchQuery(text="inquiry", facets=("package", "puid", "format", "access")))
+        index.search(SearchQuery(text="inquiry OR -harbour", facets=FACETS, sort="newest"))
+        index.search(SearchQuery(text="river", facets=("creator",), creator="emile zola"))
         index._conn.set_trace_callback(None)
 
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    assert len(selects) == 6  # the total, the page and four facets
+    # Each search: the total, the page, the hits' details, their snippets, and a query per facet.
+    assert len(selects) == 2 * 4 + len(FACETS) + 1
     assert all("d.access = 'open'" in s for s in selects)
 
 
@@ -448,3 +487,100 @@ def test_open_search_unknown_kind_lists_the_known_ones() -> None:
 def test_open_search_bad_options(options: dict[str, object], complaint: str) -> None:
     with pytest.raises(ConfigError, match=complaint):
         open_search("sqlite", options)
+
+
+# --- rebuilding beside the live file ----------------------------------------------------------
+
+
+def leftovers(db: Path) -> list[str]:
+    return sorted(p.name for p in db.parent.iterdir() if p.name != db.name and not p.name.endswith(("-wal", "-shm")))
+
+
+def test_a_rebuild_fills_a_new_file_and_swaps_it_in(db: Path) -> None:
+    with SqliteSearchIndex(db) as live, SqliteSearchIndex(db) as other:
+        live.index(DOCUMENTS)
+        rebuild = live.start_rebuild()
+        assert rebuild.path.parent == db.parent and rebuild.path.name.startswith(f"{db.name}.rebuild-")
+        rebuild.index(GUARDED)
+        # Both instances keep answering from the live file meanwhile.
+        assert other.search(SearchQuery(text="dredging")).total == 1
+        assert other.search(SearchQuery(text="inquiry", viewer=Role.ADMIN)).total == 0
+        rebuild.finish()
+
+        assert db.is_symlink() and db.resolve() == rebuild.path.resolve()
+        for index in (live, other):  # the other instance notices the new file on its next use
+            assert index.search(SearchQuery(text="dredging")).total == 0
+            assert index.search(SearchQuery(text="inquiry", viewer=Role.ADMIN)).total == len(GUARDED)
+        other.index(DOCUMENTS[:2])
+        assert live.search(SearchQuery(text="budget")).total == 1
+
+        second = live.start_rebuild()
+        second.index(DOCUMENTS)
+        second.finish()
+        assert leftovers(db) == [second.path.name]  # the first rebuilt file is gone
+        assert other.search(SearchQuery(text="dredging")).total == 1
+        with pytest.raises(SearchError, match="already"):
+            second.index(DOCUMENTS)
+        second.abandon()  # after finish: nothing to do
+        assert live.search(SearchQuery(text="dredging")).total == 1
+    check_integrity(db)
+    with SqliteSearchIndex(db) as reopened:
+        assert reopened.search(SearchQuery(text="", limit=0)).total == len(DOCUMENTS)
+
+
+def test_an_abandoned_rebuild_deletes_its_file(db: Path) -> None:
+    with SqliteSearchIndex(db) as live:
+        live.index(DOCUMENTS)
+        rebuild = live.start_rebuild()
+        rebuild.index(GUARDED)
+        assert rebuild.path.exists()
+        rebuild.abandon()
+        rebuild.abandon()
+
+        assert leftovers(db) == []
+        assert not db.is_symlink()
+        assert live.search(SearchQuery(text="dredging")).total == 1
+        with pytest.raises(SearchError, match="already"):
+            rebuild.finish()
+
+
+def test_a_process_reading_during_the_swap_keeps_a_sound_file(db: Path) -> None:
+    # A reader with the old file open in WAL mode must not share -wal/-shm files with the new one.
+    with SqliteSearchIndex(db) as live:
+        live.index(DOCUMENTS)
+        reader = sqlite3.connect(db, isolation_level=None)
+        reader.execute("BEGIN")
+        assert reader.execute("SELECT count(*) FROM documents").fetchone()[0] == len(DOCUMENTS)
+        rebuild = live.start_rebuild()
+        rebuild.index(GUARDED)
+        rebuild.finish()
+        live.index(DOCUMENTS[:1])
+
+        assert reader.execute("SELECT count(*) FROM documents").fetchone()[0] == len(DOCUMENTS)  # its snapshot
+        reader.execute("COMMIT")
+        reader.close()
+        assert live.search(SearchQuery(text="", viewer=Role.ADMIN, limit=0)).total == len(GUARDED) + 1
+    check_integrity(db)
+
+
+# --- deep paging -------------------------------------------------------------------------------
+
+
+def test_cursor_paging_far_beyond_the_window(db: Path) -> None:
+    count = MAX_WINDOW + 250
+    with SqliteSearchIndex(db) as index:
+        index.index(doc(f"p{n % 3}", f"objects/{n:05}.txt", "deep") for n in range(count))
+        seen: set[tuple[str, str | None]] = set()
+        query = SearchQuery(text="deep", limit=2500)
+        pages = 0
+        while True:
+            results = index.search(query)
+            pages += 1
+            seen |= {(hit.package, hit.path) for hit in results.hits}
+            assert results.total == count
+            if results.next_after is None:
+                break
+            query = SearchQuery(text="deep", limit=2500, after=results.next_after)
+        assert (len(seen), pages) == (count, 5)
+        with pytest.raises(SearchError, match="--page-after"):
+            index.search(SearchQuery(text="deep", offset=MAX_WINDOW, limit=1))
