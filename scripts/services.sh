@@ -12,12 +12,12 @@
 # Data lives in ${STRONGROOM_SERVICES_DIR:-<repo>/.services}/<service>. Starting twice is harmless: a running
 # server is found by its PID file and the same exports are printed. Progress goes to stderr, exports to stdout.
 # Each service is a set of functions named <service>_start, <service>_stop and <service>_status; adding one
-# (opensearch...) is those three functions plus its name in SERVICES.
+# is those three functions plus its name in SERVICES.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SERVICES_DIR=${STRONGROOM_SERVICES_DIR:-$REPO/.services}
-SERVICES=(postgresql s3 clamd)
+SERVICES=(postgresql s3 clamd elasticsearch opensearch)
 
 say() { echo "services.sh: $*" >&2; }
 die() {
@@ -508,6 +508,256 @@ clamd_status() {
         echo "clamd: not set up"
     fi
 }
+
+# --- Elasticsearch and OpenSearch ---------------------------------------------------------------------------------
+
+# The integ-test distributions from Maven Central (no bundled JDK, no X-Pack licence to accept). Elasticsearch 8.19's
+# zip has only core analysis (no analysis-common, painless, reindex): the search backend needs none of them.
+# OpenSearch 3 needs Java 21 or newer: the newest JDK found beside the default Java (or STRONGROOM_OPENSEARCH_JAVA_HOME).
+# Both refuse to run as root: as root they run as the system user strongroom-test. One node each, on 127.0.0.1, with
+# a 512 MB heap and the disk watermarks off (a nearly full CI disk must not turn indexes read-only).
+#   STRONGROOM_ELASTICSEARCH_PORT / STRONGROOM_OPENSEARCH_PORT   HTTP port (defaults 19200 / 19210)
+# Start to green takes 15-20 s on a quiet machine, up to a minute under load; the first start also downloads the zip
+# (107 MB / 162 MB, ~10 s) into the Maven repository and unpacks it once under <services>/cache.
+ELASTICSEARCH_VERSION=8.19.21
+OPENSEARCH_VERSION=3.6.0
+SEARCH_USER=strongroom-test
+
+search_version() { if [ "$1" = elasticsearch ]; then echo "$ELASTICSEARCH_VERSION"; else echo "$OPENSEARCH_VERSION"; fi; }
+search_artifact() {
+    if [ "$1" = elasticsearch ]; then
+        echo "org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ELASTICSEARCH_VERSION:zip"
+    else
+        echo "org.opensearch.distribution.integ-test-zip:opensearch:$OPENSEARCH_VERSION:zip"
+    fi
+}
+search_default_port() { if [ "$1" = elasticsearch ]; then echo "${STRONGROOM_ELASTICSEARCH_PORT:-19200}"; else echo "${STRONGROOM_OPENSEARCH_PORT:-19210}"; fi; }
+search_port_variable() { if [ "$1" = elasticsearch ]; then echo STRONGROOM_ELASTICSEARCH_PORT; else echo STRONGROOM_OPENSEARCH_PORT; fi; }
+search_url_variable() { if [ "$1" = elasticsearch ]; then echo STRONGROOM_TEST_ELASTICSEARCH_URL; else echo STRONGROOM_TEST_OPENSEARCH_URL; fi; }
+# The environment variables each launcher reads: ES_* or OPENSEARCH_*.
+search_env_prefix() { if [ "$1" = elasticsearch ]; then echo ES; else echo OPENSEARCH; fi; }
+
+# Run a command as the node's owner: the dedicated user when we are root, ourselves otherwise.
+search_as_owner() {
+    if is_root; then
+        runuser -u "$SEARCH_USER" -- "$@"
+    else
+        "$@"
+    fi
+}
+
+search_ensure_user() {
+    is_root || return 0
+    id "$SEARCH_USER" >/dev/null 2>&1 && return 0
+    say "creating the system user $SEARCH_USER (Elasticsearch and OpenSearch refuse to run as root)"
+    useradd --system --no-create-home --shell /usr/sbin/nologin "$SEARCH_USER" >&2 ||
+        id "$SEARCH_USER" >/dev/null 2>&1 || die "useradd $SEARCH_USER failed; create a non-root user to run the search servers."
+}
+
+# Where installs and nodes live. As root the node runs as $SEARCH_USER, which must reach the folder; when it cannot
+# (a repository under /root, say) everything lives under /tmp instead, as for PostgreSQL.
+search_base() {
+    if is_root && id "$SEARCH_USER" >/dev/null 2>&1 && ! runuser -u "$SEARCH_USER" -- test -x "$SERVICES_DIR" 2>/dev/null; then
+        echo "${TMPDIR:-/tmp}/strongroom-services-$(echo "$SERVICES_DIR" | cksum | cut -d' ' -f1)"
+    else
+        echo "$SERVICES_DIR"
+    fi
+}
+
+search_dir() { echo "$(search_base)/$1"; }
+search_home() { echo "$(search_base)/cache/$1-$(search_version "$1")"; }
+
+# JAVA_HOME of the JDK a node runs on: Elasticsearch 8 on the default Java (17 or newer), OpenSearch 3 on the newest
+# JDK in the default Java's JVM folder (it needs 21 or newer).
+search_java_major() { "$1/bin/java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1; }
+
+search_java_home() {
+    local service=$1 java default_home jvm_dir candidate best="" best_major=0 major
+    if [ "$service" = opensearch ] && [ -n "${STRONGROOM_OPENSEARCH_JAVA_HOME:-}" ]; then
+        echo "$STRONGROOM_OPENSEARCH_JAVA_HOME"
+        return 0
+    fi
+    java=$(command -v java 2>/dev/null) || die "No Java found. Install a JDK 17 or newer (Debian: apt-get install -y openjdk-17-jre-headless); OpenSearch 3 needs 21 or newer."
+    default_home=$(dirname "$(dirname "$(readlink -f "$java")")")
+    if [ "$service" = elasticsearch ]; then
+        major=$(search_java_major "$default_home")
+        [ "${major:-0}" -ge 17 ] || die "Elasticsearch $ELASTICSEARCH_VERSION needs Java 17 or newer; the default java ($default_home) is ${major:-unknown}."
+        echo "$default_home"
+        return 0
+    fi
+    jvm_dir=$(dirname "$default_home")
+    for candidate in "$default_home" "$jvm_dir"/*; do
+        [ -x "$candidate/bin/java" ] || continue
+        major=$(search_java_major "$candidate")
+        if [ "${major:-0}" -gt "$best_major" ]; then
+            best=$candidate
+            best_major=$major
+        fi
+    done
+    [ "$best_major" -ge 21 ] ||
+        die "OpenSearch $OPENSEARCH_VERSION needs Java 21 or newer; none found in $jvm_dir (newest: ${best_major}). Install one (e.g. Temurin 21) or set STRONGROOM_OPENSEARCH_JAVA_HOME."
+    echo "$best"
+}
+
+search_install() {
+    local service=$1 home version download staging
+    home=$(search_home "$service")
+    [ -x "$home/bin/$service" ] && return 0
+    command -v mvn >/dev/null 2>&1 || die "Maven (mvn) is needed to fetch $service $(search_version "$service") from Maven Central. Install it (apt-get install -y maven) and retry."
+    command -v unzip >/dev/null 2>&1 || die "unzip is needed to unpack $service. Install it (apt-get install -y unzip) and retry."
+    version=$(search_version "$service")
+    download="$(search_base)/cache/download"
+    mkdir -p "$download"
+    say "fetching $(search_artifact "$service") from Maven Central (once per machine)"
+    mvn -B -q -Dstyle.color=never dependency:copy -Dartifact="$(search_artifact "$service")" -DoutputDirectory="$download" >&2 ||
+        die "mvn dependency:copy of $(search_artifact "$service") failed (output above). Is Maven Central reachable?"
+    # Unpacked beside its final place and moved there in one step, so an interrupted unzip is never taken for an install.
+    staging=$(mktemp -d "$(search_base)/cache/.unzip.XXXXXX")
+    unzip -q "$download/$service-$version.zip" -d "$staging" || die "unzip of $download/$service-$version.zip failed."
+    rm -rf "$home"
+    mv "$staging/$service-$version" "$home"
+    rm -rf "$staging" "$download/$service-$version.zip"
+    [ -x "$home/bin/$service" ] || die "the $service zip did not contain bin/$service."
+}
+
+search_pid() {
+    local pidfile pid
+    pidfile="$(search_dir "$1")/node.pid"
+    [ -f "$pidfile" ] || return 1
+    pid=$(cat "$pidfile" 2>/dev/null || true)
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+search_running_port() { cat "$(search_dir "$1")/node.port"; }
+
+search_exports() { echo "export $(search_url_variable "$1")=http://127.0.0.1:$2"; }
+
+search_green() { curl -sf -o /dev/null "http://127.0.0.1:$1/_cluster/health?wait_for_status=green&timeout=1s"; }
+
+# The launchers leave a /tmp/final-flags* folder per start (their JVM-flags probe ignores *_TMPDIR). Only those of
+# the node's own user; after a start only those a minute old, so another node's probe running right now (the other
+# service may be starting in parallel) is never pulled away. A stop takes them all.
+search_clean_probes() {
+    local owner age=()
+    owner=$(if is_root; then echo "$SEARCH_USER"; else id -un; fi)
+    [ "${1:-}" = all ] || age=(-mmin +1)
+    find /tmp -maxdepth 1 -name 'final-flags*' -user "$owner" "${age[@]}" -exec rm -rf {} + 2>/dev/null || true
+}
+
+search_start_locked() {
+    local service=$1 dir home pid port java_home prefix config variable started=$SECONDS
+    dir=$(search_dir "$service")
+    if pid=$(search_pid "$service"); then
+        port=$(search_running_port "$service")
+        if search_green "$port"; then
+            say "$service already running (PID $pid, port $port)"
+            search_exports "$service" "$port"
+            return 0
+        fi
+        say "$service (PID $pid) runs but is not green on port $port; waiting for it"
+    else
+        search_ensure_user
+        dir=$(search_dir "$service")
+        search_install "$service"
+        home=$(search_home "$service")
+        java_home=$(search_java_home "$service")
+        port=$(search_default_port "$service")
+        variable=$(search_port_variable "$service")
+        if [ -z "${!variable:-}" ] && port_in_use "$port"; then
+            port=$(free_port)
+            say "port $(search_default_port "$service") is taken; using $port (set $(search_port_variable "$service") to choose)"
+        fi
+        # A fresh node each start: the data is the tests' own and the config must match this install.
+        rm -rf "$dir"
+        mkdir -p "$dir/data" "$dir/logs" "$dir/tmp"
+        cp -r "$home/config" "$dir/config"
+        # jvm.options names paths relative to the (read-only) install folder: point them into the node's own.
+        sed -i -e "s|file=logs/|file=$dir/logs/|" -e "s|ErrorFile=logs/|ErrorFile=$dir/logs/|" \
+            -e "s|HeapDumpPath=data|HeapDumpPath=$dir/data|" "$dir/config/jvm.options"
+        config="$dir/config/$service.yml"
+        {
+            echo "cluster.name: strongroom-test"
+            echo "node.name: strongroom-test-$service"
+            echo "discovery.type: single-node"
+            echo "network.host: 127.0.0.1"
+            echo "http.port: $port"
+            echo "path.data: $dir/data"
+            echo "path.logs: $dir/logs"
+            echo "cluster.routing.allocation.disk.threshold_enabled: false"
+            if [ "$service" = elasticsearch ]; then echo "xpack.security.enabled: false"; fi
+        } >>"$config"
+        echo "$port" >"$dir/node.port"
+        is_root && chown -R "$SEARCH_USER:" "$dir"
+        prefix=$(search_env_prefix "$service")
+        say "starting $service $(search_version "$service") on 127.0.0.1:$port (Java $(search_java_major "$java_home"), data in $dir)"
+        # -d daemonises, but the daemon keeps its caller's output: redirected, or a caller reading it would hang until
+        # the node dies. 9>&-: the node must not inherit the start lock either.
+        (cd "$dir" && search_as_owner env "${prefix}_JAVA_HOME=$java_home" "${prefix}_PATH_CONF=$dir/config" \
+            "${prefix}_JAVA_OPTS=-Xms512m -Xmx512m" "${prefix}_TMPDIR=$dir/tmp" \
+            "$home/bin/$service" -d -p "$dir/node.pid" >"$dir/server.log" 2>&1 9>&- </dev/null) || {
+            tail -n 20 "$dir/server.log" >&2 || true
+            die "$service did not start (log above, in $dir/server.log)."
+        }
+    fi
+    local deadline=$((SECONDS + 240))
+    until search_green "$port"; do
+        # The node writes its PID file a few seconds into its start; a file naming a dead process, or none after a
+        # minute, means it failed.
+        if ! search_pid "$service" >/dev/null && { [ -f "$dir/node.pid" ] || [ $((SECONDS - started)) -gt 60 ]; }; then
+            tail -n 20 "$dir/server.log" "$dir/logs/strongroom-test.log" >&2 2>/dev/null || true
+            die "$service stopped while starting (log above, in $dir/logs). Is port $port taken? Set $(search_port_variable "$service") to use another."
+        fi
+        [ $SECONDS -lt $deadline ] || die "$service started but is not green on 127.0.0.1:$port after 240 s; see $dir/logs"
+        sleep 0.5
+    done
+    search_clean_probes
+    search_exports "$service" "$port"
+}
+
+search_stop_locked() {
+    local service=$1 pid
+    if ! pid=$(search_pid "$service"); then
+        say "$service is not running"
+        rm -f "$(search_dir "$service")/node.pid"
+        search_clean_probes all
+        return 0
+    fi
+    say "stopping $service (PID $pid)"
+    kill "$pid"
+    local deadline=$((SECONDS + 60))
+    while kill -0 "$pid" 2>/dev/null; do
+        [ $SECONDS -lt $deadline ] || die "$service (PID $pid) did not stop in 60 s; stop it with: kill -9 $pid"
+        sleep 0.1
+    done
+    rm -f "$(search_dir "$service")/node.pid"
+    search_clean_probes all
+}
+
+search_status() {
+    local service=$1 pid dir
+    dir=$(search_dir "$service")
+    if pid=$(search_pid "$service"); then
+        echo "$service: running (PID $pid) on 127.0.0.1:$(search_running_port "$service"), data in $dir/data"
+    elif [ -x "$(search_home "$service")/bin/$service" ]; then
+        echo "$service: stopped (installed in $(search_home "$service"))"
+    else
+        echo "$service: not set up"
+    fi
+}
+
+search_binary_path() {
+    with_lock "$1" search_install "$1"
+    echo "$(search_home "$1")/bin/$1"
+}
+
+elasticsearch_start() { with_lock elasticsearch search_start_locked elasticsearch; }
+elasticsearch_stop() { with_lock elasticsearch search_stop_locked elasticsearch; }
+elasticsearch_status() { search_status elasticsearch; }
+elasticsearch_binary_path() { search_binary_path elasticsearch; }
+opensearch_start() { with_lock opensearch search_start_locked opensearch; }
+opensearch_stop() { with_lock opensearch search_stop_locked opensearch; }
+opensearch_status() { search_status opensearch; }
+opensearch_binary_path() { search_binary_path opensearch; }
 
 # --- dispatch ----------------------------------------------------------------------------------------------------
 

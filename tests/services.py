@@ -10,11 +10,14 @@
     socket = clamd_socket()                     # clamd with the tests' own signatures (CLAMD_TEST_*)
     with private_clamd(stream_max="1M") as socket:  # a clamd of one's own, with a low size limit
         ...
+    url = elasticsearch_url()                   # Elasticsearch 8.19 (integ-test build), http://127.0.0.1:PORT
+    url = opensearch_url()                      # OpenSearch 3.6
 
 A server that cannot be started is a test error, never a silent skip: only
 STRONGROOM_SKIP_SERVICES=1 skips the tests that need one (say so in the reason).
 A server already running elsewhere can be named with STRONGROOM_TEST_POSTGRESQL_URL
-(or STRONGROOM_TEST_S3_ENDPOINT with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).
+(or STRONGROOM_TEST_S3_ENDPOINT with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or
+STRONGROOM_TEST_ELASTICSEARCH_URL / STRONGROOM_TEST_OPENSEARCH_URL).
 """
 
 from __future__ import annotations
@@ -170,6 +173,29 @@ def fresh_s3_bucket(prefix: str = "strongroom-t") -> Iterator[tuple[str, str]]:
     finally:
         empty_bucket(client, bucket)
         client.delete_bucket(Bucket=bucket)
+
+
+def _search_server_url(service: str, label: str) -> str:
+    variable = f"STRONGROOM_TEST_{service.upper()}_URL"
+    if skip_services_requested():
+        pytest.skip(f"STRONGROOM_SKIP_SERVICES=1: tests that need {label} are skipped")
+    given = os.environ.get(variable)
+    if given:
+        return given
+    exports = start_service(service)
+    if variable not in exports:
+        raise RuntimeError(f"scripts/services.sh start {service} printed no {variable}: {exports}")
+    return exports[variable]
+
+
+def elasticsearch_url() -> str:
+    """The URL of the test Elasticsearch node (8.19, integ-test build: core modules only), starting it if needed."""
+    return _search_server_url("elasticsearch", "Elasticsearch")
+
+
+def opensearch_url() -> str:
+    """The URL of the test OpenSearch node (3.6), starting it if needed."""
+    return _search_server_url("opensearch", "OpenSearch")
 
 
 # --- a private S3 server that a test may stop and start -------------------------------------------------------------

@@ -64,7 +64,21 @@ def _sqlite(options: Mapping[str, object]) -> SearchIndex:
     return SqliteSearchIndex(Path(path).expanduser(), busy_timeout=float(timeout))
 
 
-_FACTORIES: Mapping[str, SearchFactory] = MappingProxyType({"sqlite": _sqlite})
+def _elasticsearch(options: Mapping[str, object]) -> SearchIndex:
+    from strongroom.search.elastic import open_elastic
+
+    return open_elastic("elasticsearch", options)
+
+
+def _opensearch(options: Mapping[str, object]) -> SearchIndex:
+    from strongroom.search.elastic import open_elastic
+
+    return open_elastic("opensearch", options)
+
+
+_FACTORIES: Mapping[str, SearchFactory] = MappingProxyType(
+    {"sqlite": _sqlite, "elasticsearch": _elasticsearch, "opensearch": _opensearch}
+)
 
 
 def search_kinds() -> tuple[str, ...]:
@@ -77,6 +91,9 @@ def open_search(kind: str, options: Mapping[str, object]) -> SearchIndex:
 
     sqlite: `path` (the index file, required), `busy_timeout` (seconds to wait for
     another writer, default 30).
+    elasticsearch, opensearch: `url` (http(s)://host:port, required; credentials in it or in
+    STRONGROOM_SEARCH_USERNAME / STRONGROOM_SEARCH_PASSWORD), `index` (the alias and name
+    prefix, default "strongroom"), `ca_certs` (a PEM file to trust), `timeout` (seconds, default 30).
     """
     factory = _FACTORIES.get(kind)
     if factory is None:
