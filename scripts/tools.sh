@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Install the external tools Strongroom can use for characterisation and validation, quietly and only
-# what is missing (a second run takes a second or two):
+# Install the external tools Strongroom can use for characterisation, validation and full-text extraction,
+# quietly and only what is missing (a second run takes a second or two):
 #
-#   Debian packages  exiftool (libimage-exiftool-perl, + libarchive-zip-perl it needs for zip-based files), mediainfo
-#   Maven Central    JHOVE 1.32 with its format modules, and the veraPDF command-line jar,
+#   Debian packages  exiftool (libimage-exiftool-perl, + libarchive-zip-perl it needs for zip-based files), mediainfo,
+#                    pdftotext (poppler-utils)
+#   Maven Central    JHOVE 1.32 with its format modules, the veraPDF command-line jar and the Apache Tika server jar,
 #                    into $STRONGROOM_TOOLS_DIR (default ~/.local/share/strongroom/tools)
 #
 #   bash scripts/tools.sh          then: strongroom doctor
 #
 # Java 17 and Maven come from apt too when they are missing. ClamAV is started by scripts/services.sh;
-# LibreOffice, ffmpeg, Tika and DROID are not installed here. Recipes and their traps: ../shared/recipes/tools.md.
+# LibreOffice, ffmpeg and DROID are not installed here. Recipes and their traps: ../shared/recipes/tools.md.
 set -euo pipefail
 
 TOOLS_DIR="${STRONGROOM_TOOLS_DIR:-$HOME/.local/share/strongroom/tools}"
@@ -17,7 +18,8 @@ TOOLS_DIR="${STRONGROOM_TOOLS_DIR:-$HOME/.local/share/strongroom/tools}"
 JHOVE_CORE=1.32.1
 JHOVE_APPS=1.28.0 # the newest jhove-apps on Central; a fat jar with older core classes, so core goes first on -cp
 VERAPDF=1.30.2
-APT_PACKAGES=(libimage-exiftool-perl libarchive-zip-perl mediainfo)
+TIKA=3.3.2 # 3.3.1 is not on Central; a range made Maven pick 2.9.0, whose parent POM is missing
+APT_PACKAGES=(libimage-exiftool-perl libarchive-zip-perl mediainfo poppler-utils)
 
 say() { printf '%s\n' "$*"; }
 die() {
@@ -147,6 +149,15 @@ if [ ! -f "$VERA/cli-$VERAPDF.jar" ]; then
   mvn_quiet dependency:copy -Dartifact="org.verapdf.apps:cli:$VERAPDF" -DoutputDirectory="$VERA" ||
     die "Maven could not fetch veraPDF $VERAPDF from Maven Central (network or proxy?); see the output above."
   installed+=("veraPDF $VERAPDF: $VERA/cli-$VERAPDF.jar")
+fi
+
+# Apache Tika server: one fat jar; Strongroom starts it on 127.0.0.1 for the length of an ingest.
+TIKA_DIR="$TOOLS_DIR/tika"
+if [ ! -f "$TIKA_DIR/tika-server-standard-$TIKA.jar" ]; then
+  mkdir -p "$TIKA_DIR"
+  mvn_quiet dependency:copy -Dartifact="org.apache.tika:tika-server-standard:$TIKA" -DoutputDirectory="$TIKA_DIR" ||
+    die "Maven could not fetch the Tika server $TIKA from Maven Central (network or proxy?); see the output above."
+  installed+=("Tika server $TIKA: $TIKA_DIR/tika-server-standard-$TIKA.jar")
 fi
 
 if [ "${#installed[@]}" -eq 0 ]; then

@@ -16,7 +16,7 @@ import getpass
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -31,7 +31,7 @@ from strongroom.config import CONFIG_NAME, Settings, load_settings, write_defaul
 from strongroom.copies import AddedLocation, LocationStatus, RepairReport, ReplicateReport
 from strongroom.errors import CatalogError, DuplicateTransferError, NotFound, StorageError, StrongroomError
 from strongroom.formats.risk import RiskRegistry, load_registry
-from strongroom.indexing import search_documents
+from strongroom.indexing import StoredText, search_documents
 from strongroom.ingest.staging import staging_area, stale_ingests
 from strongroom.locations import Location, LocationRole, LocationSpec, open_location
 from strongroom.maintenance import RebuildReport, UpgradeReport
@@ -54,7 +54,7 @@ from strongroom.preservation.verify import VerifyReport, verify_packages
 from strongroom.records.access import AccessChange
 from strongroom.reports.profile import GroupBy, Profile, build_profile
 from strongroom.search import open_search
-from strongroom.search.base import SearchIndex, SearchQuery, SearchResults
+from strongroom.search.base import SearchDocument, SearchIndex, SearchQuery, SearchResults
 from strongroom.storage import open_storage
 from strongroom.storage.base import StorageBackend
 from strongroom.storage.journal import Journal, JournalEntry, JournalRecord, JournalReport
@@ -109,6 +109,7 @@ class Archive:
         self.primary = Location(first, self.storage, self.ocfl, primary=True)
         self.journal = AnchoredJournal(self.storage, self.catalog)
         self._search: SearchIndex | None = None
+        self._risks: RiskRegistry | None = None
         self._locations: dict[str, Location] = {first.name: self.primary}
 
     def _store_workers(self) -> int:
@@ -198,6 +199,7 @@ class Archive:
         )
 
     def ingest_context(self) -> IngestContext:
+        from strongroom.fulltext.extract import TextSettings
         from strongroom.ingest.checks import CheckSettings
         from strongroom.ingest.pipeline import IngestContext
 
@@ -212,6 +214,7 @@ class Archive:
                 quarantine_dir=s.home / "quarantine", characterise=s.characterise,
             ),
             unpack_archives=s.unpack_archives, unpack_disk_images=s.unpack_disk_images,
+            text=TextSettings(enabled=s.extract_text, time_limit=s.text_time_limit, size_limit=s.text_size_limit),
         )  # fmt: skip
 
     # --- writing: ingest and the one commit path --------------------------------------------
@@ -404,18 +407,32 @@ class Archive:
             return False, None
         try:
             self.search_index.delete_package(package)
-            self.search_index.index(
-                search_documents(
-                    summary, self.catalog.files(package), self.catalog.descriptions(package),
-                    self.catalog.access_rules(package),
-                )
-            )  # fmt: skip
+            self.search_index.index(self.search_documents_of(summary))
         except (StrongroomError, OSError) as exc:
             # The package is stored and catalogued; only the index lags, and catches up later.
             self.catalog.set_indexed(package, False)
             return False, f"search index not updated for {package}: {exc}"
         self.catalog.set_indexed(package, True)
         return True, None
+
+    def search_documents_of(self, summary: PackageSummary) -> Iterator[SearchDocument]:
+        """What the search index holds for a catalogued package (its current version), streamed.
+
+        Each original's content is its text derivative as stored in the primary location (read, never
+        extracted again), cut at [ingest] text_size_limit characters; a package without one gives "".
+        """
+        text_of = StoredText(self.ocfl, summary.uuid, self.settings.text_size_limit)
+        return search_documents(
+            summary, self.catalog.files(summary.uuid), self.catalog.descriptions(summary.uuid),
+            self.catalog.access_rules(summary.uuid), self._risk_of(), text_of,
+        )  # fmt: skip
+
+    def _risk_of(self) -> Callable[[str | None], str | None]:
+        """A format's risk level by PUID, from this home's registry (read once per Archive)."""
+        if self._risks is None:
+            self._risks = self.format_risks()
+        registry = self._risks
+        return lambda puid: registry.rate(puid).risk.value
 
     # --- reading ---------------------------------------------------------------------------
 

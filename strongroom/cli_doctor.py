@@ -32,8 +32,9 @@ def doctor_command(
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """List the external tools Strongroom can use (JHOVE, veraPDF, MediaInfo, ExifTool, Java): found or missing,
-    version, what each is for and how to install it. All are optional: without one, its checks read "not checked".
+    """List the external tools Strongroom can use (JHOVE, veraPDF, MediaInfo, ExifTool, pdftotext, Apache Tika,
+    Java): found or missing, version, what each is for and how to install it. All are optional: without one, its
+    checks read "not checked" (a record's text "not extracted").
     """
     tools = find_tools()
     names = {tool.name for tool in tools}
@@ -54,8 +55,8 @@ def doctor_command(
         out.print(table)
         if any(not tool.found for tool in tools):
             note = (
-                'Missing tools are optional: their checks read "not checked" (or "not scanned"). Each row says how '
-                "to install it; bash scripts/tools.sh installs all but clamd."
+                'Missing tools are optional: their checks read "not checked" (or "not scanned", or text "not '
+                'extracted"). Each row says how to install it; bash scripts/tools.sh installs all but clamd.'
             )
             out.print(note, highlight=False)
     if missing:

@@ -96,6 +96,9 @@ class Settings:
     characterise: bool = True  # [ingest] characterise: run JHOVE, veraPDF, MediaInfo, ExifTool where installed
     unpack_archives: bool = False  # [ingest] unpack_archives
     unpack_disk_images: bool = False  # [ingest] unpack_disk_images
+    extract_text: bool = True  # [ingest] extract_text: keep the records' text in the package, for full-text search
+    text_time_limit: float = 60.0  # [ingest] text_time_limit: seconds one file's text extraction may take
+    text_size_limit: int = 10_000_000  # [ingest] text_size_limit: characters of text kept per file (more: cut)
 
     @property
     def all_locations(self) -> tuple[LocationSpec, ...]:
@@ -186,7 +189,16 @@ def load_settings(home: Path, environ: Mapping[str, str] | None = None) -> Setti
         storage_kind = locations[0].kind
     else:
         storage_kind = str(env.get("STRONGROOM_STORAGE_KIND", storage.pop("kind", "filesystem")))
-    search_kind = str(env.get("STRONGROOM_SEARCH_KIND", search.pop("kind", "sqlite")))
+    search_url = env.get("STRONGROOM_SEARCH_URL") or search.pop("url", None)
+    if search_url:
+        search_kind = _search_url_kind(str(search_url), config_file)
+        search.pop("kind", None)
+        search.pop("path", None)
+        search["url"] = str(search_url).split("+", 1)[1]
+        if env.get("STRONGROOM_SEARCH_INDEX"):
+            search["index"] = env["STRONGROOM_SEARCH_INDEX"]
+    else:
+        search_kind = str(env.get("STRONGROOM_SEARCH_KIND", search.pop("kind", "sqlite")))
     for options in (storage, search):
         if "path" in options:
             options["path"] = str((home / str(options["path"])).resolve())
@@ -223,7 +235,50 @@ def load_settings(home: Path, environ: Mapping[str, str] | None = None) -> Setti
         unpack_disk_images=_flag(
             env.get("STRONGROOM_UNPACK_DISK_IMAGES", ingest.get("unpack_disk_images", False)), "unpack_disk_images"
         ),
+        extract_text=_flag(env.get("STRONGROOM_EXTRACT_TEXT", ingest.get("extract_text", True)), "extract_text"),
+        text_time_limit=_number(
+            env.get("STRONGROOM_TEXT_TIME_LIMIT", ingest.get("text_time_limit", 60.0)), "text_time_limit", float
+        ),
+        text_size_limit=int(
+            _number(
+                env.get("STRONGROOM_TEXT_SIZE_LIMIT", ingest.get("text_size_limit", 10_000_000)), "text_size_limit", int
+            )
+        ),
     )
+
+
+# `[search] url` schemes: which backend, and the scheme the server itself speaks.
+SEARCH_URL_SCHEMES = {
+    "elasticsearch+http": "elasticsearch",
+    "elasticsearch+https": "elasticsearch",
+    "opensearch+http": "opensearch",
+    "opensearch+https": "opensearch",
+}
+
+
+def _search_url_kind(url: str, source: Path) -> str:
+    scheme = url.partition("://")[0].lower()
+    kind = SEARCH_URL_SCHEMES.get(scheme)
+    if kind is None or "://" not in url:
+        raise ConfigError(
+            f"The search url {url!r} (in {source} or STRONGROOM_SEARCH_URL) does not say which server it is.",
+            details=[
+                "Write elasticsearch+http://host:9200 for Elasticsearch 8 or 9, or opensearch+http://host:9200 "
+                "for OpenSearch 2 or 3 (+https for TLS). Leave url out for the embedded SQLite index."
+            ],
+        )
+    return kind
+
+
+def _number(value: object, name: str, kind: type[int] | type[float]) -> float:
+    """A positive number setting from TOML or the environment (text)."""
+    try:
+        number = kind(str(value)) if isinstance(value, str | int | float) and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None or number <= 0:
+        raise ConfigError(f"{name} must be a number above 0, not {value!r}.")
+    return float(number)
 
 
 def _clamd_socket(env: Mapping[str, str], ingest: Mapping[str, Any], home: Path) -> Path | None:

@@ -2,24 +2,38 @@
 
 Each package gives one document for itself and one per file, with structured fields
 (Dublin Core, names, formats, a date, the version) and the access status that decides
-who may see it. Documents never carry a whole METS file.
+who may see it. Documents never carry a whole METS file. An original's document carries
+its full text, read from the text derivative stored in the package (never extracted
+again here); the derivative itself is no document: it is found through its original.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 
-from strongroom.model import AccessRule, AccessStatus, DublinCore, FileRecord, PackageSummary
+from strongroom.commit import object_id
+from strongroom.errors import StrongroomError
+from strongroom.fulltext.paths import source_path, text_path
+from strongroom.model import AccessRule, AccessStatus, DublinCore, FileRecord, FileRole, PackageSummary
 from strongroom.search.base import SearchDocument
+from strongroom.search.query import normalise
+from strongroom.storage.ocfl import ObjectInventory, OcflStore
 
 PACKAGE_TARGET = "objects"
 _DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 
 
 def effective_access(rules: Sequence[AccessRule], path: str | None) -> AccessRule | None:
-    """The rule that governs `path` (None: the package): the most specific one wins."""
+    """The rule that governs `path` (None: the package): the most specific one wins.
+
+    A text derivative (text/objects/a.pdf.txt) is governed by its original's rules: the text of a
+    closed record is as closed as the record.
+    """
+    if path is not None:
+        path = source_path(path) or path
     by_path = {rule.path: rule for rule in rules}
     if path is not None:
         candidate: str | None = path
@@ -59,8 +73,14 @@ def search_documents(
     files: Iterable[FileRecord],
     descriptions: Iterable[DublinCore],
     rules: Sequence[AccessRule],
+    risk_of: Callable[[str | None], str | None] | None = None,
+    text_of: Callable[[FileRecord], str] | None = None,
 ) -> Iterator[SearchDocument]:
-    """The package's own document, then one per file (streamed from `files`)."""
+    """The package's own document, then one per file (streamed from `files`).
+
+    `risk_of` gives a file's format risk (a RiskLevel value) from its PUID; `text_of` an
+    original's full text ("" when it has none). Text derivatives give no document.
+    """
     by_target = {d.target: d for d in descriptions}
     folders = sorted((t for t in by_target if t != PACKAGE_TARGET), key=len)
     package_dc = _merged(by_target.get(PACKAGE_TARGET))
@@ -72,6 +92,8 @@ def search_documents(
         opening_date=package_rule.opening_date if package_rule else None,
     )  # fmt: skip
     for record in files:
+        if record.role is FileRole.TEXT:
+            continue  # never a hit of its own: its words are in its original's content
         own = by_target.get(record.path)
         inherited = [by_target[t] for t in folders if record.path.startswith(t + "/")]
         dc = _merged(own, *reversed(inherited))
@@ -86,4 +108,44 @@ def search_documents(
             version=summary.version, access=rule.status if rule else AccessStatus.OPEN,
             opening_date=rule.opening_date if rule else None, file_uuid=record.uuid, role=str(record.role),
             validity=record.validity.value if record.validity else None,
+            risk=risk_of(ident.puid if ident else None) if risk_of else None,
+            content=text_of(record) if text_of is not None and record.role is FileRole.ORIGINAL else "",
         )  # fmt: skip
+
+
+class StoredText:
+    """Reads the text derivatives of one package's head version from storage, for its search documents.
+
+    The inventory is read once; each text is then one read of its content file, cut at `limit`
+    characters. A derivative that is missing or cannot be read gives "": indexing goes on, and a
+    fixity check is what reports damaged storage.
+    """
+
+    def __init__(self, ocfl: OcflStore, package: str, limit: int) -> None:
+        self.ocfl = ocfl
+        self.package = package
+        self.limit = limit
+        self._inventory: ObjectInventory | None = None
+        self._state: Mapping[str, str] | None = None
+
+    def _head_state(self) -> Mapping[str, str]:
+        if self._state is None:
+            try:
+                self._inventory = self.ocfl.inventory(object_id(self.package))
+                self._state = self._inventory.version().state
+            except (StrongroomError, OSError):
+                self._state = {}
+        return self._state
+
+    def __call__(self, record: FileRecord) -> str:
+        logical = f"data/{text_path(record.path)}"
+        digest = self._head_state().get(logical)
+        if digest is None or self._inventory is None:
+            return ""
+        try:
+            with self.ocfl.backend.open(self._inventory.content_key(digest)) as stream:
+                data = stream.read(self.limit * 4 + 4)
+        except (StrongroomError, OSError):
+            return ""
+        text = codecs.getincrementaldecoder("utf-8")(errors="replace").decode(data, final=False)
+        return normalise(text[: self.limit])

@@ -75,6 +75,7 @@ class FileRole(enum.StrEnum):
     SUBMISSION_DOCUMENTATION = "submissionDocumentation"
     METADATA = "metadata"
     LOG = "log"
+    TEXT = "text"  # the text of an original, extracted at ingest for full-text search (data/text/...)
 
 
 class Validity(enum.StrEnum):

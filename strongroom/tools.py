@@ -1,9 +1,10 @@
-"""Find the external tools Strongroom can use (JHOVE, veraPDF, MediaInfo, ExifTool, Java) and their versions.
+"""Find the external tools Strongroom can use (JHOVE, veraPDF, MediaInfo, ExifTool, pdftotext, Tika, Java) and
+their versions.
 
-All are optional: a missing tool means its checks are "not checked", never a failed ingest. `bash scripts/tools.sh`
-installs them: Debian packages on PATH, and the JHOVE and veraPDF jars under $STRONGROOM_TOOLS_DIR (default
-~/.local/share/strongroom/tools). Versions come from running each tool with a fast flag, in parallel; nothing is
-cached between calls, so an install shows up at once.
+All are optional: a missing tool means its checks are "not checked" (or a record's text "not extracted"), never a
+failed ingest. `bash scripts/tools.sh` installs them: Debian packages on PATH, and the JHOVE, veraPDF and Tika server
+jars under $STRONGROOM_TOOLS_DIR (default ~/.local/share/strongroom/tools). Versions come from running each tool with a
+fast flag, in parallel; nothing is cached between calls, so an install shows up at once.
 """
 
 from __future__ import annotations
@@ -72,6 +73,11 @@ def _run(argv: tuple[str, ...], environ: Mapping[str, str]) -> str | None:
 
 def _which(name: str, environ: Mapping[str, str]) -> str | None:
     return shutil.which(name, path=environ.get("PATH", os.defpath))
+
+
+def find_java(environ: Mapping[str, str]) -> str | None:
+    """The java to run jars with: $JAVA_HOME/bin/java, else java on PATH."""
+    return _java(environ)
 
 
 def _java(environ: Mapping[str, str]) -> str | None:
@@ -143,6 +149,33 @@ def _probe_exiftool(environ: Mapping[str, str]) -> ToolStatus:
                    "exiftool not on PATH (Debian: libimage-exiftool-perl libarchive-zip-perl)")  # fmt: skip
 
 
+def probe_pdftotext(environ: Mapping[str, str]) -> ToolStatus:
+    found = _which("pdftotext", environ)
+    return _status("pdftotext", "extracts the text of PDF records for full-text search",
+                   (found,) if found else None, ("-v",), r"pdftotext version ([0-9][0-9.]*)", environ,
+                   "pdftotext not on PATH (Debian: poppler-utils)")  # fmt: skip
+
+
+def tika_jar(environ: Mapping[str, str]) -> Path | None:
+    """The newest Tika server jar under the tools folder, if any."""
+    jars = sorted((tools_dir(environ) / "tika").glob("tika-server-standard-*.jar"))
+    return jars[-1] if jars else None
+
+
+def _probe_tika(environ: Mapping[str, str]) -> ToolStatus:
+    # Not started here (a JVM start costs seconds): the version is the jar's, which tools.sh pins.
+    purpose = "extracts the text of office documents (Word, Excel, PowerPoint, ODF, RTF) for full-text search"
+    jar = tika_jar(environ)
+    java = _java(environ)
+    if jar is None:
+        return _status("tika", purpose, None, (), "", environ, f"not installed in {tools_dir(environ) / 'tika'}")
+    if java is None:
+        return _status("tika", purpose, None, (), "", environ, "needs java, which is not on PATH")
+    version = jar.name.removeprefix("tika-server-standard-").removesuffix(".jar")
+    return ToolStatus("tika", purpose, True, version, (java, *JVM_NO_NETWORK, "-jar", str(jar)), INSTALL_HINT,
+                      "Apache Tika server, started on 127.0.0.1 during an ingest")  # fmt: skip
+
+
 def _probe_clamd(environ: Mapping[str, str]) -> ToolStatus:
     from strongroom.ingest.virus import HOW_TO_SET_UP, ClamdScanner, ScannerUnavailableError, default_socket
 
@@ -160,10 +193,13 @@ def _probe_clamd(environ: Mapping[str, str]) -> ToolStatus:
 
 Probe = Callable[[Mapping[str, str]], ToolStatus]
 
-# The tools `find_tools` reports, in this order.
-PROBES: tuple[Probe, ...] = (_probe_jhove, _probe_verapdf, _probe_mediainfo, _probe_exiftool, _probe_java, _probe_clamd)
-# What characterisation needs (the clamd probe is for `doctor`; ingest opens its scanner itself).
-CHARACTERISATION_PROBES: tuple[Probe, ...] = PROBES[:-1]
+# What characterisation needs.
+CHARACTERISATION_PROBES: tuple[Probe, ...] = (_probe_jhove, _probe_verapdf, _probe_mediainfo, _probe_exiftool,
+                                              _probe_java)  # fmt: skip
+# What full-text extraction needs (strongroom.fulltext finds them itself, the same way).
+TEXT_PROBES: tuple[Probe, ...] = (probe_pdftotext, _probe_tika)
+# The tools `find_tools` reports, in this order (the clamd probe is for `doctor`; ingest opens its scanner itself).
+PROBES: tuple[Probe, ...] = (*CHARACTERISATION_PROBES, *TEXT_PROBES, _probe_clamd)
 
 
 def find_tools(environ: Mapping[str, str] | None = None, *, probes: tuple[Probe, ...] = PROBES) -> list[ToolStatus]:

@@ -70,6 +70,7 @@ def home(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mon
     # (tests/ingest/test_ingest_checks.py); the hundreds of other ingests here do without.
     monkeypatch.setenv("STRONGROOM_CHARACTERISE", "0")
     monkeypatch.setenv("STRONGROOM_VIRUS_SCAN", "off")
+    monkeypatch.setenv("STRONGROOM_EXTRACT_TEXT", "0")
     with ExitStack() as stack:
         if request.param == "postgresql":
             from tests.services import fresh_postgresql_database

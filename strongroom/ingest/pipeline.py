@@ -1,9 +1,10 @@
 """The ingest pipeline: a transfer in, version 1 of a new package (a VersionBuild) out.
 
 source -> safe unpack -> layout -> copy+hash+identify (parallel, one read per file)
--> supplied checksums and bag manifests verified -> depositor metadata -> METS
--> bag tag files. The archive then commits the build (storage -> catalog -> index);
-this module never touches storage, the catalog or the index.
+-> supplied checksums and bag manifests verified -> virus scan and characterisation
+-> the originals' text kept as derivatives -> depositor metadata -> METS -> bag tag files.
+The archive then commits the build (storage -> catalog -> index); this module never
+touches storage, the catalog or the index.
 
 A failure at any step leaves only a staging folder, removed at once or by the next run.
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from strongroom.commit import VersionBuild
 from strongroom.errors import TransferError
+from strongroom.fulltext.extract import TextSettings
 from strongroom.ingest.bag import BAG_TAG_FILES, SuppliedBag
 from strongroom.ingest.bagwriter import BagInfo, write_tag_files
 from strongroom.ingest.checks import CheckSettings, ChecksOutcome, run_checks
@@ -38,6 +40,7 @@ from strongroom.ingest.worker import FileTask, make_executor, process_files
 from strongroom.manifests import sha256_file
 from strongroom.metadata.mets import MetsInput, write_mets
 from strongroom.model import (
+    Agent,
     DublinCore,
     Event,
     FileRecord,
@@ -173,6 +176,7 @@ class IngestContext:
     checks: CheckSettings = field(default_factory=CheckSettings)  # virus scanning and characterisation
     unpack_archives: bool = False  # [ingest] unpack_archives: zip/tar/7z records also unpacked beside themselves
     unpack_disk_images: bool = False  # [ingest] unpack_disk_images: the same for ISO 9660 images
+    text: TextSettings = field(default_factory=TextSettings)  # [ingest] extract_text and its limits
 
 
 @dataclass
@@ -262,6 +266,13 @@ def build_package(
     require_records(layout, source.name)
     checked = run_checks(context.checks, staged, data_dir, package, progress, context.worker_count)
     warnings += checked.warnings
+    text_agents: list[Agent] = []
+    if context.text.enabled:
+        from strongroom.fulltext.derivatives import extract_staged  # imported on use: ingests without text skip it
+
+        texts = extract_staged(context.text, staged, data_dir, progress, context.worker_count)
+        warnings += texts.warnings
+        text_agents = texts.agents
 
     payload_digest = staged.payload_digest()
     known_paths = {e.dest for e in layout.entries}
@@ -279,7 +290,7 @@ def build_package(
     warnings += description_warnings
 
     agents = make_agents(context.organisation_name, context.organisation_id, options.operator, *context.identifier)
-    agents = dataclasses.replace(agents, checkers=tuple(checked.agents))
+    agents = dataclasses.replace(agents, checkers=(*checked.agents, *text_agents))
     if left_out:
         warnings.append(
             f"{len(left_out)} system file(s) (.DS_Store, Thumbs.db, __MACOSX/ ...) left out; "
@@ -322,6 +333,7 @@ def build_package(
             source_metadata=prepared.bag.info if prepared.bag else {},
             files=lambda: ((r, file_events(r, f, agents, started)) for r, f in staged),
             file_count=staged.count,
+            derivation=staged.derivation,
         ),
         mets_progress,
     )

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from strongroom import __version__
-from strongroom.model import Agent, AgentType, Basis, Event, FileRecord, Outcome, Validity
+from strongroom.model import Agent, AgentType, Basis, Event, FileRecord, FileRole, Outcome, Validity
 
 EVENT_NAMESPACE = uuid.UUID("6f1d7c55-3c1e-4b53-9b43-6b0d3f1f0a11")
 
@@ -23,13 +23,13 @@ class IngestAgents:
     identifier: Agent
     organisation: Agent
     operator: Agent
-    checkers: tuple[Agent, ...] = ()  # the virus scanner and the characterisation tools that ran
+    checkers: tuple[Agent, ...] = ()  # the virus scanner, characterisation and text extraction tools that ran
 
     def all(self) -> tuple[Agent, ...]:
         return (self.system, self.identifier, self.organisation, self.operator, *self.checkers)
 
     def checker(self, name: str) -> str | None:
-        """The key of the checking tool agent whose name starts with `name` (ClamAV, JHOVE...)."""
+        """The key of the checking tool agent whose name starts with `name` (ClamAV, JHOVE, pdftotext...)."""
         return next((a.key for a in self.checkers if a.name.startswith(name)), None)
 
 
@@ -61,6 +61,32 @@ def _event_uuid(file_uuid: str, kind: str) -> str:
     return str(uuid.uuid5(EVENT_NAMESPACE, f"{file_uuid}/{kind}"))
 
 
+# The Library of Congress eventType for making the text derivative: a new object created from the
+# original ("migration" and "normalization" would claim the text preserves the record; it does not).
+TEXT_EVENT = "creation"
+
+
+def text_event_uuid(original_uuid: str) -> str:
+    """The UUID of the event that made (or failed to make) an original's text derivative."""
+    return _event_uuid(original_uuid, "text")
+
+
+@dataclass(frozen=True)
+class TextFinding:
+    """One original's text extraction, for its PREMIS event.
+
+    `status` is a strongroom.fulltext TextStatus value; `derivative` the path of the text kept
+    (None when nothing was kept); `detail` the event's outcome detail.
+    """
+
+    status: str
+    tool: str
+    version: str
+    detail: str
+    derivative: str | None
+    when: datetime
+
+
 @dataclass(frozen=True)
 class VirusFinding:
     """One file's virus check: "clean", "infected" or "not scanned", and by which scanner."""
@@ -79,9 +105,40 @@ class FileFacts:
     renamed_from: str | None
     processed_at: datetime
     virus: VirusFinding | None = None
+    text: TextFinding | None = None  # an original's text extraction
+    derived_from: str | None = None  # a text derivative's original (its UUID)
+
+
+def _text_outcome(status: str) -> Outcome:
+    if status in ("extracted", "empty"):
+        return Outcome.SUCCESS
+    return Outcome.FAILURE if status == "failed" else Outcome.WARNING  # cut, or not extracted (no tool)
+
+
+def text_event(record: FileRecord, finding: TextFinding, agents: IngestAgents, version: int = 1) -> Event:
+    """The event on an original that says how its text was extracted, kept, cut, or why not."""
+    detail = f'program="{finding.tool}"' + (f'; version="{finding.version}"' if finding.version else "")
+    keys = tuple(k for k in (agents.checker(finding.tool), agents.system.key) if k)
+    return Event(
+        text_event_uuid(record.uuid), TEXT_EVENT, finding.when, detail, _text_outcome(finding.status),
+        finding.detail, keys, record.uuid, version,
+    )  # fmt: skip
+
+
+def derivative_events(record: FileRecord, facts: FileFacts, agents: IngestAgents, version: int = 1) -> list[Event]:
+    """A text derivative's own event: its digest (its making is the creation event of its original)."""
+    return [
+        Event(
+            _event_uuid(record.uuid, "digest"), "message digest calculation", facts.processed_at,
+            "program=\"python hashlib\"; algorithm=SHA-256", Outcome.SUCCESS, record.sha256,
+            (agents.system.key,), record.uuid, version,
+        )
+    ]  # fmt: skip
 
 
 def file_events(record: FileRecord, facts: FileFacts, agents: IngestAgents, ingest_time: datetime) -> list[Event]:
+    if record.role is FileRole.TEXT:
+        return derivative_events(record, facts, agents)
     base = (agents.system.key, agents.organisation.key, agents.operator.key)
     events = [
         Event(
@@ -142,6 +199,8 @@ def file_events(record: FileRecord, facts: FileFacts, agents: IngestAgents, inge
                 record.uuid,
             )
         )  # fmt: skip
+    if facts.text is not None:
+        events.append(text_event(record, facts.text, agents))
     if facts.renamed_from is not None:
         events.append(
             Event(

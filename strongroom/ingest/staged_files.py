@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from strongroom.catalog.codec import (
     characterisation_from_json,
@@ -19,7 +20,8 @@ from strongroom.catalog.codec import (
     identification_from_json,
     identification_to_json,
 )
-from strongroom.ingest.provenance import FileFacts, VirusFinding
+from strongroom.ingest.provenance import FileFacts, TextFinding, VirusFinding, text_event_uuid
+from strongroom.metadata.premis import Derivation
 from strongroom.model import FileRecord, FileRole, ToolOutcome, Validity
 
 
@@ -32,7 +34,7 @@ class StagedFiles:
             """CREATE TABLE files (
                 path TEXT PRIMARY KEY, uuid TEXT, original_name TEXT, size INTEGER, sha256 TEXT,
                 role TEXT, identification TEXT, modified TEXT, supplied TEXT, renamed_from TEXT,
-                processed_at TEXT, validity TEXT, characterisation TEXT, virus TEXT)"""
+                processed_at TEXT, validity TEXT, characterisation TEXT, virus TEXT, text TEXT, source TEXT)"""
         )
         self._db.execute("BEGIN")
         self.count = 0
@@ -42,12 +44,13 @@ class StagedFiles:
 
     def add(self, record: FileRecord, facts: FileFacts) -> None:
         self._db.execute(
-            "INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,NULL)",
+            "INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL,NULL,NULL,?,?)",
             (
                 record.path, record.uuid, record.original_name, record.size, record.sha256, record.role.value,
                 identification_to_json(record.identification),
                 record.modified.isoformat() if record.modified else None,
                 json.dumps(facts.supplied), facts.renamed_from, facts.processed_at.isoformat(),
+                _text_json(facts.text), facts.derived_from,
             ),
         )  # fmt: skip
         self.count += 1
@@ -68,6 +71,30 @@ class StagedFiles:
             "UPDATE files SET validity = ?, characterisation = ? WHERE path = ?",
             (validity.value, characterisation_to_json(outcomes), path),
         )
+
+    def set_text_finding(self, path: str, finding: TextFinding) -> None:
+        self._db.execute("UPDATE files SET text = ? WHERE path = ?", (_text_json(finding), path))
+
+    def originals_after(self, after: str | None, limit: int = 512) -> list[tuple[str, str, str, FileRecord]]:
+        """The next originals in path order after `after`: (path, uuid, name, record), a page at a time.
+
+        Paged rather than one open cursor, so files can be added (text derivatives) while they are read.
+        """
+        rows = self._db.execute(
+            "SELECT * FROM files WHERE role = ? AND path > ? ORDER BY path LIMIT ?",
+            (FileRole.ORIGINAL.value, after or "", limit),
+        ).fetchall()
+        records = [_record(row) for row in rows]
+        return [(r.path, r.uuid, r.original_name, r) for r in records]
+
+    def derivation(self, record: FileRecord) -> Derivation | None:
+        """A text derivative's source and the event that made it, for its PREMIS relationship."""
+        if record.role is not FileRole.TEXT:
+            return None
+        row = self._db.execute("SELECT source FROM files WHERE path = ?", (record.path,)).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return Derivation(row[0], text_event_uuid(row[0]))
 
     def remove(self, path: str) -> None:
         """Take a file out of the package (quarantined): it is not stored, listed or counted."""
@@ -91,18 +118,14 @@ class StagedFiles:
         # A separate cursor per pass, so passes can run one after another.
         for row in self._db.execute("SELECT * FROM files ORDER BY path"):
             yield (
-                FileRecord(
-                    uuid=row[1], path=row[0], original_name=row[2], size=row[3], sha256=row[4],
-                    role=FileRole(row[5]), identification=identification_from_json(row[6]),
-                    modified=datetime.fromisoformat(row[7]) if row[7] else None,
-                    validity=Validity(row[11]) if row[11] else None,
-                    characterisation=characterisation_from_json(row[12]),
-                ),
+                _record(row),
                 FileFacts(
                     supplied=tuple(tuple(p) for p in json.loads(row[8])),
                     renamed_from=row[9],
                     processed_at=datetime.fromisoformat(row[10]),
                     virus=VirusFinding(*json.loads(row[13])) if row[13] else None,
+                    text=_text_from_json(row[14]),
+                    derived_from=row[15],
                 ),
             )  # fmt: skip
 
@@ -117,3 +140,27 @@ class StagedFiles:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _record(row: tuple[Any, ...]) -> FileRecord:
+    return FileRecord(
+        uuid=row[1], path=row[0], original_name=row[2], size=row[3], sha256=row[4],
+        role=FileRole(row[5]), identification=identification_from_json(row[6]),
+        modified=datetime.fromisoformat(row[7]) if row[7] else None,
+        validity=Validity(row[11]) if row[11] else None,
+        characterisation=characterisation_from_json(row[12]),
+    )  # fmt: skip
+
+
+def _text_json(finding: TextFinding | None) -> str | None:
+    if finding is None:
+        return None
+    return json.dumps([finding.status, finding.tool, finding.version, finding.detail, finding.derivative,
+                       finding.when.isoformat()])  # fmt: skip
+
+
+def _text_from_json(value: str | None) -> TextFinding | None:
+    if value is None:
+        return None
+    status, tool, version, detail, derivative, when = json.loads(value)
+    return TextFinding(status, tool, version, detail, derivative, datetime.fromisoformat(when))

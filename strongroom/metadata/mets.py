@@ -74,6 +74,9 @@ class MetsInput:
     files: Callable[[], Iterable[tuple[FileRecord, Sequence[Event]]]]
     modified: datetime | None = None  # when a later version of the package was made (metsHdr LASTMODDATE)
     file_count: int | None = None  # how many files files() gives, for progress; None: unknown
+    # The source of a derivative (a text file's original), written as a PREMIS relationship; None for
+    # files that are no one's derivative. Every text-role file must have one.
+    derivation: Callable[[FileRecord], premis.Derivation | None] | None = None
 
 
 # Called with (files done, files in all) as write_mets streams the file sections.
@@ -303,18 +306,22 @@ def _write_file_amdsecs(
             roles.add(FileRole(record.role))
         except ValueError:
             raise MetadataError(f"File {record.path!r} has unknown role {record.role!r}.") from None
-        out.tree(_file_amdsec(record, events, plan, ids, doc.rights), declare=_FILE_AMDSEC_PREFIXES)
+        derivation = doc.derivation(record) if doc.derivation is not None else None
+        out.tree(_file_amdsec(record, events, plan, ids, doc.rights, derivation), declare=_FILE_AMDSEC_PREFIXES)
         if progress is not None:
             progress(done, doc.file_count)
     return [role for role in FileRole if role in roles]
 
 
 def _file_amdsec(
-    record: FileRecord, events: Sequence[Event], plan: _Plan, ids: _Ids, all_rights: Sequence[RightsStatement]
-) -> etree._Element:
+    record: FileRecord, events: Sequence[Event], plan: _Plan, ids: _Ids, all_rights: Sequence[RightsStatement],
+    derivation: premis.Derivation | None = None,
+) -> etree._Element:  # fmt: skip
     section = etree.Element(m("amdSec"), ID=f"amdSec-{record.uuid}")
     section.append(
-        _md_sec("techMD", ids("techMD"), "PREMIS:OBJECT", lambda escape: [premis.file_object(record, escape)])
+        _md_sec(
+            "techMD", ids("techMD"), "PREMIS:OBJECT", lambda escape: [premis.file_object(record, escape, derivation)]
+        )
     )
     applicable = sorted(i for path in _ancestors(record.path) for i in plan.rights_by_target.get(path, ()))
     for index in applicable:

@@ -31,6 +31,7 @@ from strongroom.model import (
     Basis,
     Event,
     FileRecord,
+    FileRole,
     FormatMatch,
     Identification,
     Outcome,
@@ -87,8 +88,21 @@ def _set_attributes(element: etree._Element, escape: Escaper, values: Mapping[st
 
 # --- objects ----------------------------------------------------------------------------------
 
+# The PREMIS relationship of a derivative (the text of an original) to its source: the
+# relationshipType and relationshipSubType vocabularies of the Library of Congress.
+DERIVATION = "derivation"
+HAS_SOURCE = "has source"
 
-def file_object(record: FileRecord, escape: Escaper) -> etree._Element:
+
+@dataclass(frozen=True)
+class Derivation:
+    """Where a derivative file came from: its source file's UUID and the event that made it."""
+
+    source: str
+    event: str | None = None
+
+
+def file_object(record: FileRecord, escape: Escaper, derivation: Derivation | None = None) -> etree._Element:
     b = _Builder(escape)
     obj = b.root("object")
     obj.set(XSI_TYPE, "premis:file")
@@ -113,6 +127,15 @@ def file_object(record: FileRecord, escape: Escaper) -> etree._Element:
         if record.validity is not None:
             extension.append(_characterisation_element(record.validity, record.characterisation, escape))
     b.add(obj, "originalName", record.original_name)
+    if derivation is not None:
+        relationship = b.add(obj, "relationship")
+        b.add(relationship, "relationshipType", DERIVATION)
+        b.add(relationship, "relationshipSubType", HAS_SOURCE)
+        b.identifier(relationship, "relatedObject", "UUID", derivation.source)
+        if derivation.event is not None:
+            b.identifier(relationship, "relatedEvent", "UUID", derivation.event)
+    elif record.role is FileRole.TEXT:
+        raise MetadataError(f"The text derivative {record.path!r} has no source file to name.")
     return obj
 
 
@@ -410,6 +433,19 @@ class FileFacts:
     modified: datetime | None
     validity: Validity | None = None
     characterisation: tuple[ToolOutcome, ...] = ()
+    derived_from: Derivation | None = None  # a derivative's source (PREMIS relationship derivation/has source)
+
+
+def _read_derivation(r: _Reader, obj: etree._Element) -> Derivation | None:
+    for relationship in obj.iterfind(p("relationship")):
+        if r.optional(relationship, "relationshipType") != DERIVATION:
+            continue
+        if r.optional(relationship, "relationshipSubType") != HAS_SOURCE:
+            continue
+        source = r.text(relationship, "relatedObjectIdentifier", "relatedObjectIdentifierValue")
+        event = r.optional(relationship, "relatedEventIdentifier", "relatedEventIdentifierValue")
+        return Derivation(source, event)
+    return None
 
 
 def read_file_object(obj: etree._Element, unescape: Unescaper) -> FileFacts:
@@ -433,6 +469,7 @@ def read_file_object(obj: etree._Element, unescape: Unescaper) -> FileFacts:
         modified=None if modified_text is None else parse_datetime(modified_text, "dateCreatedByApplication"),
         validity=validity,
         characterisation=outcomes,
+        derived_from=_read_derivation(r, obj),
     )
 
 
