@@ -41,12 +41,12 @@ from strongroom.cli_output import (
     print_profile,
     progress,
 )
+from strongroom.cli_search import register_search
 from strongroom.config import default_home
-from strongroom.model import AccessStatus, Validity
+from strongroom.model import AccessStatus
 from strongroom.preservation.audit import parse_duration, parse_size
 from strongroom.preservation.fixity import FixityMode
 from strongroom.reports.profile import GroupBy, write_parquet
-from strongroom.search.base import ALL_ROLES, SearchQuery, role_named
 from strongroom.workers import default_workers
 
 app = typer.Typer(
@@ -370,63 +370,6 @@ def verify(
 
 
 @app.command(cls=Command)
-def search(
-    ctx: typer.Context,
-    query: Annotated[str, typer.Argument(help="Words to find (all must match; end a word with * for a prefix).")],
-    puid: Annotated[str | None, typer.Option(help="Only files of this PRONOM format (e.g. fmt/43).")] = None,
-    package: Annotated[str | None, typer.Option(help=f"Only this package: {PACKAGE_HELP}.")] = None,
-    validity: Annotated[
-        Validity | None,
-        typer.Option(help="Only files with this characterisation verdict (e.g. invalid: files to look at)."),
-    ] = None,
-    limit: Annotated[int, typer.Option(help="How many hits to show.")] = 20,
-    offset: Annotated[int, typer.Option(help="Skip this many hits (paging).")] = 0,
-    as_role: Annotated[
-        str, typer.Option("--as", help="Search as this role: researcher (open records only), archivist or admin.")
-    ] = "archivist",
-    include_housekeeping: Annotated[
-        bool,
-        typer.Option(
-            "--include-housekeeping",
-            help="Also find the package's own files: its METS, metadata.csv, submission documentation and logs.",
-        ),
-    ] = False,
-    home: HomeOption = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Search packages and files by Dublin Core, names, paths and formats, as a given role.
-
-    A researcher (also any unknown role) sees open records only; archivist and admin see closed ones too.
-    Hits are the records and packages; the packages' own housekeeping files only with --include-housekeeping.
-    """
-    viewer = role_named(as_role)
-    with errors(as_json), _archive(ctx, home) as archive:
-        if package:
-            package = archive.package(package).uuid
-        results = archive.search(
-            SearchQuery(
-                text=query, viewer=viewer, puid=puid, package=package, facets=("puid", "package", "access", "validity"),
-                offset=offset, limit=limit, roles=ALL_ROLES if include_housekeeping else None,
-                validity=validity.value if validity else None,
-            )
-        )  # fmt: skip
-    if as_json:
-        print_json(views.search_json(results))
-        return
-    out = console()
-    out.print(f"{results.total} match(es), searching as {viewer.value}.")
-    table = Table("Package", "Title", "PUID", "Access")
-    table.add_column("Path", overflow="fold")
-    for h in results.hits:
-        table.add_row(
-            escape(h.package_name), escape(h.title or ""), h.puid or "", h.access.value,
-            escape(h.path or "(whole package)"),
-        )  # fmt: skip
-    if results.hits:
-        out.print(table)
-
-
-@app.command(cls=Command)
 def identify(
     paths: Annotated[list[Path], typer.Argument(help="Files (and, with --recursive, folders) to identify.")],
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Identify every file under folders.")] = False,
@@ -674,6 +617,7 @@ def formats(
 
 register_copy_commands(app)
 register_doctor(app)
+register_search(app)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m strongroom`

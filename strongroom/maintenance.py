@@ -208,7 +208,6 @@ def rebuild(archive: Archive, progress: StepProgress | None = None) -> RebuildRe
     # Oldest first, so that of packages stored twice on purpose the first one holds the payload claim again.
     object_ids = sorted(archive.ocfl.object_ids(), key=lambda oid: archive.ocfl.inventory(oid).versions[0].created)
     archive.catalog.clear()
-    archive.search_index.clear()
     files = 0
     for done, oid in enumerate(object_ids, start=1):
         files += restore_package(archive, oid, by_package.get(package_of(oid), []))
@@ -218,8 +217,40 @@ def rebuild(archive: Archive, progress: StepProgress | None = None) -> RebuildRe
         # The new catalog's copy of the journal's head starts from the journal as it is now.
         archive.catalog.advance_journal_anchor(JournalAnchor(last.sequence, last.digest))
     unreachable = _restore_copies(archive, by_package)
-    indexed = archive.catch_up_index()
+    indexed = _rebuild_index(archive, progress)
     return RebuildReport(len(object_ids), files, indexed, journal_entries, unreachable)
+
+
+def _rebuild_index(archive: Archive, progress: StepProgress | None) -> int:
+    """Fill a new search index beside the live one and swap it in: searches keep answering meanwhile.
+
+    If the new index cannot be finished, the live one stays and every package is marked for catch-up,
+    which then brings the live index up to date package by package.
+    """
+    packages = sorted(archive.catalog.package_uuids())
+    for package in packages:
+        archive.catalog.set_indexed(package, False)
+    target = archive.search_index.start_rebuild()
+    try:
+        for done, package in enumerate(packages, start=1):
+            summary = archive.catalog.find_package(package)
+            if summary is not None:
+                target.index(archive.search_documents_of(summary))
+            if progress:
+                progress("Indexing", done, len(packages))
+        target.finish()
+    except (StrongroomError, OSError):
+        target.abandon()
+        return archive.catch_up_index()
+    except BaseException:
+        target.abandon()
+        raise
+    for package in packages:
+        archive.catalog.set_indexed(package, True)
+    # A package stored while the new index was filling went only into the old one: index it again.
+    for package in archive.catalog.package_uuids() - set(packages):
+        archive.catalog.set_indexed(package, False)
+    return len(packages) + archive.catch_up_index()
 
 
 def _restore_copies(archive: Archive, by_package: dict[str, list[JournalEntry]]) -> dict[str, str]:

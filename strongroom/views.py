@@ -244,6 +244,8 @@ def search_json(results: SearchResults) -> dict[str, Any]:
                 "file": h.file_uuid,
                 "role": h.role,
                 "validity": h.validity,
+                "risk": h.risk,
+                "date": h.date.isoformat() if h.date else None,
                 "access": h.access.value,
                 "opening_date": h.opening_date.isoformat() if h.opening_date else None,
                 "score": h.score,
@@ -252,6 +254,7 @@ def search_json(results: SearchResults) -> dict[str, Any]:
             for h in results.hits
         ],
         "facets": {k: {f.value: f.count for f in v} for k, v in results.facets.items()},
+        "next_after": results.next_after,  # pass as --page-after for the next page; null on the last
     }
 
 
