@@ -8,9 +8,12 @@ and folded, for the creator filter and facet. The tokenizer folds case and diacr
 (`Montreal` finds `Montréal`) and splits paths at `/ . _ -` so `minutes` finds
 `objects/minutes/1999.pdf`. How a query becomes SQL is in sqlite_query.py.
 
-Who may see what is decided in SQL, in the WHERE clause of every query (`visible_to`):
-the total, the page, every facet count and every snippet are computed over only the rows
-the viewer may see, never filtered afterwards.
+Who may see what is part of the FTS5 expression of every search: each row carries hidden
+tags (its kind, role, filters' values, and when closed, its opening day), and a researcher's
+expression leaves out every row closed on the query's day (sqlite_query.tag_filters). The
+total, the page, every facet count and every snippet come from those matches only, never
+filtered afterwards; the page's rows are checked again in SQL (`visible_to`) when shown.
+How the page is cut and the facets counted at a million rows is in sqlite_search.py.
 
 Writers use short `BEGIN IMMEDIATE` transactions in WAL mode with a busy timeout,
 so several processes can index into the same file while others search it.
@@ -39,11 +42,10 @@ from typing import Any
 from strongroom.errors import SearchError
 from strongroom.model import AccessStatus
 from strongroom.search import query as language
+from strongroom.search import sqlite_search
 from strongroom.search.base import (
-    FACET_SIZE,
     HIGHLIGHT_END,
     HIGHLIGHT_START,
-    FacetCount,
     SearchDocument,
     SearchHit,
     SearchQuery,
@@ -52,16 +54,13 @@ from strongroom.search.base import (
 from strongroom.search.sqlite_query import (
     ACCESS_ON_DAY,
     ELEMENT_MARK,
-    FACET_COLUMNS,
     FTS_COLUMNS,
     Plan,
     check,
-    filters,
+    document_tags,
     make_cursor,
     match_expression,
-    order_by,
-    resume_after,
-    sort_value,
+    tag_filters,
     visible_to,
 )
 
@@ -70,7 +69,9 @@ __all__ = ["SCHEMA_VERSION", "SqliteRebuild", "SqliteSearchIndex", "match_expres
 # 2: structured documents (Dublin Core, name, content, version, date) with access status.
 # 3: each file's role (original, metadata, ...), so housekeeping files stay out of searches.
 # 5: narrow documents table beside the texts, format risk, Dublin Core creators.
-SCHEMA_VERSION = 5
+# 6: hidden tags (filters and visibility inside the FTS5 index), prefix index of 4 letters too.
+# 7: opening days tagged by every beginning of their digits.
+SCHEMA_VERSION = 7
 # Documents per write transaction: large enough to be fast, small enough that another
 # process waiting for the lock is not kept out for long.
 BATCH_SIZE = 500
@@ -130,8 +131,8 @@ _SCHEMA = (
     CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5 (
         {_FTS_NAMES},
         content = 'texts', content_rowid = 'id',
-        -- Indexes of 2- and 3-letter beginnings: `ha*` reads one list, not every word starting so.
-        prefix = '2 3',
+        -- Indexes of 2- to 4-letter beginnings: `harb*` reads one list, not every word starting so.
+        prefix = '2 3 4',
         tokenize = "unicode61 remove_diacritics 2 separators '/._-'"
     )
     """,
@@ -243,39 +244,31 @@ class SqliteSearchIndex:
             raise self._failure("remove a package", err) from err
 
     def search(self, query: SearchQuery) -> SearchResults:
-        """Ranked by bm25 when there are words to match; by package and path otherwise (or by date)."""
+        """Ranked by bm25 when there are words to match; by package and path otherwise (or by date).
+
+        One FTS5 expression selects the matches: the words, the filters and what the viewer
+        may see (sqlite_query.tag_filters); sqlite_search.py cuts the page and counts facets.
+        """
         checked = check(query)
-        plan = Plan(params={"day": _iso_day(query.day())})
+        day = _iso_day(query.day())
+        assert day is not None
+        plan = Plan(params={"day": day})
         plan.add_tree(language.parse(query.text))
-        filters(query, checked, plan)
-        ranked = plan.match is not None
-        if ranked:
-            plan.conditions.insert(0, f"documents_fts MATCH {plan.bind(plan.match)}")
-            source = "documents_fts CROSS JOIN documents AS d ON d.id = documents_fts.rowid"
-        else:
-            source = "documents AS d"
-        where = " WHERE " + " AND ".join(plan.conditions)
-        page_conditions = list(plan.conditions)
-        if checked.after is not None:
-            page_conditions.append(resume_after(query.sort, ranked, checked.after, plan))
-        # bm25 is worked out for every matching row, so once (as sort_key), and only when it orders them.
-        scored = ranked and query.sort == "relevance"
-        page_sql = (
-            f"SELECT d.id, {sort_value(query.sort, ranked)} AS sort_key, d.package, d.path FROM {source} "
-            f"WHERE {' AND '.join(page_conditions)} ORDER BY {order_by(query.sort, ranked)} "
-            f"LIMIT {query.limit + 1} OFFSET {query.offset}"
-        )
+        tags = tag_filters(query, checked, plan)
+        expression = tags.expression(plan.match)
         try:
             with self._reading() as conn:
-                total = int(conn.execute(f"SELECT count(*) FROM {source}{where}", plan.params).fetchone()[0])
-                rows = conn.execute(page_sql, plan.params).fetchall() if query.limit else []
+                total = sqlite_search.count(conn, expression)
+                rows = sqlite_search.page(
+                    conn, plan, tags, query.sort, total, checked.after, query.offset, query.limit + 1
+                )
                 page = rows[: query.limit]
-                hits = self._hits(conn, page, plan, scored, visible_to(checked.viewer))
-                facets = {facet: _facet(conn, facet, source, where, plan.params) for facet in query.facets}
+                hits = self._hits(conn, page, plan, query.sort == "relevance", visible_to(checked.viewer))
+                facets = sqlite_search.facets(conn, query.facets, expression, plan.params) if query.facets else {}
         except sqlite3.Error as err:
             raise self._failure("search", err) from err
         more = len(rows) > query.limit
-        next_after = make_cursor(query.sort, (page[-1][1], page[-1][2], page[-1][3])) if more and page else None
+        next_after = make_cursor(query.sort, page[-1][1:]) if more and page else None
         return SearchResults(total=total, hits=hits, facets=facets, next_after=next_after)
 
     def packages(self) -> set[str]:
@@ -284,6 +277,13 @@ class SqliteSearchIndex:
                 return {row[0] for row in conn.execute("SELECT DISTINCT package FROM documents")}
         except sqlite3.Error as err:
             raise self._failure("list packages", err) from err
+
+    def is_empty(self) -> bool:
+        try:
+            with self._reading() as conn:
+                return conn.execute("SELECT 1 FROM documents LIMIT 1").fetchone() is None
+        except sqlite3.Error as err:
+            raise self._failure("look into", err) from err
 
     def clear(self) -> None:
         # Dropping and recreating is far quicker than deleting row by row through the triggers.
@@ -432,7 +432,7 @@ class SqliteSearchIndex:
                 )
             )  # fmt: skip
         return tuple(
-            _hit(details[row[0]], -float(row[1]) if scored else 0.0, snippets.get(row[0]))
+            _hit(details[row[0]], sqlite_search.score_of(row[1]) if scored else 0.0, snippets.get(row[0]))
             for row in page
             if row[0] in details
         )
@@ -554,20 +554,6 @@ def _drop_tables(conn: sqlite3.Connection) -> None:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def _facet(
-    conn: sqlite3.Connection, facet: str, source: str, where: str, params: Mapping[str, object]
-) -> tuple[FacetCount, ...]:
-    # The same conditions as the total, the viewer's visibility among them.
-    value = FACET_COLUMNS[facet]  # facet names were checked against it
-    if facet == "creator":
-        # One row per document and value (the table's key), so count(*) counts documents.
-        sql = f"SELECT {value}, count(*) FROM {source} JOIN creators AS c ON c.doc = d.id{where} GROUP BY 1"
-    else:
-        sql = f"SELECT {value}, count(*) FROM {source}{where} AND {value} IS NOT NULL GROUP BY 1"
-    sql += f" ORDER BY 2 DESC, 1 LIMIT {FACET_SIZE}"
-    return tuple(FacetCount(value=str(name), count=int(count)) for name, count in conn.execute(sql, params))
-
-
 _Row = tuple[dict[str, object], dict[str, object], list[tuple[str, str]]]
 
 
@@ -616,6 +602,7 @@ def _row_of(document: SearchDocument) -> _Row:
         "text_file_uuid": document.file_uuid,
     }
     creators = {value: language.fold_key(value) for value in elements.get("creator", [])}
+    text["text_tags"] = document_tags(row, sorted(set(creators.values())))
     return row, text, list(creators.items())
 
 

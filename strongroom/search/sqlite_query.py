@@ -24,7 +24,7 @@ from types import MappingProxyType
 from strongroom.errors import SearchError
 from strongroom.model import AccessStatus, FileRole
 from strongroom.search import query as language
-from strongroom.search.base import FACETS, KINDS, MAX_WINDOW, SORTS, Role, SearchQuery, role_named
+from strongroom.search.base import ALL_ROLES, FACETS, KINDS, MAX_WINDOW, SORTS, Role, SearchQuery, role_named
 
 # The FTS columns with their bm25 weights: a word in the title, the file's name or its
 # path says more about a document than the same word in its Dublin Core, and that more
@@ -38,6 +38,9 @@ FTS_COLUMNS: tuple[tuple[str, float], ...] = (
     ("format_name", 2.0),
     ("puid", 2.0),
     ("content", 1.0),
+    # Hidden tokens (see TAG): what filters and visibility test, so they are part of the MATCH
+    # and no row is looked up to check them. Weight 0: they never change a score.
+    ("tags", 0.0),
 )
 WEIGHTS = ", ".join(str(weight) for _, weight in FTS_COLUMNS)
 BM25 = f"bm25(documents_fts, {WEIGHTS})"
@@ -46,6 +49,160 @@ BM25 = f"bm25(documents_fts, {WEIGHTS})"
 # character and the name (`\ue000creator`). query.fold() treats the character as a
 # separator, so no typed word can ever be, or match, such a mark.
 ELEMENT_MARK = language.RESERVED_MARK
+
+# Hidden tokens in the `tags` column, each TAG + a letter for the field + the value: every
+# equality filter, the kind and role, the record's date and, for a closed record, its opening
+# day (or "never"), so a researcher's search is one MATCH with no row looked up to check
+# visibility. A typed word never holds ELEMENT_MARK (fold() splits words at it) and an element
+# mark holds it once, so nothing but these tags starts with two of it. Values are hex-encoded
+# (only letters and digits, whatever the value); days are YYYYMMDD so a range of days is a
+# handful of prefixes.
+TAG = ELEMENT_MARK * 2
+EVERYTHING = TAG + "all"  # on every row: what "every row except ..." starts from
+_NEVER_OPENS = TAG + "n"  # closed, with no opening date
+_IMPOSSIBLE = TAG + "z"  # on no row: a filter that nothing can pass
+_UNKNOWN_ROLE = TAG + "u"  # a file whose role is none of FileRole's (never asked for)
+_KNOWN_ROLES = frozenset(ALL_ROLES)
+
+
+def tag(field: str, value: str) -> str:
+    """The hidden token saying that `field` (one letter) is `value`."""
+    return f"{TAG}{field}{value.encode().hex()}"
+
+
+def _day_digits(day: str) -> str:
+    return day.replace("-", "")
+
+
+def document_tags(row: Mapping[str, object], creator_keys: list[str]) -> str:
+    """The tags column of a documents row (as _row_of in sqlite_fts.py builds it)."""
+    tags = [EVERYTHING, tag("k", str(row["kind"]))]
+    if row["kind"] == "file":
+        role = str(row["role"] or FileRole.ORIGINAL.value)
+        tags.append(tag("w", role) if role in _KNOWN_ROLES else _UNKNOWN_ROLE)
+    for field_letter, column in (("p", "puid"), ("g", "package"), ("f", "format_name"), ("x", "risk"),
+                                 ("v", "validity")):  # fmt: skip
+        if row[column] is not None:
+            tags.append(tag(field_letter, str(row[column])))
+    if row["date"] is not None:
+        tags.append(f"{TAG}d{_day_digits(str(row['date']))}")
+    if row["access"] == AccessStatus.CLOSED.value:
+        opening = row["opening_date"]
+        if opening is None:
+            tags.append(_NEVER_OPENS)
+        else:  # every beginning of the day's digits, so "closed until after D" is a few exact tokens
+            digits = _day_digits(str(opening))
+            tags.extend(f"{TAG}o{digits[:length]}" for length in range(1, len(digits) + 1))
+    tags.extend(tag("c", key) for key in creator_keys)
+    return " ".join(tags)
+
+
+def _spans(low: str, high: str, prefix: str = "") -> list[str]:
+    """Prefixes whose digit strings (all as long as `low`) cover exactly low..high, inclusive."""
+    if not low:
+        return [prefix]
+    if set(low) == {"0"} and set(high) == {"9"}:
+        return [prefix]
+    first, last = low[0], high[0]
+    if first == last:
+        return _spans(low[1:], high[1:], prefix + first)
+    rest = len(low) - 1
+    return [
+        *_spans(low[1:], "9" * rest, prefix + first),
+        *(prefix + str(digit) for digit in range(int(first) + 1, int(last))),
+        *_spans("0" * rest, high[1:], prefix + last),
+    ]
+
+
+def _day_range(letter: str, low: str | None, high: str | None) -> str:
+    """An FTS5 expression for the rows whose `letter` day tag lies in low..high (YYYY-MM-DD, inclusive)."""
+    lo = _day_digits(low) if low is not None else "0" * 8
+    hi = _day_digits(high) if high is not None else "9" * 8
+    if len(lo) != 8 or len(hi) != 8 or lo > hi:  # years past 9999 are not dates SQLite's text compares
+        return f'"{_IMPOSSIBLE}"'
+    return "(" + " OR ".join(f'"{TAG}{letter}{prefix}"*' for prefix in _spans(lo, hi)) + ")"
+
+
+def _possible(prefix: str) -> bool:
+    """Whether some YYYYMMDD begins with `prefix` (no month from 20 on, no day from 40 on)."""
+    return not ((len(prefix) > 4 and prefix[4] > "1") or (len(prefix) > 6 and prefix[6] > "3"))
+
+
+def _still_closed(day: str) -> str:
+    """Rows closed on `day`: closed for ever, or until a later day.
+
+    Exact tokens (each beginning of an opening day is a tag, see document_tags), as FTS5 sets
+    up a prefix query far more slowly than a token, and this is part of every researcher's search.
+    """
+    after = f"{int(_day_digits(day)) + 1:08d}"
+    later = [f'"{TAG}o{prefix}"' for prefix in _spans(after, "9" * 8) if _possible(prefix)] if len(after) == 8 else []
+    return "(" + " OR ".join([f'"{_NEVER_OPENS}"', *later]) + ")"
+
+
+@dataclass(frozen=True)
+class TagFilters:
+    """A query's filters and the viewer's visibility, as FTS5 expressions over the tags.
+
+    `status` and `hidden` (the access status on the day, the roles) have SQL equivalents in
+    `sql`, conditions on `d`: a probe of one row at a time (an index walk) uses those, as the
+    closed-on-the-day expression costs a few milliseconds to set up each time it is used.
+    """
+
+    must: list[str]  # every one must match
+    status: list[str]  # every one must match: the access filter
+    hidden: list[str]  # none may match: closed on the day (for a researcher), files of other roles
+    sql: list[str]  # status and hidden as conditions on `d`
+
+    def expression(self, match: str) -> str:
+        return restrict(match, [*self.must, *self.status], self.hidden)
+
+    def probe(self, match: str) -> str:
+        return restrict(match, self.must, [])
+
+
+def tag_filters(query: SearchQuery, checked: Checked, plan: Plan) -> TagFilters:
+    """The query's filters and the viewer's visibility as FTS5 expressions (and SQL, see TagFilters)."""
+    day = str(plan.params["day"])
+    must: list[str] = []
+    status: list[str] = []
+    hidden: list[str] = []
+    sql: list[str] = []
+    closed = _still_closed(day)
+    if not checked.viewer.sees_closed:
+        hidden.append(closed)
+        if checked.access is AccessStatus.CLOSED:
+            status.append(f'"{_IMPOSSIBLE}"')
+    elif checked.access is AccessStatus.CLOSED:
+        status.append(closed)
+    elif checked.access is AccessStatus.OPEN:
+        hidden.append(closed)
+    visible = visible_to(checked.viewer)
+    if visible is not None:
+        sql.append(visible)
+    if checked.access is not None:
+        sql.append(f"{ACCESS_ON_DAY} = {plan.bind(checked.access.value)}")
+    plain = (("p", query.puid), ("g", query.package), ("k", query.kind), ("v", query.validity),
+             ("f", query.format_name), ("x", query.risk))  # fmt: skip
+    must.extend(f'"{tag(letter, str(value))}"' for letter, value in plain if value is not None)
+    if query.creator is not None:
+        must.append(f'"{tag("c", language.fold_key(str(query.creator)))}"')
+    if checked.date_from is not None or checked.date_to is not None:
+        must.append(_day_range("d", checked.date_from, checked.date_to))
+    # Packages have no role; a file counts when its role is asked for (no role: an original).
+    unwanted = [f'"{tag("w", role)}"' for role in ALL_ROLES if role not in checked.roles]
+    hidden.extend([*unwanted, f'"{_UNKNOWN_ROLE}"'])
+    names = ", ".join(plan.bind(role) for role in checked.roles) or "NULL"
+    sql.append(f"(d.kind = 'package' OR coalesce(d.role, '{FileRole.ORIGINAL.value}') IN ({names}))")
+    return TagFilters(must=must, status=status, hidden=hidden, sql=sql)
+
+
+def restrict(expression: str, must: list[str], must_not: list[str]) -> str:
+    """`expression` AND every `must`, NOT any `must_not`."""
+    restricted = "(" + " AND ".join(f"({part})" for part in [expression, *must]) + ")"
+    if must_not:
+        restricted += " NOT (" + " OR ".join(f"({part})" for part in must_not) + ")"
+    return restricted
+
 
 # The one place that says who sees what. A closed row counts as open from its opening
 # date on (a NULL date never comes); roles that do not see closed records get only the
@@ -104,33 +261,37 @@ def _fts(node: language.Node) -> str | None:
     return expression
 
 
+def _everything_but(node: language.Node) -> str:
+    """`node` as an FTS5 expression, a bare exclusion read as "every row except" (the EVERYTHING tag)."""
+    expression = _fts(node)
+    if expression is not None:
+        return expression
+    if isinstance(node, language.Without):
+        return f'("{EVERYTHING}" NOT ({_everything_but(node.part)}))'
+    if isinstance(node, language.Any):
+        return "(" + " OR ".join(f"({_everything_but(part)})" for part in node.parts) + ")"
+    assert isinstance(node, language.All)  # a Term always has an FTS5 expression
+    wanted = [_everything_but(part) for part in node.parts if not isinstance(part, language.Without)]
+    unwanted = [_everything_but(part.part) for part in node.parts if isinstance(part, language.Without)]
+    left = " AND ".join(f"({part})" for part in wanted) if wanted else f'"{EVERYTHING}"'
+    if not unwanted:
+        return f"({left})"
+    return f"(({left}) NOT (" + " OR ".join(f"({part})" for part in unwanted) + "))"
+
+
 @dataclass
 class Plan:
-    """What the rows must satisfy: an FTS5 expression (ranked) and SQL conditions over `d`, with their parameters."""
+    """The rows a query's words select, as one FTS5 expression (every query has one), with SQL parameters."""
 
-    match: str | None = None
-    conditions: list[str] = field(default_factory=list)
+    match: str = f'"{EVERYTHING}"'
+    ranked: bool = False  # there are words to rank by (bm25); otherwise every match scores the same
     params: dict[str, object] = field(default_factory=dict)
-    highlight: str | None = None  # an FTS5 expression of the positive terms only, for snippets
+    highlight: str | None = None  # an FTS5 expression of the positive terms only, for snippets and tiers
 
     def bind(self, value: object) -> str:
         name = f"p{len(self.params)}"
         self.params[name] = value
         return f":{name}"
-
-    def matched_rows(self, expression: str) -> str:
-        return f"d.id IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH {self.bind(expression)})"
-
-    def sql(self, node: language.Node) -> str:
-        """`node` as a condition on `d.id`, for the parts FTS5 cannot say."""
-        expression = _fts(node)
-        if expression is not None:
-            return self.matched_rows(expression)
-        if isinstance(node, language.Without):
-            return f"NOT ({self.sql(node.part)})"
-        joiner = " AND " if isinstance(node, language.All) else " OR "
-        assert not isinstance(node, language.Term)  # a Term always has an FTS5 expression
-        return "(" + joiner.join(self.sql(part) for part in node.parts) + ")"
 
     def add_tree(self, tree: language.Node | None) -> None:
         if tree is None:
@@ -138,26 +299,8 @@ class Plan:
         terms = language.positive_terms(tree)
         if terms:
             self.highlight = " OR ".join(phrase(term) for term in terms)
-        expression = _fts(tree)
-        if expression is not None:
-            self.match = expression
-            return
-        if not isinstance(tree, language.All):
-            self.conditions.append(self.sql(tree))
-            return
-        # The parts FTS5 can say drive the query (and its ranking); the rest are SQL conditions.
-        wanted: list[language.Node] = [
-            p for p in tree.parts if not isinstance(p, language.Without) and _fts(p) is not None
-        ]
-        unwanted: list[language.Node] = [
-            p for p in tree.parts if isinstance(p, language.Without) and _fts(p.part) is not None
-        ]
-        rest = [p for p in tree.parts if p not in wanted and p not in unwanted]
-        if wanted:
-            self.match = _fts(language.All(tuple(wanted + unwanted)))
-        else:
-            rest += unwanted
-        self.conditions.extend(self.sql(part) for part in rest)
+            self.ranked = True
+        self.match = _everything_but(tree)
 
 
 @dataclass(frozen=True)
@@ -224,37 +367,6 @@ def _day_filter(day: object, which: str) -> str | None:
     if isinstance(day, dt.date):
         return day.isoformat()
     raise SearchError(f"The date {which} filter must be a day (YYYY-MM-DD), not {day!r}.")
-
-
-def filters(query: SearchQuery, checked: Checked, plan: Plan) -> None:
-    """Add the query's filters, the viewer's visibility and the file roles to `plan`."""
-    visible = visible_to(checked.viewer)
-    if visible is not None:
-        plan.conditions.insert(0, visible)
-    plain = (
-        ("d.puid", query.puid),
-        ("d.package", query.package),
-        ("d.kind", query.kind),
-        ("d.validity", query.validity),
-        ("d.format_name", query.format_name),
-        ("d.risk", query.risk),
-    )
-    for column, value in plain:
-        if value is not None:
-            plan.conditions.append(f"{column} = {plan.bind(str(value))}")
-    if checked.access is not None:
-        plan.conditions.append(f"{ACCESS_ON_DAY} = {plan.bind(checked.access.value)}")
-    if query.creator is not None:
-        key = plan.bind(language.fold_key(str(query.creator)))
-        plan.conditions.append(f"d.id IN (SELECT doc FROM creators WHERE key = {key})")
-    if checked.date_from is not None:
-        plan.conditions.append(f"d.date >= {plan.bind(checked.date_from)}")
-    if checked.date_to is not None:
-        plan.conditions.append(f"d.date <= {plan.bind(checked.date_to)}")
-    names = [plan.bind(role) for role in checked.roles]
-    # A file indexed without a role is a record (an original), as before roles were kept.
-    in_roles = f"coalesce(d.role, '{FileRole.ORIGINAL.value}') IN ({', '.join(names) or 'NULL'})"
-    plan.conditions.append(f"(d.kind = 'package' OR {in_roles})")
 
 
 # --- order and cursors ----------------------------------------------------------------------
