@@ -29,7 +29,7 @@ from strongroom.catalog.base import Catalog
 from strongroom.commit import CommitResult, VersionBuild, object_id
 from strongroom.config import CONFIG_NAME, Settings, load_settings, write_default_config
 from strongroom.copies import AddedLocation, LocationStatus, RepairReport, ReplicateReport
-from strongroom.errors import CatalogError, DuplicateTransferError, NotFound, StorageError, StrongroomError
+from strongroom.errors import CatalogError, DuplicateTransferError, NotFound, SearchError, StorageError, StrongroomError
 from strongroom.formats.risk import RiskRegistry, load_registry
 from strongroom.indexing import StoredText, search_documents
 from strongroom.ingest.staging import staging_area, stale_ingests
@@ -390,7 +390,7 @@ class Archive:
     def catch_up_index(self) -> int:
         """Index packages whose indexing failed or was interrupted, or that a new, empty index lacks."""
         packages = self.catalog.package_uuids()
-        if packages and not self.search_index.packages():
+        if packages and self.search_index.is_empty():
             # The index file was replaced (deleted, or recreated by a schema upgrade): refill it.
             for package in packages:
                 self.catalog.set_indexed(package, False)
@@ -505,7 +505,18 @@ class Archive:
             change = change_access(
                 self.catalog, self.journal, summary, path, status, reason, opening_date, self.system_agents(operator)
             )
-        self.index_package(summary.uuid)
+        indexed, problem = self.index_package(summary.uuid)
+        if not indexed and status is AccessStatus.CLOSED:
+            # The closure stands (journalled, catalogued), but the index may still show the record as open.
+            what = f"{change.rule.path} of package {summary.name}" if change.rule.path else f"package {summary.name}"
+            raise SearchError(
+                f"{what} is now closed (event {change.event.uuid}), but the search index still shows its old status: "
+                f"{problem or 'it could not be updated'}.",
+                details=[
+                    "Until the index is updated, a search as researcher may still find it. Every write command "
+                    "tries again (or run: strongroom rebuild) once the search index is reachable."
+                ],
+            )
         return change
 
     def verify(

@@ -208,6 +208,10 @@ class SearchIndex(Protocol):
         """UUIDs of every package with at least one document (to detect what needs catching up)."""
         ...
 
+    def is_empty(self) -> bool:
+        """True when the index holds no document at all (a new or replaced index, to be refilled); cheap."""
+        ...
+
     def clear(self) -> None:
         """Remove everything."""
         ...

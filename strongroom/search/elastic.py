@@ -171,6 +171,12 @@ class ElasticSearchIndex:
             if not result["buckets"] or after is None:
                 return found
 
+    def is_empty(self) -> bool:
+        """One count request: every write command asks this, so it must not page through the packages."""
+        answer = self._request("count documents", self._client.search, self.alias,
+                               {"size": 0, "track_total_hits": 1, "terminate_after": 1})  # fmt: skip
+        return int(answer["hits"]["total"]["value"]) == 0
+
     def clear(self) -> None:
         """Empty the live index: an empty one takes its place (quicker than deleting every document)."""
         fresh = self._create_index()
@@ -246,24 +252,28 @@ class ElasticSearchIndex:
 
     def _swap_to(self, new: str) -> None:
         """Point the alias at `new` alone, in one atomic `_aliases` call, then delete the old indices."""
+        for name in self._point_alias_at(new):
+            self._drop_index(name)
+
+    def _point_alias_at(self, new: str) -> list[str]:
+        """Point the alias at `new` alone, in one atomic `_aliases` call; the indices it left, to delete."""
         old = [name for name in self.live_indices() if name != new]
         actions: list[dict[str, Any]] = [{"remove": {"index": name, "alias": self.alias}} for name in old]
         actions.append({"add": {"index": new, "alias": self.alias}})
         self._request("swap the index alias", self._client.update_aliases, actions)
-        for name in old:
-            self._drop_index(name)
+        return old
 
     def _drop_index(self, name: str) -> None:
         self._request("delete an index", self._client.delete_index, name)
 
     # --- writing --------------------------------------------------------------------------
 
-    def _index_into(self, target: str, documents: Iterable[SearchDocument]) -> int:
+    def _index_into(self, target: str, documents: Iterable[SearchDocument], *, refresh: bool = True) -> int:
         count = 0
         for chunk in self._chunks(documents):
             self._bulk(target, chunk)
             count += len(chunk)
-        if count:
+        if count and refresh:
             self._request("refresh the index", self._client.refresh, target)
         return count
 
@@ -400,15 +410,19 @@ class ElasticRebuild:
 
     def index(self, documents: Iterable[SearchDocument]) -> int:
         self._check_open()
-        return self._owner._index_into(self.index_name, documents)
+        # No refresh per call (a rebuild calls once a package): nobody searches this index before finish().
+        return self._owner._index_into(self.index_name, documents, refresh=False)
 
     def finish(self) -> None:
         """Make the new index the live one in one `_aliases` call and delete the old one."""
         self._check_open()
         owner = self._owner
         owner._request("refresh the index", owner._client.refresh, self.index_name)
-        owner._swap_to(self.index_name)
+        old = owner._point_alias_at(self.index_name)
+        # Live from here: should deleting the old index fail, abandon() must not drop this one.
         self._done = True
+        for name in old:
+            owner._drop_index(name)
 
     def abandon(self) -> None:
         """Delete the new index; the live one is untouched."""

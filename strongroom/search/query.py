@@ -74,14 +74,16 @@ def _fold_char(char: str) -> str:
     if not is_token_char(char):
         return " "
     decomposed = unicodedata.normalize("NFD", char)
-    if len(decomposed) > 1 and all(unicodedata.combining(mark) for mark in decomposed[1:]):
-        base = decomposed[0]
-        return base if is_token_char(base) else char
+    # Only accents on Latin letters come off (é -> e, ệ -> e): exactly what SQLite's unicode61
+    # tokenizer removes, so a word in another script (й, ά) is found as typed on every backend.
+    base, marks = decomposed[0], decomposed[1:]
+    if marks and base.isascii() and base.isalpha() and all(unicodedata.combining(mark) for mark in marks):
+        return base
     return char
 
 
 def fold(text: str) -> str:
-    """`text` with accents taken off letters and every separator made a space, one character for one.
+    """`text` with accents taken off Latin letters and every separator made a space, one character for one.
 
     Keeps case and length (character i of the result comes from character i of `text`),
     so a backend that matched the folded text can show the original at the same place.

@@ -904,9 +904,20 @@ class SearchContract:
         # Every package with a document, whatever its access: this is for keeping the index in step.
         assert guarded.packages() == {MINUTES, SURVEY, CASES, SEALED}
 
+    def test_is_empty(self, guarded: SearchIndex) -> None:
+        # Only closed documents still count: emptiness is about the index, never about a viewer.
+        assert not guarded.is_empty()
+        for package in (MINUTES, SURVEY, CASES):
+            guarded.delete_package(package)
+        assert not guarded.is_empty()
+        guarded.delete_package(SEALED)
+        assert guarded.is_empty()
+
     def test_clear(self, guarded: SearchIndex) -> None:
+        assert not guarded.is_empty()
         guarded.clear()
 
+        assert guarded.is_empty()
         assert guarded.packages() == set()
         assert self.find(guarded, "", viewer=Role.ADMIN).total == 0
         assert self.find(guarded, "harbour").total == 0
@@ -1056,6 +1067,20 @@ class SearchContract:
         both = {"objects/a.txt", "objects/b.txt"}
         for text in ("montreal", "Montréal", "MONTRÉAL", '"montreal harbour"', '"Montréal harb"*', "montr*", "montré*"):
             assert set(self.paths(self.find(search_index, text))) == both, text
+
+    def test_words_in_other_scripts_are_found_as_typed(self, search_index: SearchIndex) -> None:
+        # Accents come off Latin letters only; a Cyrillic or Greek word is found exactly as written.
+        search_index.index(
+            [
+                file_doc(SURVEY, "s", "objects/a.txt", "Йодная съёмка", "plain", TEXT, "x-1"),
+                file_doc(SURVEY, "s", "objects/b.txt", "άλφα χάρτης", "plain", TEXT, "x-2"),
+                file_doc(SURVEY, "s", "objects/c.txt", "Ngữ văn Việt", "plain", TEXT, "x-3"),
+            ]
+        )
+        for text, expected in (("йодная", "objects/a.txt"), ("съёмка", "objects/a.txt"), ('"Йодная съёмка"',
+                               "objects/a.txt"), ("άλφα", "objects/b.txt"), ("χάρ*", "objects/b.txt"),
+                               ("ngu van viet", "objects/c.txt"), ("Việt", "objects/c.txt")):  # fmt: skip
+            assert self.paths(self.find(search_index, text)) == [expected], text
 
     def test_a_typed_word_never_matches_an_element_mark(self, loaded: SearchIndex) -> None:
         for text in ("\ue000creator", '"\ue000creator port"', "\ue000coverage", "\ue000cre*", "creator*"):
