@@ -44,7 +44,9 @@ fingerprint() {
   } | cksum
 }
 editable() {
-  .venv/bin/python - <<'EOF' 2>/dev/null
+  # -I: never look in the working folder, where a stray strongroom.egg-info (left by a build) would answer
+  # "not editable" and swap the development install for a copy of today's code.
+  .venv/bin/python -I - <<'EOF' 2>/dev/null
 import json, sys
 from importlib.metadata import PackageNotFoundError, distribution
 try:

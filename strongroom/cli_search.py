@@ -6,7 +6,6 @@ import calendar
 import datetime as dt
 import re
 import shlex
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -14,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 from rich.table import Table
+from typer._click.core import ParameterSource
 
 from strongroom import views
 from strongroom.cli_common import HomeOption, JsonFlag
@@ -54,12 +54,15 @@ def _day(text: str, *, end: bool) -> dt.date:
     if not match:
         raise ValueError(f"{text!r} is not a date: write YYYY, YYYY-MM or YYYY-MM-DD")
     year = int(match.group(1))
-    if match.group(3):
-        return dt.date(year, int(match.group(2)), int(match.group(3)))
-    if match.group(2):
-        month = int(match.group(2))
-        return dt.date(year, month, calendar.monthrange(year, month)[1] if end else 1)
-    return dt.date(year, 12, 31) if end else dt.date(year, 1, 1)
+    try:
+        if match.group(3):
+            return dt.date(year, int(match.group(2)), int(match.group(3)))
+        if match.group(2):
+            month = int(match.group(2))
+            return dt.date(year, month, calendar.monthrange(year, month)[1] if end else 1)
+        return dt.date(year, 12, 31) if end else dt.date(year, 1, 1)
+    except ValueError as exc:  # 2024-02-30, month 13, year 0
+        raise ValueError(f"{text!r} is not a date ({exc}): write YYYY, YYYY-MM or YYYY-MM-DD") from None
 
 
 def parse_filters(given: Sequence[str]) -> Filters:
@@ -221,22 +224,40 @@ def _print_results(results: SearchResults, role: str, ctx: typer.Context) -> Non
             more = f", and {len(counts) - 10} more (--json lists all)" if len(counts) > 10 else ""
             out.print(f"[bold]{name}[/]: {listed}{more}", highlight=False)
     if results.next_after:
-        again = shlex.join(["strongroom", *_argv_without_cursor(ctx), "--page-after", results.next_after])
+        again = shlex.join(next_page_argv(ctx, results.next_after))
         out.print(f"Next page: {escape(again)}", highlight=False, soft_wrap=True)
 
 
-def _argv_without_cursor(ctx: typer.Context) -> list[str]:
-    """The command line as given, without an earlier --page-after, to print the next page's command."""
-    out: list[str] = []
-    skip = False
-    for arg in sys.argv[1:]:
-        if skip:
-            skip = False
-        elif arg == "--page-after":
-            skip = True
-        elif not arg.startswith("--page-after="):
-            out.append(arg)
-    return out
+def next_page_argv(ctx: typer.Context, cursor: str) -> list[str]:
+    """The command for the page after this one: this search's options (as parsed, not as typed) and the cursor.
+
+    --offset is left out: the cursor says where the next page starts, and a search takes one or the other.
+    """
+    params = ctx.params
+    argv = ["strongroom"]
+    home = params.get("home")
+    parent = ctx.parent
+    if home is None and parent is not None and parent.get_parameter_source("home") is ParameterSource.COMMANDLINE:
+        home = parent.params.get("home")
+    if home is not None:
+        argv += ["--home", str(home)]
+    argv.append("search")
+    for item in params.get("filters") or []:
+        argv += ["--filter", item]
+    for item in params.get("facet") or []:
+        argv += ["--facet", item]
+    for option, name in (("--sort", "sort"), ("--puid", "puid"), ("--package", "package"), ("--limit", "limit")):
+        if params.get(name) is not None and ctx.get_parameter_source(name) is not ParameterSource.DEFAULT:
+            argv += [option, str(params[name])]
+    if params.get("validity") is not None:
+        argv += ["--validity", str(Validity(params["validity"]).value)]
+    argv += ["--as", str(params.get("as_role") or "archivist")]
+    if params.get("include_housekeeping"):
+        argv.append("--include-housekeeping")
+    argv += ["--page-after", cursor]
+    if params.get("query"):
+        argv += ["--", str(params["query"])]  # after "--", a query such as "-draft" is not read as an option
+    return argv
 
 
 def register_search(app: typer.Typer) -> None:

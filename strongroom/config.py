@@ -261,13 +261,25 @@ def _search_url_kind(url: str, source: Path) -> str:
     kind = SEARCH_URL_SCHEMES.get(scheme)
     if kind is None or "://" not in url:
         raise ConfigError(
-            f"The search url {url!r} (in {source} or STRONGROOM_SEARCH_URL) does not say which server it is.",
+            f"The search url {_shown_url(url)!r} (in {source} or STRONGROOM_SEARCH_URL) does not say which "
+            "server it is.",
             details=[
                 "Write elasticsearch+http://host:9200 for Elasticsearch 8 or 9, or opensearch+http://host:9200 "
                 "for OpenSearch 2 or 3 (+https for TLS). Leave url out for the embedded SQLite index."
             ],
         )
     return kind
+
+
+def _shown_url(url: str) -> str:
+    """`url` safe to print: a password in it (scheme://user:password@host) is never shown."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:  # no scheme at all: user:password@host may still be there
+        scheme, rest = "", url
+    userinfo, at, host = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{host}"
 
 
 def _number(value: object, name: str, kind: type[int] | type[float]) -> float:

@@ -8,6 +8,7 @@ plus its OCFL inventory (the versions). Nothing else is needed, so nothing is lo
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import uuid
@@ -39,6 +40,7 @@ from strongroom.storage.ocfl import ObjectInventory, OcflUser
 
 if TYPE_CHECKING:
     from strongroom.archive import Archive
+    from strongroom.search.base import SearchRebuild
 
 StepProgress = Callable[[str, int, int | None], None]
 ACCESS_DATA = "access"
@@ -225,32 +227,54 @@ def _rebuild_index(archive: Archive, progress: StepProgress | None) -> int:
     """Fill a new search index beside the live one and swap it in: searches keep answering meanwhile.
 
     If the new index cannot be finished, the live one stays and every package is marked for catch-up,
-    which then brings the live index up to date package by package.
+    which then brings the live index up to date package by package. A package stored, given a new
+    version or opened or closed while the new index was filling is indexed again once it is live: the
+    new index holds what the package was when it was read, and a record closed since must not show.
     """
     packages = sorted(archive.catalog.package_uuids())
     for package in packages:
         archive.catalog.set_indexed(package, False)
     target = archive.search_index.start_rebuild()
+    read_as: dict[str, _IndexedState] = {}
     try:
         for done, package in enumerate(packages, start=1):
             summary = archive.catalog.find_package(package)
             if summary is not None:
+                read_as[package] = _indexed_state(archive, summary)  # before reading it: a later change shows
                 target.index(archive.search_documents_of(summary))
             if progress:
                 progress("Indexing", done, len(packages))
         target.finish()
     except (StrongroomError, OSError):
-        target.abandon()
+        _abandon(target)
         return archive.catch_up_index()
     except BaseException:
-        target.abandon()
+        _abandon(target)
         raise
     for package in packages:
         archive.catalog.set_indexed(package, True)
-    # A package stored while the new index was filling went only into the old one: index it again.
-    for package in archive.catalog.package_uuids() - set(packages):
-        archive.catalog.set_indexed(package, False)
-    return len(packages) + archive.catch_up_index()
+    changed = 0
+    for package in archive.catalog.package_uuids():
+        summary = archive.catalog.find_package(package)
+        if summary is not None and read_as.get(package) != _indexed_state(archive, summary):
+            archive.catalog.set_indexed(package, False)
+            changed += package in read_as
+    return len(read_as) - changed + archive.catch_up_index()
+
+
+# What a package's search documents are made from and can change without a rebuild: its version
+# (descriptions, files) and its access rules.
+_IndexedState = tuple[int, frozenset[AccessRule]]
+
+
+def _indexed_state(archive: Archive, summary: PackageSummary) -> _IndexedState:
+    return summary.version, frozenset(archive.catalog.access_rules(summary.uuid))
+
+
+def _abandon(target: SearchRebuild) -> None:
+    """Drop an unfinished new index; failing to (the server gone) must not hide why the rebuild stopped."""
+    with contextlib.suppress(StrongroomError, OSError):
+        target.abandon()
 
 
 def _restore_copies(archive: Archive, by_package: dict[str, list[JournalEntry]]) -> dict[str, str]:

@@ -26,7 +26,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 def pdftotext(command: Sequence[str], path: Path, limits: Limits) -> RawText:
     """`pdftotext -enc UTF-8 FILE -`, read as it comes; killed at the deadline or once the text passes the cap."""
-    argv = [*command, "-enc", "UTF-8", str(path), "-"]
+    # Absolute, so a depositor's name such as "-opw x.pdf" can never read as an option.
+    argv = [*command, "-enc", "UTF-8", os.path.abspath(path), "-"]
     try:
         process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True

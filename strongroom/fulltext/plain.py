@@ -15,6 +15,7 @@ import email.errors
 import email.policy
 import mailbox
 import re
+from collections.abc import Callable
 from email.message import EmailMessage, Message
 from html.parser import HTMLParser
 from pathlib import Path
@@ -254,6 +255,18 @@ def xml_text(path: Path, limits: Limits) -> RawText:
 # --- e-mail -----------------------------------------------------------------------------------
 
 _HEADERS = ("From", "To", "Cc", "Date", "Subject")
+# A message's words come first (headers, then its bodies; attachments follow): of a larger message only
+# this many bytes are parsed, so a huge attachment never has to fit in memory, let alone several copies.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+
+def _message_bytes(read: Callable[[int], bytes], limits: Limits) -> tuple[bytes, str | None]:
+    """A message's bytes (from `read`), up to the cap; with a note when there were more."""
+    cap = max(MAX_MESSAGE_BYTES, limits.max_bytes)
+    data = read(cap + 1)
+    if len(data) <= cap:
+        return data, None
+    return data[:cap], f"a message over {cap // (1024 * 1024)} MiB: only its first {cap // (1024 * 1024)} MiB read"
 
 
 def _header(message: Message, name: str) -> str | None:
@@ -337,14 +350,16 @@ def email_text(path: Path, limits: Limits) -> RawText:
         head = source.read(5)
     out = _Collector(limits, "email")
     reader = _MailText(out, limits)
-    notes: tuple[str, ...] = ()
+    notes: list[str] = []
     try:
         if head == b"From ":
             count = 0
             box = mailbox.mbox(str(path), create=False)
             try:
                 for key in box.iterkeys():
-                    raw = box.get_bytes(key)
+                    with box.get_file(key) as source:
+                        raw, cut = _message_bytes(source.read, limits)
+                    notes += [f"message {count + 1}: {cut}"] if cut else []
                     message = email.message_from_bytes(raw, policy=email.policy.default)
                     if count:
                         out.add("\n\n")
@@ -352,13 +367,14 @@ def email_text(path: Path, limits: Limits) -> RawText:
                     count += 1
             finally:
                 box.close()
-            notes = (f"mbox of {count} message(s)",)
+            notes.insert(0, f"mbox of {count} message(s)")
         else:
             with path.open("rb") as source:
-                message = email.message_from_binary_file(source, policy=email.policy.default)
-            reader.message(message)
+                raw, cut = _message_bytes(source.read, limits)
+            notes += [cut] if cut else []
+            reader.message(email.message_from_bytes(raw, policy=email.policy.default))
     except _Full:
-        return RawText(out.text(), notes, True)
+        return RawText(out.text(), tuple(notes), True)
     except (mailbox.Error, email.errors.MessageError) as exc:
         raise ExtractionFailed(f"not a readable e-mail message or mailbox: {exc}") from None
-    return RawText(out.text(), notes)
+    return RawText(out.text(), tuple(notes))

@@ -9,6 +9,7 @@ depositor's file names is ever fetched.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import re
@@ -63,6 +64,14 @@ class TikaServer:
 
     def start(self, timeout: float = START_TIMEOUT) -> None:
         """Start the server and wait until it answers; ToolMissing (with the log's last lines) if it does not."""
+        try:
+            self._start(timeout)
+        except BaseException:
+            # Also on KeyboardInterrupt while waiting for the JVM: no server (nor its child) is left behind.
+            self.stop()
+            raise
+
+    def _start(self, timeout: float) -> None:
         self._folder = tempfile.TemporaryDirectory(prefix="strongroom-tika-")
         folder = Path(self._folder.name)
         config = folder / "tika-config.xml"
@@ -80,19 +89,17 @@ class TikaServer:
                         start_new_session=True,
                     )  # fmt: skip
                 except OSError as exc:
-                    self.stop()
                     raise ToolMissing(f"the Tika server could not be started: {exc.strerror or exc}") from None
             answer = self._wait_ready(timeout)
             if answer is not None:
                 match = _VERSION.search(answer)
-                self.version = match.group(1) if match else answer.strip()[:40]
+                self.version = match.group(1) if match else ""
                 return
             exited = self._process is not None and self._process.poll() is not None
             problem = _tail(log_path) if exited else f"no answer within {timeout:g} s"
             self._kill()
             if not exited:
                 break  # a slow JVM: another port would not help
-        self.stop()
         raise ToolMissing(f"the Tika server did not start ({problem})")
 
     def _wait_ready(self, timeout: float) -> str | None:
@@ -107,7 +114,8 @@ class TikaServer:
                     connection.request("GET", "/version")
                     response = connection.getresponse()
                     body = response.read(4096).decode("utf-8", "replace")
-                    if response.status == 200:
+                    # Only Tika's own answer: another program that took the port is not sent any file.
+                    if response.status == 200 and _VERSION.search(body):
                         return body
                 finally:
                     connection.close()
@@ -130,6 +138,9 @@ class TikaServer:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+        # The forked child JVM may outlive the server that started it: whatever is left of the group goes too.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
 
     def stop(self) -> None:
         self._kill()
@@ -193,6 +204,11 @@ class TikaServer:
             return RawText(bytes(data[: limits.max_bytes]).decode("utf-8", "replace"), (), more)
         except TimeoutError:
             raise TimeLimitReached(f"Apache Tika took longer than the time limit of {limits.time_limit:g} s") from None
+        except http.client.RemoteDisconnected:
+            raise  # extract() waits for a restarting child and tries once more
+        except http.client.HTTPException as exc:
+            # A broken answer (the child JVM died mid-way, say): a failure of this file, never of the ingest.
+            raise ExtractionFailed(f"Apache Tika's answer broke off: {type(exc).__name__}: {exc}"[:300]) from None
         finally:
             connection.close()
 

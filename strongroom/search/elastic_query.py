@@ -250,7 +250,8 @@ def request_body(query: SearchQuery, checked: Checked) -> dict[str, Any]:
         "size": query.limit + 1 if query.limit else 0,
         "from": query.offset,
         "sort": _sort(query.sort),
-        "_source": ["shown", "access", "opening_date", "date", "package"],
+        # A record's whole text (up to [ingest] text_size_limit) comes back only to map a snippet onto it.
+        "_source": {"includes": ["shown", "access", "opening_date", "date", "package"], "excludes": ["shown.content"]},
     }
     if checked.after is not None:
         body["search_after"] = checked.after
@@ -259,6 +260,7 @@ def request_body(query: SearchQuery, checked: Checked) -> dict[str, Any]:
         body["aggs"] = {facet: _facet_aggregation(facet, day) for facet in dict.fromkeys(query.facets)}
     terms = positive_terms(checked.tree)
     if terms and query.limit:
+        body["_source"]["excludes"] = []
         body["highlight"] = {
             "pre_tags": [HIGHLIGHT_START],
             "post_tags": [HIGHLIGHT_END],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -104,11 +105,27 @@ def test_the_human_output_shows_snippets_facets_and_the_next_page_command(archiv
     assert "Next page: strongroom" in out and "--page-after" in out
 
 
+def test_the_printed_next_page_command_runs_and_gives_the_next_page(archive: tuple[Home, str]) -> None:
+    home, _ = archive
+    first = home.ok("search", "survey", "--filter", "kind=file", "--offset", "1", "--limit", "1").stdout
+    line = next(line for line in first.splitlines() if line.startswith("Next page: "))
+    argv = shlex.split(line.removeprefix("Next page: "))
+    assert argv[:4] == ["strongroom", "--home", str(home.path), "search"]
+    assert "--offset" not in argv  # the cursor says where to go on; a search takes one or the other
+    assert argv[-2:] == ["--", "survey"] and argv[argv.index("--limit") : argv.index("--limit") + 2] == ["--limit", "1"]
+    second = home.ok(*argv[3:-2], "--json", *argv[-2:]).json()
+    assert second["total"] == 3 and len(second["hits"]) == 1
+    everything = _search(home, "survey", "--filter", "kind=file")["hits"]
+    assert second["hits"][0]["path"] == everything[2]["path"]  # offset 1 showed the second; this is the third
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--filter", "colour=red"], "is not KEY=VALUE"),
         (["--filter", "from=last tuesday"], "is not a date"),
+        (["--filter", "to=2024-02-30"], "'2024-02-30' is not a date (day is out of range for month)"),
+        (["--filter", "from=2024-13"], "'2024-13' is not a date"),
         (["--filter", "risk=dire"], "risk= takes one of"),
         (["--facet", "colour"], "is not one of"),
         (["--sort", "sideways"], "--sort 'sideways' is not one of"),

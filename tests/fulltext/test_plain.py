@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import tracemalloc
 import unicodedata
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
+from strongroom.fulltext import plain
 from strongroom.fulltext.extract import Extractor, TextExtractor, TextSettings, TextStatus
 from tests.fulltext.samples import HTML_BOMB, XML_BOMB, write_html_only_message, write_mbox, write_message
 
@@ -137,3 +141,27 @@ def test_python_readers_keep_the_time_limit(reader: TextExtractor, tmp_path: Pat
 def test_an_unreadable_file_is_a_failure_not_an_error(reader: TextExtractor, tmp_path: Path) -> None:
     result = reader.extract(tmp_path / "gone.txt", Extractor.TEXT)
     assert result.status is TextStatus.FAILED and "could not be read" in result.reason
+
+
+@pytest.mark.parametrize("as_mbox", [False, True])
+def test_a_huge_attachment_is_never_read_whole(
+    reader: TextExtractor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, as_mbox: bool
+) -> None:
+    monkeypatch.setattr(plain, "MAX_MESSAGE_BYTES", 1024 * 1024)
+    message = EmailMessage()
+    message["From"] = "surveyor@example.org"
+    message["Subject"] = "Tithe map scans"
+    message.set_content("The tithe map scans are attached.\n")
+    message.add_attachment(os.urandom(24 * 1024 * 1024), maintype="image", subtype="tiff", filename="tithe-map.tif")
+    path = tmp_path / ("scans.mbox" if as_mbox else "scans.eml")
+    path.write_bytes((b"From surveyor@example.org Mon Mar  3 09:00:00 2025\n" if as_mbox else b"") + bytes(message))
+    tracemalloc.start()
+    try:
+        result = reader.extract(path, Extractor.EMAIL)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.status is TextStatus.EXTRACTED, result.reason
+    assert "Subject: Tithe map scans" in result.text and "The tithe map scans are attached." in result.text
+    assert any("only its first 1 MiB read" in note for note in result.notes), result.notes
+    assert peak < 16 * 1024 * 1024, f"{peak / 2**20:.1f} MiB held for a 32 MiB message"

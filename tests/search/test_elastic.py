@@ -268,6 +268,32 @@ def test_an_abandoned_rebuild_leaves_the_live_index_alone(kind: str) -> None:
         assert find(index, "novelty").total == 0
 
 
+def test_a_finished_rebuild_stays_live_when_the_old_index_cannot_be_deleted(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with fresh_index(kind) as index:
+        url = SERVERS[kind]()
+        index.index(DOCUMENTS)
+        (old,) = alias_targets(url, index.alias)
+        rebuild = index.start_rebuild()
+        rebuild.index([doc("p", "objects/new.txt", "novelty")])
+        real_drop = index._drop_index
+
+        def refusing(name: str) -> None:
+            if name == old:
+                raise SearchError("Could not delete an index: the cluster answered HTTP 503")
+            real_drop(name)
+
+        monkeypatch.setattr(index, "_drop_index", refusing)
+        with pytest.raises(SearchError, match="503"):
+            rebuild.finish()
+        rebuild.abandon()  # what `strongroom rebuild` does on any error: it must not drop the live index
+
+        assert alias_targets(url, index.alias) == [rebuild.index_name]
+        assert find(index, "novelty").total == 1
+        assert sorted(indices_of(url, index.alias)) == sorted([old, rebuild.index_name])
+
+
 def test_clear_swaps_in_an_empty_index(kind: str) -> None:
     with fresh_index(kind) as index:
         url = SERVERS[kind]()
