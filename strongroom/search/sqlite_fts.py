@@ -32,6 +32,7 @@ import json
 import os
 import secrets
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -481,6 +482,7 @@ class SqliteRebuild:
     def __init__(self, live: SqliteSearchIndex) -> None:
         self._live = live
         self.path = live.path.with_name(f"{live.path.name}.rebuild-{os.getpid()}-{secrets.token_hex(4)}")
+        _create_like(self.path, live.path)
         self._index: SqliteSearchIndex | None = SqliteSearchIndex(self.path, busy_timeout=live._busy_timeout)
 
     def index(self, documents: Iterable[SearchDocument]) -> int:
@@ -521,6 +523,23 @@ def _transaction(conn: sqlite3.Connection, begin: str) -> Iterator[None]:
     finally:
         if conn.in_transaction:
             conn.rollback()
+
+
+def _create_like(path: Path, live: Path) -> None:
+    """Create the empty file `path` with the permissions of `live`, the index it will replace.
+
+    The index holds the words of closed records: a live file kept private must not be
+    replaced by one open to all (SQLite gives its -wal and -shm files the same mode).
+    """
+    try:
+        mode = stat.S_IMODE(live.stat().st_mode)
+    except OSError:
+        return  # no live file yet: SQLite creates the new one as it would any index
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
+        os.chmod(path, mode)  # as the umask may have narrowed it
+    except OSError as err:
+        raise SearchError(f"Could not create the new search index {path} for a rebuild: {err}.") from err
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -601,9 +620,24 @@ def _row_of(document: SearchDocument) -> _Row:
         "text_dublin_core_json": json.dumps(elements, ensure_ascii=False),
         "text_file_uuid": document.file_uuid,
     }
+    for value in (*row.values(), *text.values()):
+        if isinstance(value, str) and not _encodable(value):
+            # Undecodable bytes (a file name read with surrogateescape) that SQLite cannot store.
+            raise SearchError(
+                f"The document {document.package!r} / {document.path!r} holds text that is not valid Unicode "
+                f"(undecodable bytes, such as a file name in another encoding): {ascii(value)[:200]}."
+            )
     creators = {value: language.fold_key(value) for value in elements.get("creator", [])}
     text["text_tags"] = document_tags(row, sorted(set(creators.values())))
     return row, text, list(creators.items())
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _text(value: str | None) -> str | None:

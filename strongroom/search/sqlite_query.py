@@ -67,7 +67,9 @@ _KNOWN_ROLES = frozenset(ALL_ROLES)
 
 def tag(field: str, value: str) -> str:
     """The hidden token saying that `field` (one letter) is `value`."""
-    return f"{TAG}{field}{value.encode().hex()}"
+    # surrogatepass: a filter value of undecodable bytes (lone surrogates) is a token like any
+    # other, which matches nothing, as no stored value holds one (_row_of refuses them).
+    return f"{TAG}{field}{value.encode('utf-8', 'surrogatepass').hex()}"
 
 
 def _day_digits(day: str) -> str:
@@ -192,7 +194,8 @@ def tag_filters(query: SearchQuery, checked: Checked, plan: Plan) -> TagFilters:
     unwanted = [f'"{tag("w", role)}"' for role in ALL_ROLES if role not in checked.roles]
     hidden.extend([*unwanted, f'"{_UNKNOWN_ROLE}"'])
     names = ", ".join(plan.bind(role) for role in checked.roles) or "NULL"
-    sql.append(f"(d.kind = 'package' OR coalesce(d.role, '{FileRole.ORIGINAL.value}') IN ({names}))")
+    # An empty role is an original, as document_tags (and Elasticsearch) read it.
+    sql.append(f"(d.kind = 'package' OR coalesce(nullif(d.role, ''), '{FileRole.ORIGINAL.value}') IN ({names}))")
     return TagFilters(must=must, status=status, hidden=hidden, sql=sql)
 
 
@@ -435,6 +438,11 @@ def read_cursor(cursor: str, sort: str) -> tuple[float | str | None, str, str]:
         )
     if not (isinstance(package, str) and isinstance(path, str)):
         raise refused
+    try:  # JSON may spell lone surrogates, which SQLite cannot be given
+        package.encode()
+        path.encode()
+    except UnicodeEncodeError:
+        raise refused from None
     if sort in ("newest", "oldest"):
         if first is not None:
             if not isinstance(first, str):

@@ -35,6 +35,7 @@ RANK_LIMIT = 10_000
 TIERS: tuple[tuple[str, ...], ...] = (("title", "name", "path", "dublin_core"), ("title", "name"), ("title",))
 # Rows of an index walked (one FTS5 lookup each, about 25 µs) before sorting every match is cheaper.
 PROBE_LIMIT = 1_000
+_MAX_ROWID = 2**63 - 1
 
 # (documents.id, the sort key a cursor keeps, package, path)
 Row = tuple[int, float | str | None, str, str]
@@ -92,7 +93,8 @@ def _ranked(
     if len(rows) >= size:
         return rows
     # The unscored tier: keys are rowids (1 and up), after every bm25 score (always below 0).
-    bound = int(after[0]) if after is not None and isinstance(after[0], float) else 0
+    # Within SQLite's integers whatever a crafted cursor holds (a row number is never below 1).
+    bound = min(max(int(after[0]), 0), _MAX_ROWID) if after is not None and isinstance(after[0], float) else 0
     sql = (
         "SELECT rowid FROM documents_fts WHERE documents_fts MATCH ? AND rowid > ? "
         f"ORDER BY rowid LIMIT {size - len(rows)} OFFSET {offset}"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import json
 import sqlite3
+import stat
 import subprocess
 import sys
 import threading
@@ -18,7 +22,7 @@ from strongroom.errors import ConfigError, SearchError
 from strongroom.model import AccessStatus
 from strongroom.search import open_search, search_kinds, sqlite_search
 from strongroom.search import query as language
-from strongroom.search.base import FACETS, MAX_WINDOW, Role, SearchDocument, SearchQuery
+from strongroom.search.base import FACETS, MAX_WINDOW, Role, SearchDocument, SearchHit, SearchQuery
 from strongroom.search.sqlite_fts import SCHEMA_VERSION, SqliteSearchIndex, match_expression
 from strongroom.search.sqlite_query import TAG, Plan, _spans
 from tests.contracts.search_contract import DOCUMENTS, GUARDED, SECRET, SHELF, SearchContract
@@ -673,7 +677,8 @@ def test_walking_an_index_and_sorting_the_matches_agree(
             monkeypatch.setattr(sqlite_search, "PROBE_LIMIT", 10**9)
             walked = index.search(SearchQuery(text=text, sort=sort, limit=MAX_WINDOW))
             monkeypatch.setattr(sqlite_search, "PROBE_LIMIT", probes)
-            pages, after = [], None
+            pages: list[SearchHit] = []
+            after = None
             while True:
                 results = index.search(SearchQuery(text=text, sort=sort, limit=3, after=after))
                 pages += results.hits
@@ -682,3 +687,126 @@ def test_walking_an_index_and_sorting_the_matches_agree(
                 after = results.next_after
             assert [(h.package, h.path) for h in pages] == [(h.package, h.path) for h in walked.hits], text
             assert walked.total == len(walked.hits)
+
+
+# --- review: untrusted input, day edges, updates in place, rebuild permissions ------------------
+
+
+def _cursor(*parts: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps([1, *parts]).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("field", ["puid", "package", "format_name", "risk", "validity", "creator", "kind"])
+def test_a_filter_value_that_is_not_unicode_matches_nothing(db: Path, field: str) -> None:
+    # A command-line argument of undecodable bytes reaches Python as lone surrogates.
+    with SqliteSearchIndex(db) as index:
+        index.index([doc("p", "objects/a.txt", puid="fmt/1", format_name="PDF", risk="low", validity="valid")])
+        if field == "kind":
+            with pytest.raises(SearchError, match="Unknown kind"):
+                index.search(SearchQuery(text="", kind="\udcff"))
+            return
+        filters: dict[str, Any] = {field: "fmt/1\udcff"}
+        results = index.search(SearchQuery(text="", viewer=Role.ADMIN, **filters))
+        assert (results.total, results.hits) == (0, ())
+
+
+@pytest.mark.parametrize(
+    ("sort", "first", "package"),
+    [("relevance", None, "\ud800"), ("newest", "2020-01-01", "\ud800"), ("relevance", 1e300, "p"),
+     ("relevance", -1e300, "p"), ("relevance", 9.3e18, "p")],
+)  # fmt: skip
+def test_a_crafted_cursor_is_refused_or_pages_on_never_crashes(
+    db: Path, monkeypatch: pytest.MonkeyPatch, sort: str, first: object, package: str
+) -> None:
+    with SqliteSearchIndex(db) as index:
+        index.index(
+            SearchDocument(package="p", package_name="p", path=f"objects/{n}.txt", title="harbour" if n < 3 else None,
+                           content="harbour")
+            for n in range(10)
+        )  # fmt: skip
+        monkeypatch.setattr(sqlite_search, "RANK_LIMIT", 2)  # tiers, where the key is a row number
+        query = SearchQuery(text="harbour", sort=sort, after=_cursor(sort, first, package, "x"))
+        try:
+            results = index.search(query)
+        except SearchError as err:
+            assert "--page-after" in str(err)
+        else:
+            assert results.total == 10 and len(results.hits) <= 10
+
+
+def test_a_document_that_is_not_unicode_is_a_plain_error(db: Path) -> None:
+    with SqliteSearchIndex(db) as index:
+        with pytest.raises(SearchError, match="not valid Unicode"):
+            index.index([doc("p", "objects/caf\udce9.txt")])
+        assert index.is_empty()
+
+
+@pytest.mark.parametrize("probes", [0, 10**9])
+def test_a_file_whose_role_is_empty_counts_as_an_original_everywhere(
+    db: Path, monkeypatch: pytest.MonkeyPatch, probes: int
+) -> None:
+    monkeypatch.setattr(sqlite_search, "PROBE_LIMIT", probes)
+    with SqliteSearchIndex(db) as index:
+        index.index([doc("p", "objects/a.txt", role="")])
+        for text in ("", "word", "-nothing"):
+            results = index.search(SearchQuery(text=text, viewer=Role.ADMIN))
+            assert (results.total, len(results.hits)) == (1, 1), text
+
+
+_EDGES = [dt.date(1, 1, 1), dt.date(999, 12, 31), dt.date(1000, 1, 1), dt.date(2029, 12, 31), dt.date(2030, 1, 1),
+          dt.date(2030, 1, 2), dt.date(2030, 1, 10), dt.date(2030, 1, 19), dt.date(2030, 1, 31), dt.date(2030, 2, 1),
+          dt.date(2030, 10, 1), dt.date(2030, 12, 31), dt.date(9999, 12, 30), dt.date(9999, 12, 31)]  # fmt: skip
+
+
+@pytest.mark.parametrize("probes", [0, 10**9])
+def test_opening_days_at_every_edge(db: Path, monkeypatch: pytest.MonkeyPatch, probes: int) -> None:
+    monkeypatch.setattr(sqlite_search, "PROBE_LIMIT", probes)
+    with SqliteSearchIndex(db) as index:
+        index.index(
+            [
+                doc("p", f"objects/{n:02}.txt", access=AccessStatus.CLOSED, opening_date=day)
+                for n, day in enumerate(_EDGES)
+            ]
+            + [doc("p", "objects/never.txt", access=AccessStatus.CLOSED), doc("p", "objects/open.txt")]
+        )
+        for today in _EDGES:
+            expected = {f"objects/{n:02}.txt" for n, day in enumerate(_EDGES) if day <= today} | {"objects/open.txt"}
+            for text in ("word", "", "-nothing", "wo*"):
+                query = SearchQuery(text=text, today=today, viewer=Role.RESEARCHER, limit=100, facets=("access",))
+                results = index.search(query)
+                assert {hit.path for hit in results.hits} == expected, (today, text)
+                assert results.total == len(expected) and results.facets["access"][0].count == len(expected)
+
+
+@pytest.mark.parametrize("probes", [0, 10**9])
+def test_indexing_again_after_an_access_change_leaves_no_stale_tag(
+    db: Path, monkeypatch: pytest.MonkeyPatch, probes: int
+) -> None:
+    monkeypatch.setattr(sqlite_search, "PROBE_LIMIT", probes)
+    today = dt.date(2030, 1, 1)
+    open_, closed = AccessStatus.OPEN, AccessStatus.CLOSED
+    steps = [(open_, None, 1), (closed, None, 0), (closed, dt.date(2030, 1, 2), 0), (closed, today, 1),
+             (closed, dt.date(2031, 1, 1), 0), (open_, None, 1), (closed, dt.date(2029, 12, 31), 1),
+             (closed, None, 0)]  # fmt: skip
+    with SqliteSearchIndex(db) as index:
+        for access, opening, seen in steps:
+            index.index(
+                [doc("p", "objects/a.txt", access=access, opening_date=opening, dublin_core={"creator": ["Z"]})]
+            )
+            for text in ("word", "", "-nothing"):
+                query = SearchQuery(text=text, today=today, viewer=Role.RESEARCHER, facets=("creator",))
+                results = index.search(query)
+                facet = sum(count.count for count in results.facets["creator"])
+                assert (results.total, len(results.hits), facet) == (seen, seen, seen), (access, opening, text)
+    check_integrity(db)
+
+
+def test_a_rebuild_keeps_the_live_files_permissions(db: Path) -> None:
+    with SqliteSearchIndex(db) as index:
+        index.index([doc("p", "objects/a.txt", access=AccessStatus.CLOSED)])
+        db.chmod(0o600)  # the closed records' words are in this file
+        rebuild = index.start_rebuild()
+        rebuild.index([doc("p", "objects/a.txt", access=AccessStatus.CLOSED)])
+        rebuild.finish()
+        assert stat.S_IMODE(db.stat().st_mode) == 0o600
+        assert index.search(SearchQuery(text="word", viewer=Role.ADMIN)).total == 1
