@@ -345,3 +345,33 @@ def _table(data: Mapping[str, Any], name: str, source: Path) -> Mapping[str, Any
     if not isinstance(value, dict):
         raise ConfigError(f"[{name}] in {source} must be a table of settings.")
     return value
+
+
+@dataclass(frozen=True)
+class PolicyFile:
+    """A policy read as TOML: its tables, and how to name where they came from in an error."""
+
+    data: dict[str, Any]
+    where: str
+
+
+def read_policy(packaged_name: str, path: Path | None, what: str) -> PolicyFile:
+    """The policy packaged as `strongroom/data/<packaged_name>`, or the one at `path` (same layout).
+
+    ConfigError saying which file and what is wrong when it cannot be read or is not TOML.
+    """
+    if path is None:
+        from importlib import resources
+
+        text = resources.files("strongroom").joinpath(f"data/{packaged_name}").read_text("utf-8")
+        where = f"the packaged {packaged_name}"
+    else:
+        try:
+            text = path.read_text("utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read the {what} {path}: {exc.strerror}.") from exc
+        where = str(path)
+    try:
+        return PolicyFile(tomllib.loads(text), where)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where} is not valid TOML: {exc}. Fix the file and run again.") from exc

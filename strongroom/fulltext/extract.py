@@ -14,15 +14,14 @@ import os
 import platform
 import threading
 import time
-import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
-from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
+from strongroom.config import read_policy
 from strongroom.errors import ConfigError
 from strongroom.fulltext import plain
 from strongroom.fulltext.limits import ExtractionFailed, Limits, RawText, ToolMissing
@@ -104,19 +103,8 @@ class TextPolicy:
 
 def load_text_policy(path: Path | None = None) -> TextPolicy:
     """The packaged policy, or the one at `path` (same layout)."""
-    if path is None:
-        text = resources.files("strongroom").joinpath("data/fulltext.toml").read_text("utf-8")
-        where = "the packaged fulltext.toml"
-    else:
-        try:
-            text = path.read_text("utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read the full-text policy {path}: {exc.strerror}.") from exc
-        where = str(path)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{where} is not valid TOML: {exc}. Fix the file and run again.") from exc
+    policy = read_policy("fulltext.toml", path, "full-text policy")
+    data, where = policy.data, policy.where
     tables: dict[str, dict[str, Extractor]] = {"puids": {}, "extensions": {}, "mimes": {}}
     for name, group in data.get("extractors", {}).items():
         try:

@@ -16,14 +16,13 @@ import os
 import signal
 import subprocess
 import tempfile
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from strongroom.config import read_policy
 from strongroom.errors import ConfigError
 from strongroom.tools import ToolStatus, tool_named
 
@@ -62,19 +61,8 @@ class Policy:
 
 def load_policy(path: Path | None = None) -> Policy:
     """The packaged policy, or the one at `path` (same layout)."""
-    if path is None:
-        text = resources.files("strongroom").joinpath("data/characterisation.toml").read_text("utf-8")
-        where = "the packaged characterisation.toml"
-    else:
-        try:
-            text = path.read_text("utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read the characterisation policy {path}: {exc.strerror}.") from exc
-        where = str(path)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{where} is not valid TOML: {exc}. Fix the file and run again.") from exc
+    policy = read_policy("characterisation.toml", path, "characterisation policy")
+    data, where = policy.data, policy.where
     by_puid: dict[str, FormatChecks] = {}
     for name, group in data.get("groups", {}).items():
         module = group.get("jhove")

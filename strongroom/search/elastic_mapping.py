@@ -17,31 +17,20 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
 from typing import Any
 
-from strongroom.errors import ConfigError, SearchError
-from strongroom.model import AccessStatus, FileRole
+from strongroom.errors import ConfigError
+from strongroom.model import FileRole
 from strongroom.search.base import MAX_WINDOW, SearchDocument
+from strongroom.search.checks import TEXT_WEIGHTS, check_document, dublin_core_elements
 from strongroom.search.query import fold, fold_key, normalise
 
 # Bumped whenever the mapping changes: an index made for another version is not converted
 # (it is derived data) but replaced by an empty one, which `strongroom rebuild` fills.
 MAPPING_VERSION = 1
 
-# The text fields a query searches, with their relevance weights (as SQLite's bm25 weights):
-# a word in the title, the name or the path says more than one in Dublin Core, and that more
-# than one deep in the content.
-TEXT_FIELDS: tuple[tuple[str, float], ...] = (
-    ("title", 10.0),
-    ("name", 6.0),
-    ("path", 5.0),
-    ("dublin_core", 3.0),
-    ("package_name", 2.0),
-    ("format_name", 2.0),
-    ("puid", 2.0),
-    ("content", 1.0),
-)
+# The text fields a query searches, with their relevance weights: the same for every backend.
+TEXT_FIELDS = TEXT_WEIGHTS
 # The order in which a snippet is looked for: the record's own words read best.
 SNIPPET_FIELDS = ("content", "dublin_core", "title", "name", "path", "package_name", "format_name", "puid")
 
@@ -150,36 +139,14 @@ def _day(value: dt.date | None) -> str | None:
     return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
 
 
-def _elements(dublin_core: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
-    # A lone string is one value, not a sequence of one-letter values.
-    return {
-        str(element): [values] if isinstance(values, str) else [str(value) for value in values]
-        for element, values in dublin_core.items()
-    }
-
-
 def source_of(document: SearchDocument) -> dict[str, Any]:
     """The JSON source of `document`, checked; SearchError naming the document when it is wrong.
 
     `shown` keeps every value exactly as given (hits round-trip it); the folded text is made
     from its NFC form, which is what snippets are mapped back onto.
     """
-    if document.path == "":
-        raise SearchError(
-            f"A document of package {document.package} has an empty path; use None for the "
-            "package itself and the file's path otherwise."
-        )
-    where = f"document {document.package}/{document.path or ''}"
-    try:
-        access = AccessStatus(document.access)
-    except ValueError:
-        choices = ", ".join(status.value for status in AccessStatus)
-        raise SearchError(
-            f"The {where} has an unknown access status {document.access!r}; use one of: {choices}."
-        ) from None
-    if isinstance(document.version, bool) or not isinstance(document.version, int) or document.version < 1:
-        raise SearchError(f"The {where} has version {document.version!r}; versions are whole numbers from 1.")
-    elements = _elements(document.dublin_core)
+    access = check_document(document)
+    elements = dublin_core_elements(document.dublin_core)
     values = [value for element_values in elements.values() for value in element_values]
     creators = elements.get("creator", [])
     is_file = document.path is not None

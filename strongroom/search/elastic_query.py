@@ -23,22 +23,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from strongroom.errors import SearchError
-from strongroom.model import AccessStatus, FileRole
+from strongroom.model import AccessStatus
 from strongroom.search.base import (
     FACET_SIZE,
-    FACETS,
     HIGHLIGHT_END,
     HIGHLIGHT_START,
-    KINDS,
-    MAX_WINDOW,
-    SORTS,
     FacetCount,
     Role,
     SearchHit,
     SearchQuery,
     SearchResults,
-    role_named,
 )
+from strongroom.search.checks import check_query_basics
 from strongroom.search.elastic_mapping import SNIPPET_FIELDS, TEXT_FIELDS
 from strongroom.search.query import Any as AnyOf
 from strongroom.search.query import Node, Term, Without, fold, fold_key, normalise, parse, positive_terms
@@ -73,40 +69,9 @@ class Checked:
 
 def check_query(query: SearchQuery) -> Checked:
     """SearchError with a plain message for a query that cannot be run."""
-    if query.limit < 0:
-        raise SearchError(f"A search cannot return a negative number of results (limit {query.limit}).")
-    if query.offset < 0:
-        raise SearchError(f"A search cannot start before the first result (offset {query.offset}).")
-    if query.offset + query.limit > MAX_WINDOW:
-        raise SearchError(
-            f"A page cannot reach past result {MAX_WINDOW:,} (offset {query.offset} + limit {query.limit}); "
-            "go deeper with the cursor each page gives (--page-after)."
-        )
-    if query.kind is not None and query.kind not in KINDS:
-        raise SearchError(f"Unknown kind {query.kind!r}; use one of: {', '.join(KINDS)}.")
-    if query.sort not in SORTS:
-        raise SearchError(f"Unknown sort {query.sort!r}; use one of: {', '.join(SORTS)}.")
-    unknown = [facet for facet in query.facets if facet not in FACETS]
-    if unknown:
-        raise SearchError(f"Unknown facet {unknown[0]!r}; available facets: {', '.join(FACETS)}.")
-    try:
-        access = None if query.access is None else AccessStatus(query.access)
-    except ValueError:
-        choices = ", ".join(status.value for status in AccessStatus)
-        raise SearchError(f"Unknown access status {query.access!r}; use one of: {choices}.") from None
-    roles = query.file_roles()
-    known = {role.value for role in FileRole}
-    strange = [role for role in roles if role not in known]
-    if strange:
-        raise SearchError(f"Unknown file role {strange[0]!r}; use any of: {', '.join(sorted(known))}.")
-    after = None
-    if query.after is not None:
-        if query.offset:
-            raise SearchError("A search that resumes from a cursor (after) starts where it says: offset must be 0.")
-        after = decode_cursor(query.after, query.sort)
-    # Whatever the viewer field holds, anything but a known role sees as little as possible.
-    viewer = role_named(query.viewer if isinstance(query.viewer, str) else None)
-    return Checked(viewer, access, tuple(roles), parse(query.text), after)
+    basics = check_query_basics(query)
+    after = None if query.after is None else decode_cursor(query.after, query.sort)
+    return Checked(basics.viewer, basics.access, basics.roles, parse(query.text), after)
 
 
 # --- the words ----------------------------------------------------------------------------

@@ -52,6 +52,7 @@ from strongroom.search.base import (
     SearchQuery,
     SearchResults,
 )
+from strongroom.search.checks import check_document, dublin_core_elements
 from strongroom.search.sqlite_query import (
     ACCESS_ON_DAY,
     ELEMENT_MARK,
@@ -578,22 +579,8 @@ _Row = tuple[dict[str, object], dict[str, object], list[tuple[str, str]]]
 
 def _row_of(document: SearchDocument) -> _Row:
     """The documents row, the texts row (named text_*) and the (creator, folded) pairs of a document."""
-    if document.path == "":
-        raise SearchError(
-            f"A document of package {document.package} has an empty path; use None for the "
-            "package itself and the file's path otherwise."
-        )
-    where = f"document {document.package}/{document.path or ''}"
-    try:
-        access = AccessStatus(document.access)
-    except ValueError:
-        choices = ", ".join(status.value for status in AccessStatus)
-        raise SearchError(
-            f"The {where} has an unknown access status {document.access!r}; use one of: {choices}."
-        ) from None
-    if isinstance(document.version, bool) or not isinstance(document.version, int) or document.version < 1:
-        raise SearchError(f"The {where} has version {document.version!r}; versions are whole numbers from 1.")
-    elements = _elements(document.dublin_core)
+    access = check_document(document)
+    elements = dublin_core_elements(document.dublin_core)
     row: dict[str, object] = {
         "package": document.package,
         "path": document.path or "",
@@ -644,14 +631,6 @@ def _text(value: str | None) -> str | None:
     # NFC, so an accent is part of its letter as query.fold() expects; the element mark is
     # a separator for query.fold(), so stored text must not hold it either.
     return None if value is None else language.normalise(value).replace(ELEMENT_MARK, " ")
-
-
-def _elements(dublin_core: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
-    # A lone string is one value, not a sequence of one-letter values.
-    return {
-        str(element): [values] if isinstance(values, str) else [str(value) for value in values]
-        for element, values in dublin_core.items()
-    }
 
 
 def _dublin_core_text(elements: Mapping[str, list[str]]) -> str:

@@ -24,20 +24,12 @@ from types import MappingProxyType
 from strongroom.errors import SearchError
 from strongroom.model import AccessStatus, FileRole
 from strongroom.search import query as language
-from strongroom.search.base import ALL_ROLES, FACETS, KINDS, MAX_WINDOW, SORTS, Role, SearchQuery, role_named
+from strongroom.search.base import ALL_ROLES, Role, SearchQuery
+from strongroom.search.checks import TEXT_WEIGHTS, check_query_basics
 
-# The FTS columns with their bm25 weights: a word in the title, the file's name or its
-# path says more about a document than the same word in its Dublin Core, and that more
-# than one deep in its content.
+# The FTS columns with their bm25 weights (the text fields every backend weighs alike), then:
 FTS_COLUMNS: tuple[tuple[str, float], ...] = (
-    ("title", 10.0),
-    ("name", 6.0),
-    ("path", 5.0),
-    ("dublin_core", 3.0),
-    ("package_name", 2.0),
-    ("format_name", 2.0),
-    ("puid", 2.0),
-    ("content", 1.0),
+    *TEXT_WEIGHTS,
     # Hidden tokens (see TAG): what filters and visibility test, so they are part of the MATCH
     # and no row is looked up to check them. Weight 0: they never change a score.
     ("tags", 0.0),
@@ -320,43 +312,12 @@ class Checked:
 
 def check(query: SearchQuery) -> Checked:
     """The query's parts, once it is known to make sense; SearchError with a plain message otherwise."""
-    if query.limit < 0:
-        raise SearchError(f"A search cannot return a negative number of results (limit {query.limit}).")
-    if query.offset < 0:
-        raise SearchError(f"A search cannot start before the first result (offset {query.offset}).")
-    if query.offset + query.limit > MAX_WINDOW:
-        raise SearchError(
-            f"A page may reach at most {MAX_WINDOW:,} results deep (offset {query.offset} + limit {query.limit}); "
-            "to go deeper, page on with the cursor each page gives (--page-after)."
-        )
-    if query.kind is not None and query.kind not in KINDS:
-        raise SearchError(f"Unknown kind {query.kind!r}; use one of: {', '.join(KINDS)}.")
-    if query.sort not in SORTS:
-        raise SearchError(f"Unknown sort {query.sort!r}; use one of: {', '.join(SORTS)}.")
-    unknown = [facet for facet in query.facets if facet not in FACET_COLUMNS]
-    if unknown:
-        raise SearchError(f"Unknown facet {unknown[0]!r}; available facets: {', '.join(FACETS)}.")
-    try:
-        access = None if query.access is None else AccessStatus(query.access)
-    except ValueError:
-        choices = ", ".join(status.value for status in AccessStatus)
-        raise SearchError(f"Unknown access status {query.access!r}; use one of: {choices}.") from None
-    roles = query.file_roles()
-    known = {role.value for role in FileRole}
-    strange = [role for role in roles if role not in known]
-    if strange:
-        raise SearchError(f"Unknown file role {strange[0]!r}; use any of: {', '.join(sorted(known))}.")
-    after = None
-    if query.after is not None:
-        if query.offset:
-            raise SearchError("A search that pages on with a cursor (--page-after) starts at offset 0.")
-        after = read_cursor(query.after, query.sort)
+    basics = check_query_basics(query)
     return Checked(
-        # Whatever the viewer field holds, anything but a known role sees as little as possible.
-        viewer=role_named(query.viewer if isinstance(query.viewer, str) else None),
-        access=access,
-        roles=roles,
-        after=after,
+        viewer=basics.viewer,
+        access=basics.access,
+        roles=basics.roles,
+        after=None if query.after is None else read_cursor(query.after, query.sort),
         date_from=_day_filter(query.date_from, "from"),
         date_to=_day_filter(query.date_to, "to"),
     )
