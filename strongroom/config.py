@@ -57,6 +57,11 @@ engine = "fast"
 # A newer PRONOM signature file in FIDO's format (formats-vNNN.xml), relative to the home:
 # pronom_signature_file = "signatures/formats-v120.xml"
 
+[preservation]
+# Migrate at-risk formats as part of every ingest (a second version, right after the one holding the
+# originals as received), by the rules of migration-policy.toml; otherwise run `strongroom migrate`.
+migrate_on_ingest = false
+
 [storage]
 kind = "filesystem"
 # Relative paths are taken from the archive home.
@@ -99,6 +104,7 @@ class Settings:
     extract_text: bool = True  # [ingest] extract_text: keep the records' text in the package, for full-text search
     text_time_limit: float = 60.0  # [ingest] text_time_limit: seconds one file's text extraction may take
     text_size_limit: int = 10_000_000  # [ingest] text_size_limit: characters of text kept per file (more: cut)
+    migrate_on_ingest: bool = False  # [preservation] migrate_on_ingest or STRONGROOM_MIGRATE_ON_INGEST
 
     @property
     def all_locations(self) -> tuple[LocationSpec, ...]:
@@ -172,6 +178,7 @@ def load_settings(home: Path, environ: Mapping[str, str] | None = None) -> Setti
     search = dict(_table(data, "search", config_file))
     formats = _table(data, "formats", config_file)
     catalog = _table(data, "catalog", config_file)
+    preservation = _table(data, "preservation", config_file)
     catalog_url = env.get("STRONGROOM_CATALOG_URL") or catalog.get("url")
     if catalog_url is not None and (not isinstance(catalog_url, str) or not catalog_url.strip()):
         raise ConfigError(f"[catalog] url in {config_file} must be a database URL such as postgresql://host/db.")
@@ -243,6 +250,9 @@ def load_settings(home: Path, environ: Mapping[str, str] | None = None) -> Setti
             _number(
                 env.get("STRONGROOM_TEXT_SIZE_LIMIT", ingest.get("text_size_limit", 10_000_000)), "text_size_limit", int
             )
+        ),
+        migrate_on_ingest=_flag(
+            env.get("STRONGROOM_MIGRATE_ON_INGEST", preservation.get("migrate_on_ingest", False)), "migrate_on_ingest"
         ),
     )
 

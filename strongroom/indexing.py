@@ -92,8 +92,8 @@ def search_documents(
         opening_date=package_rule.opening_date if package_rule else None,
     )  # fmt: skip
     for record in files:
-        if record.role is FileRole.TEXT:
-            continue  # never a hit of its own: its words are in its original's content
+        if record.role in DERIVATIVE_ROLES:
+            continue  # never a hit of its own: a text's words are in its original's content; copies are its record
         own = by_target.get(record.path)
         inherited = [by_target[t] for t in folders if record.path.startswith(t + "/")]
         dc = _merged(own, *reversed(inherited))
@@ -111,6 +111,10 @@ def search_documents(
             risk=risk_of(ident.puid if ident else None) if risk_of else None,
             content=text_of(record) if text_of is not None and record.role is FileRole.ORIGINAL else "",
         )  # fmt: skip
+
+
+# Files made from an original (text, migrated master, access copy): found through the original, never on their own.
+DERIVATIVE_ROLES = (FileRole.TEXT, FileRole.PRESERVATION, FileRole.ACCESS)
 
 
 class StoredText:

@@ -76,6 +76,8 @@ class FileRole(enum.StrEnum):
     METADATA = "metadata"
     LOG = "log"
     TEXT = "text"  # the text of an original, extracted at ingest for full-text search (data/text/...)
+    PRESERVATION = "preservation"  # a migrated preservation master of an at-risk original (data/preservation/...)
+    ACCESS = "access"  # an access copy of an original for researchers and DIPs (data/access/...)
 
 
 class Validity(enum.StrEnum):

@@ -134,8 +134,8 @@ def file_object(record: FileRecord, escape: Escaper, derivation: Derivation | No
         b.identifier(relationship, "relatedObject", "UUID", derivation.source)
         if derivation.event is not None:
             b.identifier(relationship, "relatedEvent", "UUID", derivation.event)
-    elif record.role is FileRole.TEXT:
-        raise MetadataError(f"The text derivative {record.path!r} has no source file to name.")
+    elif record.role in (FileRole.TEXT, FileRole.PRESERVATION, FileRole.ACCESS):
+        raise MetadataError(f"The {record.role} derivative {record.path!r} has no source file to name.")
     return obj
 
 

@@ -379,7 +379,7 @@ def test_package_events_must_not_name_a_file(tmp_path: Path, package: Sample) ->
 
 
 def test_unknown_role_is_refused(tmp_path: Path, package: Sample) -> None:
-    record = dataclasses.replace(s.FILES[0], role="preservation")  # type: ignore[arg-type]
+    record = dataclasses.replace(s.FILES[0], role="mystery")  # type: ignore[arg-type]
     doc = dataclasses.replace(package.document, files=lambda: _files(record))
 
     with pytest.raises(MetadataError, match="role"):
