@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# Install the external tools Strongroom can use for characterisation, validation and full-text extraction,
-# quietly and only what is missing (a second run takes a second or two):
+# Install the external tools Strongroom can use for characterisation, validation, full-text extraction and
+# migration, quietly and only what is missing (a second run takes a second or two):
 #
 #   Debian packages  exiftool (libimage-exiftool-perl, + libarchive-zip-perl it needs for zip-based files), mediainfo,
-#                    pdftotext (poppler-utils)
+#                    pdftotext and pdfinfo (poppler-utils);
+#                    for the migration policy (strongroom/data/migration-policy.toml): LibreOffice without a GUI
+#                    (writer, calc, impress) with the metric-compatible Liberation, Carlito and Caladea fonts
+#                    (without them Times, Arial, Calibri and Cambria fall back to other fonts and pages reflow),
+#                    ImageMagick, FFmpeg, and Ghostscript (its libgs-common holds the sRGB profile PDF/A needs);
+#                    Chromium, headless, for the tests that open the pages `strongroom dip` writes
 #   Maven Central    JHOVE 1.32 with its format modules, the veraPDF command-line jar and the Apache Tika server jar,
 #                    into $STRONGROOM_TOOLS_DIR (default ~/.local/share/strongroom/tools)
 #
 #   bash scripts/tools.sh          then: strongroom doctor
 #
 # Java 17 and Maven come from apt too when they are missing. ClamAV is started by scripts/services.sh;
-# LibreOffice, ffmpeg and DROID are not installed here. Recipes and their traps: ../shared/recipes/tools.md.
+# DROID is not installed here. Recipes and their traps: ../shared/recipes/tools.md.
 set -euo pipefail
 
 TOOLS_DIR="${STRONGROOM_TOOLS_DIR:-$HOME/.local/share/strongroom/tools}"
@@ -19,7 +24,11 @@ JHOVE_CORE=1.32.1
 JHOVE_APPS=1.28.0 # the newest jhove-apps on Central; a fat jar with older core classes, so core goes first on -cp
 VERAPDF=1.30.2
 TIKA=3.3.2 # 3.3.1 is not on Central; a range made Maven pick 2.9.0, whose parent POM is missing
-APT_PACKAGES=(libimage-exiftool-perl libarchive-zip-perl mediainfo poppler-utils)
+APT_PACKAGES=(libimage-exiftool-perl libarchive-zip-perl mediainfo poppler-utils
+  libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
+  fonts-liberation2 fonts-crosextra-carlito fonts-crosextra-caladea
+  imagemagick ffmpeg ghostscript
+  chromium) # a headless browser opens the DIP pages in the tests (strongroom dip)
 
 say() { printf '%s\n' "$*"; }
 die() {

@@ -33,8 +33,9 @@ def doctor_command(
     as_json: JsonFlag = False,
 ) -> None:
     """List the external tools Strongroom can use (JHOVE, veraPDF, MediaInfo, ExifTool, pdftotext, Apache Tika,
-    Java): found or missing, version, what each is for and how to install it. All are optional: without one, its
-    checks read "not checked" (a record's text "not extracted").
+    Java; and for migrations LibreOffice, ImageMagick, Ghostscript, FFmpeg, pdfinfo): found or missing, version,
+    what each is for and how to install it. All are optional: without one, its checks read "not checked" (a
+    record's text "not extracted"), and `strongroom migrate` says which conversions it could not run.
     """
     tools = find_tools()
     names = {tool.name for tool in tools}
@@ -56,7 +57,8 @@ def doctor_command(
         if any(not tool.found for tool in tools):
             note = (
                 'Missing tools are optional: their checks read "not checked" (or "not scanned", or text "not '
-                'extracted"). Each row says how to install it; bash scripts/tools.sh installs all but clamd.'
+                'extracted", or a migration "not run"). Each row says how to install it; bash scripts/tools.sh '
+                "installs all but clamd."
             )
             out.print(note, highlight=False)
     if missing:

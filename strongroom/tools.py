@@ -1,5 +1,5 @@
-"""Find the external tools Strongroom can use (JHOVE, veraPDF, MediaInfo, ExifTool, pdftotext, Tika, Java) and
-their versions.
+"""Find the external tools Strongroom can use (JHOVE, veraPDF, MediaInfo, ExifTool, pdftotext, Tika, Java, and the
+migration tools: LibreOffice, ImageMagick, Ghostscript, FFmpeg, Poppler's pdfinfo) and their versions.
 
 All are optional: a missing tool means its checks are "not checked" (or a record's text "not extracted"), never a
 failed ingest. `bash scripts/tools.sh` installs them: Debian packages on PATH, and the JHOVE, veraPDF and Tika server
@@ -9,6 +9,7 @@ fast flag, in parallel; nothing is cached between calls, so an install shows up 
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -191,6 +192,31 @@ def _probe_clamd(environ: Mapping[str, str]) -> ToolStatus:
     return ToolStatus("clamd", purpose, True, version, None, HOW_TO_SET_UP, f"socket {socket_path}")
 
 
+def _probe_migration_tool(name: str, environ: Mapping[str, str]) -> ToolStatus:
+    """A tool of the packaged migration policy's [tools] table, found and asked its version as migrations do."""
+    from strongroom.preservation.policy import load_policy
+    from strongroom.preservation.toolrun import ToolRunner
+
+    policy = load_policy(None)
+    spec = policy.tools[name]
+    rules = [rule.id for rule in policy.rules if rule.tool == name]
+    purpose = spec.purpose + (f" (migration rules: {', '.join(rules)})" if rules else "")
+    packages = spec.debian_package.split()
+    how = f"{INSTALL_HINT} (Debian package{'s' if len(packages) > 1 else ''}: {' '.join(packages)})"
+    runner = ToolRunner({name: spec}, environ)
+    if not runner.available(name):
+        return ToolStatus(name, purpose, False, None, None, how, f"none of {', '.join(spec.executables)} on PATH")
+    executable = runner.require(name)
+    version = runner.version(name)
+    if version == "unknown":
+        return ToolStatus(name, purpose, True, None, (executable,), how,
+                          f"`{' '.join(spec.version_args)}` did not give a version")  # fmt: skip
+    return ToolStatus(name, purpose, True, version, (executable,), how)
+
+
+# The migration policy's tools `doctor` lists (pdftotext is there already, for full-text extraction).
+MIGRATION_TOOLS = ("libreoffice", "imagemagick", "compare", "identify", "ghostscript", "ffmpeg", "ffprobe", "pdfinfo")
+
 Probe = Callable[[Mapping[str, str]], ToolStatus]
 
 # What characterisation needs.
@@ -198,8 +224,10 @@ CHARACTERISATION_PROBES: tuple[Probe, ...] = (_probe_jhove, _probe_verapdf, _pro
                                               _probe_java)  # fmt: skip
 # What full-text extraction needs (strongroom.fulltext finds them itself, the same way).
 TEXT_PROBES: tuple[Probe, ...] = (probe_pdftotext, _probe_tika)
+# What migration needs (strongroom.preservation.toolrun finds them itself, from the policy's [tools] table).
+MIGRATION_PROBES: tuple[Probe, ...] = tuple(functools.partial(_probe_migration_tool, name) for name in MIGRATION_TOOLS)
 # The tools `find_tools` reports, in this order (the clamd probe is for `doctor`; ingest opens its scanner itself).
-PROBES: tuple[Probe, ...] = (*CHARACTERISATION_PROBES, *TEXT_PROBES, _probe_clamd)
+PROBES: tuple[Probe, ...] = (*CHARACTERISATION_PROBES, *TEXT_PROBES, *MIGRATION_PROBES, _probe_clamd)
 
 
 def find_tools(environ: Mapping[str, str] | None = None, *, probes: tuple[Probe, ...] = PROBES) -> list[ToolStatus]:
