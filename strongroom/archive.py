@@ -62,7 +62,10 @@ from strongroom.storage.legacy import uses_legacy_layout
 from strongroom.storage.ocfl import OcflStore, OcflUser
 
 if TYPE_CHECKING:
+    from strongroom.formats.risk import RiskLevel
     from strongroom.ingest.pipeline import IngestContext, IngestOptions, IngestReport
+    from strongroom.preservation.actions import Purpose
+    from strongroom.preservation.migrate_report import MigrationFailure, MigrationReport
 
 StepProgress = Callable[[str, int, int | None], None]
 
@@ -220,7 +223,12 @@ class Archive:
     # --- writing: ingest and the one commit path --------------------------------------------
 
     def ingest(self, source: Path, options: IngestOptions, progress: StepProgress | None = None) -> IngestReport:
-        """Check a transfer, build version 1 of a new package and commit it."""
+        """Check a transfer, build version 1 of a new package and commit it.
+
+        With [preservation] migrate_on_ingest, its at-risk originals are then migrated at once: version 1
+        holds the originals as received, version 2 their derivatives ("normalization" events); the report
+        says so in its warnings, and `version` is the package's version by then.
+        """
         from strongroom.ingest.pipeline import IngestReport, build_package
 
         self.prepare_to_write()
@@ -236,10 +244,16 @@ class Archive:
             warnings.append(result.index_error)
         warnings.extend(result.copy_warnings)
         s = result.summary
-        return IngestReport(
+        report = IngestReport(
             package=s.uuid, name=s.name, files=s.files, bytes=s.bytes, originals=built.originals, kind=built.kind,
             warnings=tuple(warnings), indexed=result.indexed, storage_key=s.storage_key, version=s.version,
         )  # fmt: skip
+        if not self.settings.migrate_on_ingest:
+            return report
+        from strongroom.preservation.migrate import normalize_ingested
+
+        # Version 1 keeps the originals exactly as received; their derivatives come as version 2.
+        return normalize_ingested(self, report, options.operator, progress)
 
     def commit(self, build: VersionBuild, progress: StepProgress | None = None) -> CommitResult:
         """Store a built version (OCFL), record it in the catalog, then index it.
@@ -486,6 +500,44 @@ class Archive:
             plan = build_metadata_update(self.ocfl, self.catalog, request, staging.folder)
             result = self.commit(plan.build, progress)
         return UpdateResult(result, plan.targets, plan.warnings)
+
+    def migrate(
+        self,
+        refs: Sequence[str],
+        operator: str,
+        *,
+        risk: RiskLevel | None = None,
+        puids: Sequence[str] = (),
+        purposes: Sequence[Purpose] | None = None,
+        dry_run: bool = False,
+        retry_failed: bool = False,
+        progress: StepProgress | None = None,
+    ) -> MigrationReport:
+        """Migrate the at-risk originals of the named packages (all when `refs` is empty) by the migration policy.
+
+        Each package with a derivative kept gets one new version (the originals and earlier versions stay as they
+        are); conversions that fail verification are recorded and leave the original as the master. `risk` keeps
+        originals rated that level or worse, `puids` those formats; a dry run plans only and stores nothing.
+        See strongroom/preservation/migrate.py.
+        """
+        from strongroom.preservation.migrate import migrate_packages
+        from strongroom.preservation.migrate_plan import MigrationRequest
+
+        if dry_run:
+            self.require_current_layout()
+        else:
+            self.prepare_to_write()
+        request = MigrationRequest(
+            operator, risk=risk, puids=tuple(puids), purposes=tuple(purposes) if purposes else None,
+            retry_failed=retry_failed,
+        )  # fmt: skip
+        return migrate_packages(self, refs, request, dry_run=dry_run, progress=progress)
+
+    def migration_failures(self) -> list[MigrationFailure]:
+        """Every original whose latest migration attempt failed (so it has no derivative for that purpose)."""
+        from strongroom.preservation.migrate_report import migration_failures
+
+        return migration_failures(self)
 
     def set_access(
         self,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,14 +20,11 @@ from strongroom.catalog.base import Catalog
 from strongroom.commit import VersionBuild, object_id
 from strongroom.errors import TransferError
 from strongroom.formats import make_identifier
-from strongroom.fulltext.paths import source_path
 from strongroom.indexing import PACKAGE_TARGET
 from strongroom.ingest.bagwriter import BagInfo, write_tag_files
-from strongroom.ingest.provenance import text_event_uuid
 from strongroom.ingest.transfer_metadata import parse_metadata_csv
 from strongroom.manifests import sha256_file
 from strongroom.metadata.mets import MetsInput, read_mets, write_mets
-from strongroom.metadata.premis import Derivation
 from strongroom.model import (
     AccessRule,
     AccessStatus,
@@ -40,6 +37,7 @@ from strongroom.model import (
     Outcome,
     PackageSummary,
 )
+from strongroom.preservation.derivations import derivations_of
 from strongroom.storage.ocfl import OcflStore
 
 ACCESS_ELEMENT = "accessRights"
@@ -158,7 +156,7 @@ def build_metadata_update(ocfl: OcflStore, catalog: Catalog, request: UpdateRequ
             organisation=organisation, agents=agents, package_events=[e for e in events if e.file_uuid is None],
             rights=document.rights, descriptions=descriptions, source_metadata=document.source_metadata,
             files=lambda: ((f, by_file.get(f.uuid, ())) for f in all_files), modified=now,
-            derivation=_derivations(all_files),
+            derivation=derivations_of(all_files, events),
         ),
     )  # fmt: skip
     mets_record = FileRecord(
@@ -185,19 +183,6 @@ def build_metadata_update(ocfl: OcflStore, catalog: Catalog, request: UpdateRequ
         message=f"Metadata update: {request.reason}", operator=request.operator, claim_payload=False,
     )  # fmt: skip
     return UpdatePlan(build, targets, tuple(parsed.warnings))
-
-
-def _derivations(files: Sequence[FileRecord]) -> Callable[[FileRecord], Derivation | None]:
-    """Each text derivative's original (by the derivative's path) and the event that made it, for METS."""
-    uuid_of = {f.path: f.uuid for f in files if f.role is FileRole.ORIGINAL}
-
-    def derivation(record: FileRecord) -> Derivation | None:
-        if record.role is not FileRole.TEXT:
-            return None
-        source = uuid_of.get(source_path(record.path) or "")
-        return None if source is None else Derivation(source, text_event_uuid(source))
-
-    return derivation
 
 
 def _agents(groups: Sequence[Iterable[Agent]], events: Sequence[Event]) -> list[Agent]:

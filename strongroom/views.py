@@ -30,6 +30,7 @@ def ingest_json(report: IngestReport) -> dict[str, Any]:
         "kind": report.kind,
         "indexed": report.indexed,
         "warnings": list(report.warnings),
+        "normalization": list(report.normalization),
     }
 
 

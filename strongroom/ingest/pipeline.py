@@ -80,6 +80,7 @@ class IngestReport:
     indexed: bool
     storage_key: str
     version: int = 1
+    normalization: tuple[str, ...] = ()  # what migrating at ingest did ([preservation] migrate_on_ingest), line by line
 
 
 def _problems_error(what: str, problems: Sequence[FixityProblem]) -> TransferError:
