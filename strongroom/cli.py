@@ -27,7 +27,9 @@ from strongroom.cli_common import command_home as _home
 from strongroom.cli_common import open_archive as _archive
 from strongroom.cli_common import show_bar as _bar
 from strongroom.cli_copies import LocationOption, print_repair, print_unreachable, register_copy_commands
+from strongroom.cli_dip import register_dip
 from strongroom.cli_doctor import register_doctor
+from strongroom.cli_migrate import register_migrate
 from strongroom.cli_output import (
     PACKAGE_HELP,
     Command,
@@ -180,6 +182,8 @@ def ingest_command(
         f"{report.originals} records, {report.files} files, {human(report.bytes)} ({report.kind}).",
         highlight=False,
     )
+    for line in report.normalization:
+        out.print(escape(line), highlight=False)
     for warning in report.warnings:
         out.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     if not report.indexed:
@@ -618,6 +622,8 @@ def formats(
 register_copy_commands(app)
 register_doctor(app)
 register_search(app)
+register_dip(app)
+register_migrate(app)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m strongroom`
