@@ -16,8 +16,9 @@ from datetime import date
 
 from strongroom.commit import object_id
 from strongroom.errors import StrongroomError
-from strongroom.fulltext.paths import source_path, text_path
+from strongroom.fulltext.paths import text_path
 from strongroom.model import AccessRule, AccessStatus, DublinCore, FileRecord, FileRole, PackageSummary
+from strongroom.preservation.actions import derivative_source
 from strongroom.search.base import SearchDocument
 from strongroom.search.query import normalise
 from strongroom.storage.ocfl import ObjectInventory, OcflStore
@@ -29,19 +30,40 @@ _DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 def effective_access(rules: Sequence[AccessRule], path: str | None) -> AccessRule | None:
     """The rule that governs `path` (None: the package): the most specific one wins.
 
-    A text derivative (text/objects/a.pdf.txt) is governed by its original's rules: the text of a
-    closed record is as closed as the record.
+    A derivative (text/objects/a.doc.txt, preservation/objects/a.doc.odt, access/objects/a.doc.pdf) is as closed
+    as its original at least: the text or copy of a closed record is as closed as the record. A rule set on the
+    derivative's own path (an access copy not yet cleared) counts too, and the stricter of the two governs.
     """
-    if path is not None:
-        path = source_path(path) or path
     by_path = {rule.path: rule for rule in rules}
-    if path is not None:
-        candidate: str | None = path
-        while candidate:
-            if candidate in by_path:
-                return by_path[candidate]
-            candidate = candidate.rpartition("/")[0] or None
-    return by_path.get(None)
+    if path is None:
+        return by_path.get(None)
+    derived = derivative_source(path)
+    if derived is None:
+        return _most_specific(by_path, path) or by_path.get(None)
+    return _stricter(_most_specific(by_path, path), _most_specific(by_path, derived[1]) or by_path.get(None))
+
+
+def _most_specific(by_path: Mapping[str | None, AccessRule], path: str) -> AccessRule | None:
+    """The rule on `path` or its nearest folder that has one (not the package's)."""
+    candidate: str | None = path
+    while candidate:
+        if candidate in by_path:
+            return by_path[candidate]
+        candidate = candidate.rpartition("/")[0] or None
+    return None
+
+
+def _stricter(one: AccessRule | None, other: AccessRule | None) -> AccessRule | None:
+    """Closed beats open; of two closures, the one without an opening date, else the later date."""
+    if one is None or other is None:
+        return one or other
+
+    def closure(rule: AccessRule) -> tuple[int, date]:
+        if rule.status is not AccessStatus.CLOSED:
+            return (0, date.min)
+        return (2, date.max) if rule.opening_date is None else (1, rule.opening_date)
+
+    return one if closure(one) >= closure(other) else other
 
 
 def record_date(description: Mapping[str, tuple[str, ...]]) -> date | None:
