@@ -143,6 +143,43 @@ def pdfa_definition(icc_profile: Path) -> str:
 # --- internals -------------------------------------------------------------------------------------------
 
 
+# The demuxers FFmpeg may use on a depositor's file. A text file named .avi can be an HLS or concat playlist that
+# pulls any readable media file on the machine (another package's closed recording) into the output, through the
+# `file` protocol that every input needs; image sequences read sibling files. Naming the demuxers shuts all of that.
+MEDIA_DEMUXERS = ",".join((
+    "avi", "mov", "matroska", "webm", "mpeg", "mpegts", "mpegvideo", "m4v", "h264", "hevc", "asf", "wav", "w64",
+    "aiff", "flac", "mp3", "ogg", "aac", "ac3", "eac3", "rm", "dv", "flv", "mxf", "gxf", "nut", "wv", "ape",
+    "tta", "au", "amr", "voc", "caf", "mpc", "mpc8", "dts", "truehd", "mlp", "yuv4mpegpipe", "ivf", "smk", "bink",
+))  # fmt: skip
+_FFMPEG_FAMILY = ("ffmpeg", "ffprobe", "check-ffmpeg", "check-ffprobe")
+# Output may grow this much beyond the source (FFV1 masters are 10-30 times their source), and at least this much.
+OUTPUT_GROWTH = 100
+OUTPUT_FLOOR = 1 << 30
+
+
+def media_inputs_only(tool: str, args: tuple[str, ...]) -> tuple[str, ...]:
+    """FFmpeg and ffprobe arguments with the demuxer whitelist before every input, unless the rule sets its own."""
+    if tool not in _FFMPEG_FAMILY or "-format_whitelist" in args:
+        return args
+    guarded: list[str] = []
+    for arg in args:
+        if arg == "-i":
+            guarded += ["-format_whitelist", MEDIA_DEMUXERS]
+        guarded.append(arg)
+    if tool in ("ffprobe", "check-ffprobe") and "-i" not in args:
+        guarded = ["-format_whitelist", MEDIA_DEMUXERS, *guarded]
+    return tuple(guarded)
+
+
+def output_limit(source: Path) -> int:
+    """The largest file a tool may write for this source (RLIMIT_FSIZE): a few-KB file must not fill the disk."""
+    try:
+        size = source.stat().st_size
+    except OSError:
+        size = 0
+    return max(OUTPUT_FLOOR, size * OUTPUT_GROWTH)
+
+
 def _fatal_despite_success(run: ToolRun) -> ToolRun:
     if not run.ok:
         return run
@@ -176,7 +213,8 @@ def _run_rule(
         outdir.mkdir()
         values["outdir"] = outdir.name
     # One pass: a value that happens to contain "{output}" is never expanded again.
-    final = tuple(_PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), a) for a in args)
+    final = media_inputs_only(tool, tuple(_PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), a)
+                                          for a in args))  # fmt: skip
     uses_profile = any(_PROFILE in a for a in final)
     uses_pdfa = any(_PDFA_DEF in a for a in final)
 
@@ -190,7 +228,7 @@ def _run_rule(
 
     try:
         run = runner.run(tool, final, workdir=workdir, time_limit=time_limit, memory_limit=memory_limit,
-                         prepare=prepare)  # fmt: skip
+                         prepare=prepare, output_limit=output_limit(workdir / input_name))  # fmt: skip
         if outdir is not None:
             _collect(outdir, input_name, output_name, workdir)
         return run

@@ -140,6 +140,13 @@ class _Engine:
                 tool_seconds = sum(a.conversion.run.seconds for a in attempts)
                 skipped = (*plan.skipped, *vanished)
                 current = self.archive.package(summary.uuid)
+                if current.version != summary.version:
+                    # Another migrate or update stored a version meanwhile: what this run made may be there already.
+                    raise StrongroomError(
+                        f"Package {summary.name} changed while it was being migrated (version {summary.version} "
+                        f"became {current.version}); nothing was stored for it.",
+                        details=["Run: strongroom migrate again; what is stored by then is skipped."],
+                    )
                 ctx = RecordContext(
                     package=current, operator=self.request.operator,
                     agents=self.archive.system_agents(self.request.operator),
@@ -160,6 +167,14 @@ class _Engine:
             return PackageMigration(
                 summary.uuid, summary.name, None, (), (), plan.skipped, time.monotonic() - started, tool_seconds,
                 error=err.message + "".join(f" {d}" for d in err.details),
+            )  # fmt: skip
+        except OSError as err:  # the staging disk full, a file too large for it: this package only, said plainly
+            where = f" ({err.filename})" if err.filename else ""
+            return PackageMigration(
+                summary.uuid, summary.name, None, (), (), plan.skipped, time.monotonic() - started, tool_seconds,
+                error=f"the staging area could not be written{where}: {err.strerror or err}; nothing was stored for "
+                f"this package. Free space in {self.archive.settings.staging_dir} (or the temporary folder) and run "
+                "strongroom migrate again.",
             )  # fmt: skip
         warnings = (*((result.index_error,) if result.index_error else ()), *result.copy_warnings)
         return PackageMigration(

@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from strongroom.formats.risk import RiskLevel, RiskRegistry
-from strongroom.model import Event, FileRecord, FileRole, PackageSummary
+from strongroom.model import Basis, Event, FileRecord, FileRole, PackageSummary
 from strongroom.preservation.actions import (
     MIGRATION_EVENT,
     MigrationRule,
@@ -59,6 +59,11 @@ class PackagePlan:
     planned: tuple[PlannedConversion, ...]  # every applicable conversion, run or not (missing tool)
 
 
+def _named_only(record: FileRecord) -> bool:
+    ident = record.identification
+    return ident is None or ident.basis in (Basis.EXTENSION, Basis.NONE)
+
+
 def default_purposes(policy: MigrationPolicy) -> tuple[Purpose, ...]:
     """Preservation and access; text too when the policy has rules for it."""
     text = any(rule.purpose is Purpose.TEXT for rule in policy.rules)
@@ -95,6 +100,14 @@ def plan_package(
         chosen: dict[Purpose, MigrationRule] = {}
         for rule in policy.rules_for(puid, purposes, original.size):
             chosen.setdefault(rule.purpose, rule)  # the first rule for a purpose is the one that applies
+        if chosen and _named_only(original):
+            # A format known from the file's name alone is a guess: a text file called .avi may be a playlist
+            # that pulls other files in. Such files are listed, never handed to a converter.
+            for purpose, rule in sorted(chosen.items(), key=lambda item: list(Purpose).index(item[0])):
+                reason = (f"its format ({puid}) is known from the file name only, not from its content; check the file "
+                          "and correct its identification before migrating it")  # fmt: skip
+                skipped.append(SkippedConversion(original.path, purpose, rule.id, reason))
+            continue
         for purpose in sorted(chosen, key=lambda p: list(Purpose).index(p)):
             rule = chosen[purpose]
             existing = derived.get((purpose, original.path))

@@ -240,7 +240,9 @@ def build_migration_version(
     summary = ctx.package
     package = summary.uuid
     oid = object_id(package)
-    head = ocfl.inventory(oid).version()
+    # The version the plan was made from, not whatever is newest: if another writer moved the head meanwhile, the
+    # commit refuses this build (its base is no longer the head) instead of storing the same derivatives twice.
+    head = ocfl.inventory(oid).version(summary.version)
     number = head.number + 1
     mets_name = f"METS.{package}.xml"
     old_mets = staging / "previous-METS.xml"

@@ -18,14 +18,15 @@ import json
 import os
 import re
 import shutil
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from strongroom.errors import StrongroomError
-from strongroom.model import Identification
+from strongroom.model import Basis, Identification
 from strongroom.preservation.actions import CheckKind, CheckResult, CheckStatus, Conversion, ToolRun
-from strongroom.preservation.convert import render_pdf
+from strongroom.preservation.convert import media_inputs_only, render_pdf
 from strongroom.preservation.toolrun import MissingToolError, ToolRunner, ToolSpec
 from strongroom.search.query import tokens
 from strongroom.tools import CHARACTERISATION_PROBES, INSTALL_HINT, find_tools, tool_named
@@ -86,10 +87,20 @@ class CheckContext:
     renderings: dict[str, Path] = field(default_factory=dict)  # "source"/"output" -> LibreOffice's PDF of it
     links: dict[str, Path] = field(default_factory=dict)
     _counter: int = 0
+    started: float = field(default_factory=time.monotonic)
 
     @property
     def time_limit(self) -> float:
-        return self.conversion.rule.time_limit
+        """What is left of the rule's time limit: it bounds all of one verify() (an animation of thousands of frames
+        compared frame by frame included), not each tool run."""
+        left = self.conversion.rule.time_limit - (time.monotonic() - self.started)
+        if left <= 0:
+            raise self.out_of_time()
+        return left
+
+    def out_of_time(self) -> CheckProblem:
+        limit = self.conversion.rule.time_limit
+        return failed(f"the checks did not finish within the rule's time limit of {limit:g} s")
 
     @property
     def output(self) -> Path:
@@ -129,10 +140,13 @@ class CheckContext:
         self, name: str, args: list[str], *, stdout: Path | None = None, ok_status: tuple[int, ...] = (0,)
     ) -> ToolRun:
         """Run a check tool; MissingToolError becomes NOT_CHECKED, a run that fails or times out FAILED."""
+        args = list(media_inputs_only(name, tuple(args)))  # never an HLS/concat playlist's files
         try:
             run = self.runner.run(name, args, workdir=self.folder(name), time_limit=self.time_limit, stdout=stdout)
         except MissingToolError as err:
             raise CheckProblem(CheckStatus.NOT_CHECKED, err.message, tool_label(name)) from None
+        if run.exit_status is None and time.monotonic() - self.started >= self.conversion.rule.time_limit:
+            raise self.out_of_time()  # the run was cut short by what was left of the whole verify()'s time
         if run.exit_status is None or run.exit_status not in ok_status:
             why = run.error or f"exit status {run.exit_status}"
             raise failed(f"{_program(run)} failed: {why}{_said(run.stderr)}", tool_label(name), run.version)
@@ -180,8 +194,11 @@ def _check_format(ctx: CheckContext) -> tuple[CheckResult, Identification | None
         detail = f"the output was not identified as any format; expected {_one_of(expected)}"
         return CheckResult(CheckKind.FORMAT, CheckStatus.FAILED, detail, found.tool, found.tool_version), found
     name = f"{found.puid} ({found.format_name})" if found.format_name else found.puid
-    if found.puid in expected:
-        status, detail = CheckStatus.PASSED, f"identified as {name}, as expected"
+    if found.puid in expected and found.basis in (Basis.EXTENSION, Basis.NONE):
+        # Random bytes named output.flac are "FLAC" by extension: only the content's signature proves the format.
+        status, detail = CheckStatus.FAILED, f"named like {name}, but its content matches no signature of that format"
+    elif found.puid in expected:
+        status, detail = CheckStatus.PASSED, f"identified as {name} by its {found.basis.value}, as expected"
     else:
         status, detail = CheckStatus.FAILED, f"identified as {name}; expected {_one_of(expected)}"
     return CheckResult(CheckKind.FORMAT, status, detail, found.tool, found.tool_version), found

@@ -39,7 +39,8 @@ class Stream:
 @dataclass(frozen=True)
 class Probe:
     duration: float | None
-    streams: tuple[Stream, ...]
+    streams: tuple[Stream, ...]  # audio and video
+    others: tuple[str, ...] = ()  # the kinds of every other stream (subtitle, data, attachment), one entry each
 
     def of(self, kind: str) -> list[Stream]:
         return [s for s in self.streams if s.kind == kind]
@@ -69,9 +70,13 @@ def probe(ctx: CheckContext, side: str) -> Probe:
         raise failed(f"ffprobe wrote no readable description of the {side}", "ffprobe",
                      ctx.version("check-ffprobe")) from None  # fmt: skip
     streams = []
+    others: list[str] = []
     for raw in data.get("streams", []):
         kind = raw.get("codec_type")
-        if kind not in ("audio", "video") or (raw.get("disposition") or {}).get("attached_pic"):
+        if (raw.get("disposition") or {}).get("attached_pic"):
+            continue  # a cover picture is tagging, not content
+        if kind not in ("audio", "video"):
+            others.append(str(kind or "unknown"))
             continue
         streams.append(Stream(_int(raw.get("index")) or 0, kind, str(raw.get("codec_name")), raw.get("sample_fmt"),
                               _int(raw.get("channels")), _int(raw.get("sample_rate")), _int(raw.get("width")),
@@ -80,7 +85,7 @@ def probe(ctx: CheckContext, side: str) -> Probe:
     if duration is None:
         durations = [_float(raw.get("duration")) for raw in data.get("streams", [])]
         duration = max((d for d in durations if d is not None), default=None)
-    return Probe(duration, tuple(streams))
+    return Probe(duration, tuple(streams), tuple(others))
 
 
 def _hashes(ctx: CheckContext, side: str, streams: list[Stream], reference: list[Stream]) -> list[str]:
@@ -118,6 +123,9 @@ def check_streams(ctx: CheckContext) -> CheckResult:
                            "the source", "ffmpeg", version)  # fmt: skip
     missing = [f"{len(source.of(k))} {k} stream(s) in the source, {len(output.of(k))} in the output"
                for k in ("audio", "video") if len(source.of(k)) != len(output.of(k))]  # fmt: skip
+    # A lossless master keeps everything: subtitles or a timecode track left behind is a loss, said as one.
+    missing += [f"{source.others.count(k)} {k} stream(s) in the source, {output.others.count(k)} in the output"
+                for k in sorted(set(source.others)) if output.others.count(k) < source.others.count(k)]  # fmt: skip
     if missing:
         return CheckResult(CheckKind.STREAMS, CheckStatus.FAILED, "; ".join(missing), "ffmpeg", version)
     reference = [s for k in ("audio", "video") for s in source.of(k)]
@@ -135,6 +143,16 @@ def check_streams(ctx: CheckContext) -> CheckResult:
     if differ:
         return CheckResult(CheckKind.STREAMS, CheckStatus.FAILED, "; ".join(differ), "ffmpeg", version)
     return CheckResult(CheckKind.STREAMS, CheckStatus.PASSED, "; ".join(same), "ffmpeg", version)
+
+
+def _same_frame(source: Stream, output: Stream) -> bool:
+    if None in (source.width, source.height, output.width, output.height):
+        return (source.width, source.height) == (output.width, output.height)
+    assert source.width is not None and source.height is not None  # for mypy: checked just above
+    assert output.width is not None and output.height is not None
+    return 0 <= source.width - output.width <= source.width % 2 and 0 <= source.height - output.height <= (
+        source.height % 2
+    )
 
 
 def check_av_properties(ctx: CheckContext) -> CheckResult:
@@ -165,9 +183,12 @@ def check_av_properties(ctx: CheckContext) -> CheckResult:
                     problems.append(f"{a.sample_rate} Hz became {b.sample_rate} Hz")
                 said.append(f"{a.channels} channel{'' if a.channels == 1 else 's'}; {a.sample_rate} Hz")
             else:
-                if (a.width, a.height) != (b.width, b.height):
+                # H.264 needs even frame sizes, so an access copy may lose the last row or column, never more.
+                if not _same_frame(a, b):
                     problems.append(f"{a.width}x{a.height} became {b.width}x{b.height}")
-                said.append(f"{a.width}x{a.height}")
+                rounded = (a.width, a.height) != (b.width, b.height)
+                said.append(f"{a.width}x{a.height}" + (f" (as {b.width}x{b.height}: H.264 needs even sizes)"
+                                                       if rounded else ""))  # fmt: skip
     if problems:
         return CheckResult(CheckKind.AV_PROPERTIES, CheckStatus.FAILED, "; ".join(problems), "ffprobe", version)
     return CheckResult(CheckKind.AV_PROPERTIES, CheckStatus.PASSED, "; ".join(said), "ffprobe", version)

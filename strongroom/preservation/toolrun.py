@@ -206,13 +206,15 @@ class ToolRunner:
 
     def run(
         self, name: str, args: Sequence[str], *, workdir: Path, time_limit: float, memory_limit: int | None = None,
-        stdout: Path | None = None, prepare: Callable[[Path], None] | None = None,
+        stdout: Path | None = None, prepare: Callable[[Path], None] | None = None, output_limit: int | None = None,
     ) -> ToolRun:  # fmt: skip
         """Run tool `name` with `args` in `workdir`; never raises for the tool's own failure (see ToolRun.error).
 
         "{private}" and "{private_url}" (a file:// URL) in `args` become this run's private folder, which
         `prepare` (if given) may fill before the tool starts; it is removed afterwards. A non-zero exit status
         is an error here; callers for which exit 1 means "different" (compare) read `exit_status` themselves.
+        `output_limit` caps the size of any one file the tool writes (RLIMIT_FSIZE): a tiny source that would
+        decode into a disk-filling output is stopped there.
         """
         spec = self.spec(name)
         executable = self.require(name)
@@ -226,15 +228,15 @@ class ToolRunner:
                 env = self._environment(private, spec)
                 if prepare is not None:
                     prepare(private)
-                return self._execute(spec, version, argv, workdir, env, time_limit, memory_limit, stdout)
+                return self._execute(spec, version, argv, workdir, env, time_limit, memory_limit, stdout, output_limit)
             finally:
                 shutil.rmtree(private, ignore_errors=True)
 
     def _execute(
         self, spec: ToolSpec, version: str, argv: list[str], workdir: Path, env: dict[str, str], time_limit: float,
-        memory_limit: int | None, stdout: Path | None,
+        memory_limit: int | None, stdout: Path | None, output_limit: int | None = None,
     ) -> ToolRun:  # fmt: skip
-        preexec = _address_space_limit(memory_limit) if memory_limit else None
+        preexec = _resource_limits(memory_limit, output_limit) if memory_limit or output_limit else None
         launch = _supervised(argv)
         started = time.monotonic()
         out = open(stdout, "wb") if stdout is not None else None  # noqa: SIM115 - closed in finally
@@ -272,8 +274,11 @@ class ToolRunner:
             status = 128 - status  # the supervising shell reports a tool killed by signal N as 128 + N
         error: str | None = None
         if status < 0:
-            error = f"killed by signal {signal.Signals(-status).name}" + (
-                " (the memory limit may have been reached)" if memory_limit else "")  # fmt: skip
+            error = f"killed by signal {signal.Signals(-status).name}"
+            if -status == signal.SIGXFSZ and output_limit:
+                error += f" (its output grew past the limit of {output_limit} bytes)"
+            elif memory_limit:
+                error += " (the memory limit may have been reached)"
         elif status != 0:
             error = f"exited with status {status}"
         return ToolRun(spec.name, version, tuple(argv), status, seconds, stderr, error)
@@ -294,10 +299,13 @@ def _supervised(argv: list[str]) -> list[str]:
     return [setpriv, "--pdeathsig", "TERM", "--", "/bin/sh", "-c", _SUPERVISOR_SCRIPT, "strongroom-tool", *argv]
 
 
-def _address_space_limit(limit: int) -> Callable[[], None]:
-    # Runs in the child between fork and exec: only an async-signal-safe system call, no Python locks taken.
+def _resource_limits(memory: int | None, file_size: int | None) -> Callable[[], None]:
+    # Runs in the child between fork and exec: only async-signal-safe system calls, no Python locks taken.
     def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        if memory:
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        if file_size:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
 
     return apply
 

@@ -81,15 +81,15 @@ def shelf(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shelf]:
     with archive_env():
         home = Home(root / "home")
         home.ok("init", "--organisation", "Test County Archive", "--organisation-id", "TCA")
-        images = make_images(root / "images", ["bmp", "png"])
+        images = make_images(root / "images", ["bmp3", "png"])
         transfer = root / "parish"
         pics = transfer / "objects" / "pics"
         pics.mkdir(parents=True)
-        os.link(images["bmp"], pics / "map.bmp")
+        os.link(images["bmp3"], pics / "map.bmp")
         os.link(images["png"], pics / "photo.png")
         secret = transfer / "objects" / "secret"
         secret.mkdir()
-        (secret / "Top Secret Plan.bmp").write_bytes(images["bmp"].read_bytes()[:-4] + b"\x01\x02\x03\x04")
+        (secret / "Top Secret Plan.bmp").write_bytes(images["bmp3"].read_bytes()[:-4] + b"\x01\x02\x03\x04")
         write(secret / "nightjar.txt", "CLASSIFIED-BYTES-7731: the plan\n")
         write(transfer / "objects" / "papers" / "minutes.txt", "Minutes of the meeting of 7 January 1999\n")
         write(transfer / "objects" / "papers" / "data.bin", bytes(range(256)) * 4)
