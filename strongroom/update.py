@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +35,7 @@ from strongroom.model import (
     FileRecord,
     FileRole,
     Outcome,
+    PackageDocument,
     PackageSummary,
 )
 from strongroom.preservation.derivations import derivations_of
@@ -137,12 +138,53 @@ def build_metadata_update(ocfl: OcflStore, catalog: Catalog, request: UpdateRequ
         f"{request.reason}. Described anew: {', '.join(targets)}. Version {number} made; the supplied file is kept "
         f"as {csv_logical}.", keys, None, number,
     )  # fmt: skip
-    events = [*catalog.events(package), event]
-    agents = _agents([document.agents, catalog.agents(), request.agents], events)
+    csv_path = f"data/{csv_logical}"
+    build = assemble_version(
+        VersionContent(
+            summary=summary, number=number, previous=document, files=[*files, csv_record],
+            events=[*catalog.events(package), event], agent_groups=[document.agents, catalog.agents(), request.agents],
+            descriptions=descriptions, organisation_name=request.organisation_name, new_sources={csv_path: csv_copy},
+            added_events=[event], message=f"Metadata update: {request.reason}", operator=request.operator, when=now,
+        ),
+        bag_dir,
+    )  # fmt: skip
+    return UpdatePlan(build, targets, tuple(parsed.warnings))
+
+
+@dataclass(frozen=True)
+class VersionContent:
+    """Everything a later version of a package holds, for `assemble_version` to write as METS and bag tag files.
+
+    `files` are every payload file but the METS (earlier ones referenced, new ones in `new_sources`, by logical
+    path under the bag); `events` are all of the package's events, `added_events` those this version brings.
+    """
+
+    summary: PackageSummary
+    number: int
+    previous: PackageDocument  # the head version's METS, read back
+    files: Sequence[FileRecord]
+    events: Sequence[Event]
+    agent_groups: Sequence[Iterable[Agent]]  # where agents come from, the earliest first
+    descriptions: Sequence[DublinCore]
+    organisation_name: str
+    new_sources: Mapping[str, Path]
+    added_events: Sequence[Event]
+    message: str
+    operator: str
+    when: datetime
+
+
+def assemble_version(content: VersionContent, bag_dir: Path) -> VersionBuild:
+    """The next version of a package: its METS (every file, event and derivation link) and BagIt tag files are
+    written under `bag_dir`, whose data/ already holds the new files; the rest is referenced from earlier versions.
+    Metadata updates and migrations both build their versions here."""
+    summary, package, number = content.summary, content.summary.uuid, content.number
+    document, events = content.previous, content.events
+    agents = _agents(content.agent_groups, events)
     organisation = next((a for a in agents if a.type is AgentType.ORGANIZATION), None) or Agent(
-        "repository code", request.organisation_name, request.organisation_name, AgentType.ORGANIZATION
+        "repository code", content.organisation_name, content.organisation_name, AgentType.ORGANIZATION
     )
-    all_files = sorted([*files, csv_record], key=lambda f: f.path)
+    all_files = sorted(content.files, key=lambda f: f.path)
     by_file: dict[str, list[Event]] = {}
     for e in events:
         if e.file_uuid is not None:
@@ -154,9 +196,9 @@ def build_metadata_update(ocfl: OcflStore, catalog: Catalog, request: UpdateRequ
         MetsInput(
             uuid=package, name=summary.name, created=document.created, payload_sha256=document.payload_sha256,
             organisation=organisation, agents=agents, package_events=[e for e in events if e.file_uuid is None],
-            rights=document.rights, descriptions=descriptions, source_metadata=document.source_metadata,
-            files=lambda: ((f, by_file.get(f.uuid, ())) for f in all_files), modified=now,
-            derivation=derivations_of(all_files, events),
+            rights=document.rights, descriptions=content.descriptions, source_metadata=document.source_metadata,
+            files=lambda: ((f, by_file.get(f.uuid, ())) for f in all_files), modified=content.when,
+            file_count=len(all_files), derivation=derivations_of(all_files, events),
         ),
     )  # fmt: skip
     mets_record = FileRecord(
@@ -166,23 +208,20 @@ def build_metadata_update(ocfl: OcflStore, catalog: Catalog, request: UpdateRequ
     records = sorted([*all_files, mets_record], key=lambda f: f.path)
     payload = [(f"data/{r.path}", r.sha256) for r in records]
     payload_bytes = sum(r.size for r in records)
-    info = BagInfo(package, summary.name, request.organisation_name, payload_bytes, len(records), number)
+    info = BagInfo(package, summary.name, content.organisation_name, payload_bytes, len(records), number)
     tag_digests = write_tag_files(bag_dir, payload, info)
     state = dict(payload) | tag_digests
-    sizes = {f"data/{r.path}": r.size for r in records} | {
-        name: (bag_dir / name).stat().st_size for name in tag_digests
-    }
-    sources = {path: bag_dir / path for path in (f"data/{csv_logical}", f"data/{mets_name}", *tag_digests)}
-    title = next((d.first("title") for d in descriptions if d.target == PACKAGE_TARGET), None) or summary.title
-    new_summary = replace(
-        summary, files=len(records), bytes=payload_bytes, title=title, version=number, updated=now, indexed=False
-    )
-    build = VersionBuild(
-        package=package, base_version=head.number, state=state, sources=sources, sizes=sizes, summary=new_summary,
-        files=lambda: records, events=lambda: [event], agents=tuple(agents), descriptions=tuple(descriptions),
-        message=f"Metadata update: {request.reason}", operator=request.operator, claim_payload=False,
+    sizes = {f"data/{r.path}": r.size for r in records} | {n: (bag_dir / n).stat().st_size for n in tag_digests}
+    sources = {**content.new_sources, f"data/{mets_name}": mets_path} | {n: bag_dir / n for n in tag_digests}
+    title = next((d.first("title") for d in content.descriptions if d.target == PACKAGE_TARGET), None)
+    new_summary = replace(summary, files=len(records), bytes=payload_bytes, title=title or summary.title,
+                          version=number, updated=content.when, indexed=False)  # fmt: skip
+    added = list(content.added_events)
+    return VersionBuild(
+        package=package, base_version=number - 1, state=state, sources=sources, sizes=sizes, summary=new_summary,
+        files=lambda: records, events=lambda: added, agents=tuple(agents), descriptions=tuple(content.descriptions),
+        message=content.message, operator=content.operator, claim_payload=False,
     )  # fmt: skip
-    return UpdatePlan(build, targets, tuple(parsed.warnings))
 
 
 def _agents(groups: Sequence[Iterable[Agent]], events: Sequence[Event]) -> list[Agent]:

@@ -18,25 +18,20 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
-import uuid
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from strongroom.commit import VersionBuild, object_id
-from strongroom.indexing import PACKAGE_TARGET
-from strongroom.ingest.bagwriter import BagInfo, write_tag_files
 from strongroom.ingest.provenance import tool_agent
 from strongroom.manifests import sha256_file
-from strongroom.metadata.mets import MetsInput, read_mets, write_mets
+from strongroom.metadata.mets import read_mets
 from strongroom.model import (
     AccessRule,
     Agent,
-    AgentType,
     Event,
     FileRecord,
-    FileRole,
     Identification,
     Outcome,
     PackageSummary,
@@ -52,11 +47,10 @@ from strongroom.preservation.actions import (
     derivative_uuid,
     failed_attempt_uuid,
 )
-from strongroom.preservation.derivations import derivations_of
 from strongroom.preservation.migrate_plan import Task
 from strongroom.preservation.migrate_report import FailedConversion, KeptDerivative, quoted
 from strongroom.storage.ocfl import OcflStore
-from strongroom.update import with_access
+from strongroom.update import VersionContent, assemble_version, with_access
 
 IdentifyOutput = Callable[[Path], Identification]
 
@@ -290,59 +284,19 @@ def build_migration_version(
     all_files = sorted([*files, *new_files], key=lambda f: f.path)
     seen = {e.uuid for e in events_so_far}
     events = [*events_so_far, *(e for e in new_events if e.uuid not in seen)]
-    agents = _agents([document.agents, known_agents, new_agents], events)
     descriptions = with_access(document.descriptions, access_rules)
-    organisation = next((a for a in agents if a.type is AgentType.ORGANIZATION), None) or Agent(
-        "repository code", ctx.organisation_name, ctx.organisation_name, AgentType.ORGANIZATION
-    )
-    by_file: dict[str, list[Event]] = {}
-    for e in events:
-        if e.file_uuid is not None:
-            by_file.setdefault(e.file_uuid, []).append(e)
-    mets_path = bag_dir / "data" / mets_name
-    write_mets(
-        mets_path,
-        MetsInput(
-            uuid=package, name=summary.name, created=document.created, payload_sha256=document.payload_sha256,
-            organisation=organisation, agents=agents, package_events=[e for e in events if e.file_uuid is None],
-            rights=document.rights, descriptions=descriptions, source_metadata=document.source_metadata,
-            files=lambda: ((f, by_file.get(f.uuid, ())) for f in all_files), modified=now,
-            file_count=len(all_files), derivation=derivations_of(all_files, events),
-        ),
-    )  # fmt: skip
-    mets_record = FileRecord(
-        uuid=str(uuid.uuid5(uuid.UUID(package), "METS")), path=mets_name, original_name=mets_name,
-        size=mets_path.stat().st_size, sha256=sha256_file(mets_path), role=FileRole.METADATA, identification=None,
-    )  # fmt: skip
-    records = sorted([*all_files, mets_record], key=lambda f: f.path)
-    payload = [(f"data/{r.path}", r.sha256) for r in records]
-    payload_bytes = sum(r.size for r in records)
-    info = BagInfo(package, summary.name, ctx.organisation_name, payload_bytes, len(records), number)
-    tag_digests = write_tag_files(bag_dir, payload, info)
-    state = dict(payload) | tag_digests
-    sizes = {f"data/{r.path}": r.size for r in records} | {n: (bag_dir / n).stat().st_size for n in tag_digests}
-    sources |= {f"data/{mets_name}": mets_path} | {name: bag_dir / name for name in tag_digests}
-    title = next((d.first("title") for d in descriptions if d.target == PACKAGE_TARGET), None)
-    new_summary = replace(summary, files=len(records), bytes=payload_bytes, title=title or summary.title,
-                          version=number, updated=now, indexed=False)  # fmt: skip
     what = ", ".join(sorted({k.purpose.value for k in kept}))
     verb = "Normalization" if ctx.event_type != "migration" else "Migration"
     message = (f"{verb}: {len(kept)} derivative(s) ({what}) by migration policy {ctx.policy_version}"
                + (f"; {len(failed)} conversion(s) failed, originals kept as masters" if failed else ""))  # fmt: skip
-    added = [e for e in new_events if e.uuid not in seen]
-    build = VersionBuild(
-        package=package, base_version=head.number, state=state, sources=sources, sizes=sizes, summary=new_summary,
-        files=lambda: records, events=lambda: added, agents=tuple(agents), descriptions=tuple(descriptions),
-        message=message, operator=ctx.operator, claim_payload=False,
+    build = assemble_version(
+        VersionContent(
+            summary=summary, number=number, previous=document, files=all_files, events=events,
+            agent_groups=[document.agents, known_agents, new_agents], descriptions=descriptions,
+            organisation_name=ctx.organisation_name, new_sources=sources,
+            added_events=[e for e in new_events if e.uuid not in seen], message=message, operator=ctx.operator,
+            when=now,
+        ),
+        bag_dir,
     )  # fmt: skip
     return MigrationBuild(build, tuple(kept), tuple(failed))
-
-
-def _agents(groups: Sequence[Iterable[Agent]], events: Sequence[Event]) -> list[Agent]:
-    """Every agent the events name (and the organisation), each once, the document's own records first."""
-    named = {key for e in events for key in e.agents}
-    chosen: dict[str, Agent] = {}
-    for group in groups:
-        for agent in group:
-            chosen.setdefault(agent.key, agent)
-    return [a for k, a in chosen.items() if k in named or a.type is AgentType.ORGANIZATION]
