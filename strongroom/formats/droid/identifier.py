@@ -1,0 +1,229 @@
+"""DroidIdentifier: DROID 6.5.2's answers from DROID signature files, behind the Identifier protocol.
+
+The steps are DROID's own (command line, `-Ns SIG -Nc CONTAINER`):
+1. internal signatures (matcher.py), one hit per PUID, in DROID's order;
+   With container signatures, as in DROID's profile mode, the formats a container
+   signature maps to lose their internal signatures first (drop_overridden);
+2. if a hit is a container trigger (TriggerPuids: OLE2, ZIP), the container
+   check (container.py); when it gives PUIDs they replace the binary hits;
+3. DROID's priority rule (HasPriorityOverFileFormatID) on what is left;
+4. nothing at all: extension-only matches, reported with basis EXTENSION.
+   DROID's profile default ("tentative"): only formats that have no internal
+   signature; "all": every format with the extension; "none": as the
+   no-profile command line prints it, Unknown.
+Settings mirror DROID's: `max_bytes_to_scan` None is DROID's -1 (whole file,
+the command line's default); a number bounds the searches as DROID does (its
+GUI/profile default is 65536), so each setting agrees with DROID run the same way.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from strongroom import __version__ as strongroom_version
+from strongroom.formats.droid import cache as cache_module
+from strongroom.formats.droid.container import ContainerSignatures
+from strongroom.formats.droid.matcher import (
+    BinaryMatcher,
+    extension_matches,
+    extension_mismatch,
+    remove_lower_priority,
+)
+from strongroom.formats.droid.signatures import SignatureFile, drop_overridden, load_signature_file
+from strongroom.model import Basis, FormatMatch, Identification
+
+_PACKAGE_DATA = Path(__file__).resolve().parent.parent.parent / "data" / "pronom"
+BUNDLED_SIGNATURES = _PACKAGE_DATA / "DROID_SignatureFile_V122.xml"
+BUNDLED_CONTAINER = _PACKAGE_DATA / "container-signature-20260119.xml"
+_READ_WHOLE = 16 * 1024 * 1024  # smaller files are read into memory; larger ones are mapped
+
+
+@dataclass(frozen=True)
+class DroidSettings:
+    max_bytes_to_scan: int | None = None  # DROID's -1: scan whole files (its command line's default)
+    extensions: Literal["tentative", "all", "none"] = "tentative"
+    seconds: float = 30.0  # wall time for one file; 0 disables (enforced in a process's main thread)
+
+
+@dataclass
+class CompiledDroid:
+    """What the cache holds: everything needed to identify, nothing tied to a process."""
+
+    binary: BinaryMatcher
+    containers: ContainerSignatures | None
+    signature_version: str
+
+
+def compile_droid(signature_file: Path, container_file: Path | None) -> CompiledDroid:
+    signatures = load_signature_file(signature_file)
+    containers = ContainerSignatures.load(container_file) if container_file is not None else None
+    if containers is not None:
+        # DROID's profile mode: container signatures override the binary ones of the PUIDs they map to.
+        signatures = drop_overridden(signatures, containers.mapped_puids)
+    version = f"DROID signature file V{signatures.version}"
+    if containers is not None:
+        version += f"; container signatures {container_file.name if container_file else ''}".rstrip()
+    return CompiledDroid(BinaryMatcher.build(signatures), containers, version)
+
+
+def load_compiled(
+    signature_file: Path, container_file: Path | None, cache_dir: Path | None = None, use_cache: bool = True
+) -> CompiledDroid:
+    """Compiled signatures from the cache when the files are unchanged, else compiled (and cached)."""
+    if not use_cache:
+        return compile_droid(signature_file, container_file)
+    directory = cache_dir or cache_module.default_cache_dir()
+    key = cache_module.key_for([signature_file, container_file])
+    cached = cache_module.load(directory, key)
+    if isinstance(cached, CompiledDroid) and _usable(cached):
+        return cached
+    compiled = compile_droid(signature_file, container_file)
+    cache_module.store(directory, key, compiled)
+    return compiled
+
+
+_PROBES = (b"PK\x03\x04" + bytes(60), b"%PDF-1.4\n%%EOF\n", bytes(range(256)))
+
+
+def _usable(compiled: CompiledDroid) -> bool:
+    """A loaded cache must work: one from a different shape of these classes fails here, not mid-ingest."""
+    try:
+        compiled.binary.check()
+        for probe in _PROBES:
+            compiled.binary.match(probe)
+        if compiled.containers is not None:
+            compiled.containers.triggers("x-fmt/263")
+    except Exception:  # whatever a stale object raises, the answer is "rebuild"
+        return False
+    return True
+
+
+class _TimeLimit(Exception):
+    pass
+
+
+@contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise _TimeLimit()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@contextmanager
+def _content(path: Path) -> Iterator[Any]:
+    with path.open("rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size <= _READ_WHOLE:
+            yield handle.read()
+            return
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            yield mapped
+
+
+class DroidIdentifier:
+    """DROID's answers. One instance per process; not thread-safe (the time limit uses SIGALRM)."""
+
+    tool = "Strongroom DROID engine"
+    tool_version = f"{strongroom_version} (DROID 6.5.2 rules)"
+
+    def __init__(
+        self,
+        signature_file: Path | None = None,
+        container_file: Path | None = None,
+        settings: DroidSettings | None = None,
+        cache_dir: Path | None = None,
+        use_cache: bool = True,
+        no_containers: bool = False,
+    ) -> None:
+        self.signature_file = signature_file or BUNDLED_SIGNATURES
+        self.container_file = None if no_containers else (container_file or BUNDLED_CONTAINER)
+        self.settings = settings or DroidSettings()
+        self.compiled = load_compiled(self.signature_file, self.container_file, cache_dir, use_cache)
+        self.signature_version = self.compiled.signature_version
+
+    @property
+    def signatures(self) -> SignatureFile:
+        return self.compiled.binary.signatures
+
+    def binary_hits(self, path: Path) -> list[str]:
+        """PUIDs of the internal signatures that match, in DROID's order (no containers, no priorities)."""
+        with _content(path) as data:
+            hits = self.compiled.binary.match(data, self.settings.max_bytes_to_scan)
+        return [self.signatures.formats[i].puid for i in hits]
+
+    def identify(self, path: Path, name: str | None = None) -> Identification:
+        deposited = name or path.name
+        warnings: list[str] = []
+        try:
+            with _deadline(self.settings.seconds):
+                basis, hits = self._identify(path, deposited, warnings)
+        except _TimeLimit:
+            basis, hits = Basis.NONE, []
+            warnings.append(f"time limit reached: identification stopped after {self.settings.seconds:g} s")
+        except OSError as exc:
+            basis, hits = Basis.NONE, []
+            warnings.append(f"file could not be read: {exc}")
+        formats = self.signatures.formats
+        method = {Basis.SIGNATURE: "Signature", Basis.CONTAINER: "Container", Basis.EXTENSION: "Extension"}
+        matches = tuple(
+            FormatMatch(formats[i].puid, formats[i].name, formats[i].version, formats[i].mime, method.get(basis, ""))
+            for i in hits
+        )
+        if not matches:
+            basis = Basis.NONE
+            warnings.append("format not identified")
+        elif basis in (Basis.SIGNATURE, Basis.CONTAINER) and extension_mismatch(self.signatures, hits, deposited):
+            warnings.append(f"extension mismatch: {deposited!r} is not named like {matches[0].puid}")
+        return Identification(
+            basis=basis,
+            matches=matches,
+            tool=self.tool,
+            tool_version=self.tool_version,
+            signature_version=self.signature_version,
+            warnings=tuple(warnings),
+        )
+
+    def _identify(self, path: Path, deposited: str, warnings: list[str]) -> tuple[Basis, list[int]]:
+        signatures = self.signatures
+        with _content(path) as data:
+            size = len(data)
+            hits = self.compiled.binary.match(data, self.settings.max_bytes_to_scan)
+        if size == 0:
+            warnings.append("zero-byte file")
+        basis = Basis.SIGNATURE
+        containers = self.compiled.containers
+        if hits and containers is not None:
+            puids = containers.results_for(path, [signatures.formats[i].puid for i in hits], warnings)
+            container_hits: list[int] = []
+            for puid in dict.fromkeys(puids):  # DROID's result collection keeps one result per PUID
+                index = signatures.by_puid.get(puid)
+                if index is None:
+                    warnings.append(f"container signature names {puid}, which the signature file lacks")
+                    continue
+                container_hits.append(index)
+            if container_hits:
+                hits, basis = container_hits, Basis.CONTAINER
+        if hits:
+            return basis, remove_lower_priority(signatures, hits)
+        if self.settings.extensions == "none":
+            return Basis.NONE, []
+        return Basis.EXTENSION, extension_matches(signatures, deposited, self.settings.extensions == "all")
