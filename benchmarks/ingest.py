@@ -121,7 +121,11 @@ def run_strongroom(corpus: Path, workers: int, scratch: Path, clamd: str | None 
     """The plain ingest (checks off), or with `clamd` (a socket) the ingest with virus scanning and
     characterisation on, the way an archive with ClamAV and the tools installed runs it."""
     home = scratch / "home"
-    checks = {"STRONGROOM_VIRUS_SCAN": "required", "STRONGROOM_CLAMD_SOCKET": clamd, "STRONGROOM_CHARACTERISE": "1"}
+    checks = {
+        "STRONGROOM_VIRUS_SCAN": "required",
+        "STRONGROOM_CLAMD_SOCKET": clamd or "",
+        "STRONGROOM_CHARACTERISE": "1",
+    }
     plain = {"STRONGROOM_VIRUS_SCAN": "off", "STRONGROOM_CHARACTERISE": "0"}
     env = {
         **os.environ,

@@ -9,13 +9,14 @@
 #                    (without them Times, Arial, Calibri and Cambria fall back to other fonts and pages reflow),
 #                    ImageMagick, FFmpeg, and Ghostscript (its libgs-common holds the sRGB profile PDF/A needs);
 #                    Chromium, headless, for the tests that open the pages `strongroom dip` writes
-#   Maven Central    JHOVE 1.32 with its format modules, the veraPDF command-line jar and the Apache Tika server jar,
+#   Maven Central    JHOVE 1.32 with its format modules, the veraPDF command-line jar, the Apache Tika server jar
+#                    and DROID 6.5.2 (the format identification oracle the tests compare Strongroom with),
 #                    into $STRONGROOM_TOOLS_DIR (default ~/.local/share/strongroom/tools)
 #
 #   bash scripts/tools.sh          then: strongroom doctor
 #
-# Java 17 and Maven come from apt too when they are missing. ClamAV is started by scripts/services.sh;
-# DROID is not installed here. Recipes and their traps: ../shared/recipes/tools.md.
+# Java 17 and Maven come from apt too when they are missing. ClamAV is started by scripts/services.sh.
+# Recipes and their traps: ../shared/recipes/tools.md.
 set -euo pipefail
 
 TOOLS_DIR="${STRONGROOM_TOOLS_DIR:-$HOME/.local/share/strongroom/tools}"
@@ -24,6 +25,7 @@ JHOVE_CORE=1.32.1
 JHOVE_APPS=1.28.0 # the newest jhove-apps on Central; a fat jar with older core classes, so core goes first on -cp
 VERAPDF=1.30.2
 TIKA=3.3.2 # 3.3.1 is not on Central; a range made Maven pick 2.9.0, whose parent POM is missing
+DROID=6.5.2 # the newest droid-command-line on Central; run with -Ns/-Nc to use current signature files
 APT_PACKAGES=(libimage-exiftool-perl libarchive-zip-perl mediainfo poppler-utils
   libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
   fonts-liberation2 fonts-crosextra-carlito fonts-crosextra-caladea
@@ -167,6 +169,33 @@ if [ ! -f "$TIKA_DIR/tika-server-standard-$TIKA.jar" ]; then
   mvn_quiet dependency:copy -Dartifact="org.apache.tika:tika-server-standard:$TIKA" -DoutputDirectory="$TIKA_DIR" ||
     die "Maven could not fetch the Tika server $TIKA from Maven Central (network or proxy?); see the output above."
   installed+=("Tika server $TIKA: $TIKA_DIR/tika-server-standard-$TIKA.jar")
+fi
+
+# DROID: no fat jar on Central, so a pom naming the command line and dependency:copy-dependencies (like JHOVE).
+# Run: java -Duser.home=TMP -cp "$TOOLS_DIR/droid/lib/*" uk.gov.nationalarchives.droid.command.DroidCommandLine
+#        -Nr DIR -R -Ns SIGFILE -Nc CONTAINERFILE      (user.home: DROID writes its own config under ~/.droid6)
+DROID_HOME="$TOOLS_DIR/droid"
+mkdir -p "$DROID_HOME"
+droid_pom="$(
+  cat <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>strongroom.tools</groupId>
+  <artifactId>droid-bundle</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>uk.gov.nationalarchives</groupId><artifactId>droid-command-line</artifactId><version>$DROID</version></dependency>
+  </dependencies>
+</project>
+EOF
+)"
+if [ ! -f "$DROID_HOME/lib/droid-command-line-$DROID.jar" ] || [ "$(cat "$DROID_HOME/pom.xml" 2>/dev/null)" != "$droid_pom" ]; then
+  printf '%s\n' "$droid_pom" >"$DROID_HOME/pom.xml"
+  rm -rf "$DROID_HOME/lib"
+  mvn_quiet -f "$DROID_HOME/pom.xml" dependency:copy-dependencies -DoutputDirectory="$DROID_HOME/lib" ||
+    die "Maven could not fetch DROID $DROID from Maven Central (network or proxy?); see the output above."
+  installed+=("DROID $DROID: $DROID_HOME/lib")
 fi
 
 if [ "${#installed[@]}" -eq 0 ]; then
