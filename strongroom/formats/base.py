@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -29,3 +33,27 @@ def extension_of(name: str) -> str:
     """Lower-case extension without the dot, as FIDO compares them."""
     suffix = Path(name).suffix
     return suffix.lower().lstrip(".")
+
+
+class TimeLimitExceeded(Exception):
+    """Raised inside `per_file_deadline` when one file's identification ran out of time."""
+
+
+@contextmanager
+def per_file_deadline(seconds: float) -> Iterator[None]:
+    """Interrupt work after `seconds` (SIGALRM, main thread only); Python's regex engine checks for signals as
+    it runs. Elsewhere, or with `seconds` <= 0, no limit applies."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise TimeLimitExceeded()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

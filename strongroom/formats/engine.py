@@ -21,13 +21,9 @@ keep one pathological file from stalling a run; hitting one is recorded.
 from __future__ import annotations
 
 import os
-import signal
-import threading
 import xml.etree.ElementTree as ET
 import zipfile
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from re import Pattern
@@ -38,6 +34,7 @@ from fido import __version__ as fido_version
 from fido.fido import Fido
 
 from strongroom import __version__ as strongroom_version
+from strongroom.formats.base import TimeLimitExceeded, per_file_deadline
 from strongroom.formats.fido_identifier import SignatureFiles, _extension_mismatch
 from strongroom.formats.prefilter import FixedLiteral, Literal, analyse, tail_window
 from strongroom.model import Basis, FormatMatch, Identification
@@ -153,29 +150,6 @@ class _Scanner:
 
         self.database.scan(buffer, match_event_handler=on_match)
         return found
-
-
-class _TimeLimit(Exception):
-    pass
-
-
-@contextmanager
-def _deadline(seconds: float) -> Iterator[None]:
-    """Interrupt work after `seconds`; Python's regex engine checks for signals as it runs."""
-    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def expire(signum: int, frame: object) -> None:
-        raise _TimeLimit()
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @dataclass
@@ -385,9 +359,9 @@ class FastIdentifier:
         """Identify `path`; `buffers` are its head and tail when the caller has just read them."""
         deposited = name or path.name
         try:
-            with _deadline(self.limits.seconds):
+            with per_file_deadline(self.limits.seconds):
                 outcome = self._identify(path, buffers)
-        except _TimeLimit:
+        except TimeLimitExceeded:
             outcome = _Outcome(
                 [], "none", [f"time limit reached: identification stopped after {self.limits.seconds:g} s"]
             )

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import mmap
 import os
-import signal
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from strongroom import __version__ as strongroom_version
+from strongroom.formats.base import TimeLimitExceeded, per_file_deadline
 from strongroom.formats.droid import cache as cache_module
 from strongroom.formats.droid.container import ContainerSignatures
 from strongroom.formats.droid.matcher import (
@@ -106,28 +105,6 @@ def _usable(compiled: CompiledDroid) -> bool:
     return True
 
 
-class _TimeLimit(Exception):
-    pass
-
-
-@contextmanager
-def _deadline(seconds: float) -> Iterator[None]:
-    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def expire(signum: int, frame: object) -> None:
-        raise _TimeLimit()
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 @contextmanager
 def _content(path: Path) -> Iterator[Any]:
     with path.open("rb") as handle:
@@ -174,9 +151,9 @@ class DroidIdentifier:
         deposited = name or path.name
         warnings: list[str] = []
         try:
-            with _deadline(self.settings.seconds):
+            with per_file_deadline(self.settings.seconds):
                 basis, hits = self._identify(path, deposited, warnings)
-        except _TimeLimit:
+        except TimeLimitExceeded:
             basis, hits = Basis.NONE, []
             warnings.append(f"time limit reached: identification stopped after {self.settings.seconds:g} s")
         except OSError as exc:
