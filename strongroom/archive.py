@@ -30,6 +30,7 @@ from strongroom.commit import CommitResult, VersionBuild, object_id
 from strongroom.config import CONFIG_NAME, Settings, load_settings, write_default_config
 from strongroom.copies import AddedLocation, LocationStatus, RepairReport, ReplicateReport
 from strongroom.errors import CatalogError, DuplicateTransferError, NotFound, SearchError, StorageError, StrongroomError
+from strongroom.formats import IdentifierDescription
 from strongroom.formats.risk import RiskRegistry, load_registry
 from strongroom.indexing import StoredText, search_documents
 from strongroom.ingest.staging import staging_area, stale_ingests
@@ -190,10 +191,10 @@ class Archive:
                 details=["Convert it once with: strongroom upgrade", "Nothing is changed until you do."],
             )
 
-    def identifier_description(self) -> tuple[str, str, str]:
-        from strongroom.formats import describe_identifier  # imported on use: format identification is heavy
+    def identifier_description(self) -> IdentifierDescription:
+        from strongroom.formats import describe_identifier
 
-        return describe_identifier(self.settings.identifier_engine, self.settings.pronom_signature_file)
+        return describe_identifier(self.settings.identifier_spec)
 
     def system_agents(self, operator: str) -> tuple[Agent, ...]:
         return (
@@ -209,8 +210,8 @@ class Archive:
         s = self.settings
         return IngestContext(
             organisation_name=s.organisation_name, organisation_id=s.organisation_id, worker_count=s.worker_count,
-            parallel_from_files=s.parallel_from_files, identifier_engine=s.identifier_engine,
-            pronom_signature_file=s.pronom_signature_file, identifier=self.identifier_description(),
+            parallel_from_files=s.parallel_from_files, identifier_spec=s.identifier_spec,
+            identifier=self.identifier_description(),
             keep_system_files=s.keep_system_files,
             checks=CheckSettings(
                 virus_scan=s.virus_scan, clamd_socket=s.clamd_socket, infected=s.infected,
@@ -493,8 +494,7 @@ class Archive:
             raise StrongroomError(f"{metadata_csv} is not a file.", details=["Give the path of a metadata.csv."])
         request = UpdateRequest(
             summary, metadata_csv, reason.strip() or "Descriptive metadata updated", operator,
-            self.system_agents(operator), self.settings.organisation_name, self.settings.identifier_engine,
-            self.settings.pronom_signature_file,
+            self.system_agents(operator), self.settings.organisation_name, self.settings.identifier_spec,
         )  # fmt: skip
         with staging_area(self.settings.staging_dir, f"{summary.uuid}.{uuid.uuid4().hex[:12]}") as staging:
             plan = build_metadata_update(self.ocfl, self.catalog, request, staging.folder)

@@ -45,6 +45,8 @@ from strongroom.cli_output import (
 )
 from strongroom.cli_search import register_search
 from strongroom.config import default_home
+from strongroom.errors import ConfigError
+from strongroom.formats.base import IdentifierSpec
 from strongroom.model import AccessStatus
 from strongroom.preservation.audit import parse_duration, parse_size
 from strongroom.preservation.fixity import FixityMode
@@ -373,6 +375,17 @@ def verify(
         raise typer.Exit(1)
 
 
+def identify_spec(engine: str, signatures: Path | None, container_signatures: Path | None) -> IdentifierSpec:
+    from strongroom.formats import canonical_engine
+
+    engine = canonical_engine(engine)
+    if engine == "droid":
+        return IdentifierSpec(engine, signatures, container_signatures)
+    if container_signatures is not None:
+        raise ConfigError(f"--container-signatures is for the droid engine, not {engine}.")
+    return IdentifierSpec(engine, fido_signature_file=signatures)
+
+
 @app.command(cls=Command)
 def identify(
     paths: Annotated[list[Path], typer.Argument(help="Files (and, with --recursive, folders) to identify.")],
@@ -382,9 +395,15 @@ def identify(
         bool, typer.Option("--csv", help="CSV: path,size,puid,format,version,mime,basis,warnings.")
     ] = False,
     workers: Annotated[int, typer.Option(help="Worker processes (0 = one per core).")] = 0,
-    engine: Annotated[str, typer.Option(help="'fast' (FIDO's answers, indexed) or 'fido' (FIDO itself).")] = "fast",
+    engine: Annotated[
+        str, typer.Option(help="'droid' (DROID's answers, current PRONOM); 'fido-fast' or 'fido' (PRONOM v109).")
+    ] = "droid",
     signatures: Annotated[
-        Path | None, typer.Option(help="A newer PRONOM signature file in FIDO's format (formats-vNNN.xml).")
+        Path | None,
+        typer.Option(help="A DROID signature file (DROID_SignatureFile_VNNN.xml); FIDO engines: formats-vNNN.xml."),
+    ] = None,
+    container_signatures: Annotated[
+        Path | None, typer.Option(help="A DROID container signature file (container-signature-YYYYMMDD.xml).")
     ] = None,
 ) -> None:
     """Identify file formats with PRONOM signatures, like fido or sf; needs no archive home."""
@@ -399,7 +418,8 @@ def identify(
         from strongroom.formats.batch import expand_paths, identify_many
 
         files = list(expand_paths(paths, recursive))
-        found = identify_many(files, workers=count, engine=engine, signature_file=signatures)
+        spec = identify_spec(engine, signatures, container_signatures)
+        found = identify_many(files, workers=count, spec=spec)
         for done, item in enumerate(found, start=1):
             bar("Identifying", done, len(files))
             ident = item.identification
@@ -421,8 +441,9 @@ def identify(
         if as_json:
             from strongroom.formats import describe_identifier
 
-            tool, version, signature_version = describe_identifier(engine, signatures)
-            print_json({"tool": tool, "version": version, "signatures": signature_version, "files": rows})
+            about = describe_identifier(spec)
+            print_json({"tool": about.tool, "version": about.tool_version, "signatures": about.signature_version,
+                        "files": rows})  # fmt: skip
     if not writer and not as_json:
         console().print(table)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from strongroom.errors import ConfigError
+from strongroom.formats import DEFAULT_ENGINE, IdentifierSpec, canonical_engine
 from strongroom.locations import PRIMARY, LocationSpec, parse_locations
 from strongroom.workers import default_workers
 
@@ -52,9 +53,13 @@ unpack_archives = false
 unpack_disk_images = false
 
 [formats]
-# "fast" gives exactly FIDO's answers, much faster; "fido" runs FIDO itself.
-engine = "fast"
-# A newer PRONOM signature file in FIDO's format (formats-vNNN.xml), relative to the home:
+# "droid" gives DROID's answers from the current PRONOM signature files (bundled, or the newest added
+# with `strongroom signatures install`); "fido-fast" and "fido" give FIDO's (PRONOM v109, 2020).
+engine = "droid"
+# Particular DROID signature files instead, relative to the home:
+# signature_file = "signatures/DROID_SignatureFile_V123.xml"
+# container_signature_file = "signatures/container-signature-20260301.xml"
+# For the FIDO engines, a PRONOM signature file in FIDO's format (formats-vNNN.xml):
 # pronom_signature_file = "signatures/formats-v120.xml"
 
 [preservation]
@@ -89,8 +94,10 @@ class Settings:
     storage_options: Mapping[str, Any] = field(default_factory=dict)
     search_kind: str = "sqlite"
     search_options: Mapping[str, Any] = field(default_factory=dict)
-    pronom_signature_file: Path | None = None
-    identifier_engine: str = "fast"
+    pronom_signature_file: Path | None = None  # FIDO's format, for the FIDO engines
+    identifier_engine: str = "droid"
+    droid_signature_file: Path | None = None  # [formats] signature_file; None: the newest installed or bundled
+    container_signature_file: Path | None = None  # [formats] container_signature_file; likewise
     parallel_from_files: int = 2000  # smaller transfers are hashed and identified in-process
     catalog_url_setting: str | None = None  # [catalog] url or STRONGROOM_CATALOG_URL; None: the embedded SQLite file
     keep_system_files: bool = False  # [ingest] keep_system_files or STRONGROOM_KEEP_SYSTEM_FILES
@@ -105,6 +112,12 @@ class Settings:
     text_time_limit: float = 60.0  # [ingest] text_time_limit: seconds one file's text extraction may take
     text_size_limit: int = 10_000_000  # [ingest] text_size_limit: characters of text kept per file (more: cut)
     migrate_on_ingest: bool = False  # [preservation] migrate_on_ingest or STRONGROOM_MIGRATE_ON_INGEST
+
+    @property
+    def identifier_spec(self) -> IdentifierSpec:
+        return IdentifierSpec(
+            self.identifier_engine, self.droid_signature_file, self.container_signature_file, self.pronom_signature_file
+        )
 
     @property
     def all_locations(self) -> tuple[LocationSpec, ...]:
@@ -210,6 +223,8 @@ def load_settings(home: Path, environ: Mapping[str, str] | None = None) -> Setti
         if "path" in options:
             options["path"] = str((home / str(options["path"])).resolve())
     signature_file = env.get("STRONGROOM_PRONOM_SIGNATURE_FILE", formats.get("pronom_signature_file"))
+    droid_file = env.get("STRONGROOM_SIGNATURE_FILE", formats.get("signature_file"))
+    container_file = env.get("STRONGROOM_CONTAINER_SIGNATURE_FILE", formats.get("container_signature_file"))
     workers_text = env.get("STRONGROOM_WORKERS", ingest.get("workers", 0))
     try:
         workers = int(workers_text)
@@ -226,7 +241,11 @@ def load_settings(home: Path, environ: Mapping[str, str] | None = None) -> Setti
         search_options=search,
         pronom_signature_file=(home / str(signature_file)).resolve() if signature_file else None,
         parallel_from_files=int(env.get("STRONGROOM_PARALLEL_FROM_FILES", ingest.get("parallel_from_files", 2000))),
-        identifier_engine=str(env.get("STRONGROOM_IDENTIFIER", formats.get("engine", "fast"))),
+        identifier_engine=canonical_engine(
+            str(env.get("STRONGROOM_IDENTIFIER", formats.get("engine", DEFAULT_ENGINE)))
+        ),
+        droid_signature_file=(home / str(droid_file)).resolve() if droid_file else None,
+        container_signature_file=(home / str(container_file)).resolve() if container_file else None,
         catalog_url_setting=catalog_url.strip() if catalog_url else None,
         keep_system_files=_flag(
             env.get("STRONGROOM_KEEP_SYSTEM_FILES", ingest.get("keep_system_files", False)), "keep_system_files"

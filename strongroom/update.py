@@ -19,7 +19,7 @@ from pathlib import Path
 from strongroom.catalog.base import Catalog
 from strongroom.commit import VersionBuild, object_id
 from strongroom.errors import TransferError
-from strongroom.formats import make_identifier
+from strongroom.formats import IdentifierSpec, make_identifier
 from strongroom.indexing import PACKAGE_TARGET
 from strongroom.ingest.bagwriter import BagInfo, write_tag_files
 from strongroom.ingest.transfer_metadata import parse_metadata_csv
@@ -52,8 +52,7 @@ class UpdateRequest:
     operator: str
     agents: tuple[Agent, ...]  # the system and the operator
     organisation_name: str
-    identifier_engine: str
-    pronom_signature_file: Path | None
+    identifier_spec: IdentifierSpec
 
 
 @dataclass(frozen=True)
@@ -125,7 +124,7 @@ def build_metadata_update(ocfl: OcflStore, catalog: Catalog, request: UpdateRequ
     csv_copy = bag_dir / "data" / csv_logical
     csv_copy.parent.mkdir(parents=True)
     shutil.copyfile(request.metadata_csv, csv_copy)
-    identifier = make_identifier(request.identifier_engine, request.pronom_signature_file)
+    identifier = make_identifier(request.identifier_spec)
     csv_record = FileRecord(
         uuid=str(uuid.uuid4()), path=csv_logical, original_name=request.metadata_csv.name,
         size=csv_copy.stat().st_size, sha256=sha256_file(csv_copy), role=FileRole.METADATA,

@@ -6,10 +6,26 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from strongroom.model import Identification
+
+DEFAULT_ENGINE = "droid"
+
+
+@dataclass(frozen=True)
+class IdentifierSpec:
+    """Which engine identifies, with which signature files; small and picklable, so worker processes get it."""
+
+    engine: str = DEFAULT_ENGINE
+    # DROID engine: a DROID signature file (DROID_SignatureFile_VNNN.xml) and a container signature file
+    # (container-signature-YYYYMMDD.xml); None: the newest bundled with Strongroom.
+    signature_file: Path | None = None
+    container_file: Path | None = None
+    # FIDO engines ("fido-fast", "fido"): a PRONOM signature file in FIDO's format (formats-vNNN.xml).
+    fido_signature_file: Path | None = None
 
 
 @runtime_checkable

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from strongroom.errors import StrongroomError
+from strongroom.formats.base import IdentifierSpec
 from strongroom.ingest.worker import identify_batch, make_executor
 from strongroom.model import Identification
 from strongroom.workers import batched, bounded_map
@@ -43,9 +44,9 @@ class IdentifyPool:
 
     BATCH = 32
 
-    def __init__(self, workers: int, engine: str = "fast", signature_file: Path | None = None) -> None:
+    def __init__(self, workers: int, spec: IdentifierSpec | None = None) -> None:
         self.workers = workers
-        self._executor = make_executor(workers, engine, signature_file)
+        self._executor = make_executor(workers, spec or IdentifierSpec())
 
     def warm_up(self) -> None:
         """Start every worker and load its signatures now, not on the first files."""
@@ -71,8 +72,6 @@ class IdentifyPool:
         self.close()
 
 
-def identify_many(
-    paths: Iterable[Path], *, workers: int, engine: str = "fast", signature_file: Path | None = None
-) -> Iterator[Identified]:
-    with IdentifyPool(workers, engine, signature_file) as pool:
+def identify_many(paths: Iterable[Path], *, workers: int, spec: IdentifierSpec | None = None) -> Iterator[Identified]:
+    with IdentifyPool(workers, spec) as pool:
         yield from pool.identify(paths)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from strongroom.commit import VersionBuild
 from strongroom.errors import TransferError
+from strongroom.formats import IdentifierDescription, IdentifierSpec
 from strongroom.fulltext.extract import TextSettings
 from strongroom.ingest.bag import BAG_TAG_FILES, SuppliedBag
 from strongroom.ingest.bagwriter import BagInfo, write_tag_files
@@ -170,9 +171,8 @@ class IngestContext:
     organisation_id: str
     worker_count: int
     parallel_from_files: int
-    identifier_engine: str
-    pronom_signature_file: Path | None
-    identifier: tuple[str, str, str]  # tool, version, signature file version
+    identifier_spec: IdentifierSpec
+    identifier: IdentifierDescription
     keep_system_files: bool = False  # [ingest] keep_system_files: store .DS_Store, Thumbs.db, __MACOSX/ ...
     checks: CheckSettings = field(default_factory=CheckSettings)  # virus scanning and characterisation
     unpack_archives: bool = False  # [ingest] unpack_archives: zip/tar/7z records also unpacked beside themselves
@@ -232,7 +232,7 @@ def build_package(
     total = len(layout.entries)
     # Starting worker processes costs about a second; a small transfer is done sooner in-process.
     workers = context.worker_count if total >= context.parallel_from_files else 1
-    executor = make_executor(workers, context.identifier_engine, context.pronom_signature_file)
+    executor = make_executor(workers, context.identifier_spec)
     try:
         window = max(4, context.worker_count * 4)
         results = (r for batch in bounded_map(executor, process_files, batched(tasks, 16), window) for r in batch)
@@ -290,7 +290,7 @@ def build_package(
     descriptions, description_warnings = _descriptions(metadata, options, name)
     warnings += description_warnings
 
-    agents = make_agents(context.organisation_name, context.organisation_id, options.operator, *context.identifier)
+    agents = make_agents(context.organisation_name, context.organisation_id, options.operator, context.identifier)
     agents = dataclasses.replace(agents, checkers=(*checked.agents, *text_agents))
     if left_out:
         warnings.append(

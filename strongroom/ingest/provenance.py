@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from strongroom import __version__
+from strongroom.formats import IdentifierDescription
 from strongroom.model import Agent, AgentType, Basis, Event, FileRecord, FileRole, Outcome, Validity
 
 EVENT_NAMESPACE = uuid.UUID("6f1d7c55-3c1e-4b53-9b43-6b0d3f1f0a11")
@@ -38,19 +39,18 @@ def tool_agent(name: str, version: str, note: str | None = None) -> Agent:
 
 
 def make_agents(
-    organisation_name: str, organisation_id: str, operator: str, identifier_tool: str, identifier_version: str,
-    signature_version: str,
-) -> IngestAgents:  # fmt: skip
+    organisation_name: str, organisation_id: str, operator: str, identifier: IdentifierDescription
+) -> IngestAgents:
     return IngestAgents(
         system=Agent(
             "preservation system", f"Strongroom-{__version__}", f"Strongroom {__version__}", AgentType.SOFTWARE
         ),
         identifier=Agent(
             "software",
-            f"{identifier_tool}-{identifier_version}",
-            f"{identifier_tool} {identifier_version}",
+            f"{identifier.tool}-{identifier.tool_version}",
+            f"{identifier.tool} {identifier.tool_version}",
             AgentType.SOFTWARE,
-            note=f"signatures: {signature_version}",
+            note=f"signatures: {identifier.signature_version}",
         ),
         organisation=Agent("repository code", organisation_id, organisation_name, AgentType.ORGANIZATION),
         operator=Agent("local user", operator, operator, AgentType.PERSON),

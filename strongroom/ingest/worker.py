@@ -17,7 +17,7 @@ from typing import ClassVar, TypeVar
 
 from strongroom.errors import StorageError, TransferError
 from strongroom.formats import make_identifier
-from strongroom.formats.base import Identifier, extension_of
+from strongroom.formats.base import Identifier, IdentifierSpec, extension_of
 from strongroom.formats.engine import FastIdentifier, TailKeeper
 from strongroom.model import Identification
 from strongroom.workers import die_with_parent, make_pool
@@ -55,10 +55,10 @@ class _WorkerState:
     cache_size = 4096
 
 
-def init_worker(engine: str, pronom_override: str | None, parent_pid: int | None = None) -> None:
+def init_worker(spec: IdentifierSpec, parent_pid: int | None = None) -> None:
     if parent_pid is not None:
         die_with_parent(parent_pid)
-    _WorkerState.identifier = make_identifier(engine, Path(pronom_override) if pronom_override else None)
+    _WorkerState.identifier = make_identifier(spec)
     _WorkerState.cache.clear()
 
 
@@ -133,6 +133,6 @@ def identify_batch(items: list[tuple[str, int]]) -> list[tuple[str, int, Identif
     return [(path, size, identifier.identify(Path(path))) for path, size in items]
 
 
-def make_executor(workers: int, engine: str, pronom_override: Path | None) -> Executor:
+def make_executor(workers: int, spec: IdentifierSpec) -> Executor:
     """Worker processes (or the calling process, for one) that each hold a loaded identifier."""
-    return make_pool(workers, init_worker, (engine, str(pronom_override) if pronom_override else None))
+    return make_pool(workers, init_worker, (spec,))

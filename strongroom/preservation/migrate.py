@@ -118,7 +118,7 @@ class _Engine:
         self.lock = threading.Lock()
         self.concurrency = runner.concurrency
         settings = archive.settings
-        identifier = make_identifier(settings.identifier_engine, settings.pronom_signature_file)
+        identifier = make_identifier(settings.identifier_spec)
 
         def identify(path: Path) -> Identification:
             with self.lock:  # one identifier shared by the conversion threads
