@@ -131,7 +131,10 @@ def _usable(compiled: CompiledDroid) -> bool:
 
 
 @contextmanager
-def _content(path: Path) -> Iterator[Any]:
+def _content(path: Path, data: bytes | None = None) -> Iterator[Any]:
+    if data is not None:
+        yield data
+        return
     with path.open("rb") as handle:
         size = os.fstat(handle.fileno()).st_size
         if size <= _READ_WHOLE:
@@ -172,12 +175,14 @@ class DroidIdentifier:
             hits = self.compiled.binary.match(data, self.settings.max_bytes_to_scan)
         return [self.signatures.formats[i].puid for i in hits]
 
-    def identify(self, path: Path, name: str | None = None) -> Identification:
+    def identify(self, path: Path, name: str | None = None, data: bytes | None = None) -> Identification:
+        """`data`, when given, is the whole content of `path` already in memory (ingest has just copied it);
+        the file is then opened only if a container signature needs to look inside it."""
         deposited = name or path.name
         warnings: list[str] = []
         try:
             with per_file_deadline(self.settings.seconds):
-                basis, hits = self._identify(path, deposited, warnings)
+                basis, hits = self._identify(path, deposited, warnings, data)
         except TimeLimitExceeded:
             basis, hits = Basis.NONE, []
             warnings.append(f"time limit reached: identification stopped after {self.settings.seconds:g} s")
@@ -204,9 +209,11 @@ class DroidIdentifier:
             warnings=tuple(warnings),
         )
 
-    def _identify(self, path: Path, deposited: str, warnings: list[str]) -> tuple[Basis, list[int]]:
+    def _identify(
+        self, path: Path, deposited: str, warnings: list[str], known: bytes | None
+    ) -> tuple[Basis, list[int]]:
         signatures = self.signatures
-        with _content(path) as data:
+        with _content(path, known) as data:
             size = len(data)
             hits = self.compiled.binary.match(data, self.settings.max_bytes_to_scan)
         if size == 0:
