@@ -1,18 +1,19 @@
-"""Identification throughput: FIDO (command line and in process), DROID's command line, Siegfried (pygfried)
-and Strongroom (the FIDO-exact engine, and the DROID-signature engine in process).
+"""Identification speed and agreement: FIDO's and DROID's command lines, Siegfried in process (pygfried) and
+`strongroom identify` end to end, as a user runs it.
 
     .venv/bin/python benchmarks/identify.py [--corpus PATH ...] [--copies N] [--generated N] [--repeat K]
     taskset -c 0 .venv/bin/python benchmarks/identify.py --copies 5 --generated 0 --repeat 1   # the issue's run
 
 All tools see the same files, from the page cache (one untimed pass warms it); `--copies N` lays each
-corpus out N times (hard links) so a command-line tool sees N times the files. In-process figures are
-the best of `--repeat` passes; start-up (loading signatures) is reported apart. Command-line figures
-include start-up. Agreement is counted file by file: the FIDO-exact engine against FIDO in process
-(same PUIDs in the same order and the same basis); the DROID engine against DROID 6.5.2's `-Nr` output
-(the same set of PUIDs; `-Nr` prints no extension-only matches, so the engine's are counted as none; the
-engine follows DROID's profile mode, which drops the internal signatures of container-mapped PUIDs and `-Nr`
-does not, so a file only such a signature matches would differ: none in the shared corpus)
-and against Siegfried (same set of PUIDs, its "UNKNOWN" as none; it carries V125, not V122).
+corpus out N times (hard links) so a command-line tool sees N times the files. Command-line figures
+include process start-up; Siegfried's figure includes loading its signatures (its first call); the
+`strongroom identify -r --json` figure is the installed command run as a subprocess (under taskset, on
+the allowed cores only), with the compiled signatures in the disk cache as after any first run. The DROID
+engine in process is shown too, labelled as such, with its cache load apart. Agreement is counted file by
+file on the command's JSON: against DROID 6.5.2's `-Nr` output (the same set of PUIDs; `-Nr` prints no
+extension-only matches, so those count as none) and against Siegfried (its one PUID against ours,
+"UNKNOWN" as none; it carries PRONOM V125, not V122), each kind of difference named with its cause.
+`--fido-engines` adds FIDO in process and the fido-fast engine (FIDO-exact, checked against FIDO).
 pygfried is a benchmark-only dependency (`pip install -e '.[bench]'`); DROID comes from
 `bash scripts/tools.sh`.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -32,10 +34,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from strongroom.formats.batch import Identified, IdentifyPool
 from strongroom.formats.engine import FastIdentifier
 from strongroom.formats.fido_identifier import FidoIdentifier
-from strongroom.model import Basis, Identification
+from strongroom.model import Identification
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpus" / "sample-transfers"
@@ -95,11 +96,6 @@ def lay_out_copies(source: Path, target: Path, copies: int) -> Path:
     return target
 
 
-def droid_engine_key(ident: Identification) -> tuple[str, ...]:
-    """The engine's PUIDs as DROID's -Nr prints them: extension-only matches are not printed."""
-    return () if ident.basis is Basis.EXTENSION else tuple(sorted(m.puid for m in ident.matches))
-
-
 def tally(pairs: Sequence[tuple[object, object]], limit: int = 12) -> str:
     """The most common (theirs, ours) differences, with their counts, one a line."""
     counts: dict[tuple[object, object], int] = {}
@@ -109,7 +105,48 @@ def tally(pairs: Sequence[tuple[object, object]], limit: int = 12) -> str:
     return "".join(f"\n    {n:5d} x  theirs {theirs}  ours {ours}" for (theirs, ours), n in ranked[:limit])
 
 
-def run_corpus(name: str, folder: Path, files: list[Path], repeat: int, scratch: Path) -> None:
+def strongroom_command(*args: str) -> list[str]:
+    """`strongroom ...` as a user runs it: the installed console script, else the same entry point via -m."""
+    script = Path(sys.executable).with_name("strongroom")
+    return [str(script), *args] if script.exists() else [sys.executable, "-m", "strongroom", *args]
+
+
+def cli_keys(output: str) -> dict[Path, tuple[tuple[str, ...], str]]:
+    """`strongroom identify --json` output: each file's PUIDs (sorted) and basis."""
+    rows = json.loads(output)["files"]
+    return {Path(r["path"]).resolve(): (tuple(sorted(r["matches"])), r["basis"]) for r in rows}
+
+
+# Why Siegfried (pygfried, PRONOM V125 and its own container file) answers differently from the DROID
+# engine (V122, DROID 6.5.2's rules), by kind of difference; the benchmark prints each kind it meets.
+SIEGFRIED_CLASSES = {
+    "newer": "Siegfried's PUID is not in V122 at all: a format PRONOM added after V122",
+    "text": "Siegfried's own text detection names plain text by its content (x-fmt/111); DROID has none, so "
+    "a text file whose extension no PRONOM format has gets no answer (DROID itself agrees with us)",
+    "tie": "DROID reports every match left after priorities; Siegfried picks one of them",
+    "extension": "no signature matched: the DROID engine reports DROID's extension-only matches "
+    "(tentative formats); Siegfried reports UNKNOWN or its own extension guess",
+    "unknown": "Siegfried says UNKNOWN (or fails, e.g. on a damaged container) where a V122 signature matched",
+    "changed": "both identify by signature, differently: a signature or priority changed between V122 and V125",
+}
+
+
+def siegfried_class(theirs: str | None, ours: Identification | tuple[tuple[str, ...], str], known: set[str]) -> str:
+    puids, basis = ours if isinstance(ours, tuple) else (tuple(m.puid for m in ours.matches), ours.basis.value)
+    if theirs and theirs not in known:
+        return "newer"
+    if theirs == "x-fmt/111" and not puids:
+        return "text"
+    if theirs and theirs in puids and len(puids) > 1:
+        return "tie"
+    if basis in ("extension", "none"):
+        return "extension"
+    if not theirs:
+        return "unknown"
+    return "changed"
+
+
+def run_corpus(name: str, folder: Path, files: list[Path], repeat: int, scratch: Path, fido_engines: bool) -> None:
     size = sum(p.stat().st_size for p in files)
     for path in files:  # warm the page cache for everyone alike
         path.read_bytes()
@@ -120,14 +157,9 @@ def run_corpus(name: str, folder: Path, files: list[Path], repeat: int, scratch:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "fido.fido", "-q", "-input", str(listing)], stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, check=True)  # fmt: skip
-    results.append(Result("FIDO command line (1 core)", time.perf_counter() - start, 0.0, len(files), size))
-
-    start = time.perf_counter()
-    fido = FidoIdentifier()
-    fido_startup = time.perf_counter() - start
-    fido_answers: list[Identification] = []
-    fido_time = best_of(1, lambda: fido_answers.extend(fido.identify(p) for p in files))
-    results.append(Result("FIDO in process (1 core)", fido_time, fido_startup, len(files), size))
+    fido_cli = Result("FIDO 1.6.1 command line (v109, start-up included)", time.perf_counter() - start, 0.0,
+                      len(files), size)  # fmt: skip
+    results.append(fido_cli)
 
     from tests.formats.droid_oracle import DroidError, droid_lib, run_droid_no_profile
 
@@ -147,10 +179,11 @@ def run_corpus(name: str, folder: Path, files: list[Path], repeat: int, scratch:
         print("DROID is not installed (bash scripts/tools.sh): no DROID figures")
 
     siegfried_answers: list[str | None] = []
+    siegfried: Result | None = None
     if importlib.util.find_spec("pygfried") is not None:
         import pygfried
 
-        def siegfried() -> None:
+        def run_siegfried() -> None:
             siegfried_answers.clear()
             for path in files:
                 # sf refuses zero-byte files and reports damaged zips as errors: still an answer
@@ -160,83 +193,117 @@ def run_corpus(name: str, folder: Path, files: list[Path], repeat: int, scratch:
                     siegfried_answers.append(None)
 
         start = time.perf_counter()
-        siegfried_startup_file = files[0]
         with contextlib.suppress(pygfried.EmptySourceError, pygfried.GoError):
-            pygfried.identify(str(siegfried_startup_file))
+            pygfried.identify(str(files[0]))  # the first call loads Siegfried's signatures
         sf_startup = time.perf_counter() - start
-        results.append(Result(f"Siegfried {pygfried.version()} in process (pygfried, 1 core)",
-                              best_of(repeat, siegfried), sf_startup, len(files), size))  # fmt: skip
+        sf_time = best_of(repeat, run_siegfried)
+        siegfried = Result(f"Siegfried {pygfried.version()} in process (pygfried, V125), load included",
+                           sf_time + sf_startup, sf_startup, len(files), size)  # fmt: skip
+        results.append(siegfried)
     else:
         print("pygfried is not installed: pip install -e '.[bench]' to compare with Siegfried")
 
+    # `strongroom identify` end to end, as a user runs it: process start-up, imports, loading the compiled
+    # signatures from the disk cache, identifying and printing JSON. One untimed run fills the cache.
+    command = strongroom_command("identify", "-r", "--json", str(folder))
+    subprocess.run(command, stdout=subprocess.DEVNULL, check=True)
+    cli_times = []
+    output = ""
+    for _ in range(repeat):
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        cli_times.append(time.perf_counter() - start)
+        output = done.stdout
+    cli = Result("strongroom identify -r --json (end to end, start-up included)", min(cli_times), 0.0,
+                 len(files), size)  # fmt: skip
+    results.append(cli)
+    cli_answers = cli_keys(output)
+
+    from strongroom.formats.droid import DroidIdentifier
+
     start = time.perf_counter()
-    fast = FastIdentifier()
-    fast_startup = time.perf_counter() - start
+    droid_engine = DroidIdentifier()  # loads the compiled form from the disk cache the command filled
+    engine_startup = time.perf_counter() - start
+    engine_answers: list[Identification] = []
+
+    def droid_engine_one() -> None:
+        engine_answers.clear()
+        engine_answers.extend(droid_engine.identify(p) for p in files)
+
+    results.append(Result("  DROID engine in process (library call; cache load apart)",
+                          best_of(repeat, droid_engine_one), engine_startup, len(files), size))  # fmt: skip
+
+    single = files[len(files) // 2]
+    single_times = []
+    for _ in range(max(3, repeat)):
+        start = time.perf_counter()
+        subprocess.run(strongroom_command("identify", "--json", str(single)), stdout=subprocess.DEVNULL, check=True)
+        single_times.append(time.perf_counter() - start)
+
+    fido_answers: list[Identification] = []
     fast_answers: list[Identification] = []
-
-    def strongroom_one() -> None:
-        fast_answers.clear()
-        fast_answers.extend(fast.identify(p) for p in files)
-
-    results.append(Result("Strongroom in process (1 core)", best_of(repeat, strongroom_one), fast_startup,
-                          len(files), size))  # fmt: skip
-
-    droid_engine_answers: list[Identification] = []
-    if importlib.util.find_spec("strongroom.formats.droid.identifier") is not None:
-        from strongroom.formats.droid import DroidIdentifier
-
-        cache = scratch / "droid-cache"
-        DroidIdentifier(cache_dir=cache)  # untimed: compiles and writes the disk cache
+    if fido_engines:
         start = time.perf_counter()
-        droid_engine = DroidIdentifier(cache_dir=cache)  # timed: loads the compiled form from the cache
-        droid_engine_startup = time.perf_counter() - start
-
-        def droid_engine_one() -> None:
-            droid_engine_answers.clear()
-            droid_engine_answers.extend(droid_engine.identify(p) for p in files)
-
-        # in process until `identify --engine droid` exists; then measure that command end to end
-        results.append(Result("Strongroom DROID engine in process (1 core)", best_of(repeat, droid_engine_one),
-                              droid_engine_startup, len(files), size))  # fmt: skip
-    cores = os.cpu_count() or 1
-    with IdentifyPool(cores) as pool:
+        fido = FidoIdentifier()
+        fido_startup = time.perf_counter() - start
+        fido_time = best_of(1, lambda: fido_answers.extend(fido.identify(p) for p in files))
+        results.append(Result("FIDO in process", fido_time, fido_startup, len(files), size))
         start = time.perf_counter()
-        pool.warm_up()
-        pool_startup = time.perf_counter() - start
-        parallel: list[Identified] = []
+        fast = FastIdentifier()
+        fast_startup = time.perf_counter() - start
 
-        def strongroom_all() -> None:
-            parallel.clear()
-            parallel.extend(pool.identify(files))
+        def fido_fast() -> None:
+            fast_answers.clear()
+            fast_answers.extend(fast.identify(p) for p in files)
 
-        results.append(Result(f"Strongroom, {cores} worker processes", best_of(repeat, strongroom_all),
-                              pool_startup, len(files), size))  # fmt: skip
+        results.append(Result("  fido-fast engine in process", best_of(repeat, fido_fast), fast_startup,
+                              len(files), size))  # fmt: skip
 
-    agree = sum(key(a) == key(b) for a, b in zip(fast_answers, fido_answers, strict=True))
-    agree_parallel = sum(key(a.identification) == key(b) for a, b in zip(parallel, fido_answers, strict=True))
-
-    print(f"\n== {name}: {len(files)} files, {size / 1e6:.1f} MB")
-    print(f"{'tool':58} {'seconds':>8} {'files/s':>9} {'MB/s':>8} {'start-up s':>10}")
+    print(f"\n== {name}: {len(files)} files, {size / 1e6:.1f} MB; cores allowed: {len(os.sched_getaffinity(0))}; "
+          f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
+    print(f"{'tool':66} {'seconds':>8} {'files/s':>9} {'MB/s':>8} {'load s':>7}")
     for r in results:
-        print(f"{r.tool:58} {r.seconds:8.3f} {r.files_per_s:9.1f} {r.mb_per_s:8.1f} {r.startup:10.2f}")
-    ours = next(r for r in results if r.tool.startswith("Strongroom in process"))
+        print(f"{r.tool:66} {r.seconds:8.3f} {r.files_per_s:9.1f} {r.mb_per_s:8.1f} {r.startup:7.2f}")
+    print(f"  single file, `strongroom identify --json FILE` wall time: best {min(single_times):.3f} s, "
+          f"median {sorted(single_times)[len(single_times) // 2]:.3f} s ({single.name})")  # fmt: skip
     for other in results:
-        if not other.tool.startswith("Strongroom"):
-            print(f"  Strongroom (1 core) vs {other.tool}: {other.seconds / ours.seconds:.1f}x the throughput")
-    every_core = results[-1]
-    print(f"  Strongroom on {cores} cores vs 1 core: {ours.seconds / every_core.seconds:.2f}x")
-    print(f"  agreement with FIDO in process: {agree}/{len(files)} (1 core), {agree_parallel}/{len(files)} (parallel)")
-    if droid_engine_answers and droid_answers is not None:
-        pairs = [(droid_answers.get(p.resolve(), ("no answer",)), droid_engine_key(a))
-                 for p, a in zip(files, droid_engine_answers, strict=True)]  # fmt: skip
-        differ = [(t, o) for t, o in pairs if t != o]
-        print(f"  DROID engine vs DROID -Nr: {len(pairs) - len(differ)}/{len(files)} agree{tally(differ)}")
-    if droid_engine_answers and siegfried_answers:
-        pairs = [(() if sf in (None, "UNKNOWN") else (sf,), tuple(sorted(m.puid for m in a.matches)))
-                 for sf, a in zip(siegfried_answers, droid_engine_answers, strict=True)]  # fmt: skip
-        differ = [(t, o) for t, o in pairs if t != o]
-        agreed = len(pairs) - len(differ)
-        print(f"  DROID engine vs Siegfried: {agreed}/{len(files)} agree (V125 against V122){tally(differ)}")
+        if not other.tool.startswith(("strongroom", " ")):
+            print(f"  strongroom identify end to end vs {other.tool}: {other.seconds / cli.seconds:.1f}x faster")
+    if len(cli_answers) != len(files):
+        print(f"  strongroom identify printed {len(cli_answers)} answers for {len(files)} files")
+    engine_keys = {p.resolve(): (tuple(sorted(m.puid for m in a.matches)), a.basis.value)
+                   for p, a in zip(files, engine_answers, strict=True)}  # fmt: skip
+    same = sum(cli_answers.get(p) == k for p, k in engine_keys.items())
+    print(f"  the command's answers vs the engine in process: {same}/{len(files)} the same")
+    if droid_answers is not None:
+        # DROID's -Nr prints no extension-only matches: the command's count as none.
+        pairs = [
+            (
+                droid_answers.get(p.resolve(), ("no answer",)),
+                () if cli_answers[p.resolve()][1] == "extension" else cli_answers[p.resolve()][0],
+            )
+            for p in files
+        ]
+        differ = [(t, o) for t, o in pairs if t != o]  # fmt: skip
+        print(f"  strongroom identify vs DROID 6.5.2 -Nr: {len(pairs) - len(differ)}/{len(files)} agree{tally(differ)}")
+    if siegfried_answers:
+        known = {f.puid for f in droid_engine.signatures.formats}
+        classes: dict[str, list[tuple[object, object]]] = {}
+        agreed = 0
+        for sf, path in zip(siegfried_answers, files, strict=True):
+            theirs = None if sf in (None, "UNKNOWN") else sf
+            ours = cli_answers[path.resolve()]
+            if (theirs,) == ours[0] or (theirs is None and not ours[0]):
+                agreed += 1
+                continue
+            kind = siegfried_class(theirs, ours, known)
+            classes.setdefault(kind, []).append((theirs or "UNKNOWN", f"{','.join(ours[0]) or '-'} ({ours[1]})"))
+        print(f"  strongroom identify vs Siegfried: {agreed}/{len(files)} agree (V125 against V122); differences:")
+        for kind, kinds in sorted(classes.items(), key=lambda item: -len(item[1])):
+            print(f"   {len(kinds):5d} {kind}: {SIEGFRIED_CLASSES[kind]}{tally(kinds, 6)}")
+    if fido_engines:
+        agree = sum(key(a) == key(b) for a, b in zip(fast_answers, fido_answers, strict=True))
+        print(f"  fido-fast engine vs FIDO in process: {agree}/{len(files)} the same")
 
 
 def main() -> int:
@@ -244,7 +311,8 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, action="append", help="folders to identify (default: shared samples)")
     parser.add_argument("--copies", type=int, default=1, help="lay each corpus out this many times (hard links)")
     parser.add_argument("--generated", type=int, default=5000, help="files in a generated mixed corpus (0: none)")
-    parser.add_argument("--repeat", type=int, default=3, help="timed passes for in-process tools (best is shown)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed passes (best is shown)")
+    parser.add_argument("--fido-engines", action="store_true", help="also FIDO in process and the fido-fast engine")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory(prefix="strongroom-identify-bench-") as tmp:
@@ -266,7 +334,7 @@ def main() -> int:
                  list_files(generated))
             )  # fmt: skip
         for name, folder, files in corpora:
-            run_corpus(name, folder, files, args.repeat, scratch)
+            run_corpus(name, folder, files, args.repeat, scratch, args.fido_engines)
     return 0
 
 

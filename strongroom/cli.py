@@ -7,12 +7,11 @@ become one clear message on stderr and a non-zero exit.
 
 from __future__ import annotations
 
-import csv
 import os
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -29,6 +28,7 @@ from strongroom.cli_common import show_bar as _bar
 from strongroom.cli_copies import LocationOption, print_repair, print_unreachable, register_copy_commands
 from strongroom.cli_dip import register_dip
 from strongroom.cli_doctor import register_doctor
+from strongroom.cli_identify import register_identify
 from strongroom.cli_migrate import register_migrate
 from strongroom.cli_output import (
     PACKAGE_HELP,
@@ -44,14 +44,12 @@ from strongroom.cli_output import (
     progress,
 )
 from strongroom.cli_search import register_search
-from strongroom.config import default_home
-from strongroom.errors import ConfigError
-from strongroom.formats.base import IdentifierSpec
+from strongroom.cli_signatures import register_signatures
+from strongroom.home import default_home
 from strongroom.model import AccessStatus
 from strongroom.preservation.audit import parse_duration, parse_size
 from strongroom.preservation.fixity import FixityMode
 from strongroom.reports.profile import GroupBy, write_parquet
-from strongroom.workers import default_workers
 
 app = typer.Typer(
     help="Strongroom: ingest, verify, find and export digital records as BagIt packages with METS/PREMIS.",
@@ -375,79 +373,6 @@ def verify(
         raise typer.Exit(1)
 
 
-def identify_spec(engine: str, signatures: Path | None, container_signatures: Path | None) -> IdentifierSpec:
-    from strongroom.formats import canonical_engine
-
-    engine = canonical_engine(engine)
-    if engine == "droid":
-        return IdentifierSpec(engine, signatures, container_signatures)
-    if container_signatures is not None:
-        raise ConfigError(f"--container-signatures is for the droid engine, not {engine}.")
-    return IdentifierSpec(engine, fido_signature_file=signatures)
-
-
-@app.command(cls=Command)
-def identify(
-    paths: Annotated[list[Path], typer.Argument(help="Files (and, with --recursive, folders) to identify.")],
-    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Identify every file under folders.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file, in a list.")] = False,
-    as_csv: Annotated[
-        bool, typer.Option("--csv", help="CSV: path,size,puid,format,version,mime,basis,warnings.")
-    ] = False,
-    workers: Annotated[int, typer.Option(help="Worker processes (0 = one per core).")] = 0,
-    engine: Annotated[
-        str, typer.Option(help="'droid' (DROID's answers, current PRONOM); 'fido-fast' or 'fido' (PRONOM v109).")
-    ] = "droid",
-    signatures: Annotated[
-        Path | None,
-        typer.Option(help="A DROID signature file (DROID_SignatureFile_VNNN.xml); FIDO engines: formats-vNNN.xml."),
-    ] = None,
-    container_signatures: Annotated[
-        Path | None, typer.Option(help="A DROID container signature file (container-signature-YYYYMMDD.xml).")
-    ] = None,
-) -> None:
-    """Identify file formats with PRONOM signatures, like fido or sf; needs no archive home."""
-    count = workers if workers > 0 else default_workers()
-    rows: list[dict[str, Any]] = []
-    writer = csv.writer(sys.stdout) if as_csv else None
-    if writer:
-        writer.writerow(["path", "size", "puid", "format", "version", "mime", "basis", "warnings"])
-    table = Table("PUID", "Format", "Basis", "Warnings")
-    table.add_column("Path", overflow="fold")
-    with errors(as_json), progress(_bar(as_json or as_csv)) as bar:
-        from strongroom.formats.batch import expand_paths, identify_many
-
-        files = list(expand_paths(paths, recursive))
-        spec = identify_spec(engine, signatures, container_signatures)
-        found = identify_many(files, workers=count, spec=spec)
-        for done, item in enumerate(found, start=1):
-            bar("Identifying", done, len(files))
-            ident = item.identification
-            warnings = "; ".join(ident.warnings)
-            if writer:
-                writer.writerow(
-                    [item.path, item.size, ident.puid or "", ident.format_name or "", ident.format_version or "",
-                     ident.mime or "", ident.basis.value, warnings]
-                )  # fmt: skip
-            elif as_json:
-                rows.append(
-                    {"path": str(item.path), "size": item.size, "puid": ident.puid, "format": ident.format_name,
-                     "version": ident.format_version, "mime": ident.mime, "basis": ident.basis.value,
-                     "warnings": list(ident.warnings), "matches": [m.puid for m in ident.matches]}
-                )  # fmt: skip
-            else:
-                name = " ".join(p for p in (ident.format_name, ident.format_version) if p)
-                table.add_row(ident.puid or "-", name, ident.basis.value, warnings, str(item.path))
-        if as_json:
-            from strongroom.formats import describe_identifier
-
-            about = describe_identifier(spec)
-            print_json({"tool": about.tool, "version": about.tool_version, "signatures": about.signature_version,
-                        "files": rows})  # fmt: skip
-    if not writer and not as_json:
-        console().print(table)
-
-
 @app.command(cls=Command)
 def export(
     ctx: typer.Context,
@@ -645,6 +570,8 @@ register_doctor(app)
 register_search(app)
 register_dip(app)
 register_migrate(app)
+register_identify(app)
+register_signatures(app)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m strongroom`

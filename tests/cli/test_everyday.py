@@ -11,8 +11,9 @@ from typer.testing import CliRunner
 
 from strongroom import __version__
 from strongroom.cli import app
-from strongroom.config import default_home, load_settings
+from strongroom.config import load_settings
 from strongroom.errors import ConfigError
+from strongroom.home import default_home
 from tests.conftest import CliResult, Home, write
 
 
@@ -32,8 +33,8 @@ def _commands() -> dict[str, object]:
 
 
 COMMANDS = sorted(_commands())
-# identify and doctor need no archive; journal and location are groups (their commands are listed)
-HOME_COMMANDS = [c for c in COMMANDS if c not in ("identify", "doctor", "journal", "location")]
+# identify and doctor need no archive; journal, location and signatures are groups (their commands are listed)
+HOME_COMMANDS = [c for c in COMMANDS if c not in ("identify", "doctor", "journal", "location", "signatures")]
 
 
 # --- 1. --home before or after the command ----------------------------------------------------
@@ -253,7 +254,6 @@ def test_identify_shows_progress_to_a_person_only(
 ) -> None:
     from contextlib import contextmanager
 
-    import strongroom.cli as cli
 
     seen: list[tuple[bool, list[tuple[str, int, int | None]]]] = []
 
@@ -263,8 +263,10 @@ def test_identify_shows_progress_to_a_person_only(
         seen.append((enabled, calls))
         yield lambda stage, done, total: calls.append((stage, done, total))
 
-    monkeypatch.setattr(cli, "progress", recording)
-    monkeypatch.setattr(cli, "_bar", lambda as_json=False: not as_json)  # stderr is a terminal
+    import strongroom.cli_identify as cli_identify
+
+    monkeypatch.setattr(cli_identify, "progress", recording)
+    monkeypatch.setattr(cli_identify, "show_bar", lambda for_script: not for_script)  # stderr is a terminal
     assert invoke("identify", "-r", str(example_transfer / "objects")).exit_code == 0
     enabled, calls = seen[-1]
     assert enabled and calls[-1] == ("Identifying", 4, 4)

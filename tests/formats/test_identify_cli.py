@@ -19,9 +19,9 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_json_answers_equal_the_engine_in_process_with_all_workers(tmp_path: Path) -> None:
+def test_fido_fast_json_answers_equal_the_engine_in_process_with_all_workers(tmp_path: Path) -> None:
     paths = make_fixtures(tmp_path)
-    code, out, _ = run("identify", "--recursive", "--json", "--workers", "2", str(tmp_path))
+    code, out, _ = run("identify", "--recursive", "--json", "--workers", "2", "--engine", "fido-fast", str(tmp_path))
     assert code == 0
     data = json.loads(out)
     assert "formats-v109.xml" in data["signatures"]
@@ -60,9 +60,9 @@ def test_a_folder_needs_recursive_and_a_missing_path_is_named(tmp_path: Path) ->
     assert code != 0 and "absent.pdf" in err
 
 
-def test_the_fido_engine_is_available_as_reference(tmp_path: Path) -> None:
+def test_the_fido_engine_is_available_as_reference_for_fido_fast(tmp_path: Path) -> None:
     make_fixtures(tmp_path)
-    fast = json.loads(run("identify", "-r", "--json", "--workers", "1", str(tmp_path))[1])
+    fast = json.loads(run("identify", "-r", "--json", "--workers", "1", "--engine", "fido-fast", str(tmp_path))[1])
     fido = json.loads(run("identify", "-r", "--json", "--workers", "1", "--engine", "fido", str(tmp_path))[1])
     assert [(r["path"], r["matches"], r["basis"]) for r in fast["files"]] == [
         (r["path"], r["matches"], r["basis"]) for r in fido["files"]

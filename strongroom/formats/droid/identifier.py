@@ -30,14 +30,14 @@ from typing import Any, Literal
 from strongroom import __version__ as strongroom_version
 from strongroom.formats.base import TimeLimitExceeded, per_file_deadline
 from strongroom.formats.droid import cache as cache_module
-from strongroom.formats.droid.container import ContainerSignatures
+from strongroom.formats.droid.container import ContainerSignatureError, ContainerSignatures
 from strongroom.formats.droid.matcher import (
     BinaryMatcher,
     extension_matches,
     extension_mismatch,
     remove_lower_priority,
 )
-from strongroom.formats.droid.signatures import SignatureFile, drop_overridden, load_signature_file
+from strongroom.formats.droid.signatures import SignatureFile, SignatureFileError, drop_overridden, load_signature_file
 from strongroom.model import Basis, FormatMatch, Identification
 
 _PACKAGE_DATA = Path(__file__).resolve().parent.parent.parent / "data" / "pronom"
@@ -130,6 +130,19 @@ def _usable(compiled: CompiledDroid) -> bool:
     return True
 
 
+def _check_exists(signature_file: Path, container_file: Path | None) -> None:
+    if not signature_file.is_file():
+        raise SignatureFileError(
+            f"The DROID signature file {signature_file} does not exist.",
+            details=["Give the path of a DROID signature file (DROID_SignatureFile_VNNN.xml)."],
+        )
+    if container_file is not None and not container_file.is_file():
+        raise ContainerSignatureError(
+            f"The container signature file {container_file} does not exist.",
+            details=["Give the path of a DROID container signature file (container-signature-YYYYMMDD.xml)."],
+        )
+
+
 @contextmanager
 def _content(path: Path, data: bytes | None = None) -> Iterator[Any]:
     if data is not None:
@@ -162,6 +175,7 @@ class DroidIdentifier:
         self.signature_file = signature_file or BUNDLED_SIGNATURES
         self.container_file = None if no_containers else (container_file or BUNDLED_CONTAINER)
         self.settings = settings or DroidSettings()
+        _check_exists(self.signature_file, self.container_file)
         self.compiled = load_compiled(self.signature_file, self.container_file, cache_dir, use_cache)
         self.signature_version = self.compiled.signature_version
 

@@ -156,8 +156,11 @@ class BinaryMatcher:
             index.found(view[: limit + 1], into)
             index.found(view[size - 1 - limit :], into)
 
-    def candidates(self, data: Any, max_bytes_to_scan: int | None) -> list[int]:
-        """Positions of the signatures worth running, in DROID's order."""
+    def candidates(
+        self, data: Any, max_bytes_to_scan: int | None, anchored: dict[int, bool] | None = None
+    ) -> list[int]:
+        """Positions of the signatures worth running, in DROID's order (`anchored`: _anchored's answers so far)."""
+        anchored = {} if anchored is None else anchored
         size = len(data)
         view = memoryview(data) if not isinstance(data, memoryview) else data
         indexes = self.indexes
@@ -168,7 +171,9 @@ class BinaryMatcher:
         passed: dict[int, int] = {}
         self._count(found, (BOF, EOF, ANY_ONLY), passed)
         needed, bounded = self.needed, self.bounded
-        if any(count == bounded[p] < needed[p] and self._anchored(p, data, size) for p, count in passed.items()):
+        if any(
+            count == bounded[p] < needed[p] and self._anchored(p, data, size, anchored) for p, count in passed.items()
+        ):
             # some signature's BOF/EOF conditions all hold and it still needs literals anywhere
             self._scan_any(indexes[ANY], view, max_bytes_to_scan, found[ANY])
             self._count(found, (ANY,), passed)
@@ -177,12 +182,15 @@ class BinaryMatcher:
         chosen.sort()
         return chosen
 
-    def _anchored(self, position: int, data: Any, size: int) -> bool:
+    def _anchored(self, position: int, data: Any, size: int, known: dict[int, bool]) -> bool:
         """Whether each anchored sequence's first anchor occurs where DROID would look for it."""
-        for pattern, low, high, from_end in self.windows[position]:
-            if pattern.search_forward(data, size + low if from_end else low, size + high if from_end else high) < 0:
-                return False
-        return True
+        answer = known.get(position)
+        if answer is None:
+            answer = known[position] = all(
+                pattern.search_forward(data, size + low if from_end else low, size + high if from_end else high) >= 0
+                for pattern, low, high, from_end in self.windows[position]
+            )
+        return answer
 
     def _count(self, found: list[set[int]], which: tuple[int, ...], passed: dict[int, int]) -> None:
         """Add to `passed` the number of distinct conditions met, per signature, by the literals found."""
@@ -202,8 +210,9 @@ class BinaryMatcher:
         hits: list[int] = []
         seen: set[str] = set()
         size = len(data)
-        for position in self.candidates(data, max_bytes_to_scan):
-            if not self._anchored(position, data, size):
+        anchored: dict[int, bool] = {}
+        for position in self.candidates(data, max_bytes_to_scan, anchored):
+            if not self._anchored(position, data, size, anchored):
                 continue  # an anchor is not where DROID would look for it: no match
             if match_internal_signature(self.signatures.signatures[position], data, max_bytes_to_scan):
                 for index in self.signatures.signature_formats[position]:

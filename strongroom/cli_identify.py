@@ -1,0 +1,112 @@
+"""The `strongroom identify` command: formats of files named on the command line, like fido or sf.
+
+It needs no archive home, so this module imports nothing of the archive: strongroom.__main__
+runs `strongroom identify ...` with this command alone, without importing strongroom/cli.py (whose
+imports of the catalog, storage and ingest stacks took most of a second before the first file).
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from strongroom.cli_output import Command, console, errors, print_json, progress
+
+
+def show_bar(for_script: bool) -> bool:
+    """A progress bar only for a person watching: stderr is a terminal and the output is not for a script."""
+    return not for_script and sys.stderr.isatty()
+
+
+def _home_for(ctx: typer.Context, home: Path | None) -> Path:
+    """--home after the command, else one before it (the full CLI's state), else $STRONGROOM_HOME or the default."""
+    if home is not None:
+        return home.expanduser().absolute()
+    state = ctx.find_root().obj
+    if state is not None and isinstance(getattr(state, "home", None), Path):
+        return Path(state.home)
+    from strongroom.home import default_home
+
+    return default_home()
+
+
+def identify(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Files (and, with --recursive, folders) to identify.")],
+    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Identify every file under folders.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file, in a list.")] = False,
+    as_csv: Annotated[
+        bool, typer.Option("--csv", help="CSV: path,size,puid,format,version,mime,basis,warnings.")
+    ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(help="Worker processes (0 = one for small inputs, else one per core this process may use)."),
+    ] = 0,
+    engine: Annotated[
+        str, typer.Option(help="'droid' (DROID's answers, current PRONOM); 'fido-fast' or 'fido' (PRONOM v109).")
+    ] = "droid",
+    signatures: Annotated[
+        Path | None,
+        typer.Option(help="A DROID signature file (DROID_SignatureFile_VNNN.xml); FIDO engines: formats-vNNN.xml."),
+    ] = None,
+    container_signatures: Annotated[
+        Path | None, typer.Option(help="A DROID container signature file (container-signature-YYYYMMDD.xml).")
+    ] = None,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            help="An archive home whose signature files to use (see `strongroom signatures list`); default: "
+            "$STRONGROOM_HOME, else the platform's data folder, when that is an archive home.",
+        ),
+    ] = None,
+) -> None:
+    """Identify file formats with PRONOM signatures, like fido or sf; needs no archive home."""
+    from rich.table import Table
+
+    rows: list[dict[str, Any]] = []
+    writer = csv.writer(sys.stdout) if as_csv else None
+    if writer:
+        writer.writerow(["path", "size", "puid", "format", "version", "mime", "basis", "warnings"])
+    table = Table("PUID", "Format", "Basis", "Warnings")
+    table.add_column("Path", overflow="fold")
+    with errors(as_json), progress(show_bar(as_json or as_csv)) as bar:
+        from strongroom.formats.batch import expand_paths, identify_files
+        from strongroom.formats.signature_store import spec_for_identify
+
+        files = list(expand_paths(paths, recursive))
+        spec = spec_for_identify(_home_for(ctx, home), engine, signatures, container_signatures)
+        for done, item in enumerate(identify_files(files, workers=workers, spec=spec), start=1):
+            bar("Identifying", done, len(files))
+            ident = item.identification
+            warnings = "; ".join(ident.warnings)
+            if writer:
+                writer.writerow(
+                    [item.path, item.size, ident.puid or "", ident.format_name or "", ident.format_version or "",
+                     ident.mime or "", ident.basis.value, warnings]
+                )  # fmt: skip
+            elif as_json:
+                rows.append(
+                    {"path": str(item.path), "size": item.size, "puid": ident.puid, "format": ident.format_name,
+                     "version": ident.format_version, "mime": ident.mime, "basis": ident.basis.value,
+                     "warnings": list(ident.warnings), "matches": [m.puid for m in ident.matches]}
+                )  # fmt: skip
+            else:
+                name = " ".join(p for p in (ident.format_name, ident.format_version) if p)
+                table.add_row(ident.puid or "-", name, ident.basis.value, warnings, str(item.path))
+        if as_json:
+            from strongroom.formats import describe_identifier
+
+            about = describe_identifier(spec)
+            print_json({"tool": about.tool, "version": about.tool_version, "signatures": about.signature_version,
+                        "files": rows})  # fmt: skip
+    if not writer and not as_json:
+        console().print(table)
+
+
+def register_identify(app: typer.Typer) -> None:
+    app.command(name="identify", cls=Command)(identify)
