@@ -6,7 +6,6 @@ Settings are loaded once by the caller and passed down; nothing reads them globa
 from __future__ import annotations
 
 import os
-import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,10 +14,11 @@ from typing import Any
 
 from strongroom.errors import ConfigError
 from strongroom.formats import DEFAULT_ENGINE, IdentifierSpec, canonical_engine
+from strongroom.formats.signature_store import SignatureKind, newest_installed
+from strongroom.home import CONFIG_NAME as CONFIG_NAME  # re-exported, like default_home
+from strongroom.home import default_home as default_home  # re-exported: callers have long imported it from here
 from strongroom.locations import PRIMARY, LocationSpec, parse_locations
 from strongroom.workers import default_workers
-
-CONFIG_NAME = "strongroom.toml"
 
 DEFAULT_CONFIG = """\
 # Strongroom archive settings. Every value can be overridden by an environment
@@ -96,8 +96,10 @@ class Settings:
     search_options: Mapping[str, Any] = field(default_factory=dict)
     pronom_signature_file: Path | None = None  # FIDO's format, for the FIDO engines
     identifier_engine: str = "droid"
-    droid_signature_file: Path | None = None  # [formats] signature_file; None: the newest installed or bundled
+    droid_signature_file: Path | None = None  # [formats] signature_file, else the newest installed; None: bundled
     container_signature_file: Path | None = None  # [formats] container_signature_file; likewise
+    signature_file_configured: bool = False  # droid_signature_file came from the setting, not <home>/signatures
+    container_signature_file_configured: bool = False  # likewise for container_signature_file
     parallel_from_files: int = 2000  # smaller transfers are hashed and identified in-process
     catalog_url_setting: str | None = None  # [catalog] url or STRONGROOM_CATALOG_URL; None: the embedded SQLite file
     keep_system_files: bool = False  # [ingest] keep_system_files or STRONGROOM_KEEP_SYSTEM_FILES
@@ -141,28 +143,6 @@ class Settings:
     @property
     def worker_count(self) -> int:
         return self.workers if self.workers > 0 else default_workers()
-
-
-def default_home(environ: Mapping[str, str] | None = None, platform: str | None = None) -> Path:
-    """Where the archive lives when no --home is given: $STRONGROOM_HOME, else the platform's data folder.
-
-    Never a folder relative to where the command runs, so a command run elsewhere finds the same archive
-    instead of starting a second one by accident.
-    """
-    env = os.environ if environ is None else environ
-    if env.get("STRONGROOM_HOME"):
-        return Path(env["STRONGROOM_HOME"]).expanduser().absolute()
-    platform = sys.platform if platform is None else platform
-    user_home = Path(env.get("HOME") or env.get("USERPROFILE") or Path.home())
-    if platform.startswith("win"):
-        base = Path(env.get("LOCALAPPDATA") or user_home / "AppData" / "Local")
-    elif platform == "darwin":
-        base = user_home / "Library" / "Application Support"
-    else:  # Linux and other Unix: the XDG base directory specification
-        xdg = env.get("XDG_DATA_HOME", "")
-        # The spec says a relative XDG_DATA_HOME is invalid and must be ignored.
-        base = Path(xdg) if xdg and Path(xdg).is_absolute() else user_home / ".local" / "share"
-    return (base / "strongroom").absolute()
 
 
 def write_default_config(home: Path, organisation: str, organisation_id: str) -> Path:
@@ -244,8 +224,17 @@ def load_settings(home: Path, environ: Mapping[str, str] | None = None) -> Setti
         identifier_engine=canonical_engine(
             str(env.get("STRONGROOM_IDENTIFIER", formats.get("engine", DEFAULT_ENGINE)))
         ),
-        droid_signature_file=(home / str(droid_file)).resolve() if droid_file else None,
-        container_signature_file=(home / str(container_file)).resolve() if container_file else None,
+        # Not configured: the newest installed with `strongroom signatures install` (None: the bundled ones).
+        droid_signature_file=(
+            (home / str(droid_file)).resolve() if droid_file else newest_installed(home, SignatureKind.DROID)
+        ),
+        container_signature_file=(
+            (home / str(container_file)).resolve()
+            if container_file
+            else newest_installed(home, SignatureKind.CONTAINER)
+        ),
+        signature_file_configured=bool(droid_file),
+        container_signature_file_configured=bool(container_file),
         catalog_url_setting=catalog_url.strip() if catalog_url else None,
         keep_system_files=_flag(
             env.get("STRONGROOM_KEEP_SYSTEM_FILES", ingest.get("keep_system_files", False)), "keep_system_files"

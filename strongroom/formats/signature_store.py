@@ -1,0 +1,684 @@
+"""The PRONOM signature files an archive home identifies with: installed, listed and chosen.
+
+Which DROID signature file and which container signature file are used, for each kind the first found:
+1. "configured": [formats] signature_file / container_signature_file in the home's strongroom.toml,
+   or the STRONGROOM_SIGNATURE_FILE / STRONGROOM_CONTAINER_SIGNATURE_FILE variables;
+2. "installed": the newest (highest version) in <home>/signatures, put there by `install`;
+3. "bundled": the files shipped with Strongroom in strongroom/data/pronom.
+
+A file from outside is untrusted until it has passed what the engine itself does with it: it must be
+a regular file of sane size, XML with no DTD (so no entity can expand), with the root element of one of
+the two kinds, and it must load and compile (the compiled form is cached, so the next ingest starts at
+once). Only then is it renamed into place; one bad file in a batch installs none.
+
+Only the standard library is imported here at first: load_settings reads the installed files' first
+bytes on every command, and the engine (Hyperscan) is imported only when a file is checked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import stat
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from strongroom.errors import ConfigError, StrongroomError
+from strongroom.formats.base import IdentifierSpec
+
+if TYPE_CHECKING:
+    from strongroom.config import Settings
+    from strongroom.formats.droid.identifier import CompiledDroid
+
+SIGNATURES_DIR = "signatures"
+# PRONOM's DROID signature file is 3.7 MB in 2026 (and has grown ~0.1 MB a year); the container file 0.3 MB.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+# V122 has 53,748 elements. The cap bounds the memory the engine's parser needs for a file within the size limit
+# (64 MB of "<a/>" would take some 1.4 GB as a tree).
+MAX_ELEMENTS = 500_000
+_HEAD_BYTES = 4096  # describe_signatures (PREMIS) reads the version from this much of a file
+_TEMP_PREFIX = ".install-"
+_DOWNLOADS = "https://www.nationalarchives.gov.uk/aboutapps/pronom/droid-signature-files.htm"
+
+
+class SignatureKind(StrEnum):
+    DROID = "droid"  # DROID_SignatureFile_VNNN.xml, root <FFSignatureFile Version="NNN">
+    CONTAINER = "container"  # container-signature-YYYYMMDD.xml, root <ContainerSignatureMapping signatureVersion="N">
+
+    @property
+    def label(self) -> str:
+        return "DROID signature file" if self is SignatureKind.DROID else "container signature file"
+
+
+class Source(StrEnum):
+    CONFIGURED = "configured"
+    INSTALLED = "installed"
+    BUNDLED = "bundled"
+
+
+class InstallOutcome(StrEnum):
+    INSTALLED = "installed"
+    ALREADY_INSTALLED = "already installed"  # the same file (same bytes) is in <home>/signatures
+    BUNDLED = "bundled"  # the same file ships with Strongroom: nothing to install
+
+
+class SignatureInstallError(StrongroomError):
+    """A signature file was refused; nothing was installed."""
+
+
+_ROOTS = {"FFSignatureFile": SignatureKind.DROID, "ContainerSignatureMapping": SignatureKind.CONTAINER}
+_ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(FFSignatureFile|ContainerSignatureMapping)\b")
+# The same patterns as describe_signatures (formats/droid/identifier.py), which names the versions in PREMIS.
+_VERSION = {
+    SignatureKind.DROID: re.compile(rb"<FFSignatureFile\b[^>]*?\bVersion=\"(\d+)\""),
+    SignatureKind.CONTAINER: re.compile(rb"<ContainerSignatureMapping\b[^>]*?\bsignatureVersion=\"(\d+)\""),
+}
+_DROID_DATE = re.compile(rb"<FFSignatureFile\b[^>]*?\bDateCreated=\"(\d{4})-(\d\d)-(\d\d)")
+_NAME_DATE = re.compile(r"(20\d\d)(\d\d)(\d\d)")  # TNA names container files container-signature-YYYYMMDD.xml
+
+
+@dataclass(frozen=True)
+class SignatureInfo:
+    """One signature file: what it is, where it is and where it came from."""
+
+    kind: SignatureKind
+    path: Path
+    version: int | None  # None: the file could not be read (see `problem`)
+    date: str | None  # YYYY-MM-DD: a DROID file's DateCreated; a container file's date from its name
+    source: Source
+    problem: str | None = None  # why this file cannot be used (only for a configured one: missing, wrong kind)
+
+    @property
+    def label(self) -> str:
+        """E.g. "DROID signature file V122", "container signature file 40", as PREMIS names them."""
+        if self.version is None:
+            return f"{self.kind.label} {self.path.name}"
+        return f"{self.kind.label} {'V' if self.kind is SignatureKind.DROID else ''}{self.version}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "version": self.version, "date": self.date, "source": self.source.value,
+                "path": str(self.path), "label": self.label, "problem": self.problem}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SignaturesInUse:
+    droid: SignatureInfo
+    container: SignatureInfo
+
+    def of(self, kind: SignatureKind) -> SignatureInfo:
+        return self.droid if kind is SignatureKind.DROID else self.container
+
+    def to_json(self) -> dict[str, Any]:
+        return {"droid": self.droid.to_json(), "container": self.container.to_json()}
+
+
+@dataclass(frozen=True)
+class SignatureListing:
+    folder: Path  # <home>/signatures
+    in_use: SignaturesInUse
+    available: tuple[SignatureInfo, ...]  # installed, then bundled; each kind newest first
+
+    def is_in_use(self, info: SignatureInfo) -> bool:
+        return info.path == self.in_use.of(info.kind).path
+
+    def to_json(self) -> dict[str, Any]:
+        available = [info.to_json() | {"in_use": self.is_in_use(info)} for info in self.available]
+        return {"folder": str(self.folder), "in_use": self.in_use.to_json(), "available": available}
+
+
+@dataclass(frozen=True)
+class InstalledSignature:
+    kind: SignatureKind
+    version: int
+    date: str | None
+    given: Path  # the file named on the command line
+    path: Path  # where it now is (for BUNDLED: the bundled file)
+    outcome: InstallOutcome
+    older_than: str | None = None  # installed with allow_older: the newer file it is older than
+    in_use: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "version": self.version, "date": self.date, "given": str(self.given),
+                "path": str(self.path), "outcome": self.outcome.value, "older_than": self.older_than,
+                "in_use": self.in_use}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class InstallReport:
+    files: tuple[InstalledSignature, ...]
+    warnings: tuple[str, ...]
+    in_use: SignaturesInUse
+
+    def to_json(self) -> dict[str, Any]:
+        return {"files": [f.to_json() for f in self.files], "warnings": list(self.warnings),
+                "in_use": self.in_use.to_json()}  # fmt: skip
+
+
+# --- reading what is there ----------------------------------------------------------------------------
+
+
+def signatures_dir(home: Path) -> Path:
+    return home / SIGNATURES_DIR
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(_HEAD_BYTES)
+
+
+def _kind_of(head: bytes) -> SignatureKind | None:
+    found = _ROOT.search(head)
+    return _ROOTS[found.group(1).decode()] if found else None
+
+
+def _date(kind: SignatureKind, head: bytes, name: str) -> str | None:
+    found = _DROID_DATE.search(head) if kind is SignatureKind.DROID else None
+    if found:
+        return "-".join(part.decode() for part in found.groups())
+    by_name = _NAME_DATE.search(name)
+    return "-".join(by_name.groups()) if by_name else None
+
+
+def read_info(path: Path, source: Source) -> SignatureInfo | None:
+    """What the file at `path` is, from its first bytes; None when it is neither kind. OSError when unreadable."""
+    head = _head(path)
+    kind = _kind_of(head)
+    if kind is None:
+        return None
+    version = _VERSION[kind].search(head)
+    return SignatureInfo(kind, path, int(version.group(1)) if version else None, _date(kind, head, path.name), source)
+
+
+def installed_signatures(home: Path) -> list[SignatureInfo]:
+    """Every DROID and container signature file in <home>/signatures, each kind newest first.
+
+    Other files there (a FIDO formats-vNNN.xml a setting names, notes) are left alone; a file that cannot be
+    read is an error, as ingest would otherwise quietly identify with older signatures.
+    """
+    folder = signatures_dir(home)
+    if not folder.is_dir():
+        return []
+    found: list[SignatureInfo] = []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or path.suffix.lower() != ".xml" or not path.is_file():
+            continue
+        try:
+            info = read_info(path.resolve(), Source.INSTALLED)
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot read the installed signature file {path}: {exc.strerror}.",
+                details=["Make it readable, or remove it from the signatures folder."],
+            ) from exc
+        if info is not None and info.version is not None:
+            found.append(info)
+    return sorted(found, key=lambda i: (list(SignatureKind).index(i.kind), -(i.version or 0), i.path.name))
+
+
+def newest_installed(home: Path, kind: SignatureKind) -> Path | None:
+    """The installed file of `kind` with the highest version (None: none installed); load_settings uses it."""
+    return next((info.path for info in installed_signatures(home) if info.kind is kind), None)
+
+
+def _bundled_paths() -> dict[SignatureKind, Path]:
+    from strongroom.formats.droid.identifier import BUNDLED_CONTAINER, BUNDLED_SIGNATURES
+
+    return {SignatureKind.DROID: BUNDLED_SIGNATURES, SignatureKind.CONTAINER: BUNDLED_CONTAINER}
+
+
+def bundled_signatures() -> list[SignatureInfo]:
+    found = [read_info(path, Source.BUNDLED) for path in _bundled_paths().values()]
+    return [info for info in found if info is not None]
+
+
+def _configured_info(kind: SignatureKind, path: Path) -> SignatureInfo:
+    try:
+        info = read_info(path, Source.CONFIGURED)
+    except OSError as exc:
+        return SignatureInfo(kind, path, None, None, Source.CONFIGURED, f"cannot be read: {exc.strerror}")
+    if info is None or info.kind is not kind:
+        return SignatureInfo(kind, path, None, None, Source.CONFIGURED, f"is not a {kind.label}")
+    return info
+
+
+def in_use_for(settings: Settings) -> SignaturesInUse:
+    """The signature files `settings` identify with (those of the DROID engine), and where each came from."""
+    bundled = _bundled_paths()
+    chosen: dict[SignatureKind, SignatureInfo] = {}
+    for kind, path, configured in (
+        (SignatureKind.DROID, settings.droid_signature_file, settings.signature_file_configured),
+        (SignatureKind.CONTAINER, settings.container_signature_file, settings.container_signature_file_configured),
+    ):
+        if path is not None and configured:
+            chosen[kind] = _configured_info(kind, path)
+            continue
+        source = Source.INSTALLED if path is not None else Source.BUNDLED
+        info = read_info(path or bundled[kind], source)
+        if info is None:  # a file load_settings chose by its first bytes changed since: say so, do not guess
+            info = SignatureInfo(kind, path or bundled[kind], None, None, source, f"is no longer a {kind.label}")
+        chosen[kind] = info
+    return SignaturesInUse(chosen[SignatureKind.DROID], chosen[SignatureKind.CONTAINER])
+
+
+def signatures_in_use(home: Path, environ: Mapping[str, str] | None = None) -> SignaturesInUse:
+    """The signature files ingest, update and migrate at `home` use; ConfigError when it is not an archive."""
+    from strongroom.config import load_settings
+
+    return in_use_for(load_settings(home, environ))
+
+
+def in_use_at(home: Path | None, environ: Mapping[str, str] | None = None) -> SignaturesInUse:
+    """The signature files in use at `home` when it is an archive home, else the bundled ones."""
+    from strongroom.config import CONFIG_NAME
+
+    if home is not None and (home / CONFIG_NAME).is_file():
+        return signatures_in_use(home, environ)
+    bundled = {info.kind: info for info in bundled_signatures()}
+    return SignaturesInUse(bundled[SignatureKind.DROID], bundled[SignatureKind.CONTAINER])
+
+
+def list_signatures(home: Path, environ: Mapping[str, str] | None = None) -> SignatureListing:
+    """The signature files in use at `home`, with every installed and bundled one."""
+    from strongroom.config import load_settings
+
+    settings = load_settings(home, environ)
+    return SignatureListing(
+        signatures_dir(home), in_use_for(settings), (*installed_signatures(home), *bundled_signatures())
+    )
+
+
+def spec_for_identify(
+    home: Path | None,
+    engine: str,
+    signatures: Path | None = None,
+    container_signatures: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> IdentifierSpec:
+    """What `strongroom identify` identifies with: the files given, else (when `home` is an archive home) that
+    home's signatures in use, else the bundled ones. `identify` needs no home, so a folder that holds no
+    strongroom.toml is simply not used; a home whose strongroom.toml is broken is an error, as it would be for
+    ingest there."""
+    from strongroom.formats import canonical_engine
+    from strongroom.home import CONFIG_NAME
+
+    engine = canonical_engine(engine)
+    signatures = signatures.expanduser().absolute() if signatures is not None else None
+    if container_signatures is not None:
+        container_signatures = container_signatures.expanduser().absolute()
+    settings = None
+    if home is not None and (home / CONFIG_NAME).is_file():
+        from strongroom.config import load_settings  # imported only for an archive home: it is not light
+
+        settings = load_settings(home, environ)
+    if engine == "droid":
+        return IdentifierSpec(
+            engine,
+            signatures or (settings.droid_signature_file if settings else None),
+            container_signatures or (settings.container_signature_file if settings else None),
+        )
+    if container_signatures is not None:
+        raise ConfigError(
+            f"--container-signatures is for the droid engine, not {engine}.",
+            details=["Leave it out, or use --engine droid."],
+        )
+    return IdentifierSpec(
+        engine, fido_signature_file=signatures or (settings.pronom_signature_file if settings else None)
+    )
+
+
+# --- installing ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Staged:
+    """A file copied into the signatures folder under a temporary name, not yet checked or in place."""
+
+    given: Path
+    temp: Path
+    sha256: str
+    kind: SignatureKind = SignatureKind.DROID
+    version: int = 0
+    date: str | None = None
+    final: Path = field(default_factory=Path)
+
+
+def _refuse(given: Path, why: str, *hints: str) -> SignatureInstallError:
+    return SignatureInstallError(
+        f"{given} was not installed: {why}. Nothing was installed.",
+        details=[*hints] or [f"Download the current files from The National Archives: {_DOWNLOADS}"],
+    )
+
+
+def _stage(given: Path, folder: Path, max_bytes: int) -> _Staged:
+    """Copy `given` into `folder` under a temporary name (fsync'd), reading at most `max_bytes` + 1 bytes."""
+    try:
+        # O_NONBLOCK: a FIFO named by mistake must not hang the command; it is refused below as not a file.
+        fd = os.open(given, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise _refuse(given, "no such file", "Check the path.") from None
+    except OSError as exc:
+        raise _refuse(given, f"cannot be read ({exc.strerror})", "Check the path and its permissions.") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        what = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise _refuse(given, f"it is {what}", "Name the signature file itself (an .xml file).")
+    with os.fdopen(fd, "rb") as source:
+        if info.st_size > max_bytes:
+            raise _refuse(given, f"it is {info.st_size:,} bytes; a signature file is a few MB (the limit is "
+                          f"{max_bytes:,} bytes)", "Check that this is a PRONOM signature file.")  # fmt: skip
+        # Not mkstemp: its 0600 would outlive the rename; the user's umask decides, as for the home's other files.
+        temp = folder / f"{secrets.token_hex(8)}.part"
+        handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with os.fdopen(handle, "wb") as out:
+                while chunk := source.read(1024 * 1024):
+                    size += len(chunk)
+                    if size > max_bytes:  # it grew while being read
+                        raise _refuse(given, f"it is over the limit of {max_bytes:,} bytes")
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as exc:  # the source unreadable half-way, or the home's disk full
+            temp.unlink(missing_ok=True)
+            hint = "Check the file, and the free space and permissions of the archive home."
+            raise _refuse(given, f"copying it into {folder} failed ({exc.strerror})", hint) from None
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+    return _Staged(given, temp, digest.hexdigest())
+
+
+def _screen(staged: _Staged) -> None:
+    """Which kind the staged file is and its version, before the engine sees it: XML with no DTD, a known root,
+    a bounded number of elements (read as a stream, so a hostile file costs no memory here)."""
+    from xml.etree.ElementTree import Element, ParseError
+
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import iterparse
+
+    given = staged.given
+    root: Element | None = None
+    depth = elements = 0
+    try:
+        for event, element in iterparse(str(staged.temp), events=("start", "end"), forbid_dtd=True):
+            if event == "end":
+                depth -= 1
+                if depth == 1 and root is not None:
+                    root.clear()  # a child of the root is read: keep nothing of it
+                continue
+            if root is None:
+                root = element
+                _check_root(staged, root.tag, dict(root.attrib))
+            depth += 1
+            elements += 1
+            if elements > MAX_ELEMENTS:
+                raise _refuse(given, f"it has over {MAX_ELEMENTS:,} XML elements, where PRONOM's DROID signature "
+                              "file has some 54,000 (2026)")  # fmt: skip
+    except DefusedXmlException:
+        raise _refuse(given, "it has a DTD (<!DOCTYPE ...>), which PRONOM's signature files never have; its "
+                      "entities could expand a small file to gigabytes") from None  # fmt: skip
+    except ParseError as exc:
+        raise _refuse(given, f"it is not XML, or not all of it ({exc})") from None
+    if root is None:
+        raise _refuse(given, "it is empty")
+
+
+def _check_root(staged: _Staged, tag: str, attributes: dict[str, str]) -> None:
+    given = staged.given
+    local = tag.rsplit("}", 1)[-1]
+    if local not in _ROOTS:
+        raise _refuse(
+            given,
+            f"its root element is <{local}>, where a DROID signature file has <FFSignatureFile> and a container "
+            "signature file <ContainerSignatureMapping>",
+            "FIDO's formats-vNNN.xml files go to [formats] pronom_signature_file, not here.",
+            f"DROID_SignatureFile_VNNN.xml and container-signature-YYYYMMDD.xml come from {_DOWNLOADS}",
+        )
+    kind = _ROOTS[local]
+    attribute = "Version" if kind is SignatureKind.DROID else "signatureVersion"
+    value = attributes.get(attribute, "").strip()
+    head = _head(staged.temp)
+    in_head = _VERSION[kind].search(head)
+    if not value.isdigit() or in_head is None or int(in_head.group(1)) != int(value):
+        raise _refuse(
+            given,
+            f'its <{local}> element has no {attribute}="NUMBER" attribute in its first {_HEAD_BYTES:,} bytes '
+            f"(found {value!r}); the version is what PREMIS records name",
+        )
+    staged.kind, staged.version = kind, int(value)
+    staged.date = _date(kind, head, given.name)
+
+
+def _final_name(staged: _Staged) -> str:
+    if staged.kind is SignatureKind.DROID:
+        return f"DROID_SignatureFile_V{staged.version}.xml"
+    # Keep TNA's date when the name has one: container-signature-20260301-V41.xml.
+    date = staged.date.replace("-", "") + "-" if staged.date else ""
+    return f"container-signature-{date}V{staged.version}.xml"
+
+
+def _compile(signature_file: Path, container_file: Path, item: _Staged) -> CompiledDroid:
+    """Load and compile as identification will (and cache it for the first ingest); refusals name `item`."""
+    from strongroom.formats.droid.identifier import load_compiled
+
+    try:
+        return load_compiled(signature_file, container_file)
+    except StrongroomError as exc:
+        raise _refuse(item.given, exc.message.replace(str(item.temp), str(item.given)), *exc.details) from None
+    except (ValueError, RecursionError, UnicodeError) as exc:  # what an odd but well-formed file can provoke
+        raise _refuse(item.given, f"the engine cannot load it ({type(exc).__name__}: {exc})") from None
+
+
+def _lacking(compiled: CompiledDroid) -> list[str]:
+    """PUIDs the container signatures give (or trigger on) that the DROID signature file does not define."""
+    if compiled.containers is None:
+        return []
+    wanted = compiled.containers.mapped_puids | frozenset(compiled.containers.trigger_puids)
+    return sorted(wanted - frozenset(compiled.binary.signatures.by_puid))
+
+
+@contextlib.contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """One install at a time per home (a lock on the folder itself, so no lock file is left behind)."""
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def install(
+    home: Path,
+    files: Sequence[Path],
+    *,
+    allow_older: bool = False,
+    environ: Mapping[str, str] | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
+) -> InstallReport:
+    """Check `files` (DROID and container signature files, told apart by content) and install them all into
+    <home>/signatures, or none: SignatureInstallError says which file was refused and why."""
+    from strongroom.config import load_settings
+
+    settings = load_settings(home, environ)  # ConfigError when `home` is not an archive home
+    if not files:
+        raise SignatureInstallError("No files given.", details=[f"Name one or more signature files; see {_DOWNLOADS}"])
+    folder = signatures_dir(home)
+    made_folder = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    # A hidden folder of this install's own: files are checked there under their final names, since the name is
+    # part of what PREMIS records and of what the compiled-signature cache keeps.
+    staging = folder / f"{_TEMP_PREFIX}{secrets.token_hex(8)}"
+    staged: list[_Staged] = []
+    try:
+        with _locked(folder):
+            for leftover in folder.glob(f"{_TEMP_PREFIX}*"):  # from an install that was interrupted
+                if leftover.is_dir():
+                    shutil.rmtree(leftover)
+                else:
+                    leftover.unlink(missing_ok=True)
+            staging.mkdir()
+            for given in files:
+                staged.append(_stage(given, staging, max_bytes))
+                _screen(staged[-1])
+            report = _install_staged(home, settings, staged, allow_older, environ)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if made_folder:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if nothing was installed: rmdir refuses a folder with files
+    return report
+
+
+def _install_staged(
+    home: Path, settings: Settings, staged: list[_Staged], allow_older: bool, environ: Mapping[str, str] | None
+) -> InstallReport:
+    installed = installed_signatures(home)
+    bundled = bundled_signatures()
+    outcomes: list[InstalledSignature] = []
+    to_install: list[_Staged] = []
+    for item in staged:
+        same = [i for i in (*installed, *bundled) if i.kind is item.kind and i.version == item.version]
+        twin = [t for t in to_install if t.kind is item.kind and t.version == item.version]
+        if same or twin:
+            there = same[0].path if same else twin[0].given
+            if _sha256(there) != item.sha256:
+                raise _refuse(
+                    item.given,
+                    f"a different {item.kind.label} with the same version ({item.version}) is already there: {there}",
+                    "Check which of the two is TNA's; to replace an installed one, delete it from the signatures "
+                    "folder first.",
+                )
+            if same:
+                outcome = (
+                    InstallOutcome.BUNDLED if same[0].source is Source.BUNDLED else InstallOutcome.ALREADY_INSTALLED
+                )
+                outcomes.append(InstalledSignature(item.kind, item.version, item.date, item.given, there, outcome))
+            continue
+        known = [i for i in (*installed, *bundled) if i.kind is item.kind and i.version is not None]
+        newest = max(known, key=lambda i: i.version or 0, default=None)
+        older_than = None
+        if newest is not None and (newest.version or 0) > item.version:
+            older_than = f"{newest.source.value} {newest.label}"
+            if not allow_older:
+                raise _refuse(
+                    item.given,
+                    f"it is {item.kind.label} {item.version}, older than the {older_than}",
+                    "To install an older file all the same (for example to go back to it), add --allow-older.",
+                )
+        item.final = signatures_dir(home).resolve() / _final_name(item)
+        if item.final.exists():
+            raise _refuse(item.given, f"{item.final} exists and is not the same version",
+                          "Move that file out of the signatures folder and try again.")  # fmt: skip
+        outcomes.append(
+            InstalledSignature(
+                item.kind, item.version, item.date, item.given, item.final, InstallOutcome.INSTALLED, older_than
+            )
+        )
+        named = item.temp.with_name(item.final.name)  # still in the staging folder
+        os.replace(item.temp, named)
+        item.temp = named
+        to_install.append(item)
+
+    warnings = _check_staged(settings, installed, to_install)
+    for item in to_install:
+        os.replace(item.temp, item.final)
+    if to_install:
+        _fsync_dir(signatures_dir(home))
+    from strongroom.config import load_settings
+
+    in_use = in_use_for(load_settings(home, environ))
+    done = tuple(
+        InstalledSignature(
+            o.kind, o.version, o.date, o.given, o.path, o.outcome, o.older_than, in_use.of(o.kind).path == o.path
+        )
+        for o in outcomes
+    )
+    for o in done:
+        if o.outcome is InstallOutcome.INSTALLED and not o.in_use:
+            current = in_use.of(o.kind)
+            warnings.append(f"{o.kind.label} {o.version} is installed but not in use: the {current.source.value} "
+                            f"{current.label} is ({current.path}).")  # fmt: skip
+    return InstallReport(done, tuple(warnings), in_use)
+
+
+def _after(settings: Settings, installed: list[SignatureInfo], new: list[_Staged], kind: SignatureKind) -> Path:
+    """The file of `kind` in use once `new` is installed: the setting, else the newest installed, else bundled."""
+    configured = _configured(settings, kind)
+    current = settings.droid_signature_file if kind is SignatureKind.DROID else settings.container_signature_file
+    if configured and current is not None:
+        return current
+    candidates = [(i.version or 0, i.path) for i in installed if i.kind is kind]
+    candidates += [(s.version, s.temp) for s in new if s.kind is kind]
+    return max(candidates)[1] if candidates else _bundled_paths()[kind]
+
+
+def _configured(settings: Settings, kind: SignatureKind) -> bool:
+    if kind is SignatureKind.DROID:
+        return settings.signature_file_configured
+    return settings.container_signature_file_configured
+
+
+def _check_staged(settings: Settings, installed: list[SignatureInfo], new: list[_Staged]) -> list[str]:
+    """Compile each new file with the partner it will be used with; warn about the pair that will be used."""
+    droid_after = _after(settings, installed, new, SignatureKind.DROID)
+    container_after = _after(settings, installed, new, SignatureKind.CONTAINER)
+    warnings: list[str] = []
+    compiled_with: set[Path] = set()  # container files already compiled with a new DROID file
+    for item in sorted(new, key=lambda s: s.kind is SignatureKind.CONTAINER):  # DROID files first
+        if item.kind is SignatureKind.DROID:
+            pair = (item.temp, container_after)
+            compiled_with.add(container_after)
+        elif item.temp in compiled_with:
+            continue
+        else:
+            pair = (droid_after, item.temp)
+        compiled = _compile(*pair, item)
+        dropped = compiled.binary.signatures.invalid if item.kind is SignatureKind.DROID else []
+        if dropped:
+            warnings.append(f"{len(dropped)} signature(s) in {item.given.name} do not compile and are left out, as "
+                            f"DROID leaves them out: {dropped[0]}" + (" ..." if len(dropped) > 1 else ""))  # fmt: skip
+        lacking = _lacking(compiled) if pair == (droid_after, container_after) else []
+        if lacking:
+            shown = ", ".join(lacking[:8]) + (f" and {len(lacking) - 8} more" if len(lacking) > 8 else "")
+            warnings.append(
+                f"The container signature file in use maps {len(lacking)} PUID(s) that the DROID signature file in "
+                f"use does not define ({shown}): files of those formats get a PUID with no name. Install the DROID "
+                "signature file published with the container file."
+            )
+    for kind, setting in (
+        (SignatureKind.DROID, "signature_file"),
+        (SignatureKind.CONTAINER, "container_signature_file"),
+    ):
+        if _configured(settings, kind) and any(s.kind is kind for s in new):
+            warnings.append(f"[formats] {setting} (or STRONGROOM_{setting.upper()}) chooses "
+                            f"{_after(settings, installed, [], kind)}: it stays in use until that setting is "
+                            "removed.")  # fmt: skip
+    if settings.identifier_engine != "droid":
+        warnings.append(f"This home identifies with the {settings.identifier_engine} engine ([formats] engine): "
+                        'DROID signature files are used only with engine = "droid".')  # fmt: skip
+    return warnings
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

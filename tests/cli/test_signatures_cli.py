@@ -1,0 +1,132 @@
+"""Issue 12: `strongroom signatures install` and `list`, and the signature versions PREMIS names after an ingest."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from strongroom.metadata.reader import read_mets
+from strongroom.metadata.validate import MetsValidator
+from strongroom.model import PackageDocument
+from tests.conftest import EXAMPLE_TRANSFER, Home, object_root, write
+from tests.formats.test_signature_store import BILLION_LAUGHS, container_file, droid_file
+
+
+@pytest.fixture(scope="module")
+def compiled_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("droid-cache")
+
+
+@pytest.fixture(autouse=True)
+def private_cache(compiled_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Test-made signature files are compiled and cached: in a folder of their own, not the user's cache.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(compiled_cache))
+    for name in ("STRONGROOM_SIGNATURE_FILE", "STRONGROOM_CONTAINER_SIGNATURE_FILE", "STRONGROOM_IDENTIFIER"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def stored_mets(home: Home, package: str) -> PackageDocument:
+    mets = object_root(home, package) / "v1" / "content" / "data" / f"METS.{package}.xml"
+    assert MetsValidator().validate(mets) == []
+    return read_mets(mets)
+
+
+def identification_names(document: PackageDocument) -> tuple[set[str], set[str]]:
+    """The format identification events' details and the notes of the agents that identified."""
+    events = [e for e in document.events if e.type == "format identification"]
+    assert events, "no format identification event"
+    agents = {a.key: a for a in document.agents}
+    identifiers = {agents[e.agents[0]] for e in events}  # the identifying tool first, then the system
+    assert all(a.name.startswith("Strongroom DROID engine") for a in identifiers), identifiers
+    notes = {a.note or "" for a in identifiers}
+    return {e.detail for e in events}, notes
+
+
+def test_premis_names_the_signature_versions_before_and_after_an_install(home: Home, tmp_path: Path) -> None:
+    first = str(home.ingest(EXAMPLE_TRANSFER)["package"])
+    details, notes = identification_names(stored_mets(home, first))
+    for text in (*details, *notes):
+        assert "DROID signature file V122" in text and "container signature file 40" in text, text
+    assert notes, "no identifier agent"
+
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    installed = home.ok(
+        "signatures", "install", str(droid_file(downloads, 999)), str(container_file(downloads, 41)), "--json"
+    ).json()
+    assert isinstance(installed, dict)
+    assert [(f["kind"], f["version"], f["outcome"], f["in_use"]) for f in installed["files"]] == [
+        ("droid", 999, "installed", True),
+        ("container", 41, "installed", True),
+    ]
+    listed = home.ok("signatures", "list", "--json").json()
+    assert isinstance(listed, dict)
+    in_use = listed["in_use"]
+    assert (in_use["droid"]["version"], in_use["droid"]["source"]) == (999, "installed")
+    assert (in_use["container"]["version"], in_use["container"]["source"]) == (41, "installed")
+    assert [(a["version"], a["source"], a["in_use"]) for a in listed["available"]] == [
+        (999, "installed", True), (41, "installed", True), (122, "bundled", False), (40, "bundled", False),
+    ]  # fmt: skip
+    plain = home.ok("signatures", "list").stdout
+    assert "In use: DROID signature file V999 (installed" in plain
+    assert "In use: container signature file 41 (installed" in plain
+
+    transfer = tmp_path / "second"
+    write(transfer / "letter.txt", "A second deposit, identified with the newer signatures.\n")
+    write(transfer / "scan.png", (EXAMPLE_TRANSFER / "objects" / "village-hall.png").read_bytes())
+    second = str(home.ingest(transfer)["package"])
+    details, notes = identification_names(stored_mets(home, second))
+    assert notes
+    for text in (*details, *notes):
+        assert (
+            "DROID signature file V999 (2026-01-19); container signature file 41 (container-signature-20260301-V41.xml)"
+            in text
+        ), text
+    shown = home.ok("show", second, "--json").json()
+    png = next(f for f in shown["files"] if f["path"] == "objects/scan.png")  # type: ignore[index]
+    assert (png["puid"], png["basis"]) == ("fmt/11", "signature")  # the newer file identifies as V122 did
+    # The first package's record is as it was: it was identified with V122.
+    details, _notes = identification_names(stored_mets(home, first))
+    assert all("V122" in text for text in details)
+
+
+def test_a_hostile_file_is_refused_with_a_clear_error(home: Home, tmp_path: Path) -> None:
+    bomb = tmp_path / "DROID_SignatureFile_V2000.xml"
+    bomb.write_text(BILLION_LAUGHS, encoding="utf-8")
+    plain = home.run("signatures", "install", str(bomb))
+    assert plain.exit_code == 2
+    assert "has a DTD" in plain.stderr and "Nothing was installed" in plain.stderr and "Traceback" not in plain.stderr
+    as_json = home.run("signatures", "install", str(bomb), "--json")
+    assert as_json.exit_code == 2 and as_json.stdout == ""
+    assert '"error"' in as_json.stderr and "has a DTD" in as_json.stderr
+    folder = home.path / "signatures"
+    assert not folder.exists() or os.listdir(folder) == []
+    assert "V122 (bundled" in home.ok("signatures", "list").stdout
+
+
+def test_an_older_file_needs_allow_older(home: Home, tmp_path: Path) -> None:
+    older = droid_file(tmp_path, 100)
+    refused = home.run("signatures", "install", str(older))
+    assert refused.exit_code == 2 and "--allow-older" in refused.stderr
+    done = home.ok("signatures", "install", str(older), "--allow-older")
+    assert "Installed DROID signature file V100 (older than the bundled DROID signature file V122" in done.stdout
+    assert "In use: DROID signature file V100 (installed" in done.stdout
+
+
+def test_doctor_shows_the_signatures_in_use(home: Home, tmp_path: Path) -> None:
+    home.ok("signatures", "install", str(container_file(tmp_path, 41)))
+    shown = home.ok("doctor").stdout
+    assert "In use: DROID signature file V122 (bundled" in shown and "container signature file 41 (installed" in shown
+    data = home.ok("doctor", "--json").json()
+    assert isinstance(data, dict)
+    assert (data["signatures"]["droid"]["version"], data["signatures"]["container"]["version"]) == (122, 41)
+
+
+def test_the_commands_need_an_archive_home(tmp_path: Path) -> None:
+    nowhere = Home(tmp_path / "nowhere")
+    for args in (("signatures", "list"), ("signatures", "install", str(droid_file(tmp_path, 999)))):
+        result = nowhere.run(*args)
+        assert result.exit_code == 2 and "No Strongroom archive" in result.stderr
+    assert not nowhere.path.exists()

@@ -1,0 +1,312 @@
+"""Issue 12: newer PRONOM signature files installed into an archive home, checked first, then used."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from strongroom.config import load_settings, write_default_config
+from strongroom.errors import ConfigError
+from strongroom.formats import describe_identifier
+from strongroom.formats.droid.identifier import BUNDLED_CONTAINER, BUNDLED_SIGNATURES
+from strongroom.formats.signature_store import (
+    InstallOutcome,
+    SignatureInstallError,
+    SignatureKind,
+    Source,
+    install,
+    list_signatures,
+    newest_installed,
+    signatures_dir,
+    signatures_in_use,
+    spec_for_identify,
+)
+
+
+def droid_file(folder: Path, version: int, rename_puid: str | None = None) -> Path:
+    """The bundled V122 with its Version attribute set to `version` (and one PUID renamed, if asked)."""
+    text = BUNDLED_SIGNATURES.read_text(encoding="utf-8")
+    assert text.count('Version="122"') == 1
+    text = text.replace('Version="122"', f'Version="{version}"')
+    if rename_puid is not None:
+        assert f'PUID="{rename_puid}"' in text
+        text = text.replace(f'PUID="{rename_puid}"', 'PUID="test-fmt/renamed"')
+    path = folder / f"DROID_SignatureFile_V{version}.xml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def container_file(folder: Path, version: int, date: str = "20260301") -> Path:
+    text = BUNDLED_CONTAINER.read_text(encoding="utf-8")
+    assert text.count('signatureVersion="40"') == 1
+    path = folder / f"container-signature-{date}.xml"
+    path.write_text(text.replace('signatureVersion="40"', f'signatureVersion="{version}"'), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def compiled_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("droid-cache")
+
+
+@pytest.fixture(autouse=True)
+def private_cache(compiled_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Test-made signature files are compiled and cached: in a folder of their own, not the user's cache.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(compiled_cache))
+    for name in ("STRONGROOM_SIGNATURE_FILE", "STRONGROOM_CONTAINER_SIGNATURE_FILE", "STRONGROOM_IDENTIFIER"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "home"
+    path.mkdir()
+    write_default_config(path, "Test County Archive", "TCA")
+    return path
+
+
+@pytest.fixture
+def downloads(tmp_path: Path) -> Path:
+    path = tmp_path / "downloads"
+    path.mkdir()
+    return path
+
+
+def installed_names(home: Path) -> list[str]:
+    folder = signatures_dir(home)
+    return sorted(os.listdir(folder)) if folder.exists() else []
+
+
+def test_a_new_home_identifies_with_the_bundled_files(home: Path) -> None:
+    settings = load_settings(home)
+    assert (settings.droid_signature_file, settings.container_signature_file) == (None, None)
+    in_use = signatures_in_use(home)
+    assert (in_use.droid.source, in_use.droid.version, in_use.droid.path) == (Source.BUNDLED, 122, BUNDLED_SIGNATURES)
+    assert (in_use.container.source, in_use.container.version) == (Source.BUNDLED, 40)
+    assert in_use.droid.date == in_use.container.date == "2026-01-19"
+    listing = list_signatures(home)
+    assert [(i.kind, i.version, listing.is_in_use(i)) for i in listing.available] == [
+        (SignatureKind.DROID, 122, True),
+        (SignatureKind.CONTAINER, 40, True),
+    ]
+
+
+def test_newer_files_are_installed_under_their_version_and_then_used(home: Path, downloads: Path) -> None:
+    droid, container = droid_file(downloads, 999), container_file(downloads, 41)
+    report = install(home, [droid, container])
+    assert [(f.kind, f.version, f.outcome, f.in_use) for f in report.files] == [
+        (SignatureKind.DROID, 999, InstallOutcome.INSTALLED, True),
+        (SignatureKind.CONTAINER, 41, InstallOutcome.INSTALLED, True),
+    ]
+    assert report.warnings == ()
+    # Named by version (and the container file keeps TNA's date); nothing else, no temporary file, left there.
+    assert installed_names(home) == ["DROID_SignatureFile_V999.xml", "container-signature-20260301-V41.xml"]
+    assert report.files[0].path.read_bytes() == droid.read_bytes()
+    assert report.files[1].path.read_bytes() == container.read_bytes()
+
+    settings = load_settings(home)
+    assert settings.droid_signature_file == report.files[0].path
+    assert settings.container_signature_file == report.files[1].path
+    assert not settings.signature_file_configured
+    in_use = signatures_in_use(home)
+    assert (in_use.droid.source, in_use.droid.version, in_use.container.version) == (Source.INSTALLED, 999, 41)
+    assert in_use.container.date == "2026-03-01"
+    # What PREMIS agents and events will name (ingest, update and migrate read settings.identifier_spec).
+    named = describe_identifier(settings.identifier_spec).signature_version
+    assert named == (
+        "DROID signature file V999 (2026-01-19); container signature file 41 (container-signature-20260301-V41.xml)"
+    )
+    # Checking the files compiled them (under their final names, which the cached form keeps): identify at once.
+    from strongroom.formats import make_identifier
+
+    assert make_identifier(settings.identifier_spec).signature_version == named
+
+    listing = list_signatures(home)
+    assert [(i.version, i.source, listing.is_in_use(i)) for i in listing.available] == [
+        (999, Source.INSTALLED, True),
+        (41, Source.INSTALLED, True),
+        (122, Source.BUNDLED, False),
+        (40, Source.BUNDLED, False),
+    ]
+
+    again = install(home, [droid, BUNDLED_CONTAINER])
+    assert [f.outcome for f in again.files] == [InstallOutcome.ALREADY_INSTALLED, InstallOutcome.BUNDLED]
+    assert installed_names(home) == ["DROID_SignatureFile_V999.xml", "container-signature-20260301-V41.xml"]
+
+
+BILLION_LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE FFSignatureFile [
+  <!ENTITY a "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa">
+  <!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
+  <!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">
+  <!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">
+  <!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;">
+]>
+<FFSignatureFile Version="2000" DateCreated="2030-01-01T00:00:00"><FileFormatCollection>&e;</FileFormatCollection>
+</FFSignatureFile>
+"""
+EXTERNAL_ENTITY = """<?xml version="1.0"?>
+<!DOCTYPE ContainerSignatureMapping [<!ENTITY secret SYSTEM "file:///etc/passwd">]>
+<ContainerSignatureMapping signatureVersion="99"><ContainerSignatures>&secret;</ContainerSignatures>
+</ContainerSignatureMapping>
+"""
+
+
+def _truncated(folder: Path) -> Path:
+    path = droid_file(folder, 1000)
+    path.write_bytes(path.read_bytes()[:200_000])
+    return path
+
+
+def _huge(folder: Path) -> Path:
+    path = folder / "DROID_SignatureFile_V3000.xml"
+    with path.open("wb") as out:
+        out.write(b'<?xml version="1.0"?>\n<FFSignatureFile Version="3000">')
+        out.truncate(65 * 1024 * 1024)  # sparse: no disk used, but over the 64 MiB limit
+    return path
+
+
+def _fifo(folder: Path) -> Path:
+    path = folder / "pipe.xml"
+    os.mkfifo(path)
+    return path
+
+
+HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
+    "entity bomb": (lambda d: _write(d, "bomb.xml", BILLION_LAUGHS), "has a DTD"),
+    "external entity": (lambda d: _write(d, "external.xml", EXTERNAL_ENTITY), "has a DTD"),
+    "wrong root (FIDO's format)": (lambda d: _write(d, "formats-v120.xml", '<formats version="120"/>'), "<formats>"),
+    "not XML": (lambda d: _write(d, "photo.xml", "\x89PNG\r\n\x1a\n not xml at all"), "is not XML"),
+    "empty": (lambda d: _write(d, "empty.xml", ""), "is not XML"),
+    "truncated": (_truncated, "is not XML, or not all of it"),
+    "a million elements": (
+        lambda d: _write(d, "many.xml", '<FFSignatureFile Version="5000">' + "<a/>" * 500_001 + "</FFSignatureFile>"),
+        "XML elements",
+    ),
+    "no version": (
+        lambda d: _write(d, "v.xml", "<FFSignatureFile><FileFormatCollection/></FFSignatureFile>"),
+        'no Version="NUMBER"',
+    ),
+    "huge": (_huge, "a signature file is a few MB"),
+    "a FIFO": (_fifo, "not a regular file"),
+    "a folder": (lambda d: d, "it is a folder"),
+    "missing": (lambda d: d / "nothere.xml", "no such file"),
+}
+
+
+def _write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("case", HOSTILE)
+def test_hostile_or_broken_files_are_refused_and_nothing_is_installed(home: Path, downloads: Path, case: str) -> None:
+    make, why = HOSTILE[case]
+    bad = make(downloads)
+    with pytest.raises(SignatureInstallError, match="Nothing was installed") as refused:
+        install(home, [bad])
+    assert why in refused.value.message
+    assert str(bad) in refused.value.message and refused.value.details  # says which file, and what to do
+    assert installed_names(home) == []
+    # In a batch with a good file, the good one is not installed either.
+    with pytest.raises(SignatureInstallError):
+        install(home, [droid_file(downloads, 999), bad])
+    assert installed_names(home) == []
+    assert signatures_in_use(home).droid.source is Source.BUNDLED
+
+
+def test_another_file_claiming_an_installed_version_is_refused(home: Path, downloads: Path) -> None:
+    install(home, [droid_file(downloads, 999)])
+    other = droid_file(downloads / "..", 999, rename_puid="fmt/412")
+    with pytest.raises(SignatureInstallError, match="same version"):
+        install(home, [other])
+    with pytest.raises(SignatureInstallError, match="same version"):  # nor one claiming the bundled version
+        install(home, [droid_file(downloads / "..", 122, rename_puid="fmt/412")])
+    assert installed_names(home) == ["DROID_SignatureFile_V999.xml"]
+
+
+def test_an_older_file_needs_allow_older_and_the_newest_installed_is_used(home: Path, downloads: Path) -> None:
+    older = droid_file(downloads, 100)
+    with pytest.raises(SignatureInstallError, match="older than the bundled DROID signature file V122") as refused:
+        install(home, [older])
+    assert any("--allow-older" in hint for hint in refused.value.details)
+    assert installed_names(home) == []
+
+    back = install(home, [older], allow_older=True)  # going back to an older file: it is then used
+    (item,) = back.files
+    assert (item.outcome, item.older_than, item.in_use) == (
+        InstallOutcome.INSTALLED,
+        "bundled DROID signature file V122",
+        True,
+    )
+    assert signatures_in_use(home).droid.version == 100
+
+    install(home, [droid_file(downloads, 999)])
+    assert signatures_in_use(home).droid.version == 999
+    again = install(home, [droid_file(downloads, 200)], allow_older=True)
+    assert not again.files[0].in_use
+    assert any("installed but not in use" in w for w in again.warnings)
+    assert (
+        newest_installed(home, SignatureKind.DROID) == signatures_dir(home).resolve() / "DROID_SignatureFile_V999.xml"
+    )
+
+
+def test_a_configured_file_stays_in_use(home: Path, downloads: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    chosen = droid_file(downloads, 150)
+    config = home / "strongroom.toml"
+    config.write_text(
+        config.read_text().replace("[formats]\n", f'[formats]\nsignature_file = "{chosen}"\n'), encoding="utf-8"
+    )
+    report = install(home, [droid_file(downloads, 999)])
+    assert not report.files[0].in_use
+    assert any("[formats] signature_file" in w and "stays in use" in w for w in report.warnings)
+    in_use = signatures_in_use(home)
+    assert (in_use.droid.source, in_use.droid.version, in_use.droid.path) == (Source.CONFIGURED, 150, chosen)
+    assert in_use.container.source is Source.BUNDLED
+
+    monkeypatch.setenv("STRONGROOM_CONTAINER_SIGNATURE_FILE", str(downloads / "gone.xml"))
+    container = signatures_in_use(home).container
+    assert (container.source, container.version) == (Source.CONFIGURED, None)
+    assert container.problem is not None and "cannot be read" in container.problem
+
+
+def test_a_container_file_mapping_puids_the_droid_file_lacks_is_warned_about(home: Path, downloads: Path) -> None:
+    report = install(home, [droid_file(downloads, 999, rename_puid="fmt/412")])
+    assert report.files[0].in_use
+    (warning,) = report.warnings
+    assert "fmt/412" in warning and "does not define" in warning
+
+
+def test_files_left_by_an_interrupted_install_are_ignored_then_cleared(home: Path, downloads: Path) -> None:
+    folder = signatures_dir(home)
+    folder.mkdir()
+    (folder / ".install-0123456789abcdef.part").write_bytes(droid_file(downloads, 999).read_bytes())
+    (folder / ".install-fedcba9876543210").mkdir()
+    (folder / ".install-fedcba9876543210" / "DROID_SignatureFile_V999.xml").write_bytes(b"<half")
+    assert newest_installed(home, SignatureKind.DROID) is None
+    install(home, [container_file(downloads, 41)])
+    assert installed_names(home) == ["container-signature-20260301-V41.xml"]
+
+
+def test_install_needs_an_archive_home(tmp_path: Path, downloads: Path) -> None:
+    with pytest.raises(ConfigError, match="No Strongroom archive"):
+        install(tmp_path / "nowhere", [droid_file(downloads, 999)])
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_identify_uses_the_homes_signatures_unless_told_otherwise(home: Path, downloads: Path, tmp_path: Path) -> None:
+    bundled = spec_for_identify(None, "droid")
+    assert (bundled.signature_file, bundled.container_file) == (None, None)
+    assert spec_for_identify(tmp_path, "droid").signature_file is None  # a folder that is no archive: not used
+    report = install(home, [droid_file(downloads, 999), container_file(downloads, 41)])
+    spec = spec_for_identify(home, "droid")
+    assert (spec.signature_file, spec.container_file) == (report.files[0].path, report.files[1].path)
+    given = spec_for_identify(home, "droid", signatures=BUNDLED_SIGNATURES)
+    assert (given.signature_file, given.container_file) == (BUNDLED_SIGNATURES, report.files[1].path)
+    assert spec_for_identify(home, "fido-fast").fido_signature_file is None
+    with pytest.raises(ConfigError, match="--container-signatures is for the droid engine"):
+        spec_for_identify(home, "fido", container_signatures=BUNDLED_CONTAINER)
