@@ -310,3 +310,14 @@ def test_identify_uses_the_homes_signatures_unless_told_otherwise(home: Path, do
     assert spec_for_identify(home, "fido-fast").fido_signature_file is None
     with pytest.raises(ConfigError, match="--container-signatures is for the droid engine"):
         spec_for_identify(home, "fido", container_signatures=BUNDLED_CONTAINER)
+
+
+def test_the_same_container_file_under_another_name_is_named_as_it_is_now(tmp_path: Path) -> None:
+    # The compiled-form cache is keyed by content; the PREMIS text must still name the file in use.
+    from strongroom.formats.droid.identifier import BUNDLED_CONTAINER, DroidIdentifier
+
+    renamed = tmp_path / "renamed-container.xml"
+    shutil.copyfile(BUNDLED_CONTAINER, renamed)
+    assert BUNDLED_CONTAINER.name in DroidIdentifier(cache_dir=tmp_path / "cache").signature_version
+    named = DroidIdentifier(container_file=renamed, cache_dir=tmp_path / "cache").signature_version
+    assert named.endswith("container signature file 40 (renamed-container.xml)")

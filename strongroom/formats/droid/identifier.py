@@ -177,7 +177,11 @@ class DroidIdentifier:
         self.settings = settings or DroidSettings()
         _check_exists(self.signature_file, self.container_file)
         self.compiled = load_compiled(self.signature_file, self.container_file, cache_dir, use_cache)
-        self.signature_version = self.compiled.signature_version
+        # Read from the files themselves, not the cache: the cache is keyed by content, and the same content
+        # under another file name must be named as it is now.
+        self.signature_version = describe_signatures(
+            self.signature_file, self.container_file, containers=self.container_file is not None
+        )
 
     @property
     def signatures(self) -> SignatureFile:
