@@ -105,7 +105,7 @@ def _fill(args: tuple[str, ...], values: dict[str, str]) -> list[str]:
 
 
 def in_process(rule: MigrationRule, runner: ToolRunner, files: list[Path], scratch: Path) -> tuple[float, int]:
-    identifier = make_identifier("fast", None)
+    identifier = make_identifier()
     source_puid = identifier.identify(files[0]).puid
     ok = 0
     start = time.perf_counter()
@@ -152,7 +152,7 @@ def main() -> int:
     args = parser.parse_args()
     policy = load_policy(None)
     runner = ToolRunner(policy.tools, concurrency=1)  # one file at a time, as the bare tool runs
-    identifier = make_identifier("fast", None)
+    identifier = make_identifier()
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bench-migrate-") as scratch_name:
         scratch = Path(scratch_name)

@@ -21,10 +21,11 @@ from strongroom.errors import ConfigError
 OVERRIDE_NAME = "format-risk.toml"
 PACKAGED_NAME = "format-risk.toml"
 
-# PRONOM PUIDs (fmt/43, x-fmt/111) and FIDO's own additions (fido-fmt/189.word).
+# PRONOM PUIDs (fmt/43, x-fmt/111). FIDO's own additions (fido-fmt/189.word) are still accepted in a home's
+# override: archives that identified with FIDO have files recorded under them.
 # Messages name entries without TOML's square brackets, which the CLI's rich output would read as markup.
 _PUID = re.compile(r"^(?:x-|fido-)?fmt/[A-Za-z0-9._-]+$")
-_ENTRY_KEYS = {"name", "risk", "reason", "preferred"}
+_ENTRY_KEYS = {"name", "version", "risk", "reason", "preferred"}
 _PREFERRED_KEYS = {"puid", "name"}
 
 
@@ -52,7 +53,13 @@ class FormatRisk:
     reason: str
     preferred_puid: str | None = None
     preferred_name: str | None = None
-    name: str | None = None  # the format's name as the registry file gives it, for people reading it
+    name: str | None = None  # PRONOM's name for the format, as the registry file gives it
+    version: str | None = None  # PRONOM's version of the format, when it has one
+
+    @property
+    def label(self) -> str | None:
+        """The name with its version, as people read it ("Acrobat PDF/A - Portable Document Format 2b")."""
+        return pronom_label(self.name, self.version) if self.name else None
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,12 @@ class RiskRegistry:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+
+def pronom_label(name: str, version: str | None) -> str:
+    """PRONOM's name with its version appended, unless the name already carries it ("Acrobat PDF 1.4 - ...")."""
+    name, version = name.strip(), (version or "").strip()
+    return f"{name} {version}" if version and version not in name else name
 
 
 def load_registry(home: Path | None = None) -> RiskRegistry:
@@ -159,11 +172,13 @@ def _entry(puid: str, raw: object, label: str) -> FormatRisk:
     reason = raw.get("reason")
     if not isinstance(reason, str) or not reason.strip():
         raise ConfigError(f"{where}: a reason (one line saying why) is required.")
-    name = raw.get("name")
+    name, version = raw.get("name"), raw.get("version")
     if name is not None and not isinstance(name, str):
         raise ConfigError(f"{where}: name must be a string.")
+    if version is not None and not isinstance(version, str):
+        raise ConfigError(f'{where}: version must be a string (such as "1.4").')
     preferred_puid, preferred_name = _preferred(raw.get("preferred"), where)
-    return FormatRisk(puid, RiskLevel(risk), reason.strip(), preferred_puid, preferred_name, name)
+    return FormatRisk(puid, RiskLevel(risk), reason.strip(), preferred_puid, preferred_name, name, version)
 
 
 def _preferred(raw: object, where: str) -> tuple[str | None, str | None]:

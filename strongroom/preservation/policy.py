@@ -25,7 +25,7 @@ from strongroom.preservation.toolrun import ToolSpec
 PACKAGED_NAME = "migration-policy.toml"
 OVERRIDE_NAME = "migration-policy.toml"
 
-# PRONOM PUIDs and FIDO's own additions, as in the format risk registry.
+# PRONOM PUIDs; FIDO's own (fido-fmt/...) are still accepted in a home's override, as in the risk registry.
 _PUID = re.compile(r"^(?:x-|fido-)?fmt/[A-Za-z0-9._-]+$")
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _TOOL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")

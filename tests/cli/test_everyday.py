@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -191,7 +192,10 @@ def test_show_summarises_a_large_package(home: Home, big_package: str) -> None:
     listed = [line for line in out.splitlines() if "letter-0" in line]
     assert len(listed) == 19 and "letter-000.txt" in listed[0]  # the first 20 files: METS, then the letters
     assert "original 46" in out and "metadata 1" in out  # files by role
-    assert "Plain Text File" in out and "Scalable Vector Graphics" in out  # files by format
+    # Files by format. map.svg has neither the XML declaration nor the closing tag that PRONOM's SVG signatures
+    # need, so DROID (6.5.2 itself too) leaves it unidentified, beside the METS file; plain text is known by its
+    # extension.
+    assert "Plain Text File" in out and re.search(r"unidentified\s*│\s*2\s", out), out
     assert "Showing 20 of 47 files" in out and "--all-files" in out
     assert len(out.splitlines()) < 80
 
@@ -253,7 +257,6 @@ def test_identify_shows_progress_to_a_person_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, example_transfer: Path
 ) -> None:
     from contextlib import contextmanager
-
 
     seen: list[tuple[bool, list[tuple[str, int, int | None]]]] = []
 

@@ -1,17 +1,16 @@
-"""The format risk registry: the packaged ratings, checked against FIDO's signatures, and home overrides."""
+"""The format risk registry: the packaged ratings, checked against the DROID signature file, and home overrides."""
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from functools import cache
 from pathlib import Path
 
 import pytest
-from fido import CONFIG_DIR
-from fido.versions import get_local_versions
 
 from strongroom.errors import ConfigError
-from strongroom.formats.risk import RATED_LEVELS, FormatRisk, RiskLevel, load_registry
+from strongroom.formats.droid.identifier import BUNDLED_SIGNATURES, DroidIdentifier
+from strongroom.formats.droid.signatures import FileFormat
+from strongroom.formats.risk import RATED_LEVELS, FormatRisk, RiskLevel, load_registry, pronom_label
 
 # What the brief for the registry named; each must be rated.
 MUST_RATE = (
@@ -19,7 +18,7 @@ MUST_RATE = (
     "fmt/353", "fmt/7", "fmt/8", "fmt/9", "fmt/10", "fmt/41", "fmt/42", "fmt/43", "fmt/44", "x-fmt/392",
     "fmt/11", "fmt/12", "fmt/13", "fmt/3", "fmt/4", "fmt/116", "fmt/402", "fmt/91", "fmt/92", "x-fmt/92",
     "fmt/564", "fmt/124", "fmt/592", "fmt/436", "fmt/39", "fmt/40", "fmt/61", "fmt/62", "fmt/126", "fmt/412",
-    "fmt/214", "fmt/215", "fido-fmt/189.word", "fido-fmt/189.xl", "fido-fmt/189.ppt", "fmt/290", "fmt/291",
+    "fmt/214", "fmt/215", "fmt/189", "fmt/396", "fmt/1937", "fmt/290", "fmt/291",
     "fmt/294", "fmt/295", "fmt/50", "x-fmt/111", "x-fmt/18", "fmt/96", "fmt/471", "fmt/101", "fmt/289",
     "fmt/278", "x-fmt/430", "x-fmt/248", "x-fmt/263", "x-fmt/265", "x-fmt/266", "fmt/484", "fmt/468",
     "fmt/141", "fmt/6", "fmt/2", "fmt/134", "x-fmt/135", "fmt/132", "fmt/279", "x-fmt/385", "x-fmt/386",
@@ -29,15 +28,11 @@ MUST_RATE = (
 
 
 @cache
-def fido_formats() -> dict[str, str]:
-    """PUID -> name from the signature files FIDO loads: its PRONOM file and its own extensions."""
-    conf = Path(CONFIG_DIR)
-    versions = get_local_versions(str(conf))
-    names: dict[str, str] = {}
-    for name in (versions.pronom_signature, versions.fido_extension_signature):
-        for fmt in ET.parse(conf / name).getroot().iter("format"):
-            names[(fmt.findtext("puid") or "").strip()] = (fmt.findtext("name") or "").strip()
-    return names
+def pronom_formats() -> dict[str, FileFormat]:
+    """PUID -> format, from the DROID signature file Strongroom ships (V122)."""
+    identifier = DroidIdentifier()
+    assert identifier.signature_file == BUNDLED_SIGNATURES and BUNDLED_SIGNATURES.name == "DROID_SignatureFile_V122.xml"
+    return {f.puid: f for f in identifier.signatures.formats}
 
 
 def test_the_packaged_registry_loads_with_its_header() -> None:
@@ -56,14 +51,53 @@ def test_the_registry_covers_the_formats_an_archive_meets() -> None:
     assert {r.risk for r in registry} == set(RATED_LEVELS)
 
 
-def test_every_puid_and_target_exists_in_fidos_signature_files() -> None:
-    known = fido_formats()
-    for rating in load_registry():
-        assert rating.puid in known, f"{rating.puid} is not in FIDO's signature files"
-        assert rating.name and rating.name.startswith(known[rating.puid]), (rating.puid, rating.name)
+def test_every_puid_and_target_is_pronoms_with_pronoms_name() -> None:
+    known = pronom_formats()
+    registry = load_registry()
+    assert any("signature file V122" in s for s in registry.sources)
+    for rating in registry:
+        assert rating.puid in known, f"{rating.puid} is not in the DROID signature file V122"
+        pronom = known[rating.puid]
+        assert (rating.name, rating.version) == (pronom.name, pronom.version), rating.puid
         if rating.preferred_puid is not None:
-            assert rating.preferred_puid in known, f"{rating.puid}: target {rating.preferred_puid} unknown to FIDO"
-            assert rating.preferred_name and rating.preferred_name.startswith(known[rating.preferred_puid])
+            assert rating.preferred_puid in known, f"{rating.puid}: target {rating.preferred_puid} is not in V122"
+            target = known[rating.preferred_puid]
+            assert rating.preferred_name == pronom_label(target.name, target.version), rating.puid
+
+
+def test_office_open_xml_is_rated_under_pronoms_puids_not_fidos() -> None:
+    registry = load_registry()
+    assert not [r.puid for r in registry if r.puid and r.puid.startswith("fido-")]
+    word, excel, powerpoint = registry.rate("fmt/412"), registry.rate("fmt/214"), registry.rate("fmt/215")
+    assert {word.risk, excel.risk, powerpoint.risk} == {RiskLevel.LOW}
+    assert word.label == "Microsoft Word for Windows 2007 onwards"
+    assert powerpoint.label == "Microsoft Powerpoint for Windows 2007 onwards"
+    # FIDO's Mobipocket signature (BOOKMOBI at offset 60) is PRONOM's fmt/396.
+    assert registry.rate("fmt/396").risk is RiskLevel.HIGH and registry.rate("fmt/396").preferred_puid == "fmt/483"
+
+
+def test_a_home_may_still_rate_fidos_own_puids(tmp_path: Path) -> None:
+    # An archive that identified with FIDO has files recorded as fido-fmt/189.word; its override may rate them.
+    (tmp_path / "format-risk.toml").write_text(
+        '[formats."fido-fmt/189.word"]\nname = "Microsoft Office Open XML - Word"\nrisk = "low"\n'
+        'reason = "Office Open XML word processing, as FIDO named it."\n',
+        encoding="utf-8",
+    )
+    rating = load_registry(tmp_path).rate("fido-fmt/189.word")
+    assert (rating.risk, rating.name, rating.version) == (RiskLevel.LOW, "Microsoft Office Open XML - Word", None)
+    assert load_registry().rate("fido-fmt/189.word").risk is RiskLevel.UNKNOWN
+
+
+def test_pronom_label_appends_the_version_unless_the_name_has_it() -> None:
+    assert (
+        pronom_label("Acrobat PDF/A - Portable Document Format", "2b") == "Acrobat PDF/A - Portable Document Format 2b"
+    )
+    assert (
+        pronom_label("Acrobat PDF 1.4 - Portable Document Format", "1.4")
+        == "Acrobat PDF 1.4 - Portable Document Format"
+    )
+    assert pronom_label("Plain Text File", None) == "Plain Text File"
+    assert load_registry().rate("fmt/477").label == "Acrobat PDF/A - Portable Document Format 2b"
 
 
 def test_ratings_are_consistent() -> None:
@@ -149,6 +183,7 @@ def test_a_home_without_an_override_gets_the_packaged_ratings(tmp_path: Path) ->
         ('[formats."fmt/43"]\nrisk = "low"', 'entry "fmt/43": a reason'),
         ('[formats."fmt/43"]\nrisk = "low"\nreason = "  "', 'entry "fmt/43": a reason'),
         ('[formats."fmt/43"]\nrisk = "low"\nreason = "Fine."\npreferd = 1', "unknown key(s) preferd"),
+        ('[formats."fmt/43"]\nversion = 1.01\nrisk = "low"\nreason = "Fine."', "version must be a string"),
         ('[formats."jpeg"]\nrisk = "low"\nreason = "Fine."', "'jpeg' is not a PRONOM PUID"),
         ('[formats."fmt/43"]\nrisk = "high"\nreason = "Bad."\npreferred = "fmt/353"', "preferred must be"),
         ('[formats."fmt/43"]\nrisk = "high"\nreason = "Bad."\npreferred = { puid = "tiff", name = "T" }', "'tiff'"),

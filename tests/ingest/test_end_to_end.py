@@ -228,25 +228,32 @@ def test_index_failure_never_undoes_storing(home: Home) -> None:
 
 
 def test_identification_agent_names_the_signatures(home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import xml.etree.ElementTree as ET
+    from strongroom.formats.droid.identifier import BUNDLED_SIGNATURES
 
-    from strongroom.formats.fido_identifier import SignatureFiles
-
-    tree = ET.parse(SignatureFiles.bundled().pronom)
-    extra = ET.SubElement(tree.getroot(), "format")
-    for tag, text in (("puid", "test-fmt/2"), ("name", "Parish ledger"), ("extension", "ledger")):
-        ET.SubElement(extra, tag).text = text
-    signature = ET.SubElement(extra, "signature")
-    ET.SubElement(signature, "name").text = "Parish ledger header"
-    pattern = ET.SubElement(signature, "pattern")
-    ET.SubElement(pattern, "position").text = "BOF"
-    ET.SubElement(pattern, "regex").text = r"(?s)\ALEDGER-V1"
-    newer = tmp_path / "formats-v200.xml"
-    tree.write(newer, encoding="utf-8", xml_declaration=True)
+    # A newer DROID signature file: the bundled V122 as V200, with one format more.
+    text = BUNDLED_SIGNATURES.read_text(encoding="utf-8")
+    assert text.count('Version="122"') == 1 and text.count("<InternalSignatureCollection>") == 1
+    text = (
+        text.replace('Version="122"', 'Version="200"')
+        .replace(
+            "<InternalSignatureCollection>",
+            '<InternalSignatureCollection><InternalSignature ID="99999" Specificity="Specific">'
+            '<ByteSequence Reference="BOFoffset"><SubSequence Position="1" SubSeqMinOffset="0" SubSeqMaxOffset="0">'
+            "<Sequence>4C45444745522D5631</Sequence></SubSequence></ByteSequence></InternalSignature>",
+        )
+        .replace(
+            "<FileFormatCollection>",
+            '<FileFormatCollection><FileFormat ID="99999" Name="Parish ledger" PUID="test-fmt/2">'
+            "<InternalSignatureID>99999</InternalSignatureID><Extension>ledger</Extension></FileFormat>",
+        )
+    )
+    newer = tmp_path / "DROID_SignatureFile_V200.xml"
+    newer.write_text(text, encoding="utf-8")
     transfer = tmp_path / "t"
     transfer.mkdir()
     (transfer / "accounts.ledger").write_bytes(b"LEDGER-V1 1999 accounts")
-    monkeypatch.setenv("STRONGROOM_PRONOM_SIGNATURE_FILE", str(newer))
+    monkeypatch.setenv("STRONGROOM_SIGNATURE_FILE", str(newer))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # its compiled form, not in the user's cache
     package = str(home.ingest(transfer)["package"])
     shown = home.ok("show", package, "--json").json()
     ledger = next(f for f in shown["files"] if f["path"] == "objects/accounts.ledger")  # type: ignore[index]
@@ -255,6 +262,7 @@ def test_identification_agent_names_the_signatures(home: Home, tmp_path: Path, m
     with home.archive() as archive:
         agents = {a.key: a for a in archive.catalog.agents()}
     tool = agents[event["agents"][0]]
-    assert tool.note is not None and "formats-v200.xml" in tool.note
+    assert tool.note is not None and "DROID signature file V200" in tool.note
+    assert "container-signature-20260119.xml" in tool.note  # the bundled container file, still in use
     mets = (stored_bag(home, package) / "data" / f"METS.{package}.xml").read_text(encoding="utf-8")
-    assert "formats-v200.xml" in mets
+    assert "DROID signature file V200" in mets

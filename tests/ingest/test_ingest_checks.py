@@ -9,7 +9,13 @@ import pytest
 from lxml import etree
 
 from tests.conftest import EXAMPLE_TRANSFER, Home, object_root, write
-from tests.preservation.samples import write_broken_pdf, write_pdf, write_pdfa_claim, write_truncated_tiff
+from tests.preservation.samples import (
+    write_broken_pdf,
+    write_damaged_pdf,
+    write_pdf,
+    write_pdfa_claim,
+    write_truncated_tiff,
+)
 from tests.services import CLAMD_TEST_HASH_SAMPLE, CLAMD_TEST_HASH_SIGNATURE, CLAMD_TEST_MARKER, clamd_socket
 
 SR = "urn:x-strongroom:metadata:1"
@@ -88,9 +94,12 @@ def test_broken_files_are_stored_flagged_invalid_in_the_mets_and_the_catalog(
     source = tmp_path / "scans"
     (source / "objects").mkdir(parents=True)
     write_pdf(source / "objects" / "good.pdf")
-    write_broken_pdf(source / "objects" / "broken.pdf")
+    write_damaged_pdf(source / "objects" / "broken.pdf")
     write_truncated_tiff(source / "objects" / "truncated.tif")
     write_pdfa_claim(source / "objects" / "claims-pdfa.pdf")
+    # Cut off before its xref and %%EOF: DROID's PDF signatures need %%EOF at the end, so it is not identified
+    # (DROID 6.5.2 agrees), and with no format there is no validator to run; it is stored all the same.
+    write_broken_pdf(source / "objects" / "cut-off.pdf")
     result = home.ingest(source)
     assert any("not valid for their format" in w and "broken.pdf" in w for w in result["warnings"])  # type: ignore[union-attr]
     package = str(result["package"])
@@ -105,10 +114,13 @@ def test_broken_files_are_stored_flagged_invalid_in_the_mets_and_the_catalog(
     assert verdicts["truncated.tif"][0] == "invalid"
     assert verdicts["good.pdf"][0] in ("valid", "well-formed")
     assert "veraPDF" in verdicts["claims-pdfa.pdf"][1]
+    assert verdicts["cut-off.pdf"] == ("not checked", set())  # no format, so no validator
     by_validity = home.ok("formats", "--by", "validity", "--json").json()
     rows = {r["validity"]: r["files"] for r in by_validity["rows"]}  # type: ignore[index]
     assert rows["invalid"] == 2
     shown = home.ok("show", package, "--json").json()
+    cut_off = next(f for f in shown["files"] if f["path"] == "objects/cut-off.pdf")  # type: ignore[index]
+    assert (cut_off["puid"], cut_off["basis"]) == (None, "none")
     validation = [e for e in shown["events"] if e["type"] == "validation" and e["outcome"] == "failure"]  # type: ignore[index]
     assert len(validation) >= 2 and any("JHOVE" in " ".join(e["agents"]) for e in validation)
     found = home.ok("search", "pdf*", "--validity", "invalid", "--json").json()

@@ -227,7 +227,8 @@ IMAGE_KINDS = tuple(_IMAGES)
 
 
 def make_images(folder: Path, kinds: Iterable[str] = IMAGE_KINDS) -> dict[str, Path]:
-    """bmp (Windows Bitmap v4), bmp3, pcx, tga, pict, gif, uncompressed tiff, png, jpeg: IMAGE_SIZE pixels."""
+    """bmp (Windows Bitmap v5, as ImageMagick writes it), bmp3, pcx, tga, pict, gif, uncompressed tiff, png, jpeg:
+    IMAGE_SIZE pixels."""
     magick = _which(IMAGEMAGICK)
     folder.mkdir(parents=True, exist_ok=True)
     width, height = IMAGE_SIZE

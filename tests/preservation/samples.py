@@ -56,6 +56,16 @@ def write_broken_pdf(path: Path) -> Path:
     return path
 
 
+def write_damaged_pdf(path: Path) -> Path:
+    # The page's content stream is cut out of the middle: the header, xref table and %%EOF stay, so DROID's PDF
+    # signatures (which need %%EOF at the end) still name it, and JHOVE finds the object the xref points at broken.
+    data = pdf_bytes("Damaged")
+    start = data.index(b"4 0 obj")
+    end = data.index(b"endobj\n", start) + len(b"endobj\n")
+    path.write_bytes(data[:start] + data[end:])
+    return path
+
+
 def write_pdfa_claim(path: Path) -> Path:
     """Claims PDF/A-1b in its XMP but breaks it: font not embedded, no OutputIntent, no document ID."""
     path.write_bytes(pdf_bytes("Claims PDF/A", xmp=PDF_A_XMP))

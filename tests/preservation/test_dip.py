@@ -341,7 +341,12 @@ def test_hostile_names_and_titles_are_only_ever_text(shelf: Shelf, tmp_path: Pat
         stored = name.replace("\n", "%0A")
         assert stored in cells, name
     _assert_links_resolve(report.path, page)
-    assert len(report.files) == len(HOSTILE_NAMES)
+    # DROID takes a file's extension from its URI, where '#' starts a fragment: "a&b 100% #x?.txt" has none, so
+    # it is not identified (DROID 6.5.2 itself says so) and, not known to be plain text, it has no access copy.
+    unidentified = "a&b 100% #x?.txt"
+    given = sorted("objects/" + n.replace("\n", "%0A") for n in HOSTILE_NAMES if n != unidentified)
+    assert sorted(f.original for f in report.files) == given
+    assert [(c.original, c.puid) for c in report.without_copy] == [(f"objects/{unidentified}", None)]
     assert (report.path / "objects" / "-leading-dash.txt").read_text() == "hello -leading-dash.txt\n"
     assert (report.path / "objects" / "back%5Cslash.txt").is_file()
     raw = (report.path / "index.html").read_text(encoding="utf-8")

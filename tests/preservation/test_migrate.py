@@ -18,7 +18,7 @@ import pytest
 
 from strongroom.archive import Archive
 from strongroom.metadata import read_mets
-from strongroom.model import Event, FileRole, Outcome
+from strongroom.model import Basis, Event, FileRole, Outcome
 from strongroom.preservation.actions import (
     MIGRATION_EVENT,
     NORMALIZATION_EVENT,
@@ -57,7 +57,7 @@ RULE_SAMPLES = {
     "raster-to-tiff": "pcx",
     "gif-to-tiff": "gif",
     "tiff-to-tiff-lzw": "tiff",
-    "raster-to-png-access": "pcx",
+    "raster-to-png-access": "bmp",  # Windows Bitmap v5 (fmt/119): FIDO could not name it by its content
     "audio-to-flac": "wav",
     "audio-to-mp3-access": "wav",
     "video-to-ffv1-mkv": "avi",
@@ -119,18 +119,7 @@ def test_every_default_rule_has_a_sample() -> None:
     assert {r.id for r in DEFAULT_RULES} == set(RULE_SAMPLES)
 
 
-# FIDO (today's identifier) reads PowerPoint 97-2003 as generic OLE2 (fmt/111), so the presentation rule never
-# applies end to end; tests/preservation/test_convert.py converts and verifies a real .ppt by that rule directly.
-# Strict: once identification names it fmt/126 this test passes and the mark must go.
-_IDENTIFICATION_GAPS = {"presentation-to-odp": "PowerPoint 97-2003 identifies as fmt/111 (OLE2) with FIDO"}
-
-
-@pytest.mark.parametrize(
-    "rule",
-    [pytest.param(r, marks=pytest.mark.xfail(strict=True, reason=_IDENTIFICATION_GAPS[r.id]))
-     if r.id in _IDENTIFICATION_GAPS else r for r in DEFAULT_RULES],
-    ids=lambda r: r.id,
-)  # fmt: skip
+@pytest.mark.parametrize("rule", DEFAULT_RULES, ids=lambda r: r.id)
 def test_every_default_rule_migrates_a_real_file(every_rule: Migrated, rule: Any) -> None:
     source = every_rule.samples[RULE_SAMPLES[rule.id]]
     assert every_rule.failed(rule.id) == [], f"{rule.id} failed on {source}"
@@ -160,6 +149,32 @@ def test_every_default_rule_migrates_a_real_file(every_rule: Migrated, rule: Any
     assert f'rule="{rule.id}"' in made.detail and 'argv="' in made.detail and 'version="' in made.detail
     validation = events[derivation_event_uuid(files[source].uuid, rule.purpose, record.sha256, VALIDATION_EVENT)]
     assert validation.file_uuid == record.uuid and "format passed" in validation.outcome_detail
+
+
+# FIDO (PRONOM v109) could not name these by their content, so the planner, which never converts a file known by
+# its name only, left them alone: PowerPoint 97-2003 read as plain OLE2 (fmt/111) and Windows Bitmap v5 went
+# unnamed. DROID names them by a container and an internal signature, and every rule for them plans and runs.
+@pytest.mark.parametrize(
+    ("kind", "puid", "basis", "rules"),
+    [
+        ("ppt", "fmt/126", Basis.CONTAINER, ("presentation-to-odp", "presentation-to-pdfa")),
+        ("bmp", "fmt/119", Basis.SIGNATURE, ("raster-to-tiff", "raster-to-png-access")),
+    ],
+)
+def test_formats_fido_could_not_name_now_migrate(
+    every_rule: Migrated, kind: str, puid: str, basis: Basis, rules: tuple[str, ...]
+) -> None:
+    source = every_rule.samples[kind]
+    with Archive.open(every_rule.home.path) as archive:
+        (record,) = [f for f in archive.catalog.files(every_rule.package) if f.path == source]
+    assert record.identification is not None
+    assert (record.identification.puid, record.identification.basis) == (puid, basis)
+    planned = {p["rule"] for p in every_rule.report["planned"] if p["path"] == source}
+    assert planned == set(rules)
+    for rule in rules:
+        (made,) = [k for k in every_rule.kept(rule) if k["source"] == source]
+        assert made["puid"] in load_policy(None).rule(rule).output_puids
+        assert {c["status"] for c in made["checks"]} == {"passed"}, made["checks"]
 
 
 def test_the_migrated_version_validates_and_its_links_resolve(every_rule: Migrated, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import pytest
 from strongroom.archive import Archive
 from strongroom.formats import make_identifier
 from strongroom.formats.base import Identifier
+from strongroom.formats.droid.identifier import DroidIdentifier, DroidSettings
 from strongroom.model import Basis
 from strongroom.preservation.actions import CheckKind, CheckStatus
 from strongroom.preservation.convert import convert
@@ -33,7 +34,7 @@ def runner() -> ToolRunner:
 
 @pytest.fixture(scope="module")
 def identifier() -> Identifier:
-    return make_identifier("fast", None)
+    return make_identifier()
 
 
 def _ffmpeg(*args: str) -> None:
@@ -72,14 +73,23 @@ def test_a_playlist_named_like_a_video_cannot_pull_in_other_files(tmp_path: Path
 
 
 def test_originals_known_by_name_only_are_never_migrated(home: Home, tmp_path: Path) -> None:
+    # DROID names a file by its extension alone only for formats PRONOM has no signature for, such as Digital Video
+    # (x-fmt/152, .dv), which the video rules take; named .avi (AVI has a signature) the same text is not identified.
+    write(tmp_path / "t" / "objects" / "holiday.dv", b"#EXTM3U\nnot a video at all\n")
     write(tmp_path / "t" / "objects" / "holiday.avi", b"#EXTM3U\nnot a video at all\n")
     package = str(home.ingest(tmp_path / "t")["package"])
+    shown = home.ok("show", package, "--json").json()
+    found = {f["path"]: (f["puid"], f["basis"]) for f in shown["files"]}  # type: ignore[index]
+    assert found["objects/holiday.dv"] == ("x-fmt/152", "extension")
+    assert found["objects/holiday.avi"] == (None, "none")
     report = home.run("migrate", "--json").json()
     assert isinstance(report, dict)
     assert report["totals"]["kept"] == 0 and report["totals"]["versions_made"] == 0  # type: ignore[index]
     (entry,) = [p for p in report["packages"] if p["package"] == package]  # type: ignore[index,union-attr]
+    skipped = {(s["path"], s["rule"]) for s in entry["skipped"]}
+    assert skipped == {("objects/holiday.dv", "video-to-h264-mp4-access")}  # the FFV1 rule is optional, so off
     reasons = [s["reason"] for s in entry["skipped"]]
-    assert reasons and all("known from the file name only" in r for r in reasons), reasons
+    assert all("known from the file name only" in r for r in reasons), reasons
 
 
 def test_random_bytes_named_like_the_target_fail_the_format_check(
@@ -87,16 +97,23 @@ def test_random_bytes_named_like_the_target_fail_the_format_check(
 ) -> None:
     fake = tmp_path / "output.flac"
     fake.write_bytes(bytes(range(256)) * 20)
-    found = identifier.identify(fake)
-    assert found.puid == "fmt/279" and found.basis is Basis.EXTENSION  # the trap: FLAC by name alone
+    assert identifier.identify(fake).puid is None  # DROID: FLAC has a signature, so a name alone says nothing
+    # With DROID's "match all extensions" (and with FIDO) the name alone does give FLAC: the trap the check avoids.
+    by_name = DroidIdentifier(settings=DroidSettings(extensions="all"))
+    found = by_name.identify(fake)
+    assert found.puid == "fmt/279" and found.basis is Basis.EXTENSION
     wav = media.make_av(tmp_path / "made", ("wav",))["wav"]
     conversion = convert(POLICY.rule("audio-to-flac"), wav, tmp_path / "work", runner)
     assert conversion.output is not None
     conversion.output.write_bytes(fake.read_bytes())
-    checked = verify(conversion, None, runner, identifier.identify, tmp_path / "checks")
-    status, detail = _status(checked, CheckKind.FORMAT)
-    assert status is CheckStatus.FAILED and "matches no signature" in detail
-    assert not checked.ok
+    for name, identify, expected in (
+        ("default", identifier.identify, "the output was not identified as any format"),
+        ("by-name", by_name.identify, "named like fmt/279 (FLAC (Free Lossless Audio Codec)), but its content matches"),
+    ):
+        checked = verify(conversion, None, runner, identify, tmp_path / f"checks-{name}")
+        status, detail = _status(checked, CheckKind.FORMAT)
+        assert status is CheckStatus.FAILED and detail.startswith(expected), detail
+        assert not checked.ok
 
 
 def test_a_lossless_master_that_drops_subtitles_fails_the_stream_check(

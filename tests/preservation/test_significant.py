@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from strongroom.formats import make_identifier
+from strongroom.formats.droid.identifier import DroidIdentifier
 from strongroom.model import Identification
 from strongroom.preservation.actions import (
     CheckKind,
@@ -50,7 +51,7 @@ def runner() -> ToolRunner:
 
 @pytest.fixture(scope="module")
 def identify() -> Iterator[object]:
-    yield make_identifier("fast").identify
+    yield make_identifier().identify
 
 
 @pytest.fixture(scope="module")
@@ -236,7 +237,8 @@ def test_format_is_the_expected_puid_or_fails(images: dict[str, Path], runner: T
     done = verify(conversion(images["bmp"], tif, CheckKind.FORMAT), None, runner, identify, tmp_path / "a")  # type: ignore[arg-type]
     assert done.checks[0].status is CheckStatus.PASSED, done.checks[0].detail
     assert done.identification is not None and done.identification.puid == "fmt/353"
-    assert done.checks[0].tool and "FIDO" in done.checks[0].tool
+    # The check names the identifier that proved the format: the default DROID engine.
+    assert (done.checks[0].tool, done.checks[0].version) == (DroidIdentifier.tool, DroidIdentifier.tool_version)
 
     png = tmp_path / "output.png"  # a tool that wrote PNG where TIFF was asked for
     _run(IM, str(images["bmp"]), str(png))

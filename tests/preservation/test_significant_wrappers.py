@@ -67,7 +67,7 @@ def doc(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_libreoffice_wrapper_that_drops_a_page_is_caught(doc: Path, tmp_path: Path) -> None:
     rule = load_policy(None).rule("word-processing-to-pdfa")
-    identify = make_identifier("fast").identify
+    identify = make_identifier().identify
 
     honest = ToolRunner(load_policy(None).tools, concurrency=1)
     real = verify(convert(rule, doc, tmp_path / "real", honest), "fmt/40", honest, identify, tmp_path / "real")
@@ -89,7 +89,7 @@ def test_libreoffice_wrapper_that_drops_a_page_is_caught(doc: Path, tmp_path: Pa
 
 def test_imagemagick_wrapper_that_alters_a_pixel_is_caught(tmp_path: Path) -> None:
     rule = load_policy(None).rule("raster-to-tiff")
-    identify = make_identifier("fast").identify
+    identify = make_identifier().identify
     source = media.make_images(tmp_path / "images", ("bmp",))["bmp"]
 
     honest = ToolRunner(load_policy(None).tools, concurrency=1)

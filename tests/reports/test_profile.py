@@ -20,7 +20,7 @@ LEVEL_ORDER = ["high", "unknown", "medium", "low"]
 
 
 def png(width: int, height: int) -> bytes:
-    """A real PNG (8-bit greyscale), so FIDO identifies it by signature."""
+    """A real PNG (8-bit greyscale), so it is identified by its signature."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
