@@ -137,6 +137,24 @@ def _quarantine(settings: CheckSettings, data_dir: Path, package: str, path: str
     target.chmod(0o400)
 
 
+# An unidentified file that begins as a format we validate is validated as that format, and the identification
+# stays "none": DROID's PDF and JPEG signatures need the end marker too, so the commonest damage, a file cut
+# short, would otherwise never reach a validator and be stored "not checked" instead of "invalid".
+_VALIDATE_AS = ((b"%PDF-", "fmt/276", "PDF"), (b"\xff\xd8\xff", "fmt/43", "JPEG"))
+
+
+def _validation_puid(file: Path, puid: str | None) -> tuple[str | None, str | None]:
+    """The PUID whose checks apply, and the format named when it is a guess from the first bytes."""
+    if puid is not None:
+        return puid, None
+    try:
+        with file.open("rb") as handle:
+            head = handle.read(8)
+    except OSError:
+        return None, None
+    return next(((guess, name) for magic, guess, name in _VALIDATE_AS if head.startswith(magic)), (None, None))
+
+
 def _characterise(
     settings: CheckSettings, staged: StagedFiles, data_dir: Path, outcome: ChecksOutcome,
     progress: Progress | None, workers: int,
@@ -144,7 +162,15 @@ def _characterise(
     from strongroom.preservation.characterise import Characteriser, load_policy
     from strongroom.tools import CHARACTERISATION_PROBES, find_tools
 
-    originals = [(data_dir / path, path, puid) for path, role, puid in staged.paths() if role == FileRole.ORIGINAL]
+    originals: list[tuple[Path, str, str | None]] = []
+    guessed: dict[str, str] = {}
+    for path, role, puid in staged.paths():
+        if role != FileRole.ORIGINAL:
+            continue
+        checks_as, guess = _validation_puid(data_dir / path, puid)
+        originals.append((data_dir / path, path, checks_as))
+        if guess:
+            guessed[path] = guess
     if not originals:
         return
     tools = find_tools(settings.tools_environ, probes=CHARACTERISATION_PROBES)
@@ -167,6 +193,11 @@ def _characterise(
         staged.set_characterisation(path, validity, outcomes)
         if validity is Validity.INVALID:
             outcome.invalid.append(f"{path}: {result.reason}")
+        if path in guessed and result.results:
+            outcome.warnings.append(
+                f"{path} matched no format signature; it begins like a {guessed[path]} file, so it was validated as "
+                f"one: {validity.value}"
+            )
     for tool in found:
         if any(tool.name.lower() == name.lower() for name in used):
             outcome.agents.append(tool_agent(_display_name(tool.name, used), tool.version or "unknown"))

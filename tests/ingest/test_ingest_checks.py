@@ -98,7 +98,7 @@ def test_broken_files_are_stored_flagged_invalid_in_the_mets_and_the_catalog(
     write_truncated_tiff(source / "objects" / "truncated.tif")
     write_pdfa_claim(source / "objects" / "claims-pdfa.pdf")
     # Cut off before its xref and %%EOF: DROID's PDF signatures need %%EOF at the end, so it is not identified
-    # (DROID 6.5.2 agrees), and with no format there is no validator to run; it is stored all the same.
+    # (DROID 6.5.2 agrees); it begins with %PDF-, so it is validated as a PDF all the same, and found invalid.
     write_broken_pdf(source / "objects" / "cut-off.pdf")
     result = home.ingest(source)
     assert any("not valid for their format" in w and "broken.pdf" in w for w in result["warnings"])  # type: ignore[union-attr]
@@ -114,16 +114,17 @@ def test_broken_files_are_stored_flagged_invalid_in_the_mets_and_the_catalog(
     assert verdicts["truncated.tif"][0] == "invalid"
     assert verdicts["good.pdf"][0] in ("valid", "well-formed")
     assert "veraPDF" in verdicts["claims-pdfa.pdf"][1]
-    assert verdicts["cut-off.pdf"] == ("not checked", set())  # no format, so no validator
+    assert verdicts["cut-off.pdf"][0] == "invalid" and "JHOVE" in verdicts["cut-off.pdf"][1]
+    assert any("cut-off.pdf matched no format signature; it begins like a PDF" in w for w in result["warnings"])  # type: ignore[union-attr]
     by_validity = home.ok("formats", "--by", "validity", "--json").json()
     rows = {r["validity"]: r["files"] for r in by_validity["rows"]}  # type: ignore[index]
-    assert rows["invalid"] == 2
+    assert rows["invalid"] == 3
     shown = home.ok("show", package, "--json").json()
     cut_off = next(f for f in shown["files"] if f["path"] == "objects/cut-off.pdf")  # type: ignore[index]
     assert (cut_off["puid"], cut_off["basis"]) == (None, "none")
     validation = [e for e in shown["events"] if e["type"] == "validation" and e["outcome"] == "failure"]  # type: ignore[index]
     assert len(validation) >= 2 and any("JHOVE" in " ".join(e["agents"]) for e in validation)
     found = home.ok("search", "pdf*", "--validity", "invalid", "--json").json()
-    assert [h["path"] for h in found["hits"]] == ["objects/broken.pdf"]  # type: ignore[index]
-    assert found["hits"][0]["validity"] == "invalid"  # type: ignore[index]
+    assert sorted(h["path"] for h in found["hits"]) == ["objects/broken.pdf", "objects/cut-off.pdf"]  # type: ignore[index]
+    assert {h["validity"] for h in found["hits"]} == {"invalid"}  # type: ignore[index]
     home.ok("verify", package)  # stored whole, flagged, never refused
