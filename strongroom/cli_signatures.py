@@ -42,14 +42,18 @@ def signatures_install(
     ],
     allow_older: Annotated[
         bool,
-        typer.Option("--allow-older", help="Install a file older than the newest installed or bundled one."),
+        typer.Option(
+            "--allow-older",
+            help="Install a file older than the newest installed or bundled one. The newest stays in use; to go "
+            "back to the older one, name it in [formats] signature_file (or container_signature_file).",
+        ),
     ] = False,
     home: HomeOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Check signature files and add them to the archive home; ingest, update, migrate and identify then use the
-    newest installed of each kind. A file is installed only after it loads and compiles as identification will
-    use it; one file refused installs none.
+    newest of each kind, installed or bundled. A file is installed only after it loads and compiles as
+    identification will use it; one file refused installs none.
     """
     with errors(as_json):
         report = install(command_home(ctx, home), [f.expanduser() for f in files], allow_older=allow_older)
@@ -72,13 +76,28 @@ def signatures_list(ctx: typer.Context, home: HomeOption = None, as_json: JsonFl
 
 
 def print_in_use(in_use: SignaturesInUse) -> None:
-    """Two lines: which files identify formats, for `signatures list` and `doctor`."""
+    """The engine, then which files identify formats, for `signatures list`, `install` and `doctor`."""
     out = console()
+    if in_use.droid_files_used:
+        out.print("Engine: droid (DROID's answers, from the signature files below)", highlight=False)
+    else:
+        files = escape(in_use.fido_signatures) if in_use.fido_signatures else "unknown"
+        problem = f" [bold red]{escape(in_use.fido_problem)}[/]" if in_use.fido_problem else ""
+        out.print(
+            f"Engine: {escape(in_use.engine)} {escape('([formats] engine)')}: FIDO's answers, from FIDO's "
+            f"signature files {files}{problem}",
+            highlight=False,
+        )
+        out.print(
+            'The DROID signature files below are not used: only engine = "droid" (the default) uses them.',
+            highlight=False,
+        )
+    prefix = "In use" if in_use.droid_files_used else "Not used"
     for info in (in_use.droid, in_use.container):
         date = f", {info.date}" if info.date else ""
         problem = f" [bold red]{escape(info.problem)}[/]" if info.problem else ""
         out.print(
-            f"In use: {escape(info.label)} ({info.source.value}{date}): {escape(str(info.path))}{problem}",
+            f"{prefix}: {escape(info.label)} ({info.source.value}{date}): {escape(str(info.path))}{problem}",
             highlight=False,
         )
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from strongroom.errors import ConfigError
 from strongroom.formats import DEFAULT_ENGINE, IdentifierSpec, canonical_engine
-from strongroom.formats.signature_store import SignatureKind, newest_installed
+from strongroom.formats.signature_store import SignatureKind, newer_than_bundled
 from strongroom.home import CONFIG_NAME as CONFIG_NAME  # re-exported, like default_home
 from strongroom.home import default_home as default_home  # re-exported: callers have long imported it from here
 from strongroom.locations import PRIMARY, LocationSpec, parse_locations
@@ -53,10 +53,11 @@ unpack_archives = false
 unpack_disk_images = false
 
 [formats]
-# "droid" gives DROID's answers from the current PRONOM signature files (bundled, or the newest added
-# with `strongroom signatures install`); "fido-fast" and "fido" give FIDO's (PRONOM v109, 2020).
+# "droid" gives DROID's answers from the current PRONOM signature files (the newest of those bundled and
+# those added with `strongroom signatures install`); "fido-fast" and "fido" give FIDO's (PRONOM v109,
+# 2020). engine = "fast", which `init` in earlier releases wrote as the default, means "droid".
 engine = "droid"
-# Particular DROID signature files instead, relative to the home:
+# Particular DROID signature files instead (e.g. to go back to an older one), relative to the home:
 # signature_file = "signatures/DROID_SignatureFile_V123.xml"
 # container_signature_file = "signatures/container-signature-20260301.xml"
 # For the FIDO engines, a PRONOM signature file in FIDO's format (formats-vNNN.xml):
@@ -154,6 +155,16 @@ def write_default_config(home: Path, organisation: str, organisation_id: str) ->
     return path
 
 
+def _engine(env: Mapping[str, str], formats: Mapping[str, Any]) -> str:
+    """[formats] engine, or STRONGROOM_IDENTIFIER. "fast" in strongroom.toml is what `init` wrote as the default
+    before the DROID engine was (the FIDO-exact engine's old name), not a user's choice: it means the default now.
+    Who wants FIDO's answers writes "fido-fast"."""
+    if "STRONGROOM_IDENTIFIER" in env:
+        return canonical_engine(str(env["STRONGROOM_IDENTIFIER"]))
+    configured = str(formats.get("engine", DEFAULT_ENGINE))
+    return DEFAULT_ENGINE if configured == "fast" else canonical_engine(configured)
+
+
 def load_settings(home: Path, environ: Mapping[str, str] | None = None) -> Settings:
     """Read `<home>/strongroom.toml` and apply STRONGROOM_* overrides from `environ`."""
     env = os.environ if environ is None else environ
@@ -205,6 +216,7 @@ def load_settings(home: Path, environ: Mapping[str, str] | None = None) -> Setti
     signature_file = env.get("STRONGROOM_PRONOM_SIGNATURE_FILE", formats.get("pronom_signature_file"))
     droid_file = env.get("STRONGROOM_SIGNATURE_FILE", formats.get("signature_file"))
     container_file = env.get("STRONGROOM_CONTAINER_SIGNATURE_FILE", formats.get("container_signature_file"))
+    installed = newer_than_bundled(home) if not (droid_file and container_file) else {}
     workers_text = env.get("STRONGROOM_WORKERS", ingest.get("workers", 0))
     try:
         workers = int(workers_text)
@@ -221,17 +233,12 @@ def load_settings(home: Path, environ: Mapping[str, str] | None = None) -> Setti
         search_options=search,
         pronom_signature_file=(home / str(signature_file)).resolve() if signature_file else None,
         parallel_from_files=int(env.get("STRONGROOM_PARALLEL_FROM_FILES", ingest.get("parallel_from_files", 2000))),
-        identifier_engine=canonical_engine(
-            str(env.get("STRONGROOM_IDENTIFIER", formats.get("engine", DEFAULT_ENGINE)))
-        ),
-        # Not configured: the newest installed with `strongroom signatures install` (None: the bundled ones).
-        droid_signature_file=(
-            (home / str(droid_file)).resolve() if droid_file else newest_installed(home, SignatureKind.DROID)
-        ),
+        identifier_engine=_engine(env, formats),
+        # Not configured: the newest installed with `strongroom signatures install`, when newer than the bundled
+        # file (None: the bundled one).
+        droid_signature_file=((home / str(droid_file)).resolve() if droid_file else installed.get(SignatureKind.DROID)),
         container_signature_file=(
-            (home / str(container_file)).resolve()
-            if container_file
-            else newest_installed(home, SignatureKind.CONTAINER)
+            (home / str(container_file)).resolve() if container_file else installed.get(SignatureKind.CONTAINER)
         ),
         signature_file_configured=bool(droid_file),
         container_signature_file_configured=bool(container_file),

@@ -3,16 +3,21 @@
 Which DROID signature file and which container signature file are used, for each kind the first found:
 1. "configured": [formats] signature_file / container_signature_file in the home's strongroom.toml,
    or the STRONGROOM_SIGNATURE_FILE / STRONGROOM_CONTAINER_SIGNATURE_FILE variables;
-2. "installed": the newest (highest version) in <home>/signatures, put there by `install`;
-3. "bundled": the files shipped with Strongroom in strongroom/data/pronom.
+2. else the highest version among the files in <home>/signatures (put there by `install`) and the files
+   shipped with Strongroom in strongroom/data/pronom ("installed" or "bundled"; a tie goes to the bundled
+   file), so a release that bundles a newer file than the one installed uses it.
+An older file is installed only with allow_older, and is then used only where a setting names it.
 
 A file from outside is untrusted until it has passed what the engine itself does with it: it must be
 a regular file of sane size, XML with no DTD (so no entity can expand), with the root element of one of
-the two kinds, and it must load and compile (the compiled form is cached, so the next ingest starts at
+the two kinds (and a version its first bytes agree on, as PREMIS names it from them), defining at least 90% of
+the formats and signatures the bundled file of its kind defines (an empty file would otherwise win for
+good and identify nothing), and it must load and compile (the compiled form is cached, so the next ingest starts at
 once). Only then is it renamed into place; one bad file in a batch installs none.
 
-Only the standard library is imported here at first: load_settings reads the installed files' first
-bytes on every command, and the engine (Hyperscan) is imported only when a file is checked.
+Only the standard library (and defusedxml) is imported here at first: load_settings reads the installed files'
+root elements on every command, and the engine (Hyperscan) is imported only when a file is checked or an
+installed file has to be compared with the bundled one.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import re
 import secrets
 import shutil
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -45,6 +50,8 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 # (64 MB of "<a/>" would take some 1.4 GB as a tree).
 MAX_ELEMENTS = 500_000
 _HEAD_BYTES = 4096  # describe_signatures (PREMIS) reads the version from this much of a file
+# A new file must define at least this share of the bundled file's formats and signatures: TNA's files grow.
+MIN_COVERAGE = 0.9
 _TEMP_PREFIX = ".install-"
 _DOWNLOADS = "https://www.nationalarchives.gov.uk/aboutapps/pronom/droid-signature-files.htm"
 
@@ -75,13 +82,21 @@ class SignatureInstallError(StrongroomError):
 
 
 _ROOTS = {"FFSignatureFile": SignatureKind.DROID, "ContainerSignatureMapping": SignatureKind.CONTAINER}
+_VERSION_ATTRIBUTE = {SignatureKind.DROID: "Version", SignatureKind.CONTAINER: "signatureVersion"}
+# What a file of each kind is made of, counted to refuse a near-empty one: (collection, item) element names.
+_ITEMS = {
+    SignatureKind.DROID: (("FileFormatCollection", "FileFormat", "formats"),
+                          ("InternalSignatureCollection", "InternalSignature", "internal signatures")),
+    SignatureKind.CONTAINER: (("ContainerSignatures", "ContainerSignature", "container signatures"),),
+}  # fmt: skip
+# The patterns describe_signatures (formats/droid/identifier.py) reads the versions PREMIS names with, from the
+# first bytes: an installed file must give the same answers read that way as parsed.
 _ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(FFSignatureFile|ContainerSignatureMapping)\b")
-# The same patterns as describe_signatures (formats/droid/identifier.py), which names the versions in PREMIS.
 _VERSION = {
     SignatureKind.DROID: re.compile(rb"<FFSignatureFile\b[^>]*?\bVersion=\"(\d+)\""),
     SignatureKind.CONTAINER: re.compile(rb"<ContainerSignatureMapping\b[^>]*?\bsignatureVersion=\"(\d+)\""),
 }
-_DROID_DATE = re.compile(rb"<FFSignatureFile\b[^>]*?\bDateCreated=\"(\d{4})-(\d\d)-(\d\d)")
+_ISO_DATE = re.compile(r"(\d{4})-(\d\d)-(\d\d)")
 _NAME_DATE = re.compile(r"(20\d\d)(\d\d)(\d\d)")  # TNA names container files container-signature-YYYYMMDD.xml
 
 
@@ -110,14 +125,26 @@ class SignatureInfo:
 
 @dataclass(frozen=True)
 class SignaturesInUse:
+    """The DROID engine's files (used only when it is the engine), and the engine that identifies."""
+
     droid: SignatureInfo
     container: SignatureInfo
+    engine: str = "droid"  # [formats] engine: "droid", "fido-fast" or "fido"
+    fido_signatures: str | None = None  # for a FIDO engine: the FIDO signature files it reads
+    fido_problem: str | None = None  # for a FIDO engine: why its files cannot be used
+
+    @property
+    def droid_files_used(self) -> bool:
+        """False for the FIDO engines, which read FIDO's own signature files and not these."""
+        return self.engine == "droid"
 
     def of(self, kind: SignatureKind) -> SignatureInfo:
         return self.droid if kind is SignatureKind.DROID else self.container
 
     def to_json(self) -> dict[str, Any]:
-        return {"droid": self.droid.to_json(), "container": self.container.to_json()}
+        return {"engine": self.engine, "droid_files_used": self.droid_files_used,
+                "fido_signatures": self.fido_signatures, "fido_problem": self.fido_problem,
+                "droid": self.droid.to_json(), "container": self.container.to_json()}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -127,7 +154,7 @@ class SignatureListing:
     available: tuple[SignatureInfo, ...]  # installed, then bundled; each kind newest first
 
     def is_in_use(self, info: SignatureInfo) -> bool:
-        return info.path == self.in_use.of(info.kind).path
+        return self.in_use.droid_files_used and info.path == self.in_use.of(info.kind).path
 
     def to_json(self) -> dict[str, Any]:
         available = [info.to_json() | {"in_use": self.is_in_use(info)} for info in self.available]
@@ -174,27 +201,49 @@ def _head(path: Path) -> bytes:
         return handle.read(_HEAD_BYTES)
 
 
-def _kind_of(head: bytes) -> SignatureKind | None:
-    found = _ROOT.search(head)
-    return _ROOTS[found.group(1).decode()] if found else None
+@dataclass(frozen=True)
+class RootElement:
+    name: str  # the local name: "FFSignatureFile", "ContainerSignatureMapping", FIDO's "formats", ...
+    attributes: Mapping[str, str]
 
 
-def _date(kind: SignatureKind, head: bytes, name: str) -> str | None:
-    found = _DROID_DATE.search(head) if kind is SignatureKind.DROID else None
+def read_root(path: Path) -> RootElement | None:
+    """The file's root element (comments and processing instructions before it are skipped), read as a stream
+    that stops there; None when the file is not XML up to its root, or has a DTD. OSError when unreadable."""
+    from xml.etree.ElementTree import ParseError
+
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import iterparse
+
+    with path.open("rb") as handle:
+        try:
+            for _event, element in iterparse(handle, events=("start",), forbid_dtd=True):
+                return RootElement(element.tag.rsplit("}", 1)[-1], dict(element.attrib))
+        except (ParseError, DefusedXmlException):
+            return None
+    return None
+
+
+def _version(kind: SignatureKind, attributes: Mapping[str, str]) -> int | None:
+    value = attributes.get(_VERSION_ATTRIBUTE[kind], "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def _date(kind: SignatureKind, attributes: Mapping[str, str], name: str) -> str | None:
+    found = _ISO_DATE.match(attributes.get("DateCreated", "").strip()) if kind is SignatureKind.DROID else None
     if found:
-        return "-".join(part.decode() for part in found.groups())
+        return "-".join(found.groups())
     by_name = _NAME_DATE.search(name)
     return "-".join(by_name.groups()) if by_name else None
 
 
 def read_info(path: Path, source: Source) -> SignatureInfo | None:
-    """What the file at `path` is, from its first bytes; None when it is neither kind. OSError when unreadable."""
-    head = _head(path)
-    kind = _kind_of(head)
-    if kind is None:
+    """What the file at `path` is, from its root element; None when it is neither kind. OSError when unreadable."""
+    root = read_root(path)
+    kind = _ROOTS.get(root.name) if root is not None else None
+    if root is None or kind is None:
         return None
-    version = _VERSION[kind].search(head)
-    return SignatureInfo(kind, path, int(version.group(1)) if version else None, _date(kind, head, path.name), source)
+    return SignatureInfo(kind, path, _version(kind, root.attributes), _date(kind, root.attributes, path.name), source)
 
 
 def installed_signatures(home: Path) -> list[SignatureInfo]:
@@ -223,8 +272,25 @@ def installed_signatures(home: Path) -> list[SignatureInfo]:
 
 
 def newest_installed(home: Path, kind: SignatureKind) -> Path | None:
-    """The installed file of `kind` with the highest version (None: none installed); load_settings uses it."""
+    """The installed file of `kind` with the highest version (None: none installed)."""
     return next((info.path for info in installed_signatures(home) if info.kind is kind), None)
+
+
+def newer_than_bundled(home: Path) -> dict[SignatureKind, Path]:
+    """For each kind, the newest installed file when its version is higher than the bundled file's (a tie goes to
+    the bundled file); load_settings uses these, and the bundled files for the kinds left out."""
+    newest: dict[SignatureKind, SignatureInfo] = {}
+    for info in installed_signatures(home):  # each kind newest first
+        newest.setdefault(info.kind, info)
+    if not newest:
+        return {}  # the usual case: nothing installed, and the engine's module is not imported
+    bundled = _bundled_paths()
+    chosen: dict[SignatureKind, Path] = {}
+    for kind, info in newest.items():
+        shipped = read_info(bundled[kind], Source.BUNDLED)
+        if shipped is None or shipped.version is None or (info.version or 0) > shipped.version:
+            chosen[kind] = info.path
+    return chosen
 
 
 def _bundled_paths() -> dict[SignatureKind, Path]:
@@ -249,7 +315,8 @@ def _configured_info(kind: SignatureKind, path: Path) -> SignatureInfo:
 
 
 def in_use_for(settings: Settings) -> SignaturesInUse:
-    """The signature files `settings` identify with (those of the DROID engine), and where each came from."""
+    """The signature files `settings` identify with, and where each came from: the DROID engine's, and for a
+    FIDO engine the FIDO files it reads instead."""
     bundled = _bundled_paths()
     chosen: dict[SignatureKind, SignatureInfo] = {}
     for kind, path, configured in (
@@ -264,7 +331,18 @@ def in_use_for(settings: Settings) -> SignaturesInUse:
         if info is None:  # a file load_settings chose by its first bytes changed since: say so, do not guess
             info = SignatureInfo(kind, path or bundled[kind], None, None, source, f"is no longer a {kind.label}")
         chosen[kind] = info
-    return SignaturesInUse(chosen[SignatureKind.DROID], chosen[SignatureKind.CONTAINER])
+    engine = settings.identifier_engine
+    fido_signatures = fido_problem = None
+    if engine != "droid":
+        from strongroom.formats import describe_identifier
+
+        try:
+            fido_signatures = describe_identifier(settings.identifier_spec).signature_version
+        except StrongroomError as exc:
+            fido_problem = exc.message
+    return SignaturesInUse(
+        chosen[SignatureKind.DROID], chosen[SignatureKind.CONTAINER], engine, fido_signatures, fido_problem
+    )
 
 
 def signatures_in_use(home: Path, environ: Mapping[str, str] | None = None) -> SignaturesInUse:
@@ -400,18 +478,27 @@ def _stage(given: Path, folder: Path, max_bytes: int) -> _Staged:
 
 
 def _screen(staged: _Staged) -> None:
-    """Which kind the staged file is and its version, before the engine sees it: XML with no DTD, a known root,
-    a bounded number of elements (read as a stream, so a hostile file costs no memory here)."""
+    """Which kind the staged file is and its version, before the engine sees it: XML with no DTD, a known root
+    whose version its first bytes agree on, a bounded number of elements, and about as many formats and
+    signatures as the bundled file (read as a stream, so a hostile file costs no memory here)."""
+    counts = _walk(staged.temp, staged.given, lambda root: _check_root(staged, root))
+    _check_coverage(staged, counts)
+
+
+def _walk(path: Path, given: Path, on_root: Callable[[RootElement], None] | None = None) -> dict[str, int]:
+    """Stream `path`, calling `on_root` with its root element; how many of each kind's items (_ITEMS) it has."""
     from xml.etree.ElementTree import Element, ParseError
 
     from defusedxml import DefusedXmlException
     from defusedxml.ElementTree import iterparse
 
-    given = staged.given
+    items = {(collection, item): label for pairs in _ITEMS.values() for collection, item, label in pairs}
+    counts = dict.fromkeys(items.values(), 0)
     root: Element | None = None
+    collection = ""  # the local name of the root's child being read
     depth = elements = 0
     try:
-        for event, element in iterparse(str(staged.temp), events=("start", "end"), forbid_dtd=True):
+        for event, element in iterparse(str(path), events=("start", "end"), forbid_dtd=True):
             if event == "end":
                 depth -= 1
                 if depth == 1 and root is not None:
@@ -419,12 +506,17 @@ def _screen(staged: _Staged) -> None:
                 continue
             if root is None:
                 root = element
-                _check_root(staged, root.tag, dict(root.attrib))
+                if on_root is not None:
+                    on_root(RootElement(root.tag.rsplit("}", 1)[-1], dict(root.attrib)))
             depth += 1
             elements += 1
             if elements > MAX_ELEMENTS:
                 raise _refuse(given, f"it has over {MAX_ELEMENTS:,} XML elements, where PRONOM's DROID signature "
                               "file has some 54,000 (2026)")  # fmt: skip
+            if depth == 2:
+                collection = element.tag.rsplit("}", 1)[-1]
+            elif depth == 3 and (label := items.get((collection, element.tag.rsplit("}", 1)[-1]))):
+                counts[label] += 1
     except DefusedXmlException:
         raise _refuse(given, "it has a DTD (<!DOCTYPE ...>), which PRONOM's signature files never have; its "
                       "entities could expand a small file to gigabytes") from None  # fmt: skip
@@ -432,11 +524,12 @@ def _screen(staged: _Staged) -> None:
         raise _refuse(given, f"it is not XML, or not all of it ({exc})") from None
     if root is None:
         raise _refuse(given, "it is empty")
+    return counts
 
 
-def _check_root(staged: _Staged, tag: str, attributes: dict[str, str]) -> None:
+def _check_root(staged: _Staged, root: RootElement) -> None:
     given = staged.given
-    local = tag.rsplit("}", 1)[-1]
+    local = root.name
     if local not in _ROOTS:
         raise _refuse(
             given,
@@ -446,18 +539,48 @@ def _check_root(staged: _Staged, tag: str, attributes: dict[str, str]) -> None:
             f"DROID_SignatureFile_VNNN.xml and container-signature-YYYYMMDD.xml come from {_DOWNLOADS}",
         )
     kind = _ROOTS[local]
-    attribute = "Version" if kind is SignatureKind.DROID else "signatureVersion"
-    value = attributes.get(attribute, "").strip()
+    attribute = _VERSION_ATTRIBUTE[kind]
+    version = _version(kind, root.attributes)
     head = _head(staged.temp)
-    in_head = _VERSION[kind].search(head)
-    if not value.isdigit() or in_head is None or int(in_head.group(1)) != int(value):
+    first = _ROOT.search(head)
+    if first is not None and first.group(1).decode() != local:
+        # E.g. <!-- <ContainerSignatureMapping signatureVersion="999"> --> before the real root: what reads the
+        # first bytes (PREMIS's names, older releases) would take the file for the other kind.
         raise _refuse(
             given,
-            f'its <{local}> element has no {attribute}="NUMBER" attribute in its first {_HEAD_BYTES:,} bytes '
-            f"(found {value!r}); the version is what PREMIS records name",
+            f"its first bytes name a <{first.group(1).decode()}> element (in a comment?) before its root element "
+            f"<{local}>; the kind and version PREMIS records name are read from the first bytes",
+            "Use the file as published by The National Archives, unedited.",
         )
-    staged.kind, staged.version = kind, int(value)
-    staged.date = _date(kind, head, given.name)
+    in_head = _VERSION[kind].search(head)
+    if version is None or in_head is None or int(in_head.group(1)) != version:
+        found = root.attributes.get(attribute, "")
+        raise _refuse(
+            given,
+            f'its <{local}> element has no {attribute}="NUMBER" attribute that its first {_HEAD_BYTES:,} bytes agree '
+            f"on (the root element has {found!r}, the first bytes "
+            f"{in_head.group(1).decode() if in_head else 'none'!r}); the version is what PREMIS records name",
+        )
+    staged.kind, staged.version = kind, version
+    staged.date = _date(kind, root.attributes, given.name)
+
+
+def _check_coverage(staged: _Staged, counts: Mapping[str, int]) -> None:
+    """Refuse a file defining under MIN_COVERAGE of what the bundled file of its kind defines: installed, a newer
+    version would win over the bundled file and identify (next to) nothing."""
+    bundled_path = _bundled_paths()[staged.kind]
+    bundled = _walk(bundled_path, bundled_path)
+    bundled_info = read_info(bundled_path, Source.BUNDLED)
+    name = bundled_info.label if bundled_info is not None else bundled_path.name
+    for _collection, _item, label in _ITEMS[staged.kind]:
+        if counts[label] < MIN_COVERAGE * bundled[label]:
+            raise _refuse(
+                staged.given,
+                f"it defines {counts[label]:,} {label}, where the bundled {name} defines {bundled[label]:,}; a "
+                f"file with fewer than {MIN_COVERAGE:.0%} of them would identify less than the one shipped, and "
+                "(being newer) would be used instead of it",
+                f"Check that it is the complete file as published by The National Archives: {_DOWNLOADS}",
+            )
 
 
 def _final_name(staged: _Staged) -> str:
@@ -486,6 +609,23 @@ def _lacking(compiled: CompiledDroid) -> list[str]:
         return []
     wanted = compiled.containers.mapped_puids | frozenset(compiled.containers.trigger_puids)
     return sorted(wanted - frozenset(compiled.binary.signatures.by_puid))
+
+
+@contextlib.contextmanager
+def _home_problem(folder: Path) -> Iterator[None]:
+    """An OSError on the home's signatures folder itself (read-only home, a file where the folder should be) as
+    an install error saying what to fix."""
+    try:
+        yield
+    except OSError as exc:
+        if folder.exists() and not folder.is_dir():
+            hint = f"{folder} is not a folder: move that file away (installed signature files go in that folder)."
+        else:
+            hint = f"Make {folder.parent} and {folder} writable by the user running strongroom, or free some space."
+        raise SignatureInstallError(
+            f"Signature files cannot be installed into {folder}: {exc.strerror or exc}. Nothing was installed.",
+            details=[hint],
+        ) from None
 
 
 @contextlib.contextmanager
@@ -524,19 +664,22 @@ def install(
         raise SignatureInstallError("No files given.", details=[f"Name one or more signature files; see {_DOWNLOADS}"])
     folder = signatures_dir(home)
     made_folder = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
+    with _home_problem(folder):
+        folder.mkdir(parents=True, exist_ok=True)
     # A hidden folder of this install's own: files are checked there under their final names, since the name is
     # part of what PREMIS records and of what the compiled-signature cache keeps.
     staging = folder / f"{_TEMP_PREFIX}{secrets.token_hex(8)}"
     staged: list[_Staged] = []
     try:
-        with _locked(folder):
-            for leftover in folder.glob(f"{_TEMP_PREFIX}*"):  # from an install that was interrupted
-                if leftover.is_dir():
-                    shutil.rmtree(leftover)
-                else:
-                    leftover.unlink(missing_ok=True)
-            staging.mkdir()
+        with contextlib.ExitStack() as lock:
+            with _home_problem(folder):
+                lock.enter_context(_locked(folder))
+                for leftover in folder.glob(f"{_TEMP_PREFIX}*"):  # from an install that was interrupted
+                    if leftover.is_dir():
+                        shutil.rmtree(leftover)
+                    else:
+                        leftover.unlink(missing_ok=True)
+                staging.mkdir()
             for given in files:
                 staged.append(_stage(given, staging, max_bytes))
                 _screen(staged[-1])
@@ -583,7 +726,9 @@ def _install_staged(
                 raise _refuse(
                     item.given,
                     f"it is {item.kind.label} {item.version}, older than the {older_than}",
-                    "To install an older file all the same (for example to go back to it), add --allow-older.",
+                    "To install an older file all the same, add --allow-older. The newest file is still used; to "
+                    "go back to an older one, name it in [formats] signature_file (or container_signature_file) "
+                    "in strongroom.toml.",
                 )
         item.final = signatures_dir(home).resolve() / _final_name(item)
         if item.final.exists():
@@ -600,36 +745,60 @@ def _install_staged(
         to_install.append(item)
 
     warnings = _check_staged(settings, installed, to_install)
-    for item in to_install:
-        os.replace(item.temp, item.final)
-    if to_install:
-        _fsync_dir(signatures_dir(home))
+    with _home_problem(signatures_dir(home)):
+        for item in to_install:
+            os.replace(item.temp, item.final)
+        if to_install:
+            _fsync_dir(signatures_dir(home))
     from strongroom.config import load_settings
 
     in_use = in_use_for(load_settings(home, environ))
     done = tuple(
         InstalledSignature(
-            o.kind, o.version, o.date, o.given, o.path, o.outcome, o.older_than, in_use.of(o.kind).path == o.path
+            o.kind,
+            o.version,
+            o.date,
+            o.given,
+            o.path,
+            o.outcome,
+            o.older_than,
+            in_use.droid_files_used and in_use.of(o.kind).path == o.path,
         )
         for o in outcomes
     )
     for o in done:
-        if o.outcome is InstallOutcome.INSTALLED and not o.in_use:
+        if o.outcome is InstallOutcome.INSTALLED and not o.in_use and in_use.droid_files_used:
             current = in_use.of(o.kind)
             warnings.append(f"{o.kind.label} {o.version} is installed but not in use: the {current.source.value} "
                             f"{current.label} is ({current.path}).")  # fmt: skip
+        if o.outcome is InstallOutcome.INSTALLED and o.older_than and not o.in_use:
+            warnings.append(_going_back_hint(home, o))
     return InstallReport(done, tuple(warnings), in_use)
 
 
+def _going_back_hint(home: Path, item: InstalledSignature) -> str:
+    """The newest file of each kind is used; an older one only where a setting names it."""
+    from strongroom.config import CONFIG_NAME
+
+    setting = "signature_file" if item.kind is SignatureKind.DROID else "container_signature_file"
+    relative = item.path.relative_to(home.resolve()) if item.path.is_relative_to(home.resolve()) else item.path
+    return (f"To go back to {item.kind.label} {item.version}, set it in {home / CONFIG_NAME}: under [formats], "
+            f'{setting} = "{relative}" (remove that line to use the newest file again).')  # fmt: skip
+
+
 def _after(settings: Settings, installed: list[SignatureInfo], new: list[_Staged], kind: SignatureKind) -> Path:
-    """The file of `kind` in use once `new` is installed: the setting, else the newest installed, else bundled."""
+    """The file of `kind` in use once `new` is installed: the setting, else the newest installed or bundled one
+    (a tie goes to the bundled file), as load_settings will choose."""
     configured = _configured(settings, kind)
     current = settings.droid_signature_file if kind is SignatureKind.DROID else settings.container_signature_file
     if configured and current is not None:
         return current
-    candidates = [(i.version or 0, i.path) for i in installed if i.kind is kind]
-    candidates += [(s.version, s.temp) for s in new if s.kind is kind]
-    return max(candidates)[1] if candidates else _bundled_paths()[kind]
+    bundled = _bundled_paths()[kind]
+    shipped = read_info(bundled, Source.BUNDLED)
+    candidates = [(shipped.version if shipped and shipped.version is not None else 0, 1, bundled)]
+    candidates += [(i.version or 0, 0, i.path) for i in installed if i.kind is kind]
+    candidates += [(s.version, 0, s.temp) for s in new if s.kind is kind]
+    return max(candidates, key=lambda c: (c[0], c[1]))[2]
 
 
 def _configured(settings: Settings, kind: SignatureKind) -> bool:

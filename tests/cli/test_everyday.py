@@ -324,3 +324,33 @@ def test_verify_mismatch_names_version_and_next_step(home: Home, example_transfe
     assert problem["next_step"].startswith("Restore v1/content/data/objects/minutes/1999-01-07.txt")
     assert problem["storage_key"] in problem["next_step"] and f"strongroom verify {package}" in problem["next_step"]
     assert any("repair" in step for step in data["next_steps"])
+
+
+def test_engine_fast_written_by_an_older_init_means_the_default_droid_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before the DROID engine, `init` wrote engine = "fast" (the FIDO-exact engine, then the default): such a home
+    # was not choosing FIDO's answers, so it now identifies with the default as a new home does.
+    from strongroom.config import write_default_config
+
+    monkeypatch.delenv("STRONGROOM_IDENTIFIER", raising=False)
+    home = tmp_path / "old-home"
+    home.mkdir()
+    config = write_default_config(home, "Test County Archive", "TCA")
+    assert 'engine = "droid"' in config.read_text(encoding="utf-8")
+    assert load_settings(home).identifier_engine == "droid"
+    for written, engine in (("fido-fast", "fido-fast"), ("fido", "fido"), ("droid", "droid"), ("fast", "droid")):
+        config.write_text(
+            config.read_text(encoding="utf-8").replace(
+                next(line for line in config.read_text(encoding="utf-8").splitlines() if line.startswith("engine =")),
+                f'engine = "{written}"',
+            ),
+            encoding="utf-8",
+        )
+        settings = load_settings(home)
+        assert (written, settings.identifier_engine, settings.identifier_spec.engine) == (written, engine, engine)
+    # A person's explicit choice on the command line or in the environment keeps the old alias's meaning.
+    assert load_settings(home, {"STRONGROOM_IDENTIFIER": "fast"}).identifier_engine == "fido-fast"
+    assert 'engine = "fast"' in config.read_text(encoding="utf-8")  # the last one written
+    listed = invoke("signatures", "list", "--home", str(home), "--json")
+    assert listed.exit_code == 0 and json.loads(listed.stdout)["in_use"]["engine"] == "droid"

@@ -112,7 +112,10 @@ def test_an_older_file_needs_allow_older(home: Home, tmp_path: Path) -> None:
     assert refused.exit_code == 2 and "--allow-older" in refused.stderr
     done = home.ok("signatures", "install", str(older), "--allow-older")
     assert "Installed DROID signature file V100 (older than the bundled DROID signature file V122" in done.stdout
-    assert "In use: DROID signature file V100 (installed" in done.stdout
+    # The newest file stays in use; going back means naming the older one in [formats], as the hint says.
+    assert "In use: DROID signature file V122 (bundled" in done.stdout
+    flat = " ".join(done.stdout.split())
+    assert 'under [formats], signature_file = "signatures/DROID_SignatureFile_V100.xml"' in flat
 
 
 def test_doctor_shows_the_signatures_in_use(home: Home, tmp_path: Path) -> None:
@@ -130,3 +133,77 @@ def test_the_commands_need_an_archive_home(tmp_path: Path) -> None:
         result = nowhere.run(*args)
         assert result.exit_code == 2 and "No Strongroom archive" in result.stderr
     assert not nowhere.path.exists()
+
+
+def _set_formats(home: Home, line: str) -> None:
+    config = home.path / "strongroom.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("[formats]\n", f"[formats]\n{line}\n"), encoding="utf-8")
+
+
+def test_list_install_and_doctor_say_when_a_fido_engine_leaves_the_droid_files_unused(
+    home: Home, tmp_path: Path
+) -> None:
+    assert "Engine: droid" in home.ok("signatures", "list").stdout
+    config = home.path / "strongroom.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace('engine = "droid"', 'engine = "fido-fast"'))
+    plain = " ".join(home.ok("signatures", "list").stdout.split())
+    assert "Engine: fido-fast ([formats] engine): FIDO's answers, from FIDO's signature files formats-v" in plain
+    assert "The DROID signature files below are not used" in plain
+    assert "Not used: DROID signature file V122 (bundled" in plain and "In use:" not in plain
+    listed = home.ok("signatures", "list", "--json").json()
+    assert isinstance(listed, dict)
+    in_use = listed["in_use"]
+    assert (in_use["engine"], in_use["droid_files_used"]) == ("fido-fast", False)
+    assert in_use["fido_signatures"].startswith("formats-v") and in_use["fido_problem"] is None
+    assert not any(a["in_use"] for a in listed["available"])
+
+    installed = home.ok("signatures", "install", str(droid_file(tmp_path, 999)))
+    flat = " ".join(installed.stdout.split())
+    assert "Engine: fido-fast" in flat and "Not used: DROID signature file V999 (installed" in flat
+    assert "DROID signature files are used only with engine" in flat
+    report = home.ok("signatures", "install", str(container_file(tmp_path, 41)), "--json").json()
+    assert isinstance(report, dict)
+    assert report["files"][0]["in_use"] is False and report["in_use"]["engine"] == "fido-fast"
+
+    doctor = " ".join(home.ok("doctor").stdout.split())
+    assert "Engine: fido-fast" in doctor and "Not used: DROID signature file V999" in doctor
+    data = home.ok("doctor", "--json").json()
+    assert isinstance(data, dict)
+    assert (data["signatures"]["engine"], data["signatures"]["droid_files_used"]) == ("fido-fast", False)
+
+
+def test_ingest_with_a_configured_signature_file_that_is_missing_is_a_clear_error(home: Home, tmp_path: Path) -> None:
+    _set_formats(home, 'signature_file = "signatures/DROID_SignatureFile_V130.xml"')
+    transfer = tmp_path / "transfer"
+    write(transfer / "letter.txt", "A deposit.\n")
+    result = home.run("ingest", str(transfer))
+    assert result.exit_code == 2, result
+    assert "Traceback" not in result.stderr + result.stdout
+    flat = " ".join(result.stderr.split())
+    assert str(home.path / "signatures" / "DROID_SignatureFile_V130.xml") in flat
+    assert "[formats] signature_file" in flat
+    assert home.ok("list", "--json").json() == []  # nothing was ingested
+
+
+def test_install_into_a_home_whose_signatures_folder_is_a_file_is_a_clear_error(home: Home, tmp_path: Path) -> None:
+    # A read-only home cannot be made in a test running as root (root writes anyway); it gives the same error.
+    (home.path / "signatures").write_text("notes\n", encoding="utf-8")
+    result = home.run("signatures", "install", str(droid_file(tmp_path, 999)))
+    assert result.exit_code == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    flat = " ".join(result.stderr.split())
+    assert "cannot be installed into" in flat and "is not a folder: move that file away" in flat
+
+
+@pytest.mark.parametrize("engine", ["fido-fast", "fido"])
+def test_identify_with_a_fido_engine_refuses_a_droid_signature_file(engine: str, home: Home) -> None:
+    from strongroom.formats.droid.identifier import BUNDLED_SIGNATURES
+
+    target = EXAMPLE_TRANSFER / "objects" / "village-hall.png"
+    result = home.run("identify", "--engine", engine, "--signatures", str(BUNDLED_SIGNATURES), str(target))
+    assert result.exit_code == 2, result
+    assert "Traceback" not in result.stderr + result.stdout
+    flat = " ".join(result.stderr.split())
+    assert f"cannot be used by the {engine} engine: it is a DROID signature file" in flat
+    assert "FIDO's formats-vNNN.xml" in flat

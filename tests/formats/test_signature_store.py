@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from strongroom.config import load_settings, write_default_config
 from strongroom.errors import ConfigError
-from strongroom.formats import describe_identifier
+from strongroom.formats import IdentifierSpec, describe_identifier, make_identifier, signature_store
 from strongroom.formats.droid.identifier import BUNDLED_CONTAINER, BUNDLED_SIGNATURES
 from strongroom.formats.signature_store import (
     InstallOutcome,
@@ -20,7 +21,9 @@ from strongroom.formats.signature_store import (
     Source,
     install,
     list_signatures,
+    newer_than_bundled,
     newest_installed,
+    read_info,
     signatures_dir,
     signatures_in_use,
     spec_for_identify,
@@ -230,29 +233,205 @@ def test_another_file_claiming_an_installed_version_is_refused(home: Path, downl
     assert installed_names(home) == ["DROID_SignatureFile_V999.xml"]
 
 
-def test_an_older_file_needs_allow_older_and_the_newest_installed_is_used(home: Path, downloads: Path) -> None:
+def test_an_older_file_needs_allow_older_and_is_used_only_where_a_setting_names_it(home: Path, downloads: Path) -> None:
     older = droid_file(downloads, 100)
     with pytest.raises(SignatureInstallError, match="older than the bundled DROID signature file V122") as refused:
         install(home, [older])
-    assert any("--allow-older" in hint for hint in refused.value.details)
+    assert any("--allow-older" in hint and "[formats] signature_file" in hint for hint in refused.value.details)
     assert installed_names(home) == []
 
-    back = install(home, [older], allow_older=True)  # going back to an older file: it is then used
+    back = install(home, [older], allow_older=True)  # installed, but the newest (the bundled V122) stays in use
     (item,) = back.files
     assert (item.outcome, item.older_than, item.in_use) == (
         InstallOutcome.INSTALLED,
         "bundled DROID signature file V122",
-        True,
+        False,
     )
-    assert signatures_in_use(home).droid.version == 100
+    assert signatures_in_use(home).droid.version == 122
+    hint = 'under [formats], signature_file = "signatures/DROID_SignatureFile_V100.xml"'
+    assert any(hint in w and str(home / "strongroom.toml") in w for w in back.warnings), back.warnings
+    # Going back is what the hint says: name the file in [formats].
+    config = home / "strongroom.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace("[formats]\n", '[formats]\nsignature_file = "signatures/DROID_SignatureFile_V100.xml"\n'),
+        encoding="utf-8",
+    )
+    in_use = signatures_in_use(home)
+    assert (in_use.droid.version, in_use.droid.source) == (100, Source.CONFIGURED)
+    config.write_text(text, encoding="utf-8")
 
     install(home, [droid_file(downloads, 999)])
     assert signatures_in_use(home).droid.version == 999
     again = install(home, [droid_file(downloads, 200)], allow_older=True)
     assert not again.files[0].in_use
     assert any("installed but not in use" in w for w in again.warnings)
+    assert any('signature_file = "signatures/DROID_SignatureFile_V200.xml"' in w for w in again.warnings)
     assert (
         newest_installed(home, SignatureKind.DROID) == signatures_dir(home).resolve() / "DROID_SignatureFile_V999.xml"
+    )
+
+
+def test_a_newer_bundled_file_wins_over_an_older_installed_one(
+    home: Path, downloads: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = install(home, [droid_file(downloads, 123), container_file(downloads, 41)])
+    assert signatures_in_use(home).droid.version == 123
+    # A later Strongroom release bundles V125 (and still container file 40): its newer DROID file is used.
+    release = tmp_path / "release"
+    release.mkdir()
+    bundled_v125 = droid_file(release, 125)
+    monkeypatch.setattr(
+        signature_store,
+        "_bundled_paths",
+        lambda: {SignatureKind.DROID: bundled_v125, SignatureKind.CONTAINER: BUNDLED_CONTAINER},
+    )
+    settings = load_settings(home)
+    assert settings.droid_signature_file is None  # None: the bundled file
+    assert settings.container_signature_file == report.files[1].path  # 41 installed beats 40 bundled
+    in_use = signatures_in_use(home)
+    assert (in_use.droid.version, in_use.droid.source, in_use.droid.path) == (125, Source.BUNDLED, bundled_v125)
+    assert (in_use.container.version, in_use.container.source) == (41, Source.INSTALLED)
+    listing = list_signatures(home)
+    assert [(i.version, i.source, listing.is_in_use(i)) for i in listing.available] == [
+        (123, Source.INSTALLED, False),
+        (41, Source.INSTALLED, True),
+        (125, Source.BUNDLED, True),
+        (40, Source.BUNDLED, False),
+    ]
+    # A tie (a release bundling the very file installed) goes to the bundled file.
+    bundled_v123 = release / "tie" / "DROID_SignatureFile_V123.xml"
+    bundled_v123.parent.mkdir()
+    shutil.copyfile(report.files[0].path, bundled_v123)
+    monkeypatch.setattr(
+        signature_store,
+        "_bundled_paths",
+        lambda: {SignatureKind.DROID: bundled_v123, SignatureKind.CONTAINER: BUNDLED_CONTAINER},
+    )
+    in_use = signatures_in_use(home)
+    assert (in_use.droid.version, in_use.droid.source, in_use.droid.path) == (123, Source.BUNDLED, bundled_v123)
+
+
+def _with_comment_before_root(folder: Path, comment: str, version: int) -> Path:
+    text = droid_file(folder, version).read_text(encoding="utf-8")
+    declaration, rest = text.split("\n", 1)
+    assert declaration.startswith("<?xml")
+    path = folder / f"DROID_SignatureFile_V{version}.xml"
+    path.write_text(f"{declaration}\n<!-- {comment} -->\n{rest}", encoding="utf-8")
+    return path
+
+
+def test_the_kind_and_version_are_read_from_the_root_element_not_a_comment(home: Path, downloads: Path) -> None:
+    tricky = _with_comment_before_root(downloads, '<ContainerSignatureMapping signatureVersion="999">', 124)
+    info = read_info(tricky, Source.INSTALLED)
+    assert info is not None and (info.kind, info.version, info.date) == (SignatureKind.DROID, 124, "2026-01-19")
+    # install refuses it: what reads the versions from the first bytes (PREMIS's names) would be misled.
+    with pytest.raises(SignatureInstallError, match="before its root element <FFSignatureFile>"):
+        install(home, [tricky])
+    other_version = _with_comment_before_root(downloads, '<FFSignatureFile Version="999">', 124)
+    with pytest.raises(SignatureInstallError, match="that its first 4,096 bytes agree on"):
+        install(home, [other_version])
+    assert installed_names(home) == []
+    # Put there by hand (or by an earlier release, which let it in), it is taken for what its root says.
+    folder = signatures_dir(home)
+    folder.mkdir()
+    shutil.copyfile(tricky, folder / "DROID_SignatureFile_V124.xml")
+    assert newer_than_bundled(home) == {SignatureKind.DROID: (folder / "DROID_SignatureFile_V124.xml").resolve()}
+    in_use = signatures_in_use(home)
+    assert (in_use.droid.version, in_use.droid.source) == (124, Source.INSTALLED)
+    assert (in_use.container.version, in_use.container.source) == (40, Source.BUNDLED)
+
+
+def _empty_droid(folder: Path) -> Path:
+    return _write(folder, "DROID_SignatureFile_V203.xml", '<FFSignatureFile Version="203"></FFSignatureFile>')
+
+
+def _droid_without_signatures(folder: Path) -> Path:
+    path = droid_file(folder, 204)
+    text = path.read_text(encoding="utf-8")
+    emptied = re.sub(
+        r"<InternalSignatureCollection>.*</InternalSignatureCollection>",
+        "<InternalSignatureCollection/>",
+        text,
+        count=1,
+        flags=re.DOTALL,
+    )
+    assert len(emptied) < len(text) // 2
+    path.write_text(emptied, encoding="utf-8")
+    return path
+
+
+def _container_with_half(folder: Path) -> Path:
+    path = container_file(folder, 99)
+    text = path.read_text(encoding="utf-8")
+    signatures = re.findall(r"<ContainerSignature .*?</ContainerSignature>", text, flags=re.DOTALL)
+    assert len(signatures) > 100
+    for signature in signatures[: len(signatures) // 2]:
+        text = text.replace(signature, "", 1)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+NEAR_EMPTY: dict[str, tuple[Callable[[Path], Path], str]] = {
+    "empty DROID file": (_empty_droid, "it defines 0 formats, where the bundled DROID signature file V122 defines"),
+    "no internal signatures": (_droid_without_signatures, "it defines 0 internal signatures"),
+    "empty container file": (
+        lambda d: _write(d, "container-signature-20990101.xml", '<ContainerSignatureMapping signatureVersion="99"/>'),
+        "it defines 0 container signatures, where the bundled container signature file 40 defines",
+    ),
+    "half a container file": (_container_with_half, "container signatures, where the bundled"),
+}
+
+
+@pytest.mark.parametrize("case", NEAR_EMPTY)
+def test_a_file_defining_far_less_than_the_bundled_one_is_refused(home: Path, downloads: Path, case: str) -> None:
+    make, why = NEAR_EMPTY[case]
+    with pytest.raises(SignatureInstallError, match="Nothing was installed") as refused:
+        install(home, [make(downloads)])
+    assert why in refused.value.message and "fewer than 90%" in refused.value.message
+    assert installed_names(home) == []
+    in_use = signatures_in_use(home)
+    assert (in_use.droid.version, in_use.container.version) == (122, 40)
+
+
+def test_a_file_where_the_signatures_folder_should_be_is_a_clear_error(home: Path, downloads: Path) -> None:
+    # (A read-only home gives the same kind of error; it cannot be made in a test running as root.)
+    (home / "signatures").write_text("notes\n", encoding="utf-8")
+    with pytest.raises(SignatureInstallError, match="cannot be installed into") as refused:
+        install(home, [droid_file(downloads, 999)])
+    assert str(home / "signatures") in refused.value.message and "Nothing was installed" in refused.value.message
+    assert any("is not a folder: move that file away" in hint for hint in refused.value.details)
+    assert (home / "signatures").read_text(encoding="utf-8") == "notes\n"
+
+
+def test_a_missing_configured_file_is_a_config_error_naming_the_setting(tmp_path: Path) -> None:
+    missing = tmp_path / "DROID_SignatureFile_V130.xml"
+    for spec, setting in (
+        (IdentifierSpec("droid", signature_file=missing), "[formats] signature_file"),
+        (IdentifierSpec("droid", container_file=missing), "[formats] container_signature_file"),
+    ):
+        for call in (describe_identifier, make_identifier):
+            with pytest.raises(ConfigError, match="cannot be used") as caught:
+                call(spec)
+            assert str(missing) in caught.value.message
+            assert any(setting in hint for hint in caught.value.details)
+
+
+@pytest.mark.parametrize("engine", ["fido-fast", "fido"])
+def test_the_fido_engines_refuse_a_droid_signature_file(engine: str, tmp_path: Path) -> None:
+    for wrong, named in ((BUNDLED_SIGNATURES, "a DROID signature file"), (BUNDLED_CONTAINER, "a container signature")):
+        spec = IdentifierSpec(engine, fido_signature_file=wrong)
+        for call in (describe_identifier, make_identifier):
+            with pytest.raises(ConfigError, match=f"cannot be used by the {engine} engine") as caught:
+                call(spec)
+            assert named in caught.value.message and str(wrong) in caught.value.message
+            assert "FIDO's formats-vNNN.xml" in caught.value.message
+    not_xml = _write(tmp_path, "formats-v200.xml", "not xml")
+    with pytest.raises(ConfigError, match="not in FIDO's format"):
+        describe_identifier(IdentifierSpec(engine, fido_signature_file=not_xml))
+    fido_format = _write(tmp_path, "formats-v201.xml", '<formats version="0.3"></formats>')
+    assert describe_identifier(IdentifierSpec(engine, fido_signature_file=fido_format)).signature_version.startswith(
+        "formats-v201.xml"
     )
 
 
