@@ -11,12 +11,12 @@ from rich.table import Table
 
 from strongroom.cli_common import HomeOption, JsonFlag, command_home
 from strongroom.cli_output import Command, Group, console, errors, print_json
+from strongroom.formats.signature_install import install
 from strongroom.formats.signature_store import (
     InstallOutcome,
     InstallReport,
     SignatureListing,
     SignaturesInUse,
-    install,
     list_signatures,
 )
 

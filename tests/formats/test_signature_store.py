@@ -14,12 +14,12 @@ from strongroom.config import load_settings, write_default_config
 from strongroom.errors import ConfigError
 from strongroom.formats import IdentifierSpec, describe_identifier, make_identifier, signature_store
 from strongroom.formats.droid.identifier import BUNDLED_CONTAINER, BUNDLED_SIGNATURES
+from strongroom.formats.signature_install import install
 from strongroom.formats.signature_store import (
     InstallOutcome,
     SignatureInstallError,
     SignatureKind,
     Source,
-    install,
     list_signatures,
     newer_than_bundled,
     newest_installed,
