@@ -25,6 +25,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -49,6 +50,7 @@ class Result:
     startup: float
     files: int
     bytes: int
+    cpu: float = 0.0  # CPU seconds (user + system, child processes included): steadier than wall time under load
 
     @property
     def files_per_s(self) -> float:
@@ -68,6 +70,12 @@ def list_files(folder: Path) -> list[Path]:
             if path.is_file() and not path.is_symlink():
                 found.append(path)
     return found
+
+
+def cpu_seconds() -> float:
+    """CPU time so far of this process (all threads) and of its finished child processes."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def best_of(repeat: int, work: Callable[[], object]) -> float:
@@ -154,18 +162,18 @@ def run_corpus(name: str, folder: Path, files: list[Path], repeat: int, scratch:
 
     listing = scratch / "files.txt"
     listing.write_text("\n".join(str(p) for p in files) + "\n", encoding="utf-8")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     subprocess.run([sys.executable, "-m", "fido.fido", "-q", "-input", str(listing)], stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, check=True)  # fmt: skip
     fido_cli = Result("FIDO 1.6.1 command line (v109, start-up included)", time.perf_counter() - start, 0.0,
-                      len(files), size)  # fmt: skip
+                      len(files), size, cpu_seconds() - cpu)  # fmt: skip
     results.append(fido_cli)
 
     from tests.formats.droid_oracle import DroidError, droid_lib, run_droid_no_profile
 
     droid_answers: dict[Path, tuple[str, ...]] | None = None
     if droid_lib() is not None:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         try:
             answers = run_droid_no_profile(folder)
         except DroidError as exc:
@@ -174,7 +182,7 @@ def run_corpus(name: str, folder: Path, files: list[Path], repeat: int, scratch:
             seconds = time.perf_counter() - start
             droid_answers = {path: answer.puids for path, answer in answers.items()}
             results.append(Result("DROID 6.5.2 command line -Nr (V122, start-up included)", seconds, 0.0,
-                                  len(files), size))  # fmt: skip
+                                  len(files), size, cpu_seconds() - cpu))  # fmt: skip
     else:
         print("DROID is not installed (bash scripts/tools.sh): no DROID figures")
 
@@ -192,13 +200,14 @@ def run_corpus(name: str, folder: Path, files: list[Path], repeat: int, scratch:
                 except (pygfried.EmptySourceError, pygfried.GoError):
                     siegfried_answers.append(None)
 
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         with contextlib.suppress(pygfried.EmptySourceError, pygfried.GoError):
             pygfried.identify(str(files[0]))  # the first call loads Siegfried's signatures
         sf_startup = time.perf_counter() - start
         sf_time = best_of(repeat, run_siegfried)
         siegfried = Result(f"Siegfried {pygfried.version()} in process (pygfried, V125), load included",
-                           sf_time + sf_startup, sf_startup, len(files), size)  # fmt: skip
+                           sf_time + sf_startup, sf_startup, len(files), size,
+                           (cpu_seconds() - cpu) / repeat)  # fmt: skip
         results.append(siegfried)
     else:
         print("pygfried is not installed: pip install -e '.[bench]' to compare with Siegfried")
@@ -208,14 +217,16 @@ def run_corpus(name: str, folder: Path, files: list[Path], repeat: int, scratch:
     command = strongroom_command("identify", "-r", "--json", str(folder))
     subprocess.run(command, stdout=subprocess.DEVNULL, check=True)
     cli_times = []
+    cli_cpu = []
     output = ""
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         done = subprocess.run(command, capture_output=True, text=True, check=True)
         cli_times.append(time.perf_counter() - start)
+        cli_cpu.append(cpu_seconds() - cpu)
         output = done.stdout
     cli = Result("strongroom identify -r --json (end to end, start-up included)", min(cli_times), 0.0,
-                 len(files), size)  # fmt: skip
+                 len(files), size, min(cli_cpu))  # fmt: skip
     results.append(cli)
     cli_answers = cli_keys(output)
 
@@ -230,12 +241,14 @@ def run_corpus(name: str, folder: Path, files: list[Path], repeat: int, scratch:
         engine_answers.clear()
         engine_answers.extend(droid_engine.identify(p) for p in files)
 
+    cpu = cpu_seconds()
+    engine_time = best_of(repeat, droid_engine_one)
     results.append(Result("  DROID engine in process (library call; cache load apart)",
-                          best_of(repeat, droid_engine_one), engine_startup, len(files), size))  # fmt: skip
+                          engine_time, engine_startup, len(files), size, (cpu_seconds() - cpu) / repeat))  # fmt: skip
 
     single = files[len(files) // 2]
     single_times = []
-    for _ in range(max(3, repeat)):
+    for _ in range(max(10, repeat)):
         start = time.perf_counter()
         subprocess.run(strongroom_command("identify", "--json", str(single)), stdout=subprocess.DEVNULL, check=True)
         single_times.append(time.perf_counter() - start)
@@ -261,14 +274,17 @@ def run_corpus(name: str, folder: Path, files: list[Path], repeat: int, scratch:
 
     print(f"\n== {name}: {len(files)} files, {size / 1e6:.1f} MB; cores allowed: {len(os.sched_getaffinity(0))}; "
           f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
-    print(f"{'tool':66} {'seconds':>8} {'files/s':>9} {'MB/s':>8} {'load s':>7}")
+    print(f"{'tool':66} {'seconds':>8} {'files/s':>9} {'MB/s':>8} {'load s':>7} {'CPU s':>7}")
     for r in results:
-        print(f"{r.tool:66} {r.seconds:8.3f} {r.files_per_s:9.1f} {r.mb_per_s:8.1f} {r.startup:7.2f}")
+        print(f"{r.tool:66} {r.seconds:8.3f} {r.files_per_s:9.1f} {r.mb_per_s:8.1f} {r.startup:7.2f} {r.cpu:7.3f}")
     print(f"  single file, `strongroom identify --json FILE` wall time: best {min(single_times):.3f} s, "
           f"median {sorted(single_times)[len(single_times) // 2]:.3f} s ({single.name})")  # fmt: skip
     for other in results:
         if not other.tool.startswith(("strongroom", " ")):
-            print(f"  strongroom identify end to end vs {other.tool}: {other.seconds / cli.seconds:.1f}x faster")
+            print(
+                f"  strongroom identify end to end vs {other.tool}: {other.seconds / cli.seconds:.1f}x faster "
+                f"(CPU time: {other.cpu / cli.cpu if cli.cpu else 0:.1f}x less)"
+            )
     if len(cli_answers) != len(files):
         print(f"  strongroom identify printed {len(cli_answers)} answers for {len(files)} files")
     engine_keys = {p.resolve(): (tuple(sorted(m.puid for m in a.matches)), a.basis.value)

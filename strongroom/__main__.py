@@ -41,6 +41,10 @@ def _fast_app() -> typer.Typer:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] and args[0] in _FAST_COMMANDS:
+        from strongroom.cli_identify import run_usual
+
+        if run_usual(args[1:]):
+            return
         app = _fast_app()
     else:
         from strongroom.cli import app

@@ -3,12 +3,17 @@
 It needs no archive home, so this module imports nothing of the archive: strongroom.__main__
 runs `strongroom identify ...` with this command alone, without importing strongroom/cli.py (whose
 imports of the catalog, storage and ingest stacks took most of a second before the first file).
+A command line in the usual forms (the options below, `--opt value` or `--opt=value`) is parsed by
+parse_usual() without typer's per-option pydantic adapters (~0.1 s); anything else (help, a mistake,
+an option written another way) goes to typer, which parses and reports it as always.
 """
 
 from __future__ import annotations
 
 import csv
+import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -66,21 +71,45 @@ def identify(
     ] = None,
 ) -> None:
     """Identify file formats with PRONOM signatures, like fido or sf; needs no archive home."""
-    from rich.table import Table
+    run_identify(
+        Request(paths, recursive, as_json, as_csv, workers, engine, signatures, container_signatures),
+        _home_for(ctx, home),
+    )
 
+
+@dataclass(frozen=True)
+class Request:
+    """What `strongroom identify` was asked, however its command line was parsed."""
+
+    paths: list[Path]
+    recursive: bool = False
+    as_json: bool = False
+    as_csv: bool = False
+    workers: int = 0
+    engine: str = "droid"
+    signatures: Path | None = None
+    container_signatures: Path | None = None
+
+
+def run_identify(request: Request, home: Path) -> None:
+    as_json, as_csv = request.as_json, request.as_csv
     rows: list[dict[str, Any]] = []
     writer = csv.writer(sys.stdout) if as_csv else None
     if writer:
         writer.writerow(["path", "size", "puid", "format", "version", "mime", "basis", "warnings"])
-    table = Table("PUID", "Format", "Basis", "Warnings")
-    table.add_column("Path", overflow="fold")
+    table = None
+    if not writer and not as_json:
+        from rich.table import Table
+
+        table = Table("PUID", "Format", "Basis", "Warnings")
+        table.add_column("Path", overflow="fold")
     with errors(as_json), progress(show_bar(as_json or as_csv)) as bar:
         from strongroom.formats.batch import expand_paths, identify_files
         from strongroom.formats.signature_store import spec_for_identify
 
-        files = list(expand_paths(paths, recursive))
-        spec = spec_for_identify(_home_for(ctx, home), engine, signatures, container_signatures)
-        for done, item in enumerate(identify_files(files, workers=workers, spec=spec), start=1):
+        files = list(expand_paths(request.paths, request.recursive))
+        spec = spec_for_identify(home, request.engine, request.signatures, request.container_signatures)
+        for done, item in enumerate(identify_files(files, workers=request.workers, spec=spec), start=1):
             bar("Identifying", done, len(files))
             ident = item.identification
             warnings = "; ".join(ident.warnings)
@@ -95,7 +124,7 @@ def identify(
                      "version": ident.format_version, "mime": ident.mime, "basis": ident.basis.value,
                      "warnings": list(ident.warnings), "matches": [m.puid for m in ident.matches]}
                 )  # fmt: skip
-            else:
+            elif table is not None:
                 name = " ".join(p for p in (ident.format_name, ident.format_version) if p)
                 table.add_row(ident.puid or "-", name, ident.basis.value, warnings, str(item.path))
         if as_json:
@@ -104,8 +133,79 @@ def identify(
             about = describe_identifier(spec)
             print_json({"tool": about.tool, "version": about.tool_version, "signatures": about.signature_version,
                         "files": rows})  # fmt: skip
-    if not writer and not as_json:
+    if table is not None:
         console().print(table)
+
+
+_FLAGS = {"--recursive": "recursive", "-r": "recursive", "--json": "as_json", "--csv": "as_csv"}
+_VALUES = {"--workers": "workers", "--engine": "engine", "--signatures": "signatures",
+           "--container-signatures": "container_signatures", "--home": "home"}  # fmt: skip
+
+
+def parse_usual(args: list[str]) -> tuple[Request, Path | None] | None:
+    """`identify`'s arguments in their usual forms (and --home), or None for typer to parse: help, an
+    unknown or repeated option, a value that does not convert, no paths, `--`, `-` or combined short flags."""
+    given: dict[str, Any] = {}
+    paths: list[Path] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        index += 1
+        if not arg:
+            return None
+        if not arg.startswith("-"):
+            paths.append(Path(arg))
+            continue
+        name, equals, value = arg.partition("=")
+        key = _FLAGS.get(name) if not equals else None
+        key = key or _VALUES.get(name)
+        if key is None or key in given:
+            return None  # unknown, or repeated: typer decides
+        if name in _FLAGS:
+            given[key] = True
+        else:
+            if not equals:
+                if index >= len(args):
+                    return None
+                value = args[index]
+                index += 1
+            if not value:
+                return None
+            if key == "workers":
+                if not value.isdigit():  # typer's own message for anything else
+                    return None
+                given[key] = int(value)
+            elif key == "engine":
+                given[key] = value
+            else:
+                given[key] = Path(value)
+    if not paths:
+        return None
+    home = given.pop("home", None)
+    return Request(paths, **given), home
+
+
+def run_usual(args: list[str]) -> bool:
+    """Run `strongroom identify ARGS` when they are in the usual forms; False (nothing done) otherwise."""
+    parsed = parse_usual(args)
+    if parsed is None:
+        return False
+    request, home = parsed
+    if home is not None:
+        home = home.expanduser().absolute()
+    else:
+        from strongroom.home import default_home
+
+        home = default_home()
+    try:
+        run_identify(request, home)
+        sys.stdout.flush()
+    except typer.Exit as exc:  # how cli_output.fail ends a command; typer turns it into the exit status
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:  # as click does: the reader went away, which is no error of ours to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    return True
 
 
 def register_identify(app: typer.Typer) -> None:

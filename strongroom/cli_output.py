@@ -15,17 +15,15 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from typer._click.core import Context, Parameter
 from typer._click.exceptions import UsageError
 from typer.core import TyperCommand, TyperGroup
 
 from strongroom.errors import StrongroomError
-from strongroom.reports.profile import GroupBy
 
 if TYPE_CHECKING:
     from strongroom.archive import PackageDetails
+    from strongroom.reports.profile import GroupBy
 
 PACKAGE_HELP = "UUID, UUID prefix (8+ characters) or name"
 
@@ -77,6 +75,8 @@ def progress(enabled: bool) -> Iterator[StageProgress]:
     if not enabled:
         yield lambda stage, done, total: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -162,6 +162,8 @@ class Group(TyperGroup):
 
 def print_package(details: PackageDetails, data: dict[str, Any], ref: str, limit: int | None) -> None:
     """A package for people: summary, files summarised by role and format, the first `limit` files (None: all)."""
+    from rich.table import Table
+
     s = details.summary
     out = console()
     out.print(
@@ -224,6 +226,10 @@ _RISK_STYLE = {"low": "green", "medium": "yellow", "high": "bold red", "unknown"
 
 
 def print_profile(by: GroupBy, records: list[dict[str, Any]], totals: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    from strongroom.reports.profile import GroupBy
+
     out = console()
     if not totals["files"]:
         out.print("No original files yet. Ingest a transfer with: strongroom ingest <folder>")

@@ -16,7 +16,9 @@ from strongroom.errors import ConfigError, StrongroomError
 from strongroom.formats import make_identifier
 from strongroom.formats.base import Identifier, IdentifierSpec
 from strongroom.model import Identification
-from strongroom.workers import batched, bounded_map, default_workers, die_with_parent, make_pool
+
+# strongroom.workers (multiprocessing, concurrent.futures) is imported only when processes are started:
+# a few files in one process should not pay for it.
 
 # Below both limits, one process does all the work. Measured on this project's 2-core machine (DROID
 # engine, shared sample corpus x5, 1,880 files, 550 MB): identifying runs at ~1,500 files/s or ~450 MB/s
@@ -36,21 +38,38 @@ class Identified:
 
 
 def expand_paths(paths: Iterable[Path], recursive: bool) -> Iterator[Path]:
-    """Files named, and with `recursive` the files under folders named, in a stable order."""
+    """Files named, and with `recursive` the regular files (not symbolic links) under folders named, in a
+    stable order: a folder's files by name, then its subfolders by name (symbolic links to folders are not
+    followed)."""
     for path in paths:
         if path.is_dir():
             if not recursive:
                 raise StrongroomError(f"{path} is a folder.", details=["Add --recursive to identify what it holds."])
-            for dirpath, dirs, names in os.walk(path):
-                dirs.sort()
-                for name in sorted(names):
-                    child = Path(dirpath) / name
-                    if child.is_file() and not child.is_symlink():
-                        yield child
+            yield from _walk(path)
         elif path.is_file():
             yield path
         else:
             raise StrongroomError(f"{path} does not exist or is not a regular file.")
+
+
+def _walk(top: Path) -> Iterator[Path]:
+    # os.scandir's entry types come with the listing: no stat per file, as os.walk + is_file would make.
+    # An explicit stack, so no depth of folders reaches Python's recursion limit.
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError:
+            continue  # as os.walk: a folder that cannot be listed is skipped
+        folders = []
+        for entry in entries:
+            if entry.is_file(follow_symlinks=False):
+                yield folder / entry.name
+            elif entry.is_dir(follow_symlinks=False):
+                folders.append(folder / entry.name)
+        stack.extend(reversed(folders))
 
 
 def load_identifier(spec: IdentifierSpec) -> Identifier:
@@ -76,7 +95,11 @@ def plan_workers(requested: int, files: int, size: int, cores: int | None = None
         return requested
     if files < IN_PROCESS_FILES and size < IN_PROCESS_BYTES:
         return 1
-    return max(1, min(cores or default_workers(), files))
+    if cores is None:
+        from strongroom.workers import default_workers
+
+        cores = default_workers()
+    return max(1, min(cores, files))
 
 
 class _WorkerState:
@@ -87,6 +110,8 @@ class _WorkerState:
 
 def _init_worker(spec: IdentifierSpec, parent_pid: int | None = None) -> None:
     if parent_pid is not None:
+        from strongroom.workers import die_with_parent
+
         die_with_parent(parent_pid)
     _WorkerState.identifier = make_identifier(spec)
 
@@ -105,6 +130,8 @@ class IdentifyPool:
     BATCH = 32
 
     def __init__(self, workers: int, spec: IdentifierSpec | None = None) -> None:
+        from strongroom.workers import make_pool
+
         self.workers = workers
         self._executor = make_pool(workers, _init_worker, (spec or IdentifierSpec(),))
 
@@ -113,6 +140,8 @@ class IdentifyPool:
         list(self._executor.map(_identify_batch, [[] for _ in range(self.workers)]))
 
     def identify(self, paths: Iterable[Path], sizes: Iterable[int] | None = None) -> Iterator[Identified]:
+        from strongroom.workers import batched, bounded_map
+
         if sizes is None:
             items: Iterable[tuple[str, int]] = ((str(p), p.stat().st_size) for p in paths)
         else:

@@ -34,6 +34,7 @@ from fido import __version__ as fido_version
 from fido.fido import Fido
 
 from strongroom import __version__ as strongroom_version
+from strongroom.errors import ConfigError
 from strongroom.formats.base import TimeLimitExceeded, per_file_deadline
 from strongroom.formats.fido_identifier import SignatureFiles, _extension_mismatch
 from strongroom.formats.prefilter import FixedLiteral, Literal, analyse, tail_window
@@ -172,7 +173,18 @@ class FastIdentifier:
         format_files = [str(self.signatures.pronom)]
         if self.signatures.extensions is not None:
             format_files.append(str(self.signatures.extensions))
-        reference = Fido(quiet=True, conf_dir=str(self.signatures.container.parent), format_files=format_files)
+        try:
+            reference = Fido(quiet=True, conf_dir=str(self.signatures.container.parent), format_files=format_files)
+        except SystemExit as exc:  # FIDO's loader exits the process on a signature file it cannot parse
+            raise ConfigError(
+                f"The signature file {self.signatures.pronom} cannot be used by the fido-fast engine: FIDO could "
+                "not load it.",
+                details=[
+                    "Check that the signature file is a FIDO formats XML file (formats-vNNN.xml), or leave it out "
+                    "to use the bundled one.",
+                    "For DROID signature files (DROID_SignatureFile_VNNN.xml) use the default engine, 'droid'.",
+                ],
+            ) from exc
         self._formats = self._compile_formats(reference)
         self._by_puid = {f.puid: f for f in self._formats}
         self._container_puids = {f.index: (f.element.findtext("container") or None) for f in self._formats}

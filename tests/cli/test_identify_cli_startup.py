@@ -170,3 +170,58 @@ def test_the_bar_needs_a_terminal_on_stderr(
 
     monkeypatch.setattr(sys, "stderr", Stderr())
     assert show_bar(for_script) is shown
+
+
+USUAL = [
+    ["a.png"],
+    ["-r", "--json", "folder"],
+    ["--recursive", "--csv", "a", "b"],
+    ["--workers", "3", "--engine", "fido-fast", "x"],
+    ["--workers=0", "--engine=droid", "--signatures=s.xml", "--container-signatures", "c.xml", "x"],
+    ["x", "--json", "--signatures", "s.xml", "y"],
+]
+UNUSUAL = [
+    [], ["--help"], ["-h"], ["--json"], ["-rj", "x"], ["--json", "--json", "x"], ["--workers", "two", "x"],
+    ["--workers", "-1", "x"], ["--workers"], ["--bogus", "x"], ["--", "-x"], ["-", "x"], ["--json=yes", "x"],
+    ["", "x"], ["--signatures=", "x"],
+]  # fmt: skip
+
+
+def _requests(monkeypatch: pytest.MonkeyPatch) -> list[tuple[cli_identify.Request, Path]]:
+    seen: list[tuple[cli_identify.Request, Path]] = []
+    monkeypatch.setattr(cli_identify, "run_identify", lambda request, home: seen.append((request, home)))
+    return seen
+
+
+@pytest.mark.parametrize("args", USUAL)
+def test_the_usual_command_lines_parse_as_typer_parses_them(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("STRONGROOM_HOME", str(tmp_path / "home"))
+    seen = _requests(monkeypatch)
+    result = CliRunner().invoke(app, ["identify", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert cli_identify.run_usual(args) is True
+    assert len(seen) == 2 and seen[0] == seen[1]
+
+
+@pytest.mark.parametrize("args", UNUSUAL)
+def test_anything_else_is_left_to_typer(args: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _requests(monkeypatch)
+    assert cli_identify.parse_usual(args) is None
+    assert cli_identify.run_usual(args) is False and not seen
+
+
+def test_the_usual_parser_knows_every_option_of_the_command() -> None:
+    import typer.main
+
+    command = typer.main.get_command(app).commands["identify"]  # type: ignore[attr-defined]
+    options = {name for param in command.params if param.param_type_name == "option" for name in param.opts}
+    assert options == set(cli_identify._FLAGS) | set(cli_identify._VALUES)
+
+
+def test_the_usual_path_reports_errors_as_typer_does(tmp_path: Path) -> None:
+    for flags in (["--json"], []):
+        done = strongroom("identify", *flags, str(tmp_path / "absent.png"))
+        assert done.returncode == 2 and "Traceback" not in done.stderr and done.stdout == ""
+        assert "does not exist" in done.stderr

@@ -16,11 +16,13 @@ import subprocess
 import time
 import xml.etree.ElementTree as ET
 import zipfile
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
 import pytest
 
+from strongroom.formats.droid import container_zip
 from strongroom.formats.droid.container import ContainerLimits, ContainerSignatures
 
 PRONOM = Path(__file__).resolve().parents[2] / ".." / "shared" / "pronom"
@@ -167,8 +169,11 @@ def test_entry_inflating_past_its_declared_size_is_refused(sigs: ContainerSignat
     assert "zip bomb" in warnings[0]
 
 
-def test_huge_entry_is_only_read_as_far_as_the_signatures_look(sigs: ContainerSignatures, tmp_path: Path) -> None:
-    # 1 GiB of spaces after the content type, deflated to about 1 MB: the match needs 33 kB of it.
+def test_huge_entry_is_read_no_further_than_the_stream_limit(
+    sigs: ContainerSignatures, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 1 GiB of spaces after the content type, deflated to about 1 MB: the match needs 33 kB of it, and the
+    # entry is inflated no further than the per-stream limit (64 MiB), never to its full size.
     path = tmp_path / "huge.docx"
     with (
         zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf,
@@ -178,9 +183,17 @@ def test_huge_entry_is_only_read_as_far_as_the_signatures_look(sigs: ContainerSi
         block = b" " * (16 * 1024 * 1024)
         for _ in range(64):
             out.write(block)
-    started = time.monotonic()
+    inflated: list[int] = []
+    original = container_zip.ZipDirectory._inflated
+
+    def counting(self: container_zip.ZipDirectory, entry: container_zip.ZipEntry, budget: int) -> Iterator[bytes]:
+        for chunk in original(self, entry, budget):
+            inflated.append(len(chunk))
+            yield chunk
+
+    monkeypatch.setattr(container_zip.ZipDirectory, "_inflated", counting)
     assert sigs.identify(path, "ZIP") == ["fmt/412"]
-    assert time.monotonic() - started < 1.0
+    assert 0 < sum(inflated) <= ContainerLimits().max_stream_bytes + 1
 
 
 def test_entry_count_limit(tmp_path: Path) -> None:

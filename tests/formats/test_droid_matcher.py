@@ -295,9 +295,8 @@ def test_cache_left_by_an_older_engine_is_rebuilt_not_a_crash(sigfile: Path, tmp
     cache = tmp_path / "cache"
     key = cache_module.key_for([sigfile, None])
     stale = compile_droid(sigfile, None)
-    # the shape an earlier matcher.py pickled: literal needers as bare ints, not (signature, condition)
-    for index in stale.binary.indexes:
-        index.needers = [[0] for _ in index.needers]
+    # a shape an earlier matcher.py might have pickled: conditions naming signatures that do not exist
+    stale.binary.owner = [10**6 for _ in stale.binary.owner]
     stored = cache_module.store(cache, key, stale)
     assert stored is not None
     before = stored.read_bytes()

@@ -2,8 +2,9 @@
 
 - syntax.py: byte-sequence text → fixed-length patterns (DROID's FragmentRewriter + byteseek)
 - sequence.py: DROID's ByteSequence/SubSequence matching, ported step for step
+- nearest.py: which anchor hits the fragment walk could match from (skips the rest)
 - signatures.py: the DROID signature file, read as DROID reads it
-- matcher.py: Hyperscan prefilter, DROID's order, priorities and extension rules
+- matcher.py: Hyperscan prefilter (anchor windows, literals anywhere), DROID's order, priorities, extensions
 - container.py: container signatures (OLE2, ZIP)
 - cache.py: the compiled form on disk
 - identifier.py: DroidIdentifier (the Identifier protocol)

@@ -35,10 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import BinaryIO
-from xml.etree.ElementTree import Element
-
-from defusedxml import ElementTree as SafeET
+from typing import TYPE_CHECKING, BinaryIO
 
 from strongroom.errors import StrongroomError
 from strongroom.formats.droid.container_ole2 import Ole2File, Ole2FormatError
@@ -52,6 +49,9 @@ from strongroom.formats.droid.sequence import (
     build_internal_signature,
     match_internal_signature,
 )
+
+if TYPE_CHECKING:  # the XML is parsed only when the compiled form is not in the cache
+    from xml.etree.ElementTree import Element
 
 ZIP, OLE2 = "ZIP", "OLE2"
 CONTAINER_TYPES = (ZIP, OLE2)
@@ -176,6 +176,8 @@ class ContainerSignatures:
     @classmethod
     def load(cls, path: Path, limits: ContainerLimits | None = None) -> ContainerSignatures:
         """Parse a container-signature-*.xml file; ContainerSignatureError when it is not one."""
+        from defusedxml import ElementTree as SafeET
+
         try:
             root = SafeET.parse(str(path)).getroot()
         except (OSError, SafeET.ParseError) as exc:

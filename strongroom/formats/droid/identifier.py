@@ -145,16 +145,31 @@ def _check_exists(signature_file: Path, container_file: Path | None) -> None:
 
 @contextmanager
 def _content(path: Path, data: bytes | None = None) -> Iterator[Any]:
+    """The whole content: read in one call when small enough, else mapped (DROID's default looks at all of it)."""
     if data is not None:
         yield data
         return
-    with path.open("rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        size = os.fstat(fd).st_size
         if size <= _READ_WHOLE:
-            yield handle.read()
+            yield _read_all(fd, size)
             return
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mapped:
             yield mapped
+    finally:
+        os.close(fd)
+
+
+def _read_all(fd: int, size: int) -> bytes:
+    """Everything in the file (which may have grown or shrunk since fstat): one read for the usual case."""
+    data = os.read(fd, size + 1)
+    if len(data) <= size:
+        return data
+    parts = [data]
+    while chunk := os.read(fd, 1 << 20):
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 class DroidIdentifier:

@@ -22,10 +22,10 @@ content (bytes or an mmap): DROID's command line scans whole files
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
+from strongroom.formats.droid.nearest import NearestFragments
 from strongroom.formats.droid.syntax import SequencePattern, SequenceSyntaxError, compile_sequence, rewrite_fragment
 
 __all__ = [
@@ -105,7 +105,7 @@ class Fragment:
             self.min_offset = value
 
     def copy(self) -> Fragment:
-        return replace(self)
+        return Fragment(self.pattern, self.min_offset, self.max_offset, self.position)
 
     def matches_at(self, data: Buffer, position: int) -> bool:
         if self.pattern is None:
@@ -415,7 +415,8 @@ def _find_sequence_from_position(
         if end_window < first_possible:
             end_window = first_possible
         match = start_window
-        nearest: _NearestFragments | None = None  # built at the first anchor hit, used from the second
+        nearest: NearestFragments | None = None  # built at the second anchor hit (most have one), used from then
+        first_hit = bool(sub.left or sub.right)  # without fragments every hit is possible
         while match >= end_window:
             if match == end_window:
                 match = match if anchor.matches_at(data, match) else -1
@@ -423,11 +424,14 @@ def _find_sequence_from_position(
                 match = anchor.search_backward(data, match, end_window)
             if match == -1:
                 break
-            if nearest is None:
-                nearest = _NearestFragments(sub, data, end_window, start_window)
-            elif not nearest.possible(match):
-                match -= 1
-                continue
+            if first_hit:
+                first_hit = False
+            elif sub.left or sub.right:
+                if nearest is None:
+                    nearest = NearestFragments(sub, data, end_window, start_window)
+                if not nearest.possible(match):
+                    match -= 1
+                    continue
             found = True
             if sub.right:
                 last_option = sub.right[-1:]
@@ -469,6 +473,7 @@ def _find_sequence_from_position(
         end_window = last_possible
     match = start_window
     nearest = None
+    first_hit = bool(sub.left or sub.right)
     while match <= end_window:
         starter = match - match_length + 1
         ending = end_window - match_length + 1
@@ -479,11 +484,14 @@ def _find_sequence_from_position(
             match = hit + match_length - 1 if hit >= 0 else -1
         if match == -1:
             break
-        if nearest is None:
-            nearest = _NearestFragments(sub, data, start_window - last_in_anchor, end_window - last_in_anchor)
-        elif not nearest.possible(match - last_in_anchor):
-            match += 1
-            continue
+        if first_hit:
+            first_hit = False
+        elif sub.left or sub.right:
+            if nearest is None:
+                nearest = NearestFragments(sub, data, start_window - last_in_anchor, end_window - last_in_anchor)
+            if not nearest.possible(match - last_in_anchor):
+                match += 1
+                continue
         found = True
         if sub.left:
             last_option = sub.left[-1:]
@@ -516,75 +524,6 @@ def _find_sequence_from_position(
                 return True
         match += 1
     return False
-
-
-class _NearestFragments:
-    """Where the fragments next to the anchor (each side's first position) start, near an anchor window.
-
-    Every anchor hit runs DROID's fragment walk, which finds nothing when no
-    alternative of a side's first fragment starts within its offsets of the
-    anchor (there is nothing yet to backtrack to): such hits cannot match. A
-    few searches over the whole window list those starts, so hits that cannot
-    match are skipped with a bisection (fmt/198's EOF anchor 000000 hits
-    hundreds of times in an MP3's tail). Sides whose window is large or crowded
-    are not indexed and always walked.
-    """
-
-    __slots__ = ("sides",)
-    _MOST_BYTES = 1 << 16
-    _MOST_STARTS = 256
-
-    def __init__(self, sub: SubSequence, data: Buffer, first_start: int, last_start: int) -> None:
-        # For an anchor starting at a: a left fragment ends min..max bytes before a, a right one starts
-        # min..max bytes after the anchor's end.
-        self.sides: list[list[tuple[int, int, list[int]]]] = []
-        length = sub.anchor.length
-        for frags, left in ((sub.left[:1], True), (sub.right[:1], False)):
-            if not frags:
-                continue
-            shifts = [
-                (-f.max_offset - f.length, -f.min_offset - f.length) if left else (length + f.min_offset,
-                                                                                  length + f.max_offset)
-                for f in frags[0]
-            ]  # fmt: skip
-            low = max(first_start + min(s for s, _ in shifts), 0)
-            high = min(last_start + max(s for _, s in shifts), len(data) - 1)
-            if high - low > self._MOST_BYTES:
-                continue
-            side = []
-            for fragment, (lo, hi) in zip(frags[0], shifts, strict=True):
-                starts = _starts(fragment, data, low, high, self._MOST_STARTS)
-                if starts is None:
-                    break
-                side.append((lo, hi, starts))
-            else:
-                self.sides.append(side)
-
-    def possible(self, anchor_start: int) -> bool:
-        """False when, for an anchor at `anchor_start`, some side's first fragment has no start in reach."""
-        for side in self.sides:
-            for lo, hi, starts in side:
-                index = bisect_left(starts, anchor_start + lo)
-                if index < len(starts) and starts[index] <= anchor_start + hi:
-                    break
-            else:
-                return False
-        return True
-
-
-def _starts(fragment: Fragment, data: Buffer, low: int, high: int, most: int) -> list[int] | None:
-    """Every start in [low, high] where `fragment` matches, in order; None past `most` of them."""
-    pattern = fragment.pattern
-    if pattern is None:
-        return None
-    found: list[int] = []
-    position = pattern.search_forward(data, low, high)
-    while position >= 0:
-        if len(found) == most:
-            return None
-        found.append(position)
-        position = pattern.search_forward(data, position + 1, high)
-    return found
 
 
 class _OffsetAndFilePositions:
