@@ -1,6 +1,7 @@
 """Ingest throughput beside FIDO's command line and bagit.py, on the same files, in one run.
 
     .venv/bin/python benchmarks/ingest.py [--corpus PATH ...] [--generated N] [--workers N] [--baseline REV] [--checks]
+        [--no-samples] [--no-fido] [--no-bagit] [--profile DIR]
 
 For each corpus it prints files/s and MB/s for:
   - strongroom ingest (copy + every digest + identification + METS + bag + store + catalog + index),
@@ -11,6 +12,9 @@ For each corpus it prints files/s and MB/s for:
     MediaInfo, ExifTool) on,
 the ratios of Strongroom to each, and Strongroom's peak memory (to show it stays flat as the
 corpus grows). Each tool runs as its own process, so peak memory is that process's alone.
+
+--profile DIR runs the plain ingest once more under cProfile (the parent process; with --workers 1
+the per-file work runs in it too) and prints where the time went; the profile is kept in DIR.
 """
 
 from __future__ import annotations
@@ -117,7 +121,9 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, flo
     return seconds, peak, proc.returncode == 0, tail[0] if tail else ""
 
 
-def run_strongroom(corpus: Path, workers: int, scratch: Path, clamd: str | None = None) -> Run:
+def run_strongroom(
+    corpus: Path, workers: int, scratch: Path, clamd: str | None = None, profile: Path | None = None
+) -> Run:
     """The plain ingest (checks off), or with `clamd` (a socket) the ingest with virus scanning and
     characterisation on, the way an archive with ClamAV and the tools installed runs it."""
     home = scratch / "home"
@@ -135,9 +141,14 @@ def run_strongroom(corpus: Path, workers: int, scratch: Path, clamd: str | None 
     }
     subprocess.run([str(BIN / "strongroom"), "init"], env=env, check=True, stdout=subprocess.DEVNULL)
     files, size = corpus_size(corpus)
-    seconds, peak, ok, note = timed([str(BIN / "strongroom"), "ingest", str(corpus), "--json"], env)
+    command = [str(BIN / "strongroom"), "ingest", str(corpus), "--json"]
+    if profile is not None:
+        command = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "strongroom", "ingest", str(corpus)]
+    seconds, peak, ok, note = timed(command, env)
     shutil.rmtree(home, ignore_errors=True)
     what = "with virus scan + characterisation" if clamd else "checks off"
+    if profile is not None:
+        what += ", under cProfile"
     return Run(f"strongroom ingest ({workers} workers, {what})", seconds, files, size, peak, ok, note)
 
 
@@ -196,6 +207,16 @@ def report(name: str, runs: list[Run]) -> None:
             print(f"  strongroom / {other.tool}: {other.seconds / ours.seconds:.2f}x the throughput")
 
 
+def print_profile(stats: Path, lines: int = 30) -> None:
+    """The functions that took the most time, themselves and with what they called."""
+    import pstats
+
+    profile = pstats.Stats(str(stats))
+    for order in ("tottime", "cumtime"):
+        print(f"\n-- {stats.name}, by {order} --")
+        profile.sort_stats(order).print_stats(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, action="append", help="folder(s) to ingest (default: shared samples)")
@@ -205,12 +226,16 @@ def main() -> int:
         "--baseline", metavar="REV", help="also ingest with this earlier git revision of Strongroom (e.g. a tag)"
     )
     parser.add_argument("--no-fido", action="store_true", help="skip FIDO's command line (slow on large corpora)")
+    parser.add_argument("--no-bagit", action="store_true", help="skip bagit.py")
+    parser.add_argument("--no-samples", action="store_true", help="leave out the shared sample transfers")
+    parser.add_argument("--profile", type=Path, metavar="DIR", help="also profile the ingest; keep the profile in DIR")
     parser.add_argument(
         "--checks", action="store_true", help="add a row with virus scanning (clamd) and characterisation on"
     )
     args = parser.parse_args()
     corpora: list[tuple[str, Path]] = []
-    for corpus in args.corpus or ([DEFAULT_CORPUS] if DEFAULT_CORPUS.is_dir() else []):
+    samples = [] if args.no_samples or not DEFAULT_CORPUS.is_dir() else [DEFAULT_CORPUS]
+    for corpus in args.corpus or samples:
         corpora.append((str(corpus), corpus))
     with tempfile.TemporaryDirectory(prefix="strongroom-bench-") as tmp:
         scratch = Path(tmp)
@@ -229,8 +254,15 @@ def main() -> int:
                 runs.append(run_strongroom_at(args.baseline, corpus, args.workers, scratch))
             if not args.no_fido:
                 runs.append(run_fido(corpus))
-            runs.append(run_bagit(corpus, args.workers, scratch))
+            if not args.no_bagit:
+                runs.append(run_bagit(corpus, args.workers, scratch))
             report(name, runs)
+            if args.profile:
+                args.profile.mkdir(parents=True, exist_ok=True)
+                stats = args.profile / f"ingest-{len(list(args.profile.glob('*.prof')))}.prof"
+                profiled = run_strongroom(corpus, args.workers, scratch, profile=stats)
+                report(f"{name}, profiled", [profiled])
+                print_profile(stats)
         if args.baseline:
             subprocess.run(["git", "-C", str(REPO), "worktree", "prune"], check=False)
     return 0

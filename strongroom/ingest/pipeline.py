@@ -53,6 +53,7 @@ from strongroom.model import (
     Unexpected,
 )
 from strongroom.preservation.fixity import ExpectedDigest, SuppliedDigests
+from strongroom.storage.sources import ScratchSources
 from strongroom.workers import batched, bounded_map
 
 Progress = Callable[[str, int, int | None], None]
@@ -339,16 +340,20 @@ def build_package(
         mets_progress,
     )
     mets_record = _mets_record(mets_path, package)
-    payload = [(f"data/{record.path}", record.sha256) for record, _ in staged]
-    payload.append((f"data/{mets_name}", mets_record.sha256))
+    # The version's state and sizes, one key string shared by both: a large package holds them all.
+    state: dict[str, str] = {}
+    sizes: dict[str, int] = {}
+    for path, sha256, size in staged.digests():
+        key = f"data/{path}"
+        state[key] = sha256
+        sizes[key] = size
+    state[f"data/{mets_name}"] = mets_record.sha256
     payload_bytes = staged.bytes + mets_record.size
     info = BagInfo(
         package, name, context.organisation_name, payload_bytes, staged.count + 1, 1, prepared.bag is not None
     )
-    tag_digests = write_tag_files(bag_dir, payload, info)
-    state = dict(payload)
+    tag_digests = write_tag_files(bag_dir, state.items(), info)
     state.update(tag_digests)
-    sizes = {f"data/{record.path}": record.size for record, _ in staged}
     sizes[f"data/{mets_name}"] = mets_record.size
     sizes.update({name_: (bag_dir / name_).stat().st_size for name_ in tag_digests})
     title = descriptions[0].first("title")
@@ -360,7 +365,8 @@ def build_package(
         package=package,
         base_version=0,
         state=state,
-        sources={path: bag_dir / path for path in state},
+        # Staging is scratch, discarded after the commit: storage may move its files in instead of copying.
+        sources=ScratchSources(bag_dir, state),
         sizes=sizes,
         summary=summary,
         files=lambda: itertools.chain((r for r, _ in staged), [mets_record]),

@@ -129,6 +129,10 @@ class StagedFiles:
                 ),
             )  # fmt: skip
 
+    def digests(self) -> Iterator[tuple[str, str, int]]:
+        """(path, sha256, size) of every file, in path order: what the manifests need, nothing decoded."""
+        yield from self._db.execute("SELECT path, sha256, size FROM files ORDER BY path")
+
     def payload_digest(self) -> str:
         """One SHA-256 over the sorted (path, sha256) of the originals: equal payloads, equal digests."""
         import hashlib

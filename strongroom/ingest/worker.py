@@ -1,8 +1,9 @@
 """Per-file work of an ingest, run in worker processes: copy, hash and identify.
 
 Each file is read once: the bytes copied into the package are the bytes fed to
-every digest the transfer needs. Identification then reads only the head and
-tail FIDO asks for, from the copy, which the page cache still holds.
+every digest the transfer needs, and to identification (the FIDO-exact engine's
+head and tail; for DROID, a file of up to one chunk whole). Larger files are
+identified from the copy, whose head and tail the page cache still holds.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import ClassVar, TypeVar
 from strongroom.errors import StorageError, TransferError
 from strongroom.formats import make_identifier
 from strongroom.formats.base import Identifier, IdentifierSpec, extension_of
+from strongroom.formats.droid.identifier import DroidIdentifier
 from strongroom.formats.engine import FastIdentifier, TailKeeper
 from strongroom.model import Identification
 from strongroom.workers import die_with_parent, make_pool
@@ -66,11 +68,13 @@ def process_file(task: FileTask) -> FileResult:
     hashers = {alg: hashlib.new(alg) for alg in task.algorithms}
     kept = TailKeeper()
     size = 0
+    content: bytes | None = None  # the whole file, while it fits in one chunk
     try:
         st = task.source.stat()
         task.dest.parent.mkdir(parents=True, exist_ok=True)
         with task.source.open("rb") as src, task.dest.open("xb") as out:
             while chunk := src.read(CHUNK):
+                content = chunk if size == 0 else None
                 size += len(chunk)
                 kept.feed(chunk)
                 for hasher in hashers.values():
@@ -105,6 +109,9 @@ def process_file(task: FileTask) -> FileResult:
             if isinstance(identifier, FastIdentifier):
                 # The bytes just copied are the bytes to identify: no second read of the file.
                 cached = identifier.identify(task.dest, task.name, kept.buffers())
+            elif isinstance(identifier, DroidIdentifier) and content is not None:
+                # A file of at most one chunk is in memory whole: DROID reads it from there.
+                cached = identifier.identify(task.dest, task.name, data=content)
             else:
                 cached = identifier.identify(task.dest, task.name)
             _WorkerState.cache[key] = cached

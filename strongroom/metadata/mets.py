@@ -20,9 +20,10 @@ METS element, so a reader can restore them exactly.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -106,6 +107,8 @@ class _Plan:
     rights_ids: tuple[str, ...]  # rightsMD of each statement in the package amdSec
     rights_by_target: Mapping[str, tuple[int, ...]]  # indexes into doc.rights
     package_techmd: str
+    # Each agent's digiprovMD, built once: every file's amdSec repeats it under its own ID.
+    agent_sections: dict[str, etree._Element] = field(default_factory=dict)
 
 
 def _plan(doc: MetsInput, ids: _Ids) -> _Plan:
@@ -292,6 +295,16 @@ def _agent_md(agent: Agent, sec_id: str) -> etree._Element:
     return _md_sec("digiprovMD", sec_id, "PREMIS:AGENT", lambda escape: [premis.agent_element(agent, escape)])
 
 
+def _repeated_agent_md(plan: _Plan, key: str, sec_id: str) -> etree._Element:
+    """The agent's digiprovMD as _agent_md() builds it, copied from the one built first (the ID is its only change)."""
+    built = plan.agent_sections.get(key)
+    if built is None:
+        built = plan.agent_sections[key] = _agent_md(plan.agents_by_key[key], sec_id)
+    section = copy.deepcopy(built)
+    section.set("ID", sec_id)  # the first attribute already, as _md_sec() made it: the output is unchanged
+    return section
+
+
 def _write_file_amdsecs(
     out: PrettyWriter, doc: MetsInput, plan: _Plan, ids: _Ids, progress: MetsProgress | None
 ) -> list[FileRole]:
@@ -332,7 +345,7 @@ def _file_amdsec(
         agent_keys.update(dict.fromkeys(event.agents))
     for key in agent_keys:
         # Each file's section names its agents again, as Archivematica does, so it stands alone.
-        section.append(_agent_md(plan.agents_by_key[key], ids("digiprovMD")))
+        section.append(_repeated_agent_md(plan, key, ids("digiprovMD")))
     return section
 
 

@@ -9,7 +9,7 @@ isinstance on a concrete class.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,6 +27,15 @@ class ObjectInfo:
 class PutResult:
     key: str
     size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class PutRequest:
+    """One file for put_many(): store `source` under `key`; its content must have SHA-256 `sha256`."""
+
+    key: str
+    source: Path
     sha256: str
 
 
@@ -69,6 +78,21 @@ class NativeChecksums(Protocol):
     """Optional: the backend can report a stored object's SHA-256 without the caller reading it."""
 
     def sha256_of(self, key: str) -> str: ...
+
+
+@runtime_checkable
+class BatchPut(Protocol):
+    """Optional: store many files at once, each exactly as put() stores one (whole, flushed, read back).
+
+    Worth having where per-file overheads dominate (flushes, folder locks): the batch may overlap
+    them, or pay them once per folder. On an error no object of the batch that had not yet been
+    renamed into place appears; the error is put()'s for the first file that failed.
+    """
+
+    def put_many(self, items: Sequence[PutRequest], *, move: bool = False) -> list[PutResult]:
+        """`move=True`: the sources are scratch copies the caller discards, which the backend may
+        move into place rather than copy (they are gone afterwards, stored or not)."""
+        ...
 
 
 @runtime_checkable

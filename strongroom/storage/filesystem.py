@@ -26,18 +26,21 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from strongroom.errors import IntegrityError, NotFound, StorageError
 from strongroom.manifests import sha256_file
-from strongroom.storage.base import ObjectInfo, PutResult
+from strongroom.storage.base import ObjectInfo, PutRequest, PutResult
 from strongroom.storage.keys import check_key, check_sha256, key_problem
 
 CHUNK_SIZE = 1024 * 1024
+T = TypeVar("T")
 
 # Temporary names carry a random token so that an ordinary file a depositor named
 # `.draft.partial` is still an object, never mistaken for a leftover.
@@ -55,6 +58,8 @@ _ATTEMPTS = 10
 FILE_MODE = 0o444
 FOLDER_MODE = 0o555
 _FOLDER_OPEN_MODE = 0o755
+# Threads of one put_many(): concurrent flushes let the file system commit them together.
+_BATCH_THREADS = 16
 
 
 def is_partial_name(name: str) -> bool:
@@ -139,6 +144,159 @@ class FilesystemStorage:
                         _remove_quietly(partial)
                 self._prune(path.parent)  # folders made for this object only
         return PutResult(key=key, size=size, sha256=expected)
+
+    def put_many(self, items: Sequence[PutRequest], *, move: bool = False) -> builtins.list[PutResult]:
+        """Store many files, each as put() stores one: under a temporary name, flushed to the device,
+        read back and checked, then renamed into place and its folder flushed.
+
+        For a batch of small files the per-file costs dominate, so here each folder is locked once
+        to create the batch's temporaries in it and once to rename them, each folder is flushed
+        once, and the files' own flushes and read-backs run on threads, which lets the file system
+        commit many flushes together. Nothing is renamed until every file of the batch has been
+        written, flushed and read back correctly: on such an error no object of the batch appears.
+        Keep batches to a few hundred files: each holds an open file until it is written.
+
+        `move=True` says the sources are scratch copies that the caller discards afterwards: a
+        source on the same file system is then renamed to be the temporary file rather than
+        copied (so it is written to the disk once, not twice), and is gone afterwards whatever
+        happens. It is flushed and read back from the device just the same.
+        """
+        if not items:
+            return []
+        checked_folders: dict[str, bool] = {}
+        slots = [
+            _Slot(
+                item.key, item.source, self._batch_path(item.key, checked_folders), check_sha256(item.key, item.sha256)
+            )
+            for item in items
+        ]
+        by_folder: dict[Path, builtins.list[_Slot]] = {}
+        for slot in slots:
+            by_folder.setdefault(slot.target.parent, []).append(slot)
+        to_flush: set[Path] = set()
+        renamed = 0
+        try:
+            for folder, in_folder in by_folder.items():
+                try:
+                    self._create_partials(folder, in_folder, to_flush, move)
+                except OSError as err:
+                    raise self._failure("store", in_folder[0].key, err) from err
+            with ThreadPoolExecutor(max_workers=min(_BATCH_THREADS, len(slots))) as pool:
+                # Every task runs to its end (each closes its own file); the first error is raised after.
+                outcomes = [pool.submit(self._fill_partial, slot) for slot in slots]
+                sizes = [future.result() for future in _all_done(outcomes)]
+            try:
+                for folder, in_folder in by_folder.items():
+                    with self._changing(folder):
+                        for slot in in_folder:
+                            os.replace(slot.partial, slot.target)  # type: ignore[arg-type]
+                            slot.partial = None
+                            renamed += 1
+                    to_flush.add(folder)
+                with ThreadPoolExecutor(max_workers=min(_BATCH_THREADS, len(to_flush))) as pool:
+                    list(pool.map(_fsync_dir, to_flush))
+            except OSError as err:
+                raise self._failure("store", slots[0].key, err) from err
+        finally:
+            for slot in slots:
+                if slot.fd is not None:
+                    os.close(slot.fd)
+            if renamed < len(slots):
+                for slot in slots:
+                    if slot.partial is not None:
+                        with contextlib.suppress(OSError), self._changing(slot.partial.parent):
+                            _remove_quietly(slot.partial)
+                for folder in by_folder:
+                    self._prune(folder)  # folders made for this batch only
+        return [PutResult(slot.key, size, slot.expected) for slot, size in zip(slots, sizes, strict=True)]
+
+    def _batch_path(self, key: str, checked_folders: dict[str, bool]) -> Path:
+        """_path() for one key of a batch: each folder is resolved once for the whole batch."""
+        check_key(key)
+        folder_key, _slash, name = key.rpartition("/")
+        if is_partial_name(name):
+            return self._path(key)  # for its refusal
+        path = self.root.joinpath(*key.split("/"))
+        inside = checked_folders.get(folder_key)
+        if inside is None:
+            inside = checked_folders[folder_key] = self._inside_root(path.parent)
+        if not inside or os.path.islink(path):
+            return self._path(key)  # the full check, and its refusal
+        return path
+
+    def _create_partials(self, folder: Path, slots: builtins.list[_Slot], to_flush: set[Path], move: bool) -> None:
+        """Make `folder` if missing and a temporary file in it for each slot, under one lock."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        for attempt in range(_ATTEMPTS):
+            try:
+                self._make_folders(folder, to_flush)
+                with self._changing(folder):
+                    for slot in slots:
+                        if slot.fd is not None:
+                            continue
+                        name = slot.target.name[:_PARTIAL_NAME_CHARS]
+                        slot.partial = slot.target.with_name(f".{name}.{secrets.token_hex(8)}.partial")
+                        if move and _move(slot.source, slot.partial):
+                            slot.moved = True
+                            slot.fd = os.open(slot.partial, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+                        else:
+                            # Read-only from the start: the descriptor returned may still write it.
+                            slot.fd = os.open(slot.partial, flags, FILE_MODE)
+                return
+            except FileNotFoundError:
+                # A delete() or failed put() elsewhere pruned a folder we had just made; a moved
+                # source went with it (it was scratch), and the retry copies nothing then fails.
+                for slot in slots:
+                    if slot.fd is not None:
+                        os.close(slot.fd)
+                    slot.fd, slot.partial = None, None
+                if attempt == _ATTEMPTS - 1:
+                    raise
+
+    def _fill_partial(self, slot: _Slot) -> int:
+        """Copy the slot's source into its temporary file (unless moved there), flush and close it,
+        and read it back from the device; returns its size."""
+        fd, partial = slot.fd, slot.partial
+        assert fd is not None and partial is not None
+        slot.fd = None  # closed below, whatever happens
+        copied: str | None = None
+        try:
+            if slot.moved:
+                os.fchmod(fd, FILE_MODE)
+                size = os.fstat(fd).st_size
+            else:
+                try:
+                    src = open(slot.source, "rb")  # noqa: SIM115 - closed just below
+                except OSError as err:
+                    raise StorageError(
+                        f"Cannot read {slot.source} to store it as {slot.key!r}: {_reason(err)}."
+                    ) from err
+                with src:
+                    size, copied = _copy(src, slot.source, fd)
+            os.fsync(fd)
+            _drop_cache(fd)
+        except OSError as err:
+            raise self._failure("store", slot.key, err) from err
+        finally:
+            os.close(fd)
+        if copied is not None and copied != slot.expected:
+            raise IntegrityError(
+                f"{slot.source} does not match the SHA-256 given for {slot.key!r}: expected {slot.expected}, "
+                f"read {copied} while copying. Nothing was stored; the file may have changed "
+                "since it was checksummed.",
+            )
+        try:
+            stored = sha256_file(partial)
+        except OSError as err:
+            raise self._failure("store", slot.key, err) from err
+        if stored != slot.expected:
+            how = f"computed while copying: {copied}" if copied is not None else f"moved there from {slot.source}"
+            raise IntegrityError(
+                f"The copy of {slot.key!r} written to {self.root} reads back wrong: expected SHA-256 "
+                f"{slot.expected} ({how}), found {stored}. It was removed; "
+                "check the disk for errors and store the file again.",
+            )
+        return size
 
     def open(self, key: str) -> BinaryIO:
         fast = self._open_where_linux_says(key)
@@ -332,7 +490,9 @@ class FilesystemStorage:
                     raise
         raise AssertionError("unreachable")
 
-    def _make_folders(self, folder: Path) -> None:
+    def _make_folders(self, folder: Path, to_flush: set[Path] | None = None) -> None:
+        """Make `folder` and its missing parents; each new folder's parent is flushed at once, or
+        added to `to_flush` for the caller to flush before anything made here counts as stored."""
         missing: builtins.list[Path] = []
         current = folder
         while current != self.root and not current.is_dir():
@@ -350,7 +510,10 @@ class FilesystemStorage:
                         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(made)) from None
                     raise
             # A new folder is only durable once its parent's entry is.
-            _fsync_dir(made.parent)
+            if to_flush is None:
+                _fsync_dir(made.parent)
+            else:
+                to_flush.add(made.parent)
 
     def _entries(self, folder: Path, key_prefix: str, start: str) -> builtins.list[tuple[str, bool]]:
         """(key, is_folder) for the entries of `folder`, in reverse order for a stack."""
@@ -479,6 +642,43 @@ def _copy(src: io.BufferedReader, source: Path, fd: int) -> tuple[int, str]:
         while chunk:
             chunk = chunk[os.write(fd, chunk) :]
         size += count
+
+
+@dataclass
+class _Slot:
+    """One file of a put_many() batch on its way: where it goes and, once made, its temporary file."""
+
+    key: str
+    source: Path
+    target: Path
+    expected: str  # its SHA-256
+    partial: Path | None = None
+    fd: int | None = None
+    moved: bool = False  # the source itself became the temporary file
+
+
+def _move(source: Path, partial: Path) -> bool:
+    """Rename the scratch file `source` to `partial`; False where it cannot be (another file system,
+    not a plain file), for the caller to copy it instead."""
+    try:
+        if not stat.S_ISREG(os.lstat(source).st_mode):
+            return False
+        os.rename(source, partial)
+    except FileNotFoundError:
+        if not os.path.lexists(source):
+            raise StorageError(f"Cannot read {source} to store it: it is gone.") from None
+        raise  # the target folder was pruned: the caller retries
+    except OSError as err:
+        if err.errno == errno.EXDEV:
+            return False
+        raise
+    return True
+
+
+def _all_done(futures: builtins.list[Future[T]]) -> builtins.list[Future[T]]:
+    """`futures`, once every one has finished (so none is still using what the caller cleans up)."""
+    wait(futures)
+    return futures
 
 
 def _drop_cache(fd: int) -> None:

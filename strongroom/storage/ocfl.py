@@ -36,8 +36,9 @@ from types import MappingProxyType
 from typing import Any, BinaryIO
 
 from strongroom.errors import IntegrityError, NotFound, StorageError
-from strongroom.storage.base import PartialCleanup, StorageBackend, supports
+from strongroom.storage.base import BatchPut, PartialCleanup, PutRequest, StorageBackend, supports
 from strongroom.storage.keys import key_problem
+from strongroom.storage.sources import ScratchSources
 
 SPEC_VERSION = "1.1"
 INVENTORY_TYPE = "https://ocfl.io/1.1/spec/#inventory"
@@ -66,10 +67,12 @@ LAYOUT_CONFIG: Mapping[str, object] = MappingProxyType(
 # of a few hundred thousand files with many versions while refusing absurd objects.
 MAX_INVENTORY_BYTES = 512 * 1024 * 1024
 _SMALL_FILE_BYTES = 64 * 1024
+# Content files per put_many() call: enough to overlap many flushes, few enough to hold each open.
+_PUT_BATCH = 512
 CHUNK_SIZE = 1024 * 1024
 _ID_SAFE = re.compile(r"[A-Za-z0-9_-]")
 
-# Called with 1 as each file is stored or fetched.
+# Called with how many files were just stored or fetched (1 each, or a batch at a time).
 Progress = Callable[[int], None] | None
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _VERSION = re.compile(r"v([1-9][0-9]*)")
@@ -147,8 +150,7 @@ class WrittenVersion:
 @dataclass(frozen=True)
 class _NewContent:
     digest: str
-    logical_path: str
-    source: Path
+    logical_path: str  # its source is sources[logical_path]: looked up when stored, not held
     content_path: str  # relative to the object root
 
 
@@ -367,7 +369,8 @@ class OcflStore:
         """Write version head + 1 (1 for a new object) whose complete logical state is `state`.
 
         `sources` maps logical paths to local files for content the object does not hold
-        yet; content already in the manifest is referenced, never copied again. `sizes`
+        yet; content already in the manifest is referenced, never copied again (ScratchSources:
+        files that may be moved into storage rather than copied). `sizes`
         gives every file's size for the figures returned. Leftovers of an earlier
         interrupted write are swept first. If this write fails, its leftovers are swept
         too; when the failure came after the root inventory was replaced the version
@@ -396,9 +399,7 @@ class OcflStore:
         plan = _plan_content(clean_state, sources, known, number, content_dir)
         document = _next_document(current, object_id, number, plan, clean_state, message, user, created)
         try:
-            self._run_parallel(
-                lambda item: self.backend.put(root + item.content_path, item.source, item.digest), plan, progress
-            )
+            self._store_content(root, plan, sources, progress)
             self._put_inventories(root, number, _json_bytes(document), new_object=current is None)
         except BaseException:
             # A failed write leaves no half version; cleaning up is best effort, sweep() runs again later.
@@ -414,6 +415,24 @@ class OcflStore:
             new_bytes=sum(sizes[item.logical_path] for item in plan),
             root=root,
         )
+
+    def _store_content(
+        self, root: str, plan: list[_NewContent], sources: Mapping[str, Path], progress: Progress
+    ) -> None:
+        """Store the version's new content files: in batches where the backend offers put_many()."""
+        if not supports(self.backend, BatchPut):
+            self._run_parallel(
+                lambda item: self.backend.put(root + item.content_path, sources[item.logical_path], item.digest),
+                plan,
+                progress,
+            )
+            return
+        for start in range(0, len(plan), _PUT_BATCH):
+            batch = plan[start : start + _PUT_BATCH]
+            requests = [PutRequest(root + item.content_path, sources[item.logical_path], item.digest) for item in batch]
+            self.backend.put_many(requests, move=isinstance(sources, ScratchSources))  # type: ignore[attr-defined]
+            if progress is not None:
+                progress(len(batch))
 
     def _put_inventories(self, root: str, number: int, inventory: bytes, *, new_object: bool) -> None:
         digest = hashlib.sha256(inventory).hexdigest()
@@ -585,7 +604,7 @@ def _plan_content(
             continue
         if not source.is_file():
             raise StorageError(f"Cannot store {path!r}: its source file {source} does not exist or is not a file.")
-        plan[digest] = _NewContent(digest, path, source, f"v{number}/{content_dir}/{path}")
+        plan[digest] = _NewContent(digest, path, f"v{number}/{content_dir}/{path}")
     missing = [path for digest, path in unsourced.items() if digest not in plan]
     if missing:
         raise StorageError(

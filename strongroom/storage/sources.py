@@ -1,0 +1,33 @@
+"""Sources of a new version's content that storage may consume."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping
+from pathlib import Path
+
+__all__ = ["ScratchSources"]
+
+
+class ScratchSources(Mapping[str, Path]):
+    """Sources for write_version() that were made for this version alone and are discarded after it
+    (an ingest's staging folder): the store may move them into storage rather than copy them, where
+    the backend can, so each file reaches the disk once. They are gone afterwards, stored or not.
+
+    Each logical path's source is `folder`/path, made when asked for: a version of a million files
+    holds no million Path objects.
+    """
+
+    def __init__(self, folder: Path, paths: Collection[str]) -> None:
+        self.folder = folder
+        self._paths = paths
+
+    def __getitem__(self, path: str) -> Path:
+        if path not in self._paths:
+            raise KeyError(path)
+        return self.folder / path
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
