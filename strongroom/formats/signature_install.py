@@ -50,6 +50,7 @@ from strongroom.formats.signature_store import (
     read_info,
     signatures_dir,
 )
+from strongroom.storage.filesystem import fsync_dir
 
 if TYPE_CHECKING:
     from strongroom.config import Settings
@@ -284,14 +285,6 @@ def _locked(folder: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def install(
     home: Path,
     files: Sequence[Path],
@@ -394,7 +387,7 @@ def _install_staged(
         for item in to_install:
             os.replace(item.temp, item.final)
         if to_install:
-            _fsync_dir(signatures_dir(home))
+            fsync_dir(signatures_dir(home))
     from strongroom.config import load_settings
 
     in_use = in_use_for(load_settings(home, environ))

@@ -133,7 +133,7 @@ class FilesystemStorage:
             with self._changing(path.parent):
                 os.replace(partial, path)
             renamed = True
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
         except OSError as err:
             raise self._failure("store", key, err) from err
         finally:
@@ -194,7 +194,7 @@ class FilesystemStorage:
                             renamed += 1
                     to_flush.add(folder)
                 with ThreadPoolExecutor(max_workers=min(_BATCH_THREADS, len(to_flush))) as pool:
-                    list(pool.map(_fsync_dir, to_flush))
+                    list(pool.map(fsync_dir, to_flush))
             except OSError as err:
                 raise self._failure("store", slots[0].key, err) from err
         finally:
@@ -395,7 +395,7 @@ class FilesystemStorage:
         except OSError as err:
             raise self._failure("delete", key, err) from err
         try:
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
         except FileNotFoundError:
             pass  # another delete() already pruned the emptied folder: the removal is durable
         except OSError as err:
@@ -511,7 +511,7 @@ class FilesystemStorage:
                     raise
             # A new folder is only durable once its parent's entry is.
             if to_flush is None:
-                _fsync_dir(made.parent)
+                fsync_dir(made.parent)
             else:
                 to_flush.add(made.parent)
 
@@ -690,7 +690,8 @@ def _drop_cache(fd: int) -> None:
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a folder's entries (a rename, a new file) durable."""
     fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         os.fsync(fd)

@@ -253,32 +253,6 @@ def test_verify_progress_never_passes_its_total(home: Home, example_transfer: Pa
     assert report.checked > sum(p.files for p in home.archive().catalog.packages())
 
 
-def test_identify_shows_progress_to_a_person_only(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, example_transfer: Path
-) -> None:
-    from contextlib import contextmanager
-
-    seen: list[tuple[bool, list[tuple[str, int, int | None]]]] = []
-
-    @contextmanager
-    def recording(enabled: bool):  # type: ignore[no-untyped-def]
-        calls: list[tuple[str, int, int | None]] = []
-        seen.append((enabled, calls))
-        yield lambda stage, done, total: calls.append((stage, done, total))
-
-    import strongroom.cli_identify as cli_identify
-
-    monkeypatch.setattr(cli_identify, "progress", recording)
-    monkeypatch.setattr(cli_identify, "show_bar", lambda for_script: not for_script)  # stderr is a terminal
-    assert invoke("identify", "-r", str(example_transfer / "objects")).exit_code == 0
-    enabled, calls = seen[-1]
-    assert enabled and calls[-1] == ("Identifying", 4, 4)
-    assert invoke("identify", "-r", "--json", str(example_transfer / "objects")).exit_code == 0
-    assert seen[-1][0] is False
-    assert invoke("identify", "-r", "--csv", str(example_transfer / "objects")).exit_code == 0
-    assert seen[-1][0] is False
-
-
 # --- 8. wide tables to a file or pipe ----------------------------------------------------------
 
 

@@ -11,20 +11,15 @@ from strongroom.metadata.reader import read_mets
 from strongroom.metadata.validate import MetsValidator
 from strongroom.model import PackageDocument
 from tests.conftest import EXAMPLE_TRANSFER, Home, object_root, write
-from tests.formats.test_signature_store import BILLION_LAUGHS, container_file, droid_file
+from tests.formats.test_signature_store import (  # noqa: F401  (fixtures)
+    BILLION_LAUGHS,
+    compiled_cache,
+    container_file,
+    droid_file,
+    private_cache,
+)
 
-
-@pytest.fixture(scope="module")
-def compiled_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("droid-cache")
-
-
-@pytest.fixture(autouse=True)
-def private_cache(compiled_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Test-made signature files are compiled and cached: in a folder of their own, not the user's cache.
-    monkeypatch.setenv("XDG_CACHE_HOME", str(compiled_cache))
-    for name in ("STRONGROOM_SIGNATURE_FILE", "STRONGROOM_CONTAINER_SIGNATURE_FILE", "STRONGROOM_IDENTIFIER"):
-        monkeypatch.delenv(name, raising=False)
+# compiled_cache and private_cache: test-made signature files are compiled into a cache of their own.
 
 
 def stored_mets(home: Home, package: str) -> PackageDocument:

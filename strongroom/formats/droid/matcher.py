@@ -31,7 +31,7 @@ from typing import Any
 
 from strongroom.formats.droid.sequence import InternalSignature, SubSequence, match_internal_signature
 from strongroom.formats.droid.signatures import LazySignatures, SignatureFile
-from strongroom.formats.droid.syntax import SequencePattern
+from strongroom.formats.droid.syntax import SequencePattern, byte_ranges
 
 BOF, EOF = 0, 1
 _BAND_LIMITS = (4096,)  # an end's patterns that reach at most this far get their own, shorter scan
@@ -44,13 +44,8 @@ def _byte(value: int) -> bytes:
 def _class(values: frozenset[int]) -> bytes:
     if len(values) == 1:
         return _byte(next(iter(values)))
-    ranges: list[tuple[int, int]] = []
-    for value in sorted(values):
-        if ranges and ranges[-1][1] == value - 1:
-            ranges[-1] = (ranges[-1][0], value)
-        else:
-            ranges.append((value, value))
-    return b"[" + b"".join(_byte(lo) if lo == hi else _byte(lo) + b"-" + _byte(hi) for lo, hi in ranges) + b"]"
+    parts = (_byte(lo) if lo == hi else _byte(lo) + b"-" + _byte(hi) for lo, hi in byte_ranges(values))
+    return b"[" + b"".join(parts) + b"]"
 
 
 def hyperscan_regex(classes: tuple[frozenset[int], ...]) -> bytes:

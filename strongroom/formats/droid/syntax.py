@@ -527,18 +527,23 @@ class SequencePattern:
         return found.start(1) if found is not None else -1
 
 
-def _class_regex(values: frozenset[int]) -> bytes:
-    if len(values) == 256:
-        return b"."
-    if len(values) == 1:
-        return re.escape(bytes(values))
+def byte_ranges(values: frozenset[int]) -> list[tuple[int, int]]:
+    """The byte values as runs of consecutive values, (first, last) each, for a regex character class."""
     ranges: list[tuple[int, int]] = []
     for value in sorted(values):
         if ranges and ranges[-1][1] == value - 1:
             ranges[-1] = (ranges[-1][0], value)
         else:
             ranges.append((value, value))
-    parts = [b"\\x%02x" % lo if lo == hi else b"\\x%02x-\\x%02x" % (lo, hi) for lo, hi in ranges]
+    return ranges
+
+
+def _class_regex(values: frozenset[int]) -> bytes:
+    if len(values) == 256:
+        return b"."
+    if len(values) == 1:
+        return re.escape(bytes(values))
+    parts = [b"\\x%02x" % lo if lo == hi else b"\\x%02x-\\x%02x" % (lo, hi) for lo, hi in byte_ranges(values)]
     return b"[" + b"".join(parts) + b"]"
 
 
