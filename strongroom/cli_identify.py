@@ -71,6 +71,8 @@ def identify(
     ] = None,
 ) -> None:
     """Identify file formats with PRONOM signatures, like fido or sf; needs no archive home."""
+    if as_json and as_csv:
+        raise typer.BadParameter("give one of them, not both.", param_hint="'--json' / '--csv'")
     run_identify(
         Request(paths, recursive, as_json, as_csv, workers, engine, signatures, container_signatures),
         _home_for(ctx, home),
@@ -172,15 +174,15 @@ def parse_usual(args: list[str]) -> tuple[Request, Path | None] | None:
             if not value:
                 return None
             if key == "workers":
-                if not value.isdigit():  # typer's own message for anything else
+                if not (value.isascii() and value.isdigit()):  # typer's own message for anything else
                     return None
                 given[key] = int(value)
             elif key == "engine":
                 given[key] = value
             else:
                 given[key] = Path(value)
-    if not paths:
-        return None
+    if not paths or (given.get("as_json") and given.get("as_csv")):
+        return None  # no paths, or both outputs: typer's usage errors
     home = given.pop("home", None)
     return Request(paths, **given), home
 

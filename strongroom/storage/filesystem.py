@@ -659,9 +659,11 @@ class _Slot:
 
 def _move(source: Path, partial: Path) -> bool:
     """Rename the scratch file `source` to `partial`; False where it cannot be (another file system,
-    not a plain file), for the caller to copy it instead."""
+    not a plain file, more than one link), for the caller to copy it instead."""
     try:
-        if not stat.S_ISREG(os.lstat(source).st_mode):
+        found = os.lstat(source)
+        # A hard-linked file would share its bytes (and, after fchmod, its mode) with a file outside storage.
+        if not stat.S_ISREG(found.st_mode) or found.st_nlink != 1:
             return False
         os.rename(source, partial)
     except FileNotFoundError:

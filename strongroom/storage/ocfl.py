@@ -67,8 +67,21 @@ LAYOUT_CONFIG: Mapping[str, object] = MappingProxyType(
 # of a few hundred thousand files with many versions while refusing absurd objects.
 MAX_INVENTORY_BYTES = 512 * 1024 * 1024
 _SMALL_FILE_BYTES = 64 * 1024
-# Content files per put_many() call: enough to overlap many flushes, few enough to hold each open.
+# Content files per put_many() call: enough to overlap many flushes, few enough to hold each open
+# (a quarter of the process's open-file limit at most: macOS allows 256 by default).
 _PUT_BATCH = 512
+
+
+def _put_batch_size() -> int:
+    try:
+        import resource
+
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):
+        return 64
+    if soft == resource.RLIM_INFINITY:
+        return _PUT_BATCH
+    return max(1, min(_PUT_BATCH, soft // 4))
 CHUNK_SIZE = 1024 * 1024
 _ID_SAFE = re.compile(r"[A-Za-z0-9_-]")
 
@@ -427,8 +440,9 @@ class OcflStore:
                 progress,
             )
             return
-        for start in range(0, len(plan), _PUT_BATCH):
-            batch = plan[start : start + _PUT_BATCH]
+        batch_size = _put_batch_size()
+        for start in range(0, len(plan), batch_size):
+            batch = plan[start : start + batch_size]
             requests = [PutRequest(root + item.content_path, sources[item.logical_path], item.digest) for item in batch]
             self.backend.put_many(requests, move=isinstance(sources, ScratchSources))  # type: ignore[attr-defined]
             if progress is not None:

@@ -225,3 +225,17 @@ def test_the_usual_path_reports_errors_as_typer_does(tmp_path: Path) -> None:
         done = strongroom("identify", *flags, str(tmp_path / "absent.png"))
         assert done.returncode == 2 and "Traceback" not in done.stderr and done.stdout == ""
         assert "does not exist" in done.stderr
+
+
+def test_json_and_csv_together_are_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "a.png").write_bytes(PNG)
+    assert cli_identify.parse_usual(["--json", "--csv", str(tmp_path / "a.png")]) is None  # left to typer
+    done = strongroom("identify", "--json", "--csv", str(tmp_path / "a.png"))
+    assert done.returncode == 2 and "--csv" in done.stdout + done.stderr and '"files"' not in done.stdout
+
+
+def test_only_ascii_digits_are_a_worker_count(tmp_path: Path) -> None:
+    assert cli_identify.parse_usual(["a.pdf", "--workers", "\u00b2"]) is None  # typer refuses it
+    assert cli_identify.parse_usual(["a.pdf", "--workers", "\u0663"]) is None
+    done = strongroom("identify", str(tmp_path), "--workers", "\u00b2")
+    assert done.returncode == 2 and "Traceback" not in done.stderr

@@ -396,3 +396,16 @@ def test_old_caches_are_pruned_and_the_one_in_use_kept(tmp_path: Path) -> None:
     left = sorted(p.name for p in folder.glob("droid-*.pickle"))
     assert len(left) == cache.KEEP_CACHES and stored.name in left
     assert {"droid-old5.pickle", "droid-old4.pickle", "droid-old3.pickle"} <= set(left)  # the newest old ones stay
+
+
+def test_the_time_limit_on_a_mapped_file_is_a_warning_not_an_error(tmp_path: Path) -> None:
+    # Files over 16 MB are memory-mapped; a limit reached mid-scan must not turn into BufferError on closing.
+    big = tmp_path / "big.pdf"
+    with big.open("wb") as out:
+        out.write(b"%PDF-1.4\n")
+        for _ in range(40):
+            out.write(os.urandom(1024 * 1024))
+        out.write(b"\n%%EOF\n")
+    for seconds in (0.0005, 0.001, 0.002):
+        found = DroidIdentifier(settings=DroidSettings(seconds=seconds), cache_dir=tmp_path / "cache").identify(big)
+        assert any("time limit reached" in w for w in found.warnings), (seconds, found.warnings)

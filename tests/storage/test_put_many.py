@@ -101,3 +101,38 @@ def test_an_ocfl_version_from_scratch_sources_moves_them_in(tmp_path: Path) -> N
     for path, digest in state.items():
         with store.open("urn:uuid:batch", path) as handle:
             assert hashlib.sha256(handle.read()).hexdigest() == digest
+
+
+def test_a_hard_linked_scratch_file_is_copied_not_moved(storage: FilesystemStorage, tmp_path: Path) -> None:
+    # Moving it would leave the stored object sharing its bytes (and mode) with the other name.
+    ((key, source, digest),) = _sources(tmp_path / "scratch", 1)
+    outside = tmp_path / "outside"
+    os.link(source, outside)
+    storage.put_many([PutRequest(key, source, digest)], move=True)
+    outside.write_bytes(b"changed afterwards")
+    with storage.open(key) as handle:
+        assert hashlib.sha256(handle.read()).hexdigest() == digest
+    assert os.stat(outside).st_mode & stat.S_IWUSR  # its mode was not made read-only either
+
+
+def test_a_version_is_stored_within_a_low_open_file_limit(tmp_path: Path) -> None:
+    # Each file of a put_many batch is held open: batches shrink to a quarter of the open-file limit.
+    import resource
+
+    from strongroom.storage import ocfl
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    store = OcflStore(FilesystemStorage(tmp_path / "store"))
+    items = _sources(tmp_path / "staging", 300)
+    state = {f"data/{n}.bin": digest for n, (_key, _source, digest) in enumerate(items)}
+    sources = {f"data/{n}.bin": source for n, (_key, source, _digest) in enumerate(items)}
+    sizes = {path: source.stat().st_size for path, source in sources.items()}
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    try:
+        assert ocfl._put_batch_size() == 64
+        written = store.write_version(
+            "urn:uuid:low", state, sources, sizes=sizes, message="m", user=OcflUser("u"), created=datetime.now(UTC)
+        )
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert written.new_files == 300

@@ -18,6 +18,7 @@ GUI/profile default is 65536), so each setting agrees with DROID run the same wa
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import re
@@ -155,8 +156,15 @@ def _content(path: Path, data: bytes | None = None) -> Iterator[Any]:
         if size <= _READ_WHOLE:
             yield _read_all(fd, size)
             return
-        with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mapped:
+        mapped = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+        try:
             yield mapped
+        finally:
+            # A time limit raised mid-scan leaves views of the map in its traceback's frames, and closing a map
+            # with views raises BufferError, which would replace the time-limit error; it is then freed with
+            # the last view instead.
+            with contextlib.suppress(BufferError):
+                mapped.close()
     finally:
         os.close(fd)
 
