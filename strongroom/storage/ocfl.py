@@ -82,6 +82,8 @@ def _put_batch_size() -> int:
     if soft == resource.RLIM_INFINITY:
         return _PUT_BATCH
     return max(1, min(_PUT_BATCH, soft // 4))
+
+
 CHUNK_SIZE = 1024 * 1024
 _ID_SAFE = re.compile(r"[A-Za-z0-9_-]")
 
