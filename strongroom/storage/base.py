@@ -114,3 +114,21 @@ class LocalFiles(Protocol):
 def supports(backend: object, capability: type) -> bool:
     """True when `backend` offers the optional `capability` protocol."""
     return isinstance(backend, capability)
+
+
+# Files per put_many() call: enough to overlap many flushes, few enough to hold each open
+# (a quarter of the process's open-file limit at most: macOS allows 256 by default).
+_PUT_BATCH = 512
+
+
+def put_batch_size() -> int:
+    """How many files to give one put_many() call in this process."""
+    try:
+        import resource
+
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):
+        return 64
+    if soft == resource.RLIM_INFINITY:
+        return _PUT_BATCH
+    return max(1, min(_PUT_BATCH, soft // 4))

@@ -36,7 +36,7 @@ from types import MappingProxyType
 from typing import Any, BinaryIO
 
 from strongroom.errors import IntegrityError, NotFound, StorageError
-from strongroom.storage.base import BatchPut, PartialCleanup, PutRequest, StorageBackend, supports
+from strongroom.storage.base import BatchPut, PartialCleanup, PutRequest, StorageBackend, put_batch_size, supports
 from strongroom.storage.keys import key_problem
 from strongroom.storage.sources import ScratchSources
 
@@ -67,23 +67,6 @@ LAYOUT_CONFIG: Mapping[str, object] = MappingProxyType(
 # of a few hundred thousand files with many versions while refusing absurd objects.
 MAX_INVENTORY_BYTES = 512 * 1024 * 1024
 _SMALL_FILE_BYTES = 64 * 1024
-# Content files per put_many() call: enough to overlap many flushes, few enough to hold each open
-# (a quarter of the process's open-file limit at most: macOS allows 256 by default).
-_PUT_BATCH = 512
-
-
-def _put_batch_size() -> int:
-    try:
-        import resource
-
-        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    except (ImportError, OSError, ValueError):
-        return 64
-    if soft == resource.RLIM_INFINITY:
-        return _PUT_BATCH
-    return max(1, min(_PUT_BATCH, soft // 4))
-
-
 CHUNK_SIZE = 1024 * 1024
 _ID_SAFE = re.compile(r"[A-Za-z0-9_-]")
 
@@ -442,7 +425,7 @@ class OcflStore:
                 progress,
             )
             return
-        batch_size = _put_batch_size()
+        batch_size = put_batch_size()
         for start in range(0, len(plan), batch_size):
             batch = plan[start : start + batch_size]
             requests = [PutRequest(root + item.content_path, sources[item.logical_path], item.digest) for item in batch]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from strongroom.errors import IntegrityError, StorageError
-from strongroom.storage.base import BatchPut, PutRequest, supports
+from strongroom.storage.base import BatchPut, PutRequest, put_batch_size, supports
 from strongroom.storage.filesystem import FilesystemStorage
 from strongroom.storage.ocfl import OcflStore, OcflUser
 from strongroom.storage.sources import ScratchSources
@@ -119,8 +119,6 @@ def test_a_version_is_stored_within_a_low_open_file_limit(tmp_path: Path) -> Non
     # Each file of a put_many batch is held open: batches shrink to a quarter of the open-file limit.
     import resource
 
-    from strongroom.storage import ocfl
-
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     store = OcflStore(FilesystemStorage(tmp_path / "store"))
     items = _sources(tmp_path / "staging", 300)
@@ -129,7 +127,7 @@ def test_a_version_is_stored_within_a_low_open_file_limit(tmp_path: Path) -> Non
     sizes = {path: source.stat().st_size for path, source in sources.items()}
     resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
     try:
-        assert ocfl._put_batch_size() == 64
+        assert put_batch_size() == 64
         written = store.write_version(
             "urn:uuid:low", state, sources, sizes=sizes, message="m", user=OcflUser("u"), created=datetime.now(UTC)
         )
