@@ -190,12 +190,12 @@ def _check_root(staged: _Staged, root: RootElement) -> None:
     head = _head(staged.temp)
     first = _ROOT.search(head)
     if first is not None and first.group(1).decode() != local:
-        # E.g. <!-- <ContainerSignatureMapping signatureVersion="999"> --> before the real root: what reads the
-        # first bytes (PREMIS's names, older releases) would take the file for the other kind.
+        # E.g. <!-- <ContainerSignatureMapping signatureVersion="999"> --> before the real root: an edited file, and
+        # Strongroom code that read kind and version from the first bytes (until this change) would be fooled.
         raise _refuse(
             given,
             f"its first bytes name a <{first.group(1).decode()}> element (in a comment?) before its root element "
-            f"<{local}>; the kind and version PREMIS records name are read from the first bytes",
+            f"<{local}>, which tools that read the first bytes would take for the file's kind",
             "Use the file as published by The National Archives, unedited.",
         )
     in_head = _VERSION[kind].search(head)
@@ -205,7 +205,7 @@ def _check_root(staged: _Staged, root: RootElement) -> None:
             given,
             f'its <{local}> element has no {attribute}="NUMBER" attribute that its first {_HEAD_BYTES:,} bytes agree '
             f"on (the root element has {found!r}, the first bytes "
-            f"{in_head.group(1).decode() if in_head else 'none'!r}); the version is what PREMIS records name",
+            f"{in_head.group(1).decode() if in_head else 'none'!r}); a tool reading the first bytes would see another",
         )
     staged.kind, staged.version = kind, version
     staged.date = _date(kind, root.attributes, given.name)

@@ -10,7 +10,7 @@ An older file is installed only with allow_older, and is then used only where a 
 
 A file from outside is untrusted until it has passed what the engine itself does with it: it must be
 a regular file of sane size, XML with no DTD (so no entity can expand), with the root element of one of
-the two kinds (and a version its first bytes agree on, as PREMIS names it from them), defining at least 90% of
+the two kinds (and a version its first bytes agree on, so no edited header misleads a tool), defining at least 90% of
 the formats and signatures the bundled file of its kind defines (an empty file would otherwise win for
 good and identify nothing), and it must load and compile (the compiled form is cached, so the next ingest starts at
 once). Only then is it renamed into place; one bad file in a batch installs none.
@@ -41,7 +41,7 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 # V122 has 53,748 elements. The cap bounds the memory the engine's parser needs for a file within the size limit
 # (64 MB of "<a/>" would take some 1.4 GB as a tree).
 MAX_ELEMENTS = 500_000
-_HEAD_BYTES = 4096  # describe_signatures (PREMIS) reads the version from this much of a file
+_HEAD_BYTES = 4096  # how much of a file must agree with its root element on kind and version
 # A new file must define at least this share of the bundled file's formats and signatures: TNA's files grow.
 MIN_COVERAGE = 0.9
 _TEMP_PREFIX = ".install-"
@@ -81,8 +81,8 @@ _ITEMS = {
                           ("InternalSignatureCollection", "InternalSignature", "internal signatures")),
     SignatureKind.CONTAINER: (("ContainerSignatures", "ContainerSignature", "container signatures"),),
 }  # fmt: skip
-# The patterns describe_signatures (formats/droid/identifier.py) reads the versions PREMIS names with, from the
-# first bytes: an installed file must give the same answers read that way as parsed.
+# Kind and version as a reader of the first bytes would find them: an installed file must give the same answers
+# read that way as parsed.
 _ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(FFSignatureFile|ContainerSignatureMapping)\b")
 _VERSION = {
     SignatureKind.DROID: re.compile(rb"<FFSignatureFile\b[^>]*?\bVersion=\"(\d+)\""),

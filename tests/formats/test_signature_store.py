@@ -501,3 +501,15 @@ def test_the_same_container_file_under_another_name_is_named_as_it_is_now(tmp_pa
     assert BUNDLED_CONTAINER.name in DroidIdentifier(cache_dir=tmp_path / "cache").signature_version
     named = DroidIdentifier(container_file=renamed, cache_dir=tmp_path / "cache").signature_version
     assert named.endswith("container signature file 40 (renamed-container.xml)")
+
+
+def test_premis_names_the_version_of_the_root_element_not_of_a_comment_before_it(tmp_path: Path) -> None:
+    from strongroom.formats.droid.identifier import describe_signatures
+
+    tricked = tmp_path / "DROID_SignatureFile_V124.xml"
+    tricked.write_text(
+        '<?xml version="1.0"?>\n<!-- <FFSignatureFile Version="999"> -->\n'
+        '<FFSignatureFile DateCreated="2026-02-01T00:00:00" Version="124"></FFSignatureFile>\n',
+        encoding="utf-8",
+    )
+    assert describe_signatures(tricked, None, containers=False) == "DROID signature file V124 (2026-02-01)"

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -60,32 +59,23 @@ class CompiledDroid:
 
     binary: BinaryMatcher
     containers: ContainerSignatures | None
-    signature_version: str
-
-
-_HEAD_BYTES = 4096
-_SIGNATURE_VERSION = re.compile(rb"<FFSignatureFile\b[^>]*?\bVersion=\"(\d+)\"")
-_SIGNATURE_DATE = re.compile(rb"<FFSignatureFile\b[^>]*?\bDateCreated=\"(\d{4}-\d\d-\d\d)")
-_CONTAINER_VERSION = re.compile(rb"<ContainerSignatureMapping\b[^>]*?\bsignatureVersion=\"(\d+)\"")
-
-
-def _head(path: Path) -> bytes:
-    with path.open("rb") as handle:
-        return handle.read(_HEAD_BYTES)
 
 
 def describe_signatures(signature_file: Path | None, container_file: Path | None, containers: bool = True) -> str:
-    """The signature versions PREMIS events name, read from the files' first bytes (nothing is parsed or loaded),
+    """The signature versions PREMIS events name, from the files' root elements (read as far as the root only),
     e.g. "DROID signature file V122 (2026-01-19); container signature file 40 (container-signature-20260119.xml)"."""
+    from strongroom.formats.signature_store import read_root
+
     signature_file = signature_file or BUNDLED_SIGNATURES
-    head = _head(signature_file)
-    version, date = _SIGNATURE_VERSION.search(head), _SIGNATURE_DATE.search(head)
-    text = f"DROID signature file V{version.group(1).decode() if version else '?'}"
-    text += f" ({date.group(1).decode()})" if date else f" ({signature_file.name})"
+    root = read_root(signature_file)
+    attributes = root.attributes if root is not None and root.name == "FFSignatureFile" else {}
+    created = attributes.get("DateCreated", "")[:10]
+    text = f"DROID signature file V{attributes.get('Version') or '?'} ({created or signature_file.name})"
     if containers:
         container_file = container_file or BUNDLED_CONTAINER
-        found = _CONTAINER_VERSION.search(_head(container_file))
-        text += f"; container signature file {found.group(1).decode() if found else '?'} ({container_file.name})"
+        root = read_root(container_file)
+        found = root.attributes if root is not None and root.name == "ContainerSignatureMapping" else {}
+        text += f"; container signature file {found.get('signatureVersion') or '?'} ({container_file.name})"
     return text
 
 
@@ -95,8 +85,7 @@ def compile_droid(signature_file: Path, container_file: Path | None) -> Compiled
     if containers is not None:
         # DROID's profile mode: container signatures override the binary ones of the PUIDs they map to.
         signatures = drop_overridden(signatures, containers.mapped_puids)
-    version = describe_signatures(signature_file, container_file, containers=container_file is not None)
-    return CompiledDroid(BinaryMatcher.build(signatures), containers, version)
+    return CompiledDroid(BinaryMatcher.build(signatures), containers)
 
 
 def load_compiled(
