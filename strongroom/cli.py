@@ -27,7 +27,9 @@ from strongroom.cli_common import open_archive as _archive
 from strongroom.cli_common import show_bar as _bar
 from strongroom.cli_copies import LocationOption, print_repair, print_unreachable, register_copy_commands
 from strongroom.cli_dip import register_dip
+from strongroom.cli_disposal import register_disposal
 from strongroom.cli_doctor import register_doctor
+from strongroom.cli_holds import register_holds
 from strongroom.cli_identify import register_identify
 from strongroom.cli_migrate import register_migrate
 from strongroom.cli_output import (
@@ -43,6 +45,7 @@ from strongroom.cli_output import (
     print_profile,
     progress,
 )
+from strongroom.cli_retention import register_retention
 from strongroom.cli_search import register_search
 from strongroom.cli_signatures import register_signatures
 from strongroom.home import default_home
@@ -572,6 +575,9 @@ register_dip(app)
 register_migrate(app)
 register_identify(app)
 register_signatures(app)
+register_retention(app, journal_app)
+register_holds(app, journal_app)
+register_disposal(app, journal_app)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m strongroom`

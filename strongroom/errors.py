@@ -64,3 +64,11 @@ class CatalogError(StrongroomError):
 
 class JournalError(StorageError):
     """The event journal in storage cannot be read or appended to."""
+
+
+class HeldError(StorageError):
+    """A hold (litigation, FOI/EIR, audit, investigation) forbids deleting or changing this package."""
+
+
+class ApprovalError(StrongroomError):
+    """A disposal approval breaks the two-person rule or comes at the wrong time."""

@@ -14,9 +14,8 @@ import tempfile
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from strongroom.commit import object_id, package_of
 from strongroom.errors import DuplicateTransferError, StorageError, StrongroomError
@@ -25,7 +24,6 @@ from strongroom.manifests import sha256_file
 from strongroom.metadata.mets import read_mets
 from strongroom.model import (
     AccessRule,
-    AccessStatus,
     Agent,
     Event,
     FileRecord,
@@ -35,6 +33,7 @@ from strongroom.model import (
     PackageSummary,
     VersionRecord,
 )
+from strongroom.records.journal_data import access_rule_of
 from strongroom.storage.journal import JournalEntry, JournalRecord
 from strongroom.storage.ocfl import ObjectInventory, OcflUser
 
@@ -43,7 +42,6 @@ if TYPE_CHECKING:
     from strongroom.search.base import SearchRebuild
 
 StepProgress = Callable[[str, int, int | None], None]
-ACCESS_DATA = "access"
 
 
 @dataclass(frozen=True)
@@ -61,30 +59,6 @@ class UpgradeReport:
     files: int
     journal_entries: int  # catalog-only events carried into the journal
     already_done: bool = False
-
-
-def access_data(rule: AccessRule) -> dict[str, Any]:
-    """How an access change is written in the journal, so that rebuild can apply it again."""
-    return {
-        ACCESS_DATA: {
-            "path": rule.path,
-            "status": rule.status.value,
-            "reason": rule.reason,
-            "opening_date": rule.opening_date.isoformat() if rule.opening_date else None,
-        }
-    }
-
-
-def access_rule_of(entry: JournalEntry) -> AccessRule | None:
-    data = entry.data.get(ACCESS_DATA)
-    if not isinstance(data, dict):
-        return None
-    opening = data.get("opening_date")
-    return AccessRule(
-        package=entry.package, path=data.get("path"), status=AccessStatus(data["status"]), reason=str(data["reason"]),
-        opening_date=date.fromisoformat(opening) if opening else None, changed=entry.event.datetime,
-        event_uuid=entry.event.uuid,
-    )  # fmt: skip
 
 
 def _payload_oxum(archive: Archive, inventory: ObjectInventory, number: int) -> tuple[int, int]:

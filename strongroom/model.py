@@ -205,10 +205,16 @@ class DublinCore:
 
 
 class AccessStatus(enum.StrEnum):
-    """Who may see a record: everyone (open) or only staff (closed) until its opening date."""
+    """Who may see a record: everyone (open), or only staff until its opening date.
+
+    CLOSED: a researcher sees nothing of it (its redacted title only, where one is set).
+    RESTRICTED: a researcher sees a stand-in (the redacted title, or "Restricted record",
+    with its reference, dates and exemption) but no content, name or real title.
+    """
 
     OPEN = "open"
     CLOSED = "closed"
+    RESTRICTED = "restricted"
 
 
 @dataclass(frozen=True)
@@ -227,6 +233,10 @@ class AccessRule:
     opening_date: date | None = None
     changed: datetime | None = None
     event_uuid: str | None = None  # the journal event that set it
+    closure_start: date | None = None  # the closure period runs from here (opening_date = start + period)
+    closure_period: str | None = None  # ISO 8601 duration text, e.g. "P20Y"
+    exemption: str | None = None  # FOI/EIR section, normalised: "s.40", "s.41", "reg.13"
+    redacted_title: str | None = None  # shown instead of the real title while not open
 
     def is_open_on(self, day: date) -> bool:
         return self.status is AccessStatus.OPEN or (self.opening_date is not None and self.opening_date <= day)

@@ -23,6 +23,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from strongroom.catalog.records_base import RecordsCatalog
 from strongroom.model import (
     AccessRule,
     Agent,
@@ -41,7 +42,7 @@ from strongroom.model import (
 
 
 @runtime_checkable
-class Catalog(Protocol):
+class Catalog(RecordsCatalog, Protocol):
     """What the archive needs from a catalog. Errors: CatalogError (strongroom.errors), DuplicateTransferError."""
 
     url: str  # where it lives, for messages (a PostgreSQL URL never shows its password)

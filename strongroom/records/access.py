@@ -14,8 +14,8 @@ from datetime import UTC, date, datetime
 
 from strongroom.catalog.base import Catalog
 from strongroom.errors import StrongroomError
-from strongroom.maintenance import access_data
 from strongroom.model import AccessRule, AccessStatus, Agent, Event, Outcome, PackageSummary
+from strongroom.records.journal_data import access_data
 from strongroom.storage.journal import Journal, JournalRecord
 
 EVENT_TYPE = "access status change"

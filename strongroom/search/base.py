@@ -196,6 +196,11 @@ class SearchIndex(Protocol):
         """Remove every document of a package."""
         ...
 
+    def purge_package(self, package: str) -> None:
+        """Remove every document of a package so that none of its text remains anywhere in the
+        index's files (free pages, write-ahead log, deleted-but-unmerged segments): disposal."""
+        ...
+
     def search(self, query: SearchQuery) -> SearchResults:
         """Run a query as `query.viewer`; SearchError with a plain message when the query is wrong.
 

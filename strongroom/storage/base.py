@@ -111,6 +111,30 @@ class LocalFiles(Protocol):
         ...
 
 
+@runtime_checkable
+class Erase(Protocol):
+    """Optional: remove everything under a prefix for good, with every stored version of every object.
+
+    A versioned S3 bucket (as every Object Lock bucket is) keeps the bytes of a deleted object as
+    a noncurrent version; disposal needs them gone too. A backend without version history deletes
+    and tidies up (empty folders).
+    """
+
+    def erase_prefix(self, prefix: str) -> int:
+        """Erase every object (and object version) whose key starts with `prefix`; how many were erased.
+        StorageError naming the key when something (retention, a legal hold) keeps a version."""
+        ...
+
+
+@runtime_checkable
+class LegalHolds(Protocol):
+    """Optional: S3 Object Lock legal holds, which stop any client deleting the object versions."""
+
+    def set_legal_hold(self, prefix: str, on: bool) -> int:
+        """Turn the legal hold on (or off) for every version of every object under `prefix`; how many."""
+        ...
+
+
 def supports(backend: object, capability: type) -> bool:
     """True when `backend` offers the optional `capability` protocol."""
     return isinstance(backend, capability)
