@@ -1,7 +1,8 @@
 """What differs between the SQLite and PostgreSQL catalogs: engines, locks and opening failures.
 
 SQLite (the embedded default, a file in the archive home): WAL, synchronous=FULL, a 60 s busy
-timeout, foreign keys on, and BEGIN IMMEDIATE for every write transaction, so writers queue for
+timeout, foreign keys on, secure_delete (a destroyed package's rows are zeroed, not left in
+free pages), and BEGIN IMMEDIATE for every write transaction, so writers queue for
 the one write lock instead of failing halfway; `lock()` is an flock on a file beside the database.
 PostgreSQL (psycopg 3): a small pool; `lock()` is a session advisory lock on a dedicated connection,
 so it holds across machines and goes away with the session if the process dies.
@@ -64,6 +65,9 @@ def _sqlite_engines(path: Path) -> tuple[Engine, Engine]:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = FULL")
             cursor.execute("PRAGMA foreign_keys = ON")
+            # Deleted rows are overwritten with zeros, not left in free pages: a disposed package's
+            # titles and paths must not stay readable in the file.
+            cursor.execute("PRAGMA secure_delete = ON")
         finally:
             cursor.close()
 

@@ -28,6 +28,7 @@ from strongroom.catalog.codec import (
     strings_from_json,
     strings_to_json,
 )
+from strongroom.catalog.records_sql import RecordsSql
 from strongroom.errors import CatalogError, DuplicateTransferError, NotFound, StrongroomError
 from strongroom.model import (
     AccessRule,
@@ -70,7 +71,7 @@ def chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
         yield chunk
 
 
-class SqlCatalog:
+class SqlCatalog(RecordsSql):
     """A catalog in an SQL database; open one with strongroom.catalog.open_catalog(url)."""
 
     def __init__(self, engine: Engine, *, url: str, write_engine: Engine, locks: Locks) -> None:
@@ -272,6 +273,10 @@ class SqlCatalog:
                     "opening_date": rule.opening_date,
                     "changed": rule.changed,
                     "event_uuid": rule.event_uuid,
+                    "closure_start": rule.closure_start,
+                    "closure_period": rule.closure_period,
+                    "exemption": rule.exemption,
+                    "redacted_title": rule.redacted_title,
                 },
             )
 
@@ -510,6 +515,8 @@ class SqlCatalog:
             AccessRule(
                 package=r.package, path=r.path or None, status=AccessStatus(r.status), reason=r.reason,
                 opening_date=r.opening_date, changed=r.changed, event_uuid=r.event_uuid,
+                closure_start=r.closure_start, closure_period=r.closure_period, exemption=r.exemption,
+                redacted_title=r.redacted_title,
             )
             for r in rows
         ]  # fmt: skip

@@ -182,6 +182,10 @@ access_rules = sa.Table(
     sa.Column("opening_date", Day),
     sa.Column("changed", Time),
     sa.Column("event_uuid", Str),
+    sa.Column("closure_start", Day),  # the closure period runs from here
+    sa.Column("closure_period", Str),  # ISO 8601 duration text ("P20Y")
+    sa.Column("exemption", Str),  # FOI/EIR section ("s.40")
+    sa.Column("redacted_title", Str),
     sa.PrimaryKeyConstraint("package", "path", name="access_rules_pkey"),
 )
 
@@ -211,5 +215,172 @@ journal_anchor = sa.Table(
     sa.Column("digest", Str, nullable=False),
 )
 
+# --- records management (records/model.py) --------------------------------------------------------
+# None of these has a foreign key to `packages`: recovery deletes and re-adds a package's row (its
+# cascade must not take the assignment or holds with it), and a destroyed package keeps its
+# assignment, holds and stub with no package row at all.
+
+# Every version of every retention schedule; the current one is the highest version.
+schedules = sa.Table(
+    "schedules",
+    metadata,
+    sa.Column("code", Str, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("title", Str, nullable=False),
+    sa.Column("description", Str, nullable=False),
+    sa.Column("authority", Str, nullable=False),
+    sa.Column("period", Str),  # ISO 8601 duration; NULL only for "retain"
+    sa.Column("trigger", Str, nullable=False),
+    sa.Column("trigger_event", Str),
+    sa.Column("action", Str, nullable=False),
+    sa.Column("transfer_to", Str),
+    sa.Column("created", Time, nullable=False),
+    sa.Column("reason", Str, nullable=False),
+    sa.Column("event_uuid", Str),
+    sa.PrimaryKeyConstraint("code", "version", name="schedules_pkey"),
+)
+
+# Each package's one schedule assignment (the journal keeps the earlier ones).
+retention = sa.Table(
+    "retention",
+    metadata,
+    sa.Column("package", Str, primary_key=True),
+    sa.Column("code", Str, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("assigned", Time, nullable=False),
+    sa.Column("reason", Str, nullable=False),
+    sa.Column("how", Str, nullable=False),
+    sa.Column("due_override", Day),
+    sa.Column("event_uuid", Str),
+    sa.Index("retention_schedule", "code", "version"),
+)
+
+# The latest date recorded for each named event of a package.
+retention_triggers = sa.Table(
+    "retention_triggers",
+    metadata,
+    sa.Column("package", Str, nullable=False),
+    sa.Column("name", Str, nullable=False),
+    sa.Column("date", Day, nullable=False),
+    sa.Column("recorded", Time, nullable=False),
+    sa.Column("reason", Str, nullable=False),
+    sa.Column("event_uuid", Str),
+    sa.PrimaryKeyConstraint("package", "name", name="retention_triggers_pkey"),
+)
+
+reviews = sa.Table(
+    "reviews",
+    metadata,
+    sa.Column("event_uuid", Str, primary_key=True),
+    sa.Column("package", Str, nullable=False),
+    sa.Column("decision", Str, nullable=False),
+    sa.Column("reason", Str, nullable=False),
+    sa.Column("decided", Time, nullable=False),
+    sa.Column("by", Str, nullable=False),
+    sa.Column("new_due", Day),
+    sa.Column("new_code", Str),
+    sa.Column("new_version", sa.Integer),
+    sa.Index("reviews_package", "package", "decided"),
+)
+
+holds = sa.Table(
+    "holds",
+    metadata,
+    sa.Column("id", Str, primary_key=True),
+    sa.Column("type", Str, nullable=False),
+    sa.Column("reason", Str, nullable=False),
+    sa.Column("authority", Str),
+    sa.Column("reference", Str),
+    sa.Column("query", Str),
+    sa.Column("placed", Time, nullable=False),
+    sa.Column("placed_by", Str, nullable=False),
+    sa.Column("released", Time),  # NULL while the hold is active
+    sa.Column("released_by", Str),
+    sa.Column("release_reason", Str),
+    sa.Column("place_event", Str),
+    sa.Column("release_event", Str),
+)
+
+hold_packages = sa.Table(
+    "hold_packages",
+    metadata,
+    sa.Column("hold", Str, sa.ForeignKey("holds.id", ondelete=CASCADE), nullable=False),
+    sa.Column("package", Str, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),  # the order the hold listed them in
+    sa.PrimaryKeyConstraint("hold", "package", name="hold_packages_pkey"),
+    sa.Index("hold_packages_package", "package"),
+)
+
+disposal_batches = sa.Table(
+    "disposal_batches",
+    metadata,
+    sa.Column("id", Str, primary_key=True),
+    sa.Column("as_of", Day, nullable=False),
+    sa.Column("proposed", Time, nullable=False),
+    sa.Column("proposed_by", Str, nullable=False),
+    sa.Column("status", Str, nullable=False),
+    sa.Column("executed", Time),
+    sa.Column("certificate_sha256", sa.Text, nullable=False),  # JSON: {"csv": hex, "html": hex}
+)
+
+disposal_items = sa.Table(
+    "disposal_items",
+    metadata,
+    sa.Column("batch", Str, sa.ForeignKey("disposal_batches.id", ondelete=CASCADE), nullable=False),
+    sa.Column("package", Str, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),  # the order the proposal listed them in
+    sa.Column("action", Str, nullable=False),
+    sa.Column("code", Str, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("due", Day, nullable=False),
+    sa.Column("head_version", sa.Integer, nullable=False),
+    sa.Column("outcome", Str, nullable=False),
+    sa.Column("why", Str),
+    sa.Column("pending", sa.Text, nullable=False),  # JSON: the locations still holding content
+    sa.PrimaryKeyConstraint("batch", "package", name="disposal_items_pkey"),
+)
+
+# The key (batch, name_key) is the two-person rule's last line: the database refuses a second
+# approval by the same person, however the name is cased or spaced, even from racing processes.
+disposal_approvals = sa.Table(
+    "disposal_approvals",
+    metadata,
+    sa.Column("batch", Str, sa.ForeignKey("disposal_batches.id", ondelete=CASCADE), nullable=False),
+    sa.Column("name_key", Str, nullable=False),
+    sa.Column("name", Str, nullable=False),
+    sa.Column("operator", Str, nullable=False),
+    sa.Column("approved", Time, nullable=False),
+    sa.Column("event_uuid", Str),
+    sa.PrimaryKeyConstraint("batch", "name_key", name="disposal_approvals_pkey"),
+)
+
+# What is kept of a destroyed or transferred package: no names of people, no file names, no content.
+destruction_stubs = sa.Table(
+    "destruction_stubs",
+    metadata,
+    sa.Column("package", Str, primary_key=True),
+    sa.Column("identifier", Str),
+    sa.Column("title", Str, nullable=False),
+    sa.Column("code", Str, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("authority", Str, nullable=False),
+    sa.Column("action", Str, nullable=False),
+    sa.Column("date_from", Day),
+    sa.Column("date_to", Day),
+    sa.Column("batch", Str, nullable=False),
+    sa.Column("approved_by", sa.Text, nullable=False),  # JSON list of the approvers' names
+    sa.Column("destroyed", Time, nullable=False),
+    sa.Column("files", sa.BigInteger, nullable=False),
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Column("payload_sha256", Str, nullable=False),
+    sa.Column("transferred_to", Str),
+    sa.Column("index_purged", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("event_uuid", Str),
+)
+
 # Children first: the order clear() deletes in.
-ALL_TABLES = (copies, access_rules, descriptions, events, files, versions, packages, agents, journal_anchor)
+ALL_TABLES = (
+    copies, access_rules, descriptions, events, files, versions, packages, agents, journal_anchor,
+    hold_packages, holds, disposal_approvals, disposal_items, disposal_batches, destruction_stubs,
+    reviews, retention_triggers, retention, schedules,
+)  # fmt: skip

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -21,8 +21,19 @@ from strongroom.catalog.codec import identification_to_json
 from strongroom.catalog.sql import SqlCatalog
 from strongroom.catalog.tables import metadata
 from strongroom.errors import CatalogError, ConfigError, DuplicateTransferError
-from strongroom.model import CopyRecord, FileRole, FormatCount, LocationUsage, Outcome, VersionRecord
+from strongroom.model import (
+    AccessRule,
+    AccessStatus,
+    CopyRecord,
+    FileRole,
+    FormatCount,
+    LocationUsage,
+    Outcome,
+    VersionRecord,
+)
+from strongroom.records.model import RetentionAssignment
 from tests.contracts.catalog_contract import _open_in_process, add, identification, make_summary
+from tests.contracts.catalog_records_contract import make_stub
 from tests.services import REPO
 
 # The catalog schema of Strongroom 0.1 (strongroom/catalog/sqlite.py before migrations), kept as history.
@@ -418,5 +429,55 @@ def test_a_revision_0003_catalog_gets_its_copies_in_primary(fresh_url: str) -> N
                           failing=1)
         ]  # fmt: skip
         assert catalog.last_checked("primary") == {updated.uuid: checked, unchanged.uuid: checked}
+    finally:
+        catalog.close()
+
+
+# --- 0006: records management --------------------------------------------------------------------
+
+
+def test_a_revision_0005_catalog_gains_the_records_tables_and_keeps_its_rows(fresh_url: str) -> None:
+    engine = _at_revision(fresh_url, "0005")
+    summary = make_summary(name="old ≠ package", created=CREATED_A)
+    rule_changed = CREATED_A + timedelta(days=1)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.insert(tables.packages),
+                {"uuid": summary.uuid, "name": summary.name, "created": CREATED_A, "files": 1, "bytes": 5,
+                 "payload_sha256": "1" * 64, "storage_key": "k1", "version": 1, "updated": CREATED_A},
+            )  # fmt: skip
+            conn.execute(
+                sa.insert(tables.versions),
+                {"package": summary.uuid, "number": 1, "created": CREATED_A, "message": "m", "files": 1, "bytes": 5,
+                 "new_files": 1, "new_bytes": 5},
+            )  # fmt: skip
+            # The access rule as 0005 knew it: no closure columns yet.
+            old_rules = sa.table("access_rules", *(sa.column(n) for n in ("package", "path", "status", "reason")),
+                                 sa.column("opening_date"), sa.column("changed"), sa.column("event_uuid"))  # fmt: skip
+            conn.execute(
+                sa.insert(old_rules),
+                {"package": summary.uuid, "path": "", "status": "closed", "reason": "data protection",
+                 "opening_date": "2090-01-01", "changed": rule_changed.isoformat(timespec="microseconds"),
+                 "event_uuid": "e-1"},
+            )  # fmt: skip
+    finally:
+        engine.dispose()
+    catalog = open_catalog(fresh_url)
+    try:
+        assert catalog.access_rules(summary.uuid) == [
+            AccessRule(summary.uuid, None, AccessStatus.CLOSED, "data protection", opening_date=date(2090, 1, 1),
+                       changed=rule_changed, event_uuid="e-1")  # closure fields: None
+        ]  # fmt: skip
+        assert catalog.find_package(summary.uuid) is not None
+        assert catalog.holds() == [] and catalog.stubs() == [] and catalog.schedules() == []
+        # the new tables work on the upgraded catalog, and disposal takes the old rows with it
+        catalog.assign_retention(RetentionAssignment(summary.uuid, "FIN-01", 1, CREATED_B, "upgrade", "manual"))
+        stub = make_stub(summary.uuid)
+        catalog.dispose_package(stub)
+        assert catalog.find_package(summary.uuid) is None
+        assert catalog.access_rules(summary.uuid) == [] and catalog.versions(summary.uuid) == []
+        assert catalog.stub(summary.uuid) == stub
+        assert catalog.retention(summary.uuid) is not None
     finally:
         catalog.close()

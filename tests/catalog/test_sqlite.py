@@ -16,6 +16,7 @@ from strongroom.catalog import open_catalog, sqlite_url
 from strongroom.catalog.base import Catalog
 from strongroom.catalog.sql import SqlCatalog
 from strongroom.errors import CatalogError, ConfigError
+from strongroom.model import AccessRule, AccessStatus, DublinCore
 from tests.contracts.catalog_contract import (
     CatalogContract,
     add,
@@ -25,10 +26,11 @@ from tests.contracts.catalog_contract import (
     make_summary,
 )
 from tests.contracts.catalog_copies_contract import CopiesContract
+from tests.contracts.catalog_records_contract import RecordsContract, make_stub
 from tests.contracts.catalog_validity_contract import ValidityContract
 
 
-class TestSqliteContract(CatalogContract, CopiesContract, ValidityContract):
+class TestSqliteContract(CatalogContract, CopiesContract, ValidityContract, RecordsContract):
     @pytest.fixture
     def catalog(self, tmp_path: Path) -> Iterator[Catalog]:
         catalog = open_catalog(sqlite_url(tmp_path / "catalog.sqlite"))
@@ -59,6 +61,7 @@ def test_connections_use_wal_full_sync_foreign_keys_and_a_long_busy_timeout(cata
     assert pragma(catalog, "synchronous") == 2  # FULL
     assert pragma(catalog, "foreign_keys") == 1
     assert pragma(catalog, "busy_timeout") == 60_000
+    assert pragma(catalog, "secure_delete") == 1  # deleted rows are zeroed, not left in free pages
 
 
 def test_url_is_the_absolute_path_verbatim(tmp_path: Path) -> None:
@@ -136,3 +139,23 @@ def test_ten_thousand_files_and_thirty_thousand_events_go_in_quickly(catalog: Sq
     print(f"add_package: 10,000 files + 30,000 events in {elapsed:.2f} s")
     assert len(catalog.events(summary.uuid)) == 30_000
     assert elapsed < 10, f"add_package took {elapsed:.1f} s"
+
+
+def test_a_disposed_package_leaves_no_trace_in_the_database_file_or_its_wal(catalog: SqlCatalog, path: Path) -> None:
+    secret = "Zebedee-Quartermaine-7f3a"  # in the title, a path, an event, a description and an access rule
+    summary = make_summary(name=f"{secret}-name", title=f"{secret} title")
+    files = [make_file(f"objects/{secret}/{i:04}.pdf") for i in range(300)]  # several pages of rows
+    events = [make_event(detail=f"{secret} event {i}") for i in range(300)]
+    description = DublinCore("objects", {"dc.title": (f"{secret} described",)})
+    add(catalog, summary, files, events, descriptions=[description], stored_in=["primary"])
+    catalog.set_access(AccessRule(summary.uuid, None, AccessStatus.CLOSED, f"{secret} reason"))
+    kept = make_summary(name="kept")
+    add(catalog, kept, [make_file("objects/kept.txt")])
+    wal = Path(f"{path}.wal") if Path(f"{path}.wal").exists() else Path(f"{path}-wal")
+    assert secret.encode() in path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+    catalog.dispose_package(make_stub(summary.uuid))
+    assert catalog.find_package(summary.uuid) is None
+    assert catalog.find_package(kept.uuid) is not None
+    assert not wal.exists() or wal.stat().st_size == 0  # checkpointed and truncated
+    assert secret.encode() not in path.read_bytes()
