@@ -167,6 +167,12 @@ def replicate(archive: Archive, operator: str, only: str | None = None,
                     )
             except StrongroomError as err:
                 report.failures.append(CopyFailure("journal", spec.name, err.message))
+    if report.copies and archive.catalog.held_packages():
+        # A location added after a hold was placed has no marker (nor S3 legal hold) for the copies just made.
+        from strongroom.records.holds import sync_markers
+
+        for name, why in sync_markers(archive).unreachable.items():
+            report.failures.append(CopyFailure("holds", name, f"could not mark the held packages: {why}"))
     return report
 
 
@@ -269,7 +275,9 @@ def repair_package(archive: Archive, summary: PackageSummary, operator: str) -> 
                 f"restored {', '.join(healed.restored[:50]) or 'nothing'}"
                 + (f"; removed {', '.join(healed.removed[:50])}" if healed.removed else "")
                 + (f"; no intact copy anywhere of {', '.join(healed.unrecoverable[:50])}" if healed.unrecoverable
-                   else ""),
+                   else "")
+                + (f"; kept stray {', '.join(healed.kept_under_hold[:50])}: the package is under a hold, which "
+                   "forbids any delete" if healed.kept_under_hold else ""),
                 tuple(a.key for a in agents), None, summary.version,
             )  # fmt: skip
             _journal(archive, summary.uuid, [event], agents, {"location": target.name, "source": froms})

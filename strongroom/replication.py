@@ -26,7 +26,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from strongroom.errors import IntegrityError, NotFound, StorageError, StrongroomError
+from strongroom.errors import HeldError, IntegrityError, NotFound, StorageError, StrongroomError
 from strongroom.locations import Location
 from strongroom.manifests import sha256_file
 from strongroom.preservation.fixity import sha256_of_object
@@ -64,6 +64,7 @@ class HealResult:
     removed: tuple[str, ...] = field(default_factory=tuple)  # keys the object must not have, taken out
     bytes: int = 0
     unrecoverable: tuple[str, ...] = ()  # keys no location holds with the right digest
+    kept_under_hold: tuple[str, ...] = ()  # stray keys not removed because a hold forbids any delete
 
 
 def read_inventory(location: Location, object_id: str) -> ObjectInventory | None:
@@ -204,15 +205,20 @@ def heal_object(
     for relative in [*versions, *last]:
         restore(relative, inventory.digest if relative == INVENTORY else None)
     wanted = {*digests, *versions, *last}
-    removed = []
+    removed: list[str] = []
+    kept: list[str] = []
     for key in list(bad.storage.list(root)):
         relative = key.removeprefix(root)
         if relative not in wanted:
-            bad.storage.delete(key)
+            try:
+                bad.storage.delete(key)
+            except HeldError:  # the storage layer refuses deletes under a hold: keep it, and say so
+                kept.append(relative)
+                continue
             removed.append(relative)
     return HealResult(
         object_id, reference.name, bad.name, tuple(sorted(restored)), tuple(sorted(removed)), size[0],
-        tuple(sorted(unrecoverable)),
+        tuple(sorted(unrecoverable)), tuple(sorted(kept)),
     )  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from types import MappingProxyType
 
 from strongroom.errors import ConfigError
 from strongroom.storage.base import NativeChecksums, ObjectInfo, PutResult, StorageBackend, supports
+from strongroom.storage.holds import guard
 
 __all__ = [
     "NativeChecksums",
@@ -123,8 +124,11 @@ def open_storage(kind: str, options: Mapping[str, object]) -> StorageBackend:
     s3: `bucket` (required), `prefix`, `endpoint_url`, `region`, `addressing` ("path" or "virtual"),
     `part_size` (bytes, default 16 MiB), `connect_timeout`, `read_timeout` (seconds), `max_attempts`.
     Credentials come from the standard AWS chain only, never from these options.
+    The backend comes wrapped in `storage.holds.GuardedStorage` (its `.inner` is the backend itself),
+    which refuses to delete or erase anything a hold marker covers.
     """
     factory = _FACTORIES.get(kind)
     if factory is None:
         raise ConfigError(f"Unknown storage type {kind!r}. Known types: {', '.join(storage_kinds())}.")
-    return factory(options)
+    # Every backend is opened behind the hold guard, so no caller can delete what a hold covers.
+    return guard(factory(options))

@@ -402,6 +402,22 @@ class FilesystemStorage:
             raise self._failure("delete", key, err) from err
         self._prune(path.parent)
 
+    def erase_prefix(self, prefix: str) -> int:
+        """Delete every object under `prefix`, the temporaries of dead writes there and the folders left empty;
+        how many objects. A folder keeps no version history, so that is all there is to erase."""
+        if not prefix.strip("/"):
+            raise StorageError("Give a prefix: erasing the whole storage folder at once is refused.")
+        erased = 0
+        for key in builtins.list(self.list(prefix)):
+            try:
+                self.delete(key)
+            except NotFound:
+                continue  # another eraser got there first
+            erased += 1
+        if prefix.endswith("/"):
+            self.cleanup_partials(timedelta(0), prefix=prefix)
+        return erased
+
     # --- housekeeping ---------------------------------------------------------------------
 
     def cleanup_partials(self, older_than: timedelta, prefix: str = "") -> int:

@@ -39,10 +39,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, BinaryIO
 
-from strongroom.errors import IntegrityError, NotFound, StorageError
+from strongroom.errors import IntegrityError, StorageError
 from strongroom.manifests import hash_stream, sha256_file
+from strongroom.storage import s3_versions
 from strongroom.storage.base import ObjectInfo, PutResult
 from strongroom.storage.keys import check_key, check_sha256, key_problem
+from strongroom.storage.s3_errors import bucket_problem, code_of, failure, service_errors
 
 MIB = 1024 * 1024
 DEFAULT_PART_SIZE = 16 * MIB
@@ -54,25 +56,12 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _META_SHA256 = "sha256"  # sent as x-amz-meta-sha256
 # Notes of multipart uploads in progress, beside the stored keys (never a valid storage key: it starts with ".").
 LEDGER = ".strongroom-uploads/"
-_ABSENT_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 _BAD_DIGEST_CODES = frozenset(
     {"BadDigest", "XAmzContentChecksumMismatch", "InvalidDigest", "XAmzContentSHA256Mismatch"}
-)
-_CREDENTIAL_CODES = frozenset(
-    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403", "ExpiredToken", "InvalidToken"}
-)
-_NO_BUCKET_CODES = frozenset({"404", "NoSuchBucket", "NotFound"})
-_WRONG_REGION_CODES = frozenset(
-    {"AuthorizationHeaderMalformed", "PermanentRedirect", "301", "IllegalLocationConstraintException"}
 )
 _NO_LOCK_CODES = frozenset(
     # No configuration; a server without Object Lock at all (some S3-compatible servers) has none either.
     {"ObjectLockConfigurationNotFoundError", "NotImplemented", "501"}
-)
-CREDENTIAL_SOURCES = (
-    "S3 credentials come only from the standard AWS chain: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and "
-    "AWS_SESSION_TOKEN) in the environment, AWS_PROFILE with ~/.aws/credentials, or an instance role; never from "
-    "strongroom.toml."
 )
 # For `location add`: short timeouts and two attempts, so a dead or silent endpoint is reported in seconds.
 # Worst case per request: 2 attempts x (3 s connect + 4 s read) + at most 1 s of back-off = 15 s.
@@ -226,8 +215,8 @@ class S3Storage:
         """True when the bucket has S3 Object Lock enabled (it can only be turned on when a bucket is created)."""
         try:
             answer = self._client.get_object_lock_configuration(Bucket=self.bucket)
-        except _service_errors() as err:
-            if _code(err) in _NO_LOCK_CODES:
+        except service_errors() as err:
+            if code_of(err) in _NO_LOCK_CODES:
                 return False
             raise self._bucket_problem(err, "read the Object Lock configuration of") from err
         return bool(answer.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled")
@@ -255,7 +244,7 @@ class S3Storage:
         s3_key = self._s3_key(key)
         try:
             response = self._client.get_object(Bucket=self.bucket, Key=s3_key)
-        except _service_errors() as err:
+        except service_errors() as err:
             raise self._failure("read", key, err) from err
         return io.BufferedReader(_Body(response["Body"], self, key), buffer_size=_READ_CHUNK)
 
@@ -282,7 +271,7 @@ class S3Storage:
                     key = item["Key"][len(self.prefix) :]
                     if not key.startswith(LEDGER):  # notes of uploads in progress, not stored objects
                         yield key
-        except _service_errors() as err:
+        except service_errors() as err:
             raise self._failure("list", prefix or "the storage root", err) from err
 
     def delete(self, key: str) -> None:
@@ -290,7 +279,7 @@ class S3Storage:
         self._head(key)
         try:
             self._client.delete_object(Bucket=self.bucket, Key=self._s3_key(key))
-        except _service_errors() as err:
+        except service_errors() as err:
             raise self._failure("delete", key, err) from err
 
     # --- optional capabilities ------------------------------------------------------------
@@ -308,6 +297,30 @@ class S3Storage:
             return str(recorded)
         # Written by another tool: no digest kept anywhere, so compute it.
         return self._read_back(key)
+
+    def erase_prefix(self, prefix: str) -> int:
+        """Erase every version and delete marker under `prefix`, and abort its unfinished uploads; how many
+        versions and markers went. StorageError naming the key when a retention period or legal hold keeps one."""
+        s3_prefix = self._s3_prefix(prefix)
+        self.cleanup_partials(timedelta(0), prefix)  # the parts of an unfinished upload are bytes too
+        try:
+            return s3_versions.erase_prefix(self._client, self.bucket, s3_prefix)
+        except service_errors() as err:
+            raise self._failure("erase", prefix, err) from err
+
+    def set_legal_hold(self, prefix: str, on: bool) -> int:
+        """Turn the S3 legal hold on (or off) for every version under `prefix`; how many versions."""
+        s3_prefix = self._s3_prefix(prefix)
+        try:
+            return s3_versions.set_legal_hold(self._client, self.bucket, s3_prefix, on)
+        except service_errors() as err:
+            raise self._failure(f"turn the legal hold {'on' if on else 'off'} for", prefix, err) from err
+
+    def _s3_prefix(self, prefix: str) -> str:
+        if not prefix.strip("/"):
+            raise StorageError("Give a prefix: erasing or holding the whole location at once is refused.")
+        check_key(prefix.rstrip("/"))
+        return self.prefix + prefix
 
     def cleanup_partials(self, older_than: timedelta, prefix: str = "") -> int:
         """Abort multipart uploads under `prefix` started more than `older_than` ago; returns how many.
@@ -332,7 +345,7 @@ class S3Storage:
                     uploads = [u for u in page.get("Uploads", ()) if u["Key"] == s3_key]
                     removed += self._abort_old(uploads, start, cutoff)
                 self._client.delete_object(Bucket=self.bucket, Key=entry)
-        except _service_errors() as err:
+        except service_errors() as err:
             raise self._failure("clean up", prefix or "the storage root", err) from err
         return removed
 
@@ -343,8 +356,8 @@ class S3Storage:
                 continue
             try:
                 self._client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
-            except _service_errors() as err:
-                if _code(err) != "NoSuchUpload":  # finished or aborted meanwhile
+            except service_errors() as err:
+                if code_of(err) != "NoSuchUpload":  # finished or aborted meanwhile
                     raise
             aborted += 1
         return aborted
@@ -361,8 +374,8 @@ class S3Storage:
                 ChecksumSHA256=_b64(expected),
                 Metadata={_META_SHA256: expected},
             )
-        except _service_errors() as err:
-            if _code(err) in _BAD_DIGEST_CODES:
+        except service_errors() as err:
+            if code_of(err) in _BAD_DIGEST_CODES:
                 raise self._source_mismatch(key, source, expected, "the server refused the upload") from None
             raise self._failure("store", key, err) from err
         head = self._head(key, checksums=True)
@@ -378,7 +391,7 @@ class S3Storage:
             upload = self._client.create_multipart_upload(
                 Bucket=self.bucket, Key=s3_key, ChecksumAlgorithm="SHA256", Metadata={_META_SHA256: expected}
             )
-        except _service_errors() as err:
+        except service_errors() as err:
             raise self._failure("store", key, err) from err
         upload_id = upload["UploadId"]
         completed = False
@@ -393,7 +406,7 @@ class S3Storage:
                 self._client.complete_multipart_upload(
                     Bucket=self.bucket, Key=s3_key, UploadId=upload_id, MultipartUpload={"Parts": parts}
                 )
-            except _service_errors() as err:
+            except service_errors() as err:
                 raise self._failure("store", key, err) from err
             completed = True
         finally:
@@ -414,7 +427,7 @@ class S3Storage:
         entry = f"{self.prefix}{LEDGER}{uuid.uuid4().hex}"
         try:
             self._client.put_object(Bucket=self.bucket, Key=entry, Body=s3_key.encode("utf-8"))
-        except _service_errors() as err:
+        except service_errors() as err:
             raise self._failure("store", key, err) from err
         return entry
 
@@ -462,8 +475,8 @@ class S3Storage:
                     Body=data,
                     ChecksumSHA256=part_b64,
                 )
-            except _service_errors() as err:
-                if _code(err) in _BAD_DIGEST_CODES:
+            except service_errors() as err:
+                if code_of(err) in _BAD_DIGEST_CODES:
                     raise IntegrityError(
                         f"Part {number} of {key!r} was damaged on its way to {self.location}: the server refused it. "
                         "Nothing was stored; check the network and store the file again."
@@ -532,7 +545,7 @@ class S3Storage:
         extra = {"ChecksumMode": "ENABLED"} if checksums else {}
         try:
             head: dict[str, Any] = self._client.head_object(Bucket=self.bucket, Key=s3_key, **extra)
-        except _service_errors() as err:
+        except service_errors() as err:
             raise self._failure("read", key, err) from err
         return head
 
@@ -542,7 +555,7 @@ class S3Storage:
         # secret and a missing bucket can be told apart.
         try:
             self._client.list_objects_v2(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1)
-        except _service_errors() as err:
+        except service_errors() as err:
             raise self._bucket_problem(err, "list") from err
 
     def _write_probe(self) -> None:
@@ -555,8 +568,8 @@ class S3Storage:
         )
         try:
             answer = self._client.put_object(Bucket=self.bucket, Key=s3_key, Body=data, ChecksumSHA256=_b64(digest))
-        except _service_errors() as err:
-            if _code(err) in ("AccessDenied", "403"):
+        except service_errors() as err:
+            if code_of(err) in ("AccessDenied", "403"):
                 raise StorageError(
                     f"The credentials ({self._key_id_text()}) may read {self.location} but not write to it: storing "
                     f"a test object was refused (AccessDenied). {grant}"
@@ -568,8 +581,8 @@ class S3Storage:
                 response = self._client.get_object(Bucket=self.bucket, Key=s3_key)
                 with contextlib.closing(response["Body"]) as body:
                     back = body.read()
-            except _service_errors() as err:
-                if _code(err) in ("AccessDenied", "403"):
+            except service_errors() as err:
+                if code_of(err) in ("AccessDenied", "403"):
                     raise StorageError(
                         f"The credentials ({self._key_id_text()}) may write to {self.location} but not read from "
                         f"it: reading back a test object was refused (AccessDenied). {grant}"
@@ -591,12 +604,12 @@ class S3Storage:
                 try:
                     self._client.delete_object(Bucket=self.bucket, Key=s3_key, VersionId=version)
                     return
-                except _service_errors() as err:
-                    if _code(err) not in ("AccessDenied", "403", "InvalidRequest"):
+                except service_errors() as err:
+                    if code_of(err) not in ("AccessDenied", "403", "InvalidRequest"):
                         raise
             self._client.delete_object(Bucket=self.bucket, Key=s3_key)
-        except _service_errors() as err:
-            if _code(err) in ("AccessDenied", "403"):
+        except service_errors() as err:
+            if code_of(err) in ("AccessDenied", "403"):
                 raise StorageError(
                     f"The credentials ({self._key_id_text()}) may write to {self.location} but not delete: removing "
                     f"the test object {s3_key!r} was refused (AccessDenied); remove it by hand. Strongroom deletes "
@@ -612,153 +625,10 @@ class S3Storage:
         return "no access key id"
 
     def _bucket_problem(self, err: BaseException, action: str) -> StorageError:
-        """What went wrong with the bucket or endpoint as a whole, in words for the person adding the location."""
-        from botocore.exceptions import (
-            ConnectionError,
-            ConnectTimeoutError,
-            HTTPClientError,
-            NoCredentialsError,
-            PartialCredentialsError,
-            ReadTimeoutError,
-            SSLError,
-        )
-
-        if isinstance(err, StorageError):
-            return err
-        code = _code(err)
-        url = self.endpoint
-        tries = f"{self.max_attempts} attempt{'s' if self.max_attempts != 1 else ''}"
-        check_url = (
-            "Check the endpoint URL (--endpoint-url, endpoint_url in the configuration) and that the server runs"
-        )
-        if isinstance(err, NoCredentialsError | PartialCredentialsError):
-            return StorageError(
-                f"Could not {action} {self.location}: no AWS credentials were found (or only part of them). "
-                + CREDENTIAL_SOURCES
-            )
-        if isinstance(err, SSLError):
-            return StorageError(f"Cannot reach the S3 endpoint {url}: the TLS handshake failed ({err}). {check_url}.")
-        if isinstance(err, ConnectTimeoutError):
-            return StorageError(
-                f"Cannot reach the S3 endpoint {url}: it did not accept a connection within {self.connect_timeout:g} s "
-                f"({tries}). {check_url} and is reachable from this machine (firewall, proxy, VPN)."
-            )
-        if isinstance(err, ReadTimeoutError):
-            return StorageError(
-                f"Cannot reach the S3 endpoint {url}: it accepted the connection but did not answer within "
-                f"{self.read_timeout:g} s ({tries}). Check that the URL points at an S3 server and that it is not "
-                "overloaded."
-            )
-        if isinstance(err, ConnectionError):
-            return StorageError(f"Cannot reach the S3 endpoint {url}: {_connection_reason(err)}. {check_url}.")
-        if isinstance(err, HTTPClientError):
-            return StorageError(
-                f"Cannot reach the S3 endpoint {url}: the connection broke without an answer ({tries}). {check_url}, "
-                "and that the URL's scheme (http or https) is the one the server speaks."
-            )
-        if code in _NO_BUCKET_CODES:
-            return StorageError(
-                f"The S3 bucket {self.bucket!r} does not exist at {url}. Create it first (for example: aws s3 mb "
-                f"s3://{self.bucket} --endpoint-url {url}, or in the provider's console), or correct the bucket name."
-            )
-        if code == "InvalidAccessKeyId":
-            return StorageError(
-                f"The S3 server refused the credentials for {self.location}: it does not know the "
-                f"{self._key_id_text()} (InvalidAccessKeyId). Check AWS_ACCESS_KEY_ID or the AWS profile. "
-                + CREDENTIAL_SOURCES
-            )
-        if code == "SignatureDoesNotMatch":
-            return StorageError(
-                f"The S3 server refused the credentials for {self.location}: the secret access key does not match the "
-                f"{self._key_id_text()} (SignatureDoesNotMatch). Check AWS_SECRET_ACCESS_KEY or the AWS profile. "
-                + CREDENTIAL_SOURCES
-            )
-        if code in ("ExpiredToken", "TokenRefreshRequired", "InvalidToken"):
-            return StorageError(
-                f"The S3 server refused the credentials for {self.location}: the session token is expired or invalid "
-                f"({code}). Get fresh temporary credentials. {CREDENTIAL_SOURCES}"
-            )
-        if code in ("AccessDenied", "403", "AllAccessDisabled"):
-            return StorageError(
-                f"The S3 server at {url} refused the credentials ({self._key_id_text()}) access to bucket "
-                f"{self.bucket!r} ({code}): they may not {action} it. Strongroom needs s3:ListBucket, s3:GetObject, "
-                f"s3:PutObject and s3:DeleteObject there. {CREDENTIAL_SOURCES}"
-            )
-        if code in _WRONG_REGION_CODES:
-            return StorageError(
-                f"The S3 bucket {self.bucket!r} at {url} is in another region than the one requested ({code}). "
-                "Give its region with --region (region in the configuration)."
-            )
-        return self._failure(action, "", err, target=self.location)
+        return bucket_problem(self, err, action)
 
     def _failure(self, action: str, key: str, err: BaseException, *, target: str | None = None) -> StorageError:
-        """A failed request on `key` (or on `target`, said as it is) as a StorageError that names the location."""
-        from botocore.exceptions import (
-            ClientError,
-            ConnectionError,
-            ConnectTimeoutError,
-            HTTPClientError,
-            NoCredentialsError,
-            PartialCredentialsError,
-            ReadTimeoutError,
-        )
-
-        if isinstance(err, StorageError):
-            return err
-        where = self.location
-        what = f"{action} {target}" if target is not None else f"{action} {key!r} in {where}"
-        tries = f"{self.max_attempts} attempt{'s' if self.max_attempts != 1 else ''}"
-        code = _code(err)
-        if code in _ABSENT_CODES and target is None:
-            return NotFound(f"There is no object {key!r} in {where}.")
-        if isinstance(err, NoCredentialsError | PartialCredentialsError):
-            return StorageError(f"Could not {what}: no AWS credentials were found. {CREDENTIAL_SOURCES}")
-        if code in _CREDENTIAL_CODES:
-            return StorageError(
-                f"Could not {what}: the server refused the credentials ({code}). Check AWS_ACCESS_KEY_ID / "
-                "AWS_SECRET_ACCESS_KEY (or the AWS profile) and that they may use this bucket."
-            )
-        if code == "NoSuchBucket":
-            return StorageError(f"Could not {what}: the bucket {self.bucket!r} no longer exists at {self.endpoint}.")
-        if isinstance(err, ConnectTimeoutError | ReadTimeoutError):
-            return StorageError(
-                f"Could not {what}: the server did not answer in time ({tries}, {self.connect_timeout:g} s to "
-                f"connect, {self.read_timeout:g} s to answer). Check that it is up and reachable, or raise the "
-                "location's timeouts."
-            )
-        if isinstance(err, ConnectionError):
-            return StorageError(
-                f"Could not {what}: cannot connect to the S3 endpoint {self.endpoint} ({_connection_reason(err)}; "
-                f"{tries}). Check that the server is running and that the endpoint URL (endpoint_url) is right."
-            )
-        if isinstance(err, HTTPClientError):
-            return StorageError(
-                f"Could not {what}: the connection to {self.endpoint} kept breaking ({tries}; {err}). Check the "
-                "server and the network between, then try again."
-            )
-        if isinstance(err, ClientError):
-            metadata = err.response.get("ResponseMetadata", {})
-            status = metadata.get("HTTPStatusCode", 0)
-            message = err.response.get("Error", {}).get("Message", "") or code
-            if isinstance(status, int) and status >= 500:
-                made = int(metadata.get("RetryAttempts", self.max_attempts - 1)) + 1
-                return StorageError(
-                    f"Could not {what}: the server kept failing ({status} {code}) for {made} attempt"
-                    f"{'s' if made != 1 else ''}, with back-off between them. Try again later, and check the "
-                    "server's health."
-                )
-            return StorageError(f"Could not {what}: {message} ({code}).")
-        if isinstance(err, OSError):
-            return StorageError(f"Could not {what}: {err.strerror or err}.")
-        return StorageError(f"Could not {what}: {err}.")
-
-
-def _service_errors() -> tuple[type[BaseException], ...]:
-    """What the S3 client raises for a failed request: translated into StorageError; anything else is a bug
-    and keeps its traceback. (Evaluated only when an exception is being matched, so botocore stays lazy.)"""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    return (BotoCoreError, ClientError, OSError)
+        return failure(self, action, key, err, target=target)
 
 
 class _Body(io.RawIOBase):
@@ -776,7 +646,7 @@ class _Body(io.RawIOBase):
         view = memoryview(buffer).cast("B")
         try:
             data = self._body.read(len(view))
-        except _service_errors() as err:
+        except service_errors() as err:
             raise self._storage._failure("read", self._key, err) from err
         view[: len(data)] = data
         return len(data)
@@ -792,22 +662,3 @@ def _file_size(src: BinaryIO, source: Path) -> int:
         return os.fstat(src.fileno()).st_size
     except OSError as err:
         raise StorageError(f"Cannot read {source}: {err.strerror or err}.") from err
-
-
-def _connection_reason(err: BaseException) -> str:
-    """Why a connection failed, in a few words rather than urllib3's nested reprs."""
-    text = str(getattr(err, "kwargs", {}).get("error", "")) or str(err)
-    if "refused" in text.lower():
-        return "nothing is listening there (connection refused)"
-    if any(clue in text for clue in ("Name or service not known", "nodename nor servname", "getaddrinfo failed")):
-        return "its host name does not resolve"
-    if "unreachable" in text.lower():
-        return "the network cannot reach it"
-    return f"the connection failed ({text})"
-
-
-def _code(err: BaseException) -> str:
-    response = getattr(err, "response", None)
-    if isinstance(response, Mapping):
-        return str(response.get("Error", {}).get("Code", ""))
-    return ""

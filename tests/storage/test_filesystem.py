@@ -20,6 +20,7 @@ from strongroom.errors import ConfigError, NotFound, StorageError
 from strongroom.storage import open_storage, storage_kinds
 from strongroom.storage.base import NativeChecksums, StorageBackend, supports
 from strongroom.storage.filesystem import FilesystemStorage, is_partial_name
+from strongroom.storage.holds import GuardedStorage
 from tests.contracts.storage_contract import MIB, StorageContract, sha256_hex, stored_files
 
 
@@ -287,7 +288,8 @@ def test_read_back_uses_the_stored_bytes(storage: FilesystemStorage, source: tup
 def test_open_storage_makes_a_filesystem_backend(tmp_path: Path) -> None:
     backend = open_storage("filesystem", {"path": str(tmp_path / "s")})
 
-    assert isinstance(backend, FilesystemStorage)
+    assert isinstance(backend, GuardedStorage)  # behind the hold guard, with the backend inside
+    assert isinstance(backend.inner, FilesystemStorage)
     assert backend.root == (tmp_path / "s").resolve()
     assert "filesystem" in storage_kinds()
 

@@ -22,6 +22,7 @@ import pytest
 from strongroom.errors import ConfigError, IntegrityError, StorageError
 from strongroom.storage import open_storage, storage_kinds
 from strongroom.storage.base import NativeChecksums, PartialCleanup, StorageBackend, supports
+from strongroom.storage.holds import GuardedStorage
 from strongroom.storage.s3 import S3Storage
 from tests.conftest import EXAMPLE_TRANSFER, Home
 from tests.contracts.storage_contract import MIB, StorageContract, sha256_hex
@@ -238,7 +239,8 @@ def test_open_storage_makes_an_s3_backend(bucket: tuple[str, str]) -> None:
         "s3", {"bucket": bucket[1], "endpoint_url": bucket[0], "prefix": "reg/", "part_size": 6 * MIB}
     )
 
-    assert isinstance(backend, S3Storage)
+    assert isinstance(backend, GuardedStorage)  # behind the hold guard, with the backend inside
+    assert isinstance(backend.inner, S3Storage)
     assert (backend.prefix, backend.part_size) == ("reg/", 6 * MIB)
     assert "s3" in storage_kinds()
 
