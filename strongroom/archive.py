@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 from strongroom import __version__
 from strongroom.catalog import open_catalog
@@ -67,6 +67,9 @@ if TYPE_CHECKING:
     from strongroom.ingest.pipeline import IngestContext, IngestOptions, IngestReport
     from strongroom.preservation.actions import Purpose
     from strongroom.preservation.migrate_report import MigrationFailure, MigrationReport
+    from strongroom.records.closure import ClosureTerms
+    from strongroom.records.viewing import Viewed
+    from strongroom.search.base import Role
 
 StepProgress = Callable[[str, int, int | None], None]
 
@@ -231,16 +234,29 @@ class Archive:
         says so in its warnings, and `version` is the package's version by then.
         """
         from strongroom.ingest.pipeline import IngestReport, build_package
+        from strongroom.records import retention
 
         self.prepare_to_write()
+        if options.retention is not None:
+            retention.require_schedule(self.catalog, options.retention)  # an unknown code stops it before any work
         package = str(uuid.uuid4())
         with staging_area(self.settings.staging_dir, package) as staging:
             built = build_package(self.ingest_context(), source, options, package, staging.folder, progress)
             try:
+                # Refused here, before anything is stored, when its sources disagree or name an unknown schedule.
+                plan = retention.plan_ingest_retention(self, options.retention, built.retention,
+                                                       built.build.descriptions)  # fmt: skip
                 result = self.commit(built.build, progress)
             finally:
                 built.staged.close()
         warnings = list(built.warnings)
+        if plan is not None:
+            try:
+                retention.assign_planned(self, result.summary.uuid, plan, options.operator)
+            except StrongroomError as err:  # the package is stored whole: say how to finish, do not hide it
+                code = plan.schedule.code
+                warnings.append(f"retention schedule {code} not assigned: {err.message}; assign it with: "
+                                f"strongroom retention assign {result.summary.uuid} {code} --reason R")  # fmt: skip
         if result.index_error:
             warnings.append(result.index_error)
         warnings.extend(result.copy_warnings)
@@ -265,6 +281,10 @@ class Archive:
         """
         oid = object_id(build.package)
         with self.catalog.lock(f"package:{build.package}"):
+            from strongroom.records.holds import ensure_not_held
+
+            # A held package is not overwritten by any path: update, migrate and re-ingest all come here.
+            ensure_not_held(self, build.package, "store a new version of")
             new = build.base_version == 0
             if new and build.claim_payload:
                 duplicates = self.catalog.with_payload(build.summary.payload_sha256)
@@ -413,7 +433,10 @@ class Archive:
         for package in self.catalog.unindexed():
             if self.index_package(package)[0]:
                 done += 1
-        return done
+        from strongroom.records.disposal import purge_unpurged_stubs
+
+        # A disposal interrupted between the catalog and the index: its search documents go now.
+        return done + purge_unpurged_stubs(self)
 
     def index_package(self, package: str) -> tuple[bool, str | None]:
         """Index a catalogued package. Failure leaves it catalogued and marked for catch-up."""
@@ -461,9 +484,19 @@ class Archive:
             )
         return found
 
-    def details(self, ref: str) -> PackageDetails:
-        summary = self.package(ref)
-        return PackageDetails(
+    @overload
+    def details(self, ref: str) -> PackageDetails: ...
+    @overload
+    def details(self, ref: str, viewer: Role, today: date | None = None) -> PackageDetails | Viewed: ...
+    def details(self, ref: str, viewer: Role | None = None, today: date | None = None) -> PackageDetails | Viewed:
+        """A package as staff see it; with `viewer`, as that role may see it on `today` (records/viewing.py)."""
+        from strongroom.records.viewing import details_for, not_found
+
+        try:
+            summary = self.package(ref)
+        except NotFound:
+            raise not_found(ref) from None
+        details = PackageDetails(
             summary,
             list(self.catalog.files(summary.uuid)),
             self.catalog.events(summary.uuid),
@@ -471,6 +504,7 @@ class Archive:
             self.catalog.versions(summary.uuid),
             self.catalog.access_rules(summary.uuid),
         )
+        return details if viewer is None else details_for(details, viewer, today or datetime.now(UTC).date(), ref)
 
     def search(self, query: SearchQuery) -> SearchResults:
         """Search as `query.viewer`; reading only (the index catches up on the next write command)."""
@@ -547,23 +581,26 @@ class Archive:
         reason: str,
         opening_date: date | None,
         operator: str,
+        closure: ClosureTerms | None = None,
     ) -> AccessChange:
-        """Open or close a package or one of its files or folders; journalled, catalogued, re-indexed."""
+        """Open, close or restrict a package or one of its files or folders (with closure terms); journalled,
+        catalogued, re-indexed."""
         from strongroom.records.access import change_access
 
         self.prepare_to_write()
         summary = self.package(ref)
         with self.catalog.lock(f"package:{summary.uuid}"):
             change = change_access(
-                self.catalog, self.journal, summary, path, status, reason, opening_date, self.system_agents(operator)
-            )
+                self.catalog, self.journal, summary, path, status, reason, opening_date, self.system_agents(operator),
+                closure, open_on_new_year=self.settings.open_on_new_year,
+            )  # fmt: skip
         indexed, problem = self.index_package(summary.uuid)
-        if not indexed and status is AccessStatus.CLOSED:
+        if not indexed and status is not AccessStatus.OPEN:
             # The closure stands (journalled, catalogued), but the index may still show the record as open.
             what = f"{change.rule.path} of package {summary.name}" if change.rule.path else f"package {summary.name}"
             raise SearchError(
-                f"{what} is now closed (event {change.event.uuid}), but the search index still shows its old status: "
-                f"{problem or 'it could not be updated'}.",
+                f"{what} is now {status.value} (event {change.event.uuid}), but the search index still shows its "
+                f"old status: {problem or 'it could not be updated'}.",
                 details=[
                     "Until the index is updated, a search as researcher may still find it. Every write command "
                     "tries again (or run: strongroom rebuild) once the search index is reachable."
@@ -650,12 +687,21 @@ class Archive:
 
     # --- export ------------------------------------------------------------------------------
 
-    def export(self, ref: str, dest: Path, version: int | None = None, progress: StepProgress | None = None) -> Path:
-        """Write one version (default: the latest) as a BagIt bag under `dest`, and validate it."""
+    def export(
+        self, ref: str, dest: Path, version: int | None = None, progress: StepProgress | None = None,
+        *, viewer: Role | None = None, today: date | None = None,
+    ) -> Path:  # fmt: skip
+        """Write one version (default: the latest) as a BagIt bag under `dest`, and validate it.
+
+        As a researcher (`viewer`), only a version whose every record is open on `today` is given out."""
         summary = self.package(ref)
         oid = object_id(summary.uuid)
         inventory = self.ocfl.inventory(oid)
         chosen = inventory.version(version)
+        if viewer is not None:
+            from strongroom.records.viewing import check_export
+
+            check_export(self.details(ref), viewer, today or datetime.now(UTC).date(), chosen.number, ref)
         bag_name = f"{summary.name}-{summary.uuid}" + (f"-v{chosen.number}" if version is not None else "")
         final = dest / bag_name
         if final.exists():

@@ -52,6 +52,7 @@ from strongroom.home import default_home
 from strongroom.model import AccessStatus
 from strongroom.preservation.audit import parse_duration, parse_size
 from strongroom.preservation.fixity import FixityMode
+from strongroom.records.viewing import ResearcherDetails, RestrictedView
 from strongroom.reports.profile import GroupBy, write_parquet
 
 app = typer.Typer(
@@ -152,6 +153,15 @@ def ingest_command(
             "no bag checks, every file kept as it is.",
         ),
     ] = False,
+    retention: Annotated[
+        str | None,
+        typer.Option(
+            "--retention",
+            help="Assign this retention schedule (its code; see `strongroom retention list`); refused before "
+            "storing if the code is unknown or metadata.csv or a rule names another.",
+            metavar="CODE",
+        ),
+    ] = None,
     home: HomeOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON (errors too, on stderr).")] = False,
 ) -> None:
@@ -172,7 +182,12 @@ def ingest_command(
     from strongroom.ingest.pipeline import IngestOptions  # imported on use, as every heavy part: start-up counts
 
     options = IngestOptions(
-        name=name, description=dc, allow_duplicate=allow_duplicate, operator=current_operator(), as_folder=as_folder
+        name=name,
+        description=dc,
+        allow_duplicate=allow_duplicate,
+        operator=current_operator(),
+        as_folder=as_folder,
+        retention=retention,
     )
     with errors(as_json), _archive(ctx, home) as archive, progress(_bar(as_json)) as bar:
         report = archive.ingest(source, options, bar)
@@ -231,15 +246,36 @@ def show(
         ),
     ] = None,
     all_files: Annotated[bool, typer.Option("--all-files", help="List every file, however many.")] = False,
+    as_role: Annotated[
+        str,
+        typer.Option(
+            "--as",
+            help="Show it as this role sees it: researcher (closed records left out, restricted ones as "
+            "stand-ins), archivist or admin (everything).",
+        ),
+    ] = "archivist",
     home: HomeOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Show a package: summary, files by role and format, the first files with checksums, versions and events."""
+    from strongroom.preservation.dip import role_of
+
     if files is not None and all_files:
         fail("give --files N or --all-files, not both.", as_json=as_json)
-    with errors(as_json), _archive(ctx, home) as archive:
-        details = archive.details(package)
+    with errors(as_json):
+        role = role_of(as_role)
+        with _archive(ctx, home) as archive:
+            viewed = archive.details(package, role)
+    if isinstance(viewed, RestrictedView):
+        if as_json:
+            print_json(views.restricted_view_json(viewed))
+        else:
+            _print_restricted(viewed)
+        return
+    details = viewed.details if isinstance(viewed, ResearcherDetails) else viewed
     data = views.details_json(details)
+    if isinstance(viewed, ResearcherDetails):
+        data.update(views.researcher_extras_json(viewed))
     if as_json:
         # Scripts rely on every file being listed; file_count always gives the whole number.
         if files is not None:
@@ -247,6 +283,28 @@ def show(
         print_json(data)
         return
     print_package(details, data, package, None if all_files else SHOWN_FILES if files is None else files)
+    if isinstance(viewed, ResearcherDetails):
+        _print_researcher_extras(viewed)
+
+
+def _print_restricted(view: RestrictedView) -> None:
+    opening = view.opening_date.isoformat() if view.opening_date else "not set"
+    console().print(
+        f"[bold]{escape(view.title)}[/] {view.package}\n  {view.status.value}: its content may not be seen"
+        f"\n  identifier: {escape('; '.join(view.identifier) or '-')}\n  dates: {escape('; '.join(view.dates) or '-')}"
+        f"\n  exemption: {escape(view.exemption or '-')}\n  opens: {opening}",
+        highlight=False,
+    )
+
+
+def _print_researcher_extras(viewed: ResearcherDetails) -> None:
+    out = console()
+    if viewed.withheld:
+        out.print(f"Records withheld (closed): {viewed.withheld}", highlight=False)
+    for masked in viewed.masked:
+        opening = masked.opening_date.isoformat() if masked.opening_date else "not set"
+        exemption = f", {masked.exemption}" if masked.exemption else ""
+        out.print(f"  restricted: {escape(masked.title)} (opens {opening}{exemption})", highlight=False)
 
 
 @app.command(cls=Command)
@@ -384,11 +442,23 @@ def export(
     version: Annotated[
         int | None, typer.Option("--version", help="Which version to export (1, 2, ...; default: the latest).")
     ] = None,
+    as_role: Annotated[
+        str,
+        typer.Option(
+            "--as",
+            help="Export for this role: archivist or admin (the default: everything), or researcher (refused "
+            "unless every record is open today; give researchers a DIP with `strongroom dip`).",
+        ),
+    ] = "archivist",
     home: HomeOption = None,
 ) -> None:
     """Write one version of a stored package out as a BagIt bag and validate it."""
-    with errors(), _archive(ctx, home) as archive, progress(_bar()) as bar:
-        path = archive.export(package, dest, version, bar)
+    from strongroom.preservation.dip import role_of
+
+    with errors():
+        role = role_of(as_role)
+        with _archive(ctx, home) as archive, progress(_bar()) as bar:
+            path = archive.export(package, dest, version, bar, viewer=role)
     console().print(f"Exported to {escape(str(path))} (bag valid).", highlight=False)
 
 
@@ -425,31 +495,77 @@ def update(
 def access(
     ctx: typer.Context,
     package: Annotated[str, typer.Argument(help=f"The package: {PACKAGE_HELP}.")],
-    status: Annotated[AccessStatus, typer.Option("--status", help="open: anyone may see it; closed: staff only.")],
+    status: Annotated[
+        AccessStatus,
+        typer.Option(
+            "--status",
+            help="open: anyone may see it; closed: staff only (researchers see nothing of it); restricted: "
+            "researchers see a stand-in (redacted title, reference, dates, exemption) but no content.",
+        ),
+    ],
     reason: Annotated[str, typer.Option("--reason", help="Why; kept in the journal and the next version's METS.")],
     file: Annotated[
         str | None, typer.Option("--file", help="A file or folder of the package (objects/...); default: all of it.")
     ] = None,
     until: Annotated[
-        str | None, typer.Option("--until", help="For a closed record: the date it opens by itself (YYYY-MM-DD).")
+        str | None,
+        typer.Option("--until", help="For a closed or restricted record: the date it opens by itself (YYYY-MM-DD)."),
+    ] = None,
+    closure_start: Annotated[
+        str | None,
+        typer.Option(
+            "--closure-start",
+            help="The day the closure period runs from (YYYY-MM-DD), or last-record for the latest date of the "
+            "records themselves. With --period; the opening date is start + period.",
+        ),
+    ] = None,
+    period: Annotated[
+        str | None,
+        typer.Option(
+            "--period",
+            help="The closure period as an ISO 8601 duration: P20Y (the 20-year rule for public records), "
+            "P75Y or P100Y (personal data), P30Y6M.",
+        ),
+    ] = None,
+    exemption: Annotated[
+        str | None,
+        typer.Option(
+            "--exemption",
+            help="The FOI Act 2000 section or EIR 2004 regulation closing it: s.40 (personal information), "
+            "s.41 (information provided in confidence), reg.13, ...; 40 and S.40 are read as s.40.",
+        ),
+    ] = None,
+    redacted_title: Annotated[
+        str | None,
+        typer.Option("--redacted-title", help="The title researchers see instead of the real one until it opens."),
     ] = None,
     home: HomeOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Open or close a package, or one file or folder of it, for researchers."""
-    try:
-        opening = date.fromisoformat(until) if until else None
-    except ValueError:
-        fail(f"--until {until!r} is not a date; write it as YYYY-MM-DD.", as_json=as_json)
-    with errors(as_json), _archive(ctx, home) as archive:
-        change = archive.set_access(package, file, status, reason, opening, current_operator())
+    """Open, close or restrict a package, or one file or folder of it, for researchers.
+
+    Examples: --status closed --closure-start last-record --period P20Y --exemption s.40;
+    --status restricted --until 2040-01-01 --redacted-title "Personnel file".
+    """
+    from strongroom.errors import StrongroomError
+    from strongroom.records.closure import closure_terms
+
+    with errors(as_json):
+        try:
+            opening = date.fromisoformat(until) if until else None
+        except ValueError:
+            raise StrongroomError(f"--until {str(until)[:40]!r} is not a date; write it as YYYY-MM-DD.") from None
+        terms = closure_terms(closure_start, period, exemption, redacted_title)
+        with _archive(ctx, home) as archive:
+            change = archive.set_access(package, file, status, reason, opening, current_operator(), terms)
     if as_json:
         print_json(views.access_change_json(change))
         return
     rule = change.rule
     opening_text = f" until {rule.opening_date.isoformat()}" if rule.opening_date else ""
+    exemption_text = f" under {rule.exemption}" if rule.exemption else ""
     console().print(
-        f"{escape(rule.path or 'The whole package')} is now {rule.status.value}{opening_text} "
+        f"{escape(rule.path or 'The whole package')} is now {rule.status.value}{opening_text}{exemption_text} "
         f"(recorded as event {change.event.uuid}).",
         highlight=False,
     )

@@ -75,6 +75,8 @@ def _print_report(report: DipReport) -> None:
     if report.zip_path is not None:
         out.print(f"Zip: {escape(str(report.zip_path))}", highlight=False)
     out.print(f"Records withheld (closed): {report.withheld}", highlight=False)
+    for title in report.withheld_restricted[:_LISTED]:  # restricted ones are known by their stand-in titles
+        out.print(f"  restricted: {escape(title)}", highlight=False)
     missing = report.without_copy
     out.print(f"Records without an access copy: {len(missing)}", highlight=False)
     for item in missing[:_LISTED]:

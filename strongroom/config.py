@@ -115,6 +115,8 @@ class Settings:
     text_time_limit: float = 60.0  # [ingest] text_time_limit: seconds one file's text extraction may take
     text_size_limit: int = 10_000_000  # [ingest] text_size_limit: characters of text kept per file (more: cut)
     migrate_on_ingest: bool = False  # [preservation] migrate_on_ingest or STRONGROOM_MIGRATE_ON_INGEST
+    # [records] open_on_new_year: a computed opening date moves to the 1 January after it (the UK rule)
+    open_on_new_year: bool = False
 
     @property
     def identifier_spec(self) -> IdentifierSpec:
@@ -183,6 +185,7 @@ def load_settings(home: Path, environ: Mapping[str, str] | None = None) -> Setti
     formats = _table(data, "formats", config_file)
     catalog = _table(data, "catalog", config_file)
     preservation = _table(data, "preservation", config_file)
+    records = _table(data, "records", config_file)
     catalog_url = env.get("STRONGROOM_CATALOG_URL") or catalog.get("url")
     if catalog_url is not None and (not isinstance(catalog_url, str) or not catalog_url.strip()):
         raise ConfigError(f"[catalog] url in {config_file} must be a database URL such as postgresql://host/db.")
@@ -268,6 +271,9 @@ def load_settings(home: Path, environ: Mapping[str, str] | None = None) -> Setti
         ),
         migrate_on_ingest=_flag(
             env.get("STRONGROOM_MIGRATE_ON_INGEST", preservation.get("migrate_on_ingest", False)), "migrate_on_ingest"
+        ),
+        open_on_new_year=_flag(
+            env.get("STRONGROOM_OPEN_ON_NEW_YEAR", records.get("open_on_new_year", False)), "open_on_new_year"
         ),
     )
 

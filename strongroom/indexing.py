@@ -19,6 +19,7 @@ from strongroom.errors import StrongroomError
 from strongroom.fulltext.paths import text_path
 from strongroom.model import AccessRule, AccessStatus, DublinCore, FileRecord, FileRole, PackageSummary
 from strongroom.preservation.actions import derivative_source
+from strongroom.records.closure import masked_title
 from strongroom.search.base import SearchDocument
 from strongroom.search.query import normalise
 from strongroom.storage.ocfl import ObjectInventory, OcflStore
@@ -54,14 +55,16 @@ def _most_specific(by_path: Mapping[str | None, AccessRule], path: str) -> Acces
 
 
 def _stricter(one: AccessRule | None, other: AccessRule | None) -> AccessRule | None:
-    """Closed beats open; of two closures, the one without an opening date, else the later date."""
+    """Closed or restricted beats open; of two closures, the one without an opening date, else the later
+    date, else the closed one (a researcher sees nothing of it, not even a stand-in)."""
     if one is None or other is None:
         return one or other
 
-    def closure(rule: AccessRule) -> tuple[int, date]:
-        if rule.status is not AccessStatus.CLOSED:
-            return (0, date.min)
-        return (2, date.max) if rule.opening_date is None else (1, rule.opening_date)
+    def closure(rule: AccessRule) -> tuple[int, date, bool]:
+        if rule.status is AccessStatus.OPEN:
+            return (0, date.min, False)
+        closed = rule.status is AccessStatus.CLOSED
+        return (2, date.max, closed) if rule.opening_date is None else (1, rule.opening_date, closed)
 
     return one if closure(one) >= closure(other) else other
 
@@ -107,12 +110,18 @@ def search_documents(
     folders = sorted((t for t in by_target if t != PACKAGE_TARGET), key=len)
     package_dc = _merged(by_target.get(PACKAGE_TARGET))
     package_rule = effective_access(rules, None)
-    yield SearchDocument(
+    # A stand-in must not name the package either, where the package itself is not open.
+    shown_name = summary.name if package_rule is None or package_rule.status is AccessStatus.OPEN else None
+    package_document = SearchDocument(
         package=summary.uuid, package_name=summary.name, path=None, title=summary.title or summary.name,
         dublin_core=package_dc, date=record_date(package_dc) or summary.created.date(), version=summary.version,
         access=package_rule.status if package_rule else AccessStatus.OPEN,
         opening_date=package_rule.opening_date if package_rule else None,
+        exemption=package_rule.exemption if package_rule else None,
     )  # fmt: skip
+    yield package_document
+    if has_stand_in(package_rule):
+        yield masked_document(package_document, package_rule, shown_name)
     for record in files:
         if record.role in DERIVATIVE_ROLES:
             continue  # never a hit of its own: a text's words are in its original's content; copies are its record
@@ -121,7 +130,7 @@ def search_documents(
         dc = _merged(own, *reversed(inherited))
         rule = effective_access(rules, record.path)
         ident = record.identification
-        yield SearchDocument(
+        document = SearchDocument(
             package=summary.uuid, package_name=summary.name, path=record.path,
             title=own.first("title") if own and own.first("title") else record.original_name,
             dublin_core=dc, name=record.original_name.rpartition("/")[2],
@@ -132,7 +141,35 @@ def search_documents(
             validity=record.validity.value if record.validity else None,
             risk=risk_of(ident.puid if ident else None) if risk_of else None,
             content=text_of(record) if text_of is not None and record.role is FileRole.ORIGINAL else "",
+            exemption=rule.exemption if rule else None,
         )  # fmt: skip
+        yield document
+        if has_stand_in(rule):
+            yield masked_document(document, rule, shown_name)
+
+
+def has_stand_in(rule: AccessRule | None) -> bool:
+    """Whether a record under `rule` has a researcher's stand-in: restricted, or closed with a redacted title.
+
+    Whether the stand-in shows is judged at query time (until the opening date, never after), so a
+    record opens by itself with no re-indexing."""
+    if rule is None or rule.status is AccessStatus.OPEN:
+        return False
+    return rule.status is AccessStatus.RESTRICTED or rule.redacted_title is not None
+
+
+def masked_document(document: SearchDocument, rule: AccessRule | None, package_name: str | None) -> SearchDocument:
+    """The stand-in of `document`: its redacted title, Dublin Core identifier and date, and nothing else."""
+    title = masked_title(rule.redacted_title if rule else None)
+    kept = {k: v for k, v in document.dublin_core.items() if k in _STAND_IN_ELEMENTS}
+    return SearchDocument(
+        package=document.package, package_name=package_name or title, path=document.path, title=title,
+        dublin_core=kept, date=document.date, version=document.version, access=document.access,
+        opening_date=document.opening_date, role=document.role, masked=True, exemption=document.exemption,
+    )  # fmt: skip
+
+
+_STAND_IN_ELEMENTS = ("identifier", "date")
 
 
 # Files made from an original (text, migrated master, access copy): found through the original, never on their own.

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from strongroom.preservation.audit import AuditReport
     from strongroom.preservation.verify import CopyCheck, PackageProblem, VerifyReport
     from strongroom.records.access import AccessChange
+    from strongroom.records.viewing import MaskedFile, ResearcherDetails, RestrictedView
 
 
 def ingest_json(report: IngestReport) -> dict[str, Any]:
@@ -96,6 +97,10 @@ def access_json(rule: AccessRule) -> dict[str, Any]:
         "status": rule.status.value,
         "reason": rule.reason,
         "opening_date": rule.opening_date.isoformat() if rule.opening_date else None,
+        "closure_start": rule.closure_start.isoformat() if rule.closure_start else None,
+        "closure_period": rule.closure_period,
+        "exemption": rule.exemption,
+        "redacted_title": rule.redacted_title,
         "changed": rule.changed.isoformat() if rule.changed else None,
         "event": rule.event_uuid,
     }
@@ -114,6 +119,36 @@ def details_json(details: PackageDetails) -> dict[str, Any]:
         "access": [access_json(r) for r in details.access],
         "events": [event_json(e) for e in details.events],
     }
+
+
+def restricted_view_json(view: RestrictedView) -> dict[str, Any]:
+    """A package a researcher may know of but not see (`show --as researcher`)."""
+    return {
+        "uuid": view.package,
+        "status": view.status.value,
+        "masked": True,
+        "title": view.title,
+        "identifier": list(view.identifier),
+        "dates": list(view.dates),
+        "exemption": view.exemption,
+        "opening_date": view.opening_date.isoformat() if view.opening_date else None,
+    }
+
+
+def masked_file_json(masked: MaskedFile) -> dict[str, Any]:
+    return {
+        "uuid": masked.uuid,
+        "title": masked.title,
+        "identifier": list(masked.identifier),
+        "dates": list(masked.dates),
+        "exemption": masked.exemption,
+        "opening_date": masked.opening_date.isoformat() if masked.opening_date else None,
+    }
+
+
+def researcher_extras_json(viewed: ResearcherDetails) -> dict[str, Any]:
+    """What `show --as researcher` adds to details_json: closed records counted, restricted ones as stand-ins."""
+    return {"withheld": viewed.withheld, "restricted": [masked_file_json(m) for m in viewed.masked]}
 
 
 def verify_json(report: VerifyReport) -> dict[str, Any]:
@@ -249,6 +284,8 @@ def search_json(results: SearchResults) -> dict[str, Any]:
                 "date": h.date.isoformat() if h.date else None,
                 "access": h.access.value,
                 "opening_date": h.opening_date.isoformat() if h.opening_date else None,
+                "masked": h.masked,  # a stand-in for a restricted record: its redacted title, no content
+                "exemption": h.exemption,
                 "score": h.score,
                 "snippet": h.snippet,
             }

@@ -45,6 +45,8 @@ from strongroom.metadata.validate import MetsValidator
 from strongroom.model import AccessRule, AccessStatus, DublinCore, FileRecord, FileRole, PackageSummary
 from strongroom.preservation.actions import Purpose, derivative_source
 from strongroom.preservation.policy import load_policy
+from strongroom.records.closure import masked_title
+from strongroom.records.viewing import stands_in
 from strongroom.search.base import Role
 from strongroom.storage.ocfl import CHUNK_SIZE, ObjectInventory
 
@@ -117,6 +119,8 @@ class DipReport:
     files: tuple[DipFile, ...]
     without_copy: tuple[MissingCopy, ...]
     withheld: int  # records the viewer may not see: counted, never named
+    # the stand-in titles of withheld restricted records (the redacted title, or "Restricted record")
+    withheld_restricted: tuple[str, ...] = ()
 
     @property
     def bytes(self) -> int:
@@ -127,6 +131,7 @@ class DipReport:
             "path": str(self.path), "zip": str(self.zip_path) if self.zip_path else None, "package": self.package,
             "package_name": self.package_name, "version": self.version, "as": self.viewer.value,
             "files": len(self.files), "bytes": self.bytes, "withheld": self.withheld,
+            "withheld_restricted": list(self.withheld_restricted),
             "without_copy": [c.to_json() for c in self.without_copy], "contents": [f.to_json() for f in self.files],
         }  # fmt: skip
 
@@ -158,6 +163,7 @@ class DipPlan:
     package_description: DublinCore  # target "objects"
     entries: tuple[DipEntry, ...]
     withheld: int
+    withheld_titles: tuple[str, ...] = ()  # stand-in titles of the withheld records that have one
 
 
 def may_see(rules: Sequence[AccessRule], path: str | None, viewer: Role, today: date) -> bool:
@@ -168,11 +174,17 @@ def may_see(rules: Sequence[AccessRule], path: str | None, viewer: Role, today: 
     return rule is None or rule.is_open_on(today)
 
 
+def _status_of(rules: Sequence[AccessRule]) -> str:
+    rule = effective_access(rules, None)
+    return rule.status.value if rule is not None else AccessStatus.CLOSED.value
+
+
 def refuse_closed_package(summary: PackageSummary, rules: Sequence[AccessRule], viewer: Role, today: date) -> None:
     """ClosedPackageError when `viewer` may not see the package at all."""
     if not may_see(rules, None, viewer, today):
         raise ClosedPackageError(
-            f"Package {summary.name} is closed: a DIP for the {viewer.value} role would hold nothing of it.",
+            f"Package {summary.name} is {_status_of(rules)}: a DIP for the {viewer.value} role would hold nothing "
+            "of it.",
             details=[
                 "A closed package is given out to nobody outside the archive until it is opened "
                 f"(strongroom access {summary.uuid} --status open --reason ...) or its opening date comes.",
@@ -203,6 +215,7 @@ def plan_dip(
     claimed = _Claims()
     entries: list[DipEntry] = []
     withheld = 0
+    titles: list[str] = []
     for record in sorted((r for r in records if r.role is FileRole.ORIGINAL), key=lambda r: r.path):
         access = copies.get((Purpose.ACCESS, record.path))
         master = copies.get((Purpose.PRESERVATION, record.path))
@@ -214,6 +227,9 @@ def plan_dip(
             master = None
         if not shown:
             withheld += 1
+            rule = effective_access(rules, record.path)
+            if stands_in(rule, today):
+                titles.append(masked_title(rule.redacted_title if rule else None))
             continue
         copy, kind = _choose(record, access, master, access_fit)
         path = claimed.claim(_dip_path(copy), copy.uuid) if copy is not None else None
@@ -222,7 +238,13 @@ def plan_dip(
         entries.append(DipEntry(record, copy, kind, path, description))
     package_description = _with_access(by_target.get(PACKAGE_TARGET), effective_access(rules, None), today)
     return DipPlan(
-        summary, version, viewer, package_description or DublinCore(PACKAGE_TARGET), tuple(entries), withheld
+        summary,
+        version,
+        viewer,
+        package_description or DublinCore(PACKAGE_TARGET),
+        tuple(entries),
+        withheld,
+        tuple(titles),
     )
 
 
@@ -250,11 +272,12 @@ def _with_access(description: DublinCore | None, rule: AccessRule | None, today:
     elements = {k: v for k, v in (description.elements if description else {}).items() if k != ACCESS_ELEMENT}
     if rule is not None:
         if rule.is_open_on(today):
-            opened = rule.status is AccessStatus.CLOSED and rule.opening_date is not None
+            opened = rule.status is not AccessStatus.OPEN and rule.opening_date is not None
             elements[ACCESS_ELEMENT] = (f"open since {rule.opening_date}" if opened else "open",)
         else:
             until = f" until {rule.opening_date.isoformat()}" if rule.opening_date else ""
-            elements[ACCESS_ELEMENT] = (f"closed{until}: {rule.reason}",)
+            under = f" under {rule.exemption}" if rule.exemption else ""
+            elements[ACCESS_ELEMENT] = (f"{rule.status.value}{until}{under}: {rule.reason}",)
     return DublinCore(target, elements) if elements else None
 
 
@@ -333,7 +356,7 @@ def build_dip(
     ClosedPackageError when the viewer may not see the package; StrongroomError when the DIP (or its zip)
     already exists at `dest`; IntegrityError when a stored file reads back different from its record.
     """
-    viewer = viewer_role if isinstance(viewer_role, Role) else _role(viewer_role)
+    viewer = viewer_role if isinstance(viewer_role, Role) else role_of(viewer_role)
     day = today or datetime.now(UTC).date()
     summary = archive.package(ref)
     oid = object_id(summary.uuid)
@@ -394,10 +417,22 @@ def build_dip(
                     e.original.identification.format_name if e.original.identification else None)
         for e in plan.entries if e.copy is None
     )  # fmt: skip
-    return DipReport(final, final_zip, summary.uuid, summary.name, chosen.number, viewer, files, without, plan.withheld)
+    return DipReport(
+        final,
+        final_zip,
+        summary.uuid,
+        summary.name,
+        chosen.number,
+        viewer,
+        files,
+        without,
+        plan.withheld,
+        plan.withheld_titles,
+    )
 
 
-def _role(name: str) -> Role:
+def role_of(name: str) -> Role:
+    """The role called `name`, or StrongroomError listing the roles (never a silent fallback)."""
     try:
         return Role(name.strip().lower())
     except ValueError:

@@ -67,6 +67,12 @@ class SearchDocument:
     role: str | None = None
     validity: str | None = None  # a Validity value from characterisation; None: never characterised
     risk: str | None = None  # the format's preservation risk (a RiskLevel value); None for a package
+    # A researcher's stand-in for a record not yet open (restricted, or closed with a redacted title):
+    # it holds only the redacted title, the Dublin Core identifier and date; a researcher finds it
+    # while the record is not open (and never the record), staff never find it. Its key is
+    # (package, path, masked), so it lives beside the record's own document.
+    masked: bool = False
+    exemption: str | None = None  # the FOI/EIR section a closed or restricted record cites ("s.40")
 
 
 # Searches describe records: the package's own METS, the depositor's metadata.csv and logs
@@ -131,8 +137,8 @@ class SearchHit:
     """One document found, with what a results page shows of it.
 
     `access` is the status on the query's day, the same status the `access` filter and
-    facet use: a closed document whose opening date has come is open; `opening_date`
-    is the document's own.
+    facet use: a closed or restricted document whose opening date has come is open;
+    `opening_date` is the document's own.
     """
 
     package: str
@@ -153,6 +159,8 @@ class SearchHit:
     role: str | None = None  # as in SearchDocument.role
     validity: str | None = None  # as in SearchDocument.validity
     risk: str | None = None  # as in SearchDocument.risk
+    masked: bool = False  # a stand-in (SearchDocument.masked): path, name and content are never shown
+    exemption: str | None = None  # as in SearchDocument.exemption
 
 
 @dataclass(frozen=True)

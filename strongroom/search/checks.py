@@ -6,11 +6,13 @@ documents with the same words, and weigh the same fields alike.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from strongroom.errors import SearchError
 from strongroom.model import AccessStatus, FileRole
+from strongroom.search import query as language
 from strongroom.search.base import FACETS, KINDS, MAX_WINDOW, SORTS, Role, SearchDocument, SearchQuery, role_named
 
 # The text fields a query searches, with their relevance weights: a word in the title, the
@@ -87,6 +89,8 @@ def check_document(document: SearchDocument) -> AccessStatus:
         raise SearchError(
             f"The {where} has an unknown access status {document.access!r}; use one of: {choices}."
         ) from None
+    if document.masked and (document.content or document.name):
+        raise SearchError(f"The {where} is a masked stand-in, which may carry no content and no file name.")
     if isinstance(document.version, bool) or not isinstance(document.version, int) or document.version < 1:
         raise SearchError(f"The {where} has version {document.version!r}; versions are whole numbers from 1.")
     return access
@@ -98,3 +102,15 @@ def dublin_core_elements(dublin_core: Mapping[str, Iterable[str]]) -> dict[str, 
         str(element): [values] if isinstance(values, str) else [str(value) for value in values]
         for element, values in dublin_core.items()
     }
+
+
+def key_path(document: SearchDocument) -> str:
+    """The path a backend stores and sorts by: the document's own, or for a masked stand-in an opaque one.
+
+    A stand-in must not give away its record's path, and the path is part of every cursor (the
+    tie-break of each order); a digest of package and path keeps the key stable when it is indexed again.
+    """
+    if not document.masked:
+        return document.path or ""
+    digest = hashlib.sha256(f"{document.package}\x00{document.path or ''}".encode("utf-8", "surrogatepass"))
+    return f"{language.RESERVED_MARK}masked/{digest.hexdigest()[:32]}"

@@ -150,6 +150,13 @@ class ElasticSearchIndex:
     def delete_package(self, package: str) -> None:
         self._delete_where({"term": {"package": package}}, "remove a package")
 
+    def purge_package(self, package: str) -> None:
+        """Delete the package's documents, then merge them out of the segments and the translog (disposal)."""
+        self._delete_where({"term": {"package": package}}, "purge a package")
+        for target in self.live_indices():
+            # A deleted document stays in its segment (and the translog) until merged away and flushed.
+            self._request("merge deleted documents away", self._client.expunge_deletes, target)
+
     def search(self, query: SearchQuery) -> SearchResults:
         checked = check_query(query)
         answer = self._request("search", self._client.search, self.alias, request_body(query, checked))
@@ -283,7 +290,9 @@ class ElasticSearchIndex:
         for document in documents:
             source = json.dumps(source_of(document), ensure_ascii=False, separators=(",", ":")).encode()
             prepared = _Prepared(
-                document_id(document.package, document.path), source, f"{document.package}/{document.path or ''}"
+                document_id(document.package, document.path, document.masked),
+                source,
+                f"{document.package}/{document.path or ''}",
             )
             if chunk and (len(chunk) >= self._chunk_documents or size + len(source) > self._chunk_bytes):
                 yield chunk

@@ -175,6 +175,14 @@ class ClusterClient:
     def refresh(self, index: str) -> None:
         self._call(lambda: self._client.indices.refresh(index=index))
 
+    def expunge_deletes(self, index: str) -> None:
+        """Merge away the segments' deleted documents and flush the translog, so no deleted text stays."""
+        if self.kind == "elasticsearch":
+            self._call(lambda: self._client.indices.forcemerge(index=index, only_expunge_deletes=True))
+        else:
+            self._call(lambda: self._client.indices.forcemerge(index=index, params={"only_expunge_deletes": "true"}))
+        self._call(lambda: self._client.indices.flush(index=index, wait_if_ongoing=True))
+
     def bulk(self, lines: bytes) -> dict[str, Any]:
         """Send a bulk request already written as NDJSON (each document is serialised once)."""
         if self.kind == "elasticsearch":

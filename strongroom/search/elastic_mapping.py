@@ -22,12 +22,12 @@ from typing import Any
 from strongroom.errors import ConfigError
 from strongroom.model import FileRole
 from strongroom.search.base import MAX_WINDOW, SearchDocument
-from strongroom.search.checks import TEXT_WEIGHTS, check_document, dublin_core_elements
+from strongroom.search.checks import TEXT_WEIGHTS, check_document, dublin_core_elements, key_path
 from strongroom.search.query import fold, fold_key, normalise
 
 # Bumped whenever the mapping changes: an index made for another version is not converted
 # (it is derived data) but replaced by an empty one, which `strongroom rebuild` fills.
-MAPPING_VERSION = 1
+MAPPING_VERSION = 2  # 2: restricted records, masked stand-ins and exemptions
 
 # The text fields a query searches, with their relevance weights: the same for every backend.
 TEXT_FIELDS = TEXT_WEIGHTS
@@ -67,6 +67,8 @@ MAPPINGS: dict[str, Any] = {
         "creator_key": _LONG_KEYWORD,  # ... and folded (fold_key): what the filter compares
         "date": _DAY,
         "opening_date": _DAY,
+        "masked": {"type": "boolean"},  # a researcher's stand-in (SearchDocument.masked)
+        "exemption": _KEYWORD,
         # The folded words.
         "text": {"properties": {name: _text(offsets=name in ("content", "dublin_core")) for name, _ in TEXT_FIELDS}},
         # The document as given, for hits and snippets; never indexed.
@@ -124,9 +126,10 @@ def mapping_version_of(name: str, prefix: str) -> int | None:
 # --- documents --------------------------------------------------------------------------
 
 
-def document_id(package: str, path: str | None) -> str:
-    """A stable id: the same package and path always give the same document."""
-    return hashlib.sha1(f"{package}\x00{path or ''}".encode(), usedforsecurity=False).hexdigest()
+def document_id(package: str, path: str | None, masked: bool = False) -> str:
+    """A stable id: the same package and path always give the same document (a stand-in its own, "#masked")."""
+    digest = hashlib.sha1(f"{package}\x00{path or ''}".encode(), usedforsecurity=False).hexdigest()
+    return f"{digest}#masked" if masked else digest
 
 
 def _folded(text: str | None) -> str | None:
@@ -150,9 +153,10 @@ def source_of(document: SearchDocument) -> dict[str, Any]:
     values = [value for element_values in elements.values() for value in element_values]
     creators = elements.get("creator", [])
     is_file = document.path is not None
+    shown_path = None if document.masked else document.path  # a stand-in never gives away its record's path
     shown = {
         "package_name": document.package_name,
-        "path": document.path,
+        "path": shown_path,
         "title": document.title,
         "name": document.name,
         "puid": document.puid,
@@ -167,7 +171,7 @@ def source_of(document: SearchDocument) -> dict[str, Any]:
     }
     source: dict[str, Any] = {
         "package": document.package,
-        "path": document.path or "",
+        "path": key_path(document),
         "kind": "file" if is_file else "package",
         "puid": document.puid,
         "format_name": document.format_name,
@@ -179,10 +183,12 @@ def source_of(document: SearchDocument) -> dict[str, Any]:
         "creator_key": sorted({key for key in (fold_key(value) for value in creators) if key}),
         "date": _day(document.date),
         "opening_date": _day(document.opening_date),
+        "masked": bool(document.masked),
+        "exemption": document.exemption,
         "text": {
             "title": _folded(document.title),
             "name": _folded(document.name),
-            "path": _folded(document.path),
+            "path": _folded(shown_path),
             "dublin_core": [fold(normalise(value)) for value in values],
             "package_name": _folded(document.package_name),
             "format_name": _folded(document.format_name),

@@ -119,12 +119,30 @@ def tree_query(node: Node) -> dict[str, Any]:
 
 
 def visible_on(day: dt.date) -> dict[str, Any]:
-    """Documents open on `day`: open, or closed with an opening date that has come."""
+    """Documents open on `day`: open, or closed or restricted with an opening date that has come."""
     return {
         "bool": {
             "should": [
                 {"term": {"access": AccessStatus.OPEN.value}},
                 {"range": {"opening_date": {"lte": day.isoformat()}}},
+            ],
+            "minimum_should_match": 1,
+        }
+    }
+
+
+def visible_to(viewer: Role, day: dt.date) -> dict[str, Any]:
+    """What `viewer` may find on `day`: staff every record but no stand-in; a researcher the records open on
+    the day and the masked stand-ins of those that are not."""
+    masked = {"term": {"masked": True}}
+    if viewer.sees_closed:
+        return _not(masked)
+    visible = visible_on(day)
+    return {
+        "bool": {
+            "should": [
+                {"bool": {"must": [visible], "must_not": [masked]}},
+                {"bool": {"must": [masked], "must_not": [visible]}},
             ],
             "minimum_should_match": 1,
         }
@@ -138,12 +156,11 @@ def _not(clause: dict[str, Any]) -> dict[str, Any]:
 def filters(query: SearchQuery, checked: Checked) -> list[dict[str, Any]]:
     day = query.day()
     found: list[dict[str, Any]] = []
-    if not checked.viewer.sees_closed:
-        found.append(visible_on(day))  # the one clause that keeps closed records from this viewer
+    found.append(visible_to(checked.viewer, day))  # the one clause that keeps closed records from a researcher
     if checked.access is AccessStatus.OPEN:
         found.append(visible_on(day))
-    elif checked.access is AccessStatus.CLOSED:
-        found.append(_not(visible_on(day)))
+    elif checked.access is not None:
+        found.extend([_not(visible_on(day)), {"term": {"access": checked.access.value}}])
     for field, value in (
         ("puid", query.puid),
         ("package", query.package),
@@ -193,7 +210,10 @@ def _sort(sort: str) -> list[Any]:
 def _facet_aggregation(facet: str, day: dt.date) -> dict[str, Any]:
     if facet == "access":
         visible = visible_on(day)
-        return {"filters": {"filters": {AccessStatus.OPEN.value: visible, AccessStatus.CLOSED.value: _not(visible)}}}
+        buckets = {AccessStatus.OPEN.value: visible}
+        for status in (AccessStatus.CLOSED, AccessStatus.RESTRICTED):
+            buckets[status.value] = {"bool": {"must": [{"term": {"access": status.value}}], "must_not": [visible]}}
+        return {"filters": {"filters": buckets}}
     return {
         "terms": {
             "field": FACET_FIELDS[facet],
@@ -216,7 +236,10 @@ def request_body(query: SearchQuery, checked: Checked) -> dict[str, Any]:
         "from": query.offset,
         "sort": _sort(query.sort),
         # A record's whole text (up to [ingest] text_size_limit) comes back only to map a snippet onto it.
-        "_source": {"includes": ["shown", "access", "opening_date", "date", "package"], "excludes": ["shown.content"]},
+        "_source": {
+            "includes": ["shown", "access", "opening_date", "date", "package", "masked", "exemption"],
+            "excludes": ["shown.content"],
+        },
     }
     if checked.after is not None:
         body["search_after"] = checked.after
@@ -314,7 +337,10 @@ def _hit(raw: Mapping[str, Any], day: dt.date) -> SearchHit:
     shown = source["shown"]
     opening_date = _day(source.get("opening_date"))
     opened = opening_date is not None and opening_date <= day
-    access = AccessStatus.OPEN if source["access"] == AccessStatus.OPEN.value or opened else AccessStatus.CLOSED
+    access = (
+        AccessStatus.OPEN if source["access"] == AccessStatus.OPEN.value or opened else AccessStatus(source["access"])
+    )
+    masked = bool(source.get("masked"))
     score = raw.get("_score")
     return SearchHit(
         package=source["package"],
@@ -325,7 +351,7 @@ def _hit(raw: Mapping[str, Any], day: dt.date) -> SearchHit:
         format_name=shown["format_name"],
         file_uuid=shown["file_uuid"],
         score=float(score) if isinstance(score, int | float) else 0.0,
-        snippet=_snippet(raw.get("highlight") or {}, shown),
+        snippet=None if masked else _snippet(raw.get("highlight") or {}, shown),
         version=int(shown["version"]),
         access=access,
         opening_date=opening_date,
@@ -335,6 +361,8 @@ def _hit(raw: Mapping[str, Any], day: dt.date) -> SearchHit:
         role=shown["role"],
         validity=shown["validity"],
         risk=shown["risk"],
+        masked=masked,
+        exemption=source.get("exemption"),
     )
 
 

@@ -34,6 +34,7 @@ import secrets
 import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -52,7 +53,7 @@ from strongroom.search.base import (
     SearchQuery,
     SearchResults,
 )
-from strongroom.search.checks import check_document, dublin_core_elements
+from strongroom.search.checks import check_document, dublin_core_elements, key_path
 from strongroom.search.sqlite_query import (
     ACCESS_ON_DAY,
     ELEMENT_MARK,
@@ -73,7 +74,8 @@ __all__ = ["SCHEMA_VERSION", "SqliteRebuild", "SqliteSearchIndex", "match_expres
 # 5: narrow documents table beside the texts, format risk, Dublin Core creators.
 # 6: hidden tags (filters and visibility inside the FTS5 index), prefix index of 4 letters too.
 # 7: opening days tagged by every beginning of their digits.
-SCHEMA_VERSION = 7
+# 8: restricted records, and masked stand-ins a researcher finds until a record opens (access tags).
+SCHEMA_VERSION = 8
 # Documents per write transaction: large enough to be fast, small enough that another
 # process waiting for the lock is not kept out for long.
 BATCH_SIZE = 500
@@ -99,9 +101,11 @@ _SCHEMA = (
         validity TEXT,  -- characterisation verdict; NULL: never characterised (and packages)
         role TEXT,  -- NULL for a package document
         date TEXT,  -- ISO 8601 day
-        access TEXT NOT NULL CHECK (access IN ('open', 'closed')),
+        access TEXT NOT NULL CHECK (access IN ('open', 'closed', 'restricted')),
         opening_date TEXT,  -- ISO 8601 day, so text comparison is date comparison
-        UNIQUE (package, path)
+        masked INTEGER NOT NULL DEFAULT 0 CHECK (masked IN (0, 1)),  -- a researcher's stand-in (see key_path)
+        exemption TEXT,  -- the FOI/EIR section a closed or restricted record cites
+        UNIQUE (package, path, masked)
     )
     """,
     # What FTS5 reads (NFC text), and what a hit shows beyond the documents row.
@@ -166,11 +170,12 @@ _SCHEMA = (
 
 _DOCUMENT_COLUMNS = (
     "package", "path", "kind", "puid", "format_name", "risk", "validity", "role", "date", "access", "opening_date",
+    "masked", "exemption",
 )  # fmt: skip
 _UPSERT_DOCUMENT = f"""
     INSERT INTO documents ({", ".join(_DOCUMENT_COLUMNS)})
     VALUES ({", ".join(f":{column}" for column in _DOCUMENT_COLUMNS)})
-    ON CONFLICT (package, path) DO UPDATE SET
+    ON CONFLICT (package, path, masked) DO UPDATE SET
         {", ".join(f"{column} = excluded.{column}" for column in _DOCUMENT_COLUMNS[2:])}
     RETURNING id
 """
@@ -183,7 +188,7 @@ _UPSERT_TEXT = f"""
 
 _HIT_COLUMNS = (
     "d.id, d.package, t.package_name, d.path, t.title, t.name, d.puid, d.format_name, t.file_uuid, t.version, "
-    f"d.date, {ACCESS_ON_DAY}, d.opening_date, t.dublin_core_json, d.role, d.validity, d.risk"
+    f"d.date, {ACCESS_ON_DAY}, d.opening_date, t.dublin_core_json, d.role, d.validity, d.risk, d.masked, d.exemption"
 )
 
 
@@ -244,6 +249,40 @@ class SqliteSearchIndex:
                 conn.execute("DELETE FROM documents WHERE package = ?", (package,))
         except sqlite3.Error as err:
             raise self._failure("remove a package", err) from err
+
+    def purge_package(self, package: str) -> None:
+        """Delete a package's rows so that none of its text stays in the file or its write-ahead log (disposal).
+
+        secure_delete zeroes the freed space of each row and page; FTS5's optimize merges every
+        segment into one, so no segment keeps the package's words as deleted-but-unmerged entries;
+        a TRUNCATE checkpoint copies the log into the file and empties it.
+        """
+        try:
+            with self._lock:
+                conn = self._connection()
+                conn.execute("PRAGMA secure_delete = ON")
+                try:
+                    with _transaction(conn, "BEGIN IMMEDIATE"):
+                        conn.execute("DELETE FROM documents WHERE package = ?", (package,))
+                        conn.execute("INSERT INTO documents_fts (documents_fts) VALUES ('optimize')")
+                finally:
+                    conn.execute("PRAGMA secure_delete = OFF")
+                self._checkpoint(conn)
+        except sqlite3.Error as err:
+            raise self._failure("purge a package", err) from err
+
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        # A reader in the middle of a search holds the log open; it finishes quickly, so wait a little.
+        for delay in (0.0, 0.05, 0.2, 0.5, 1.0, 2.0):
+            time.sleep(delay)
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if not busy:
+                return
+        raise SearchError(
+            f"The package's rows are gone from the search index {self.path}, but another process kept reading it, "
+            "so its write-ahead log could not be emptied and may still hold the package's words.",
+            details=["Run the same command again when no search is running (it finishes the purge)."],
+        )
 
     def search(self, query: SearchQuery) -> SearchResults:
         """Ranked by bm25 when there are words to match; by package and path otherwise (or by date).
@@ -428,7 +467,7 @@ class SqliteSearchIndex:
                 conn.execute(
                     "SELECT d.id, snippet(documents_fts, -1, :start, :end, '…', :tokens) "
                     "FROM documents AS d CROSS JOIN documents_fts ON documents_fts.rowid = d.id "
-                    f"WHERE d.id IN ({ids}){guard} AND documents_fts MATCH :highlight",
+                    f"WHERE d.id IN ({ids}){guard} AND d.masked = 0 AND documents_fts MATCH :highlight",
                     {**params, "start": HIGHLIGHT_START, "end": HIGHLIGHT_END, "tokens": _SNIPPET_TOKENS,
                      "highlight": plan.highlight},
                 )
@@ -583,7 +622,7 @@ def _row_of(document: SearchDocument) -> _Row:
     elements = dublin_core_elements(document.dublin_core)
     row: dict[str, object] = {
         "package": document.package,
-        "path": document.path or "",
+        "path": key_path(document),
         "kind": "package" if document.path is None else "file",
         "puid": document.puid,
         "format_name": document.format_name,
@@ -593,11 +632,13 @@ def _row_of(document: SearchDocument) -> _Row:
         "date": _iso_day(document.date),
         "access": access.value,
         "opening_date": _iso_day(document.opening_date),
+        "masked": 1 if document.masked else 0,
+        "exemption": document.exemption,
     }
     text: dict[str, object] = {
         "text_title": _text(document.title),
         "text_name": _text(document.name),
-        "text_path": _text(document.path),
+        "text_path": None if document.masked else _text(document.path),
         "text_dublin_core": _dublin_core_text(elements),
         "text_package_name": _text(document.package_name),
         "text_format_name": _text(document.format_name),
@@ -655,11 +696,11 @@ def _day(text: str | None) -> dt.date | None:
 
 def _hit(row: tuple[Any, ...], score: float, snippet: str | None) -> SearchHit:
     (_, package, package_name, path, title, name, puid, format_name, file_uuid, version, date, access, opening_date,
-     dublin_core, role, validity, risk) = row  # fmt: skip
+     dublin_core, role, validity, risk, masked, exemption) = row  # fmt: skip
     return SearchHit(
         package=package,
         package_name=package_name,
-        path=path or None,
+        path=None if masked else path or None,
         title=title,
         puid=puid,
         format_name=format_name,
@@ -675,4 +716,6 @@ def _hit(row: tuple[Any, ...], score: float, snippet: str | None) -> SearchHit:
         role=role,
         validity=validity,
         risk=risk,
+        masked=bool(masked),
+        exemption=exemption,
     )

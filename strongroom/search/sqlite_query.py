@@ -51,7 +51,8 @@ ELEMENT_MARK = language.RESERVED_MARK
 # handful of prefixes.
 TAG = ELEMENT_MARK * 2
 EVERYTHING = TAG + "all"  # on every row: what "every row except ..." starts from
-_NEVER_OPENS = TAG + "n"  # closed, with no opening date
+_NEVER_OPENS = TAG + "n"  # closed or restricted, with no opening date
+_MASKED = TAG + "m"  # a masked stand-in, which a researcher finds only while its record is not open
 _IMPOSSIBLE = TAG + "z"  # on no row: a filter that nothing can pass
 _UNKNOWN_ROLE = TAG + "u"  # a file whose role is none of FileRole's (never asked for)
 _KNOWN_ROLES = frozenset(ALL_ROLES)
@@ -80,7 +81,10 @@ def document_tags(row: Mapping[str, object], creator_keys: list[str]) -> str:
             tags.append(tag(field_letter, str(row[column])))
     if row["date"] is not None:
         tags.append(f"{TAG}d{_day_digits(str(row['date']))}")
-    if row["access"] == AccessStatus.CLOSED.value:
+    tags.append(tag("a", str(row["access"])))
+    if row["masked"]:
+        tags.append(_MASKED)
+    if row["access"] != AccessStatus.OPEN.value:
         opening = row["opening_date"]
         if opening is None:
             tags.append(_NEVER_OPENS)
@@ -123,7 +127,7 @@ def _possible(prefix: str) -> bool:
 
 
 def _still_closed(day: str) -> str:
-    """Rows closed on `day`: closed for ever, or until a later day.
+    """Rows not open on `day` (closed or restricted): for ever, or until a later day.
 
     Exact tokens (each beginning of an opening day is a tag, see document_tags), as FTS5 sets
     up a prefix query far more slowly than a token, and this is part of every researcher's search.
@@ -162,14 +166,16 @@ def tag_filters(query: SearchQuery, checked: Checked, plan: Plan) -> TagFilters:
     hidden: list[str] = []
     sql: list[str] = []
     closed = _still_closed(day)
-    if not checked.viewer.sees_closed:
+    masked = f'"{_MASKED}"'
+    if checked.viewer.sees_closed:
+        hidden.append(masked)  # staff see the records themselves, never their stand-ins
+    else:
+        # A record not open on the day is hidden; its stand-in shows until that day, and then it goes.
+        hidden.extend([f"({closed}) NOT {masked}", f"{masked} NOT {closed}"])
+    if checked.access is AccessStatus.OPEN:
         hidden.append(closed)
-        if checked.access is AccessStatus.CLOSED:
-            status.append(f'"{_IMPOSSIBLE}"')
-    elif checked.access is AccessStatus.CLOSED:
-        status.append(closed)
-    elif checked.access is AccessStatus.OPEN:
-        hidden.append(closed)
+    elif checked.access is not None:
+        status.extend([closed, f'"{tag("a", checked.access.value)}"'])
     visible = visible_to(checked.viewer)
     if visible is not None:
         sql.append(visible)
@@ -199,11 +205,11 @@ def restrict(expression: str, must: list[str], must_not: list[str]) -> str:
     return restricted
 
 
-# The one place that says who sees what. A closed row counts as open from its opening
-# date on (a NULL date never comes); roles that do not see closed records get only the
-# rows that count as open. The same status is what the access filter, the access facet
-# and SearchHit.access use.
-ACCESS_ON_DAY = "(CASE WHEN d.access = 'open' OR d.opening_date <= :day THEN 'open' ELSE 'closed' END)"
+# The one place that says who sees what. A closed or restricted row counts as open from its
+# opening date on (a NULL date never comes); a researcher gets the rows that count as open and
+# the masked stand-ins of those that do not; staff get every row but the stand-ins. The same
+# status is what the access filter, the access facet and SearchHit.access use.
+ACCESS_ON_DAY = "(CASE WHEN d.access = 'open' OR d.opening_date <= :day THEN 'open' ELSE d.access END)"
 
 FACET_COLUMNS: Mapping[str, str] = MappingProxyType(
     {
@@ -219,8 +225,10 @@ FACET_COLUMNS: Mapping[str, str] = MappingProxyType(
 
 
 def visible_to(viewer: Role) -> str | None:
-    """The SQL condition on rows `viewer` may see, or None when they may see every row."""
-    return None if viewer.sees_closed else f"{ACCESS_ON_DAY} = 'open'"
+    """The SQL condition on rows `viewer` may see (as tag_filters says it in FTS5)."""
+    if viewer.sees_closed:
+        return "d.masked = 0"
+    return f"((d.masked = 0 AND {ACCESS_ON_DAY} = 'open') OR (d.masked = 1 AND {ACCESS_ON_DAY} <> 'open'))"
 
 
 def phrase(term: language.Term) -> str:

@@ -34,8 +34,9 @@ def _commands() -> dict[str, object]:
 
 
 COMMANDS = sorted(_commands())
-# identify and doctor need no archive; journal, location and signatures are groups (their commands are listed)
-HOME_COMMANDS = [c for c in COMMANDS if c not in ("identify", "doctor", "journal", "location", "signatures")]
+# identify and doctor need no archive; the others here are groups (their commands are listed)
+GROUPS = ("journal", "location", "signatures", "retention", "hold", "disposal")
+HOME_COMMANDS = [c for c in COMMANDS if c not in ("identify", "doctor", *GROUPS)]
 
 
 # --- 1. --home before or after the command ----------------------------------------------------

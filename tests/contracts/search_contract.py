@@ -44,7 +44,7 @@ from strongroom.search.base import (
     role_named,
 )
 
-OPEN, CLOSED = AccessStatus.OPEN, AccessStatus.CLOSED
+OPEN, CLOSED, RESTRICTED = AccessStatus.OPEN, AccessStatus.CLOSED, AccessStatus.RESTRICTED
 
 MINUTES = "6f1c1e2a-0000-4000-8000-000000000001"
 SURVEY = "6f1c1e2a-0000-4000-8000-000000000002"
@@ -304,6 +304,35 @@ SHELF = (
            dublin_core={"creator": (f"{SECRET} Zola", "Émile Zola")}),
     _shelf("objects/f.pdf", "river crossing sketch", date=dt.date(1990, 1, 1), risk="low", package=ARCHIVE,
            dublin_core={"creator": "Studio Lemieux"}),
+)  # fmt: skip
+
+
+# A package with an open record, a restricted one (and its masked stand-in, as indexing.py makes it)
+# and a closed one without a redacted title (no stand-in): a researcher finds the stand-in until OPENS.
+PERSONNEL_PACKAGE = "6f1c1e2a-0000-4000-8000-000000000007"
+SENSITIVE = "quillwort"  # only in the restricted record's title, path, content and creator
+OPENS = TODAY + dt.timedelta(days=30)
+STAND_IN = "Personnel file"
+HANDBOOK, APPRAISAL, TRIBUNAL = (
+    "objects/hr/handbook.pdf",
+    f"objects/hr/{SENSITIVE}-smith.pdf",
+    "objects/hr/tribunal.pdf",
+)
+PERSONNEL = (
+    file_doc(PERSONNEL_PACKAGE, "staff-records", HANDBOOK, "Staff handbook", "leave and pay", PDF, "h-1"),
+    file_doc(
+        PERSONNEL_PACKAGE, "staff-records", APPRAISAL, f"{SENSITIVE} Smith appraisal",
+        f"appraisal of {SENSITIVE} smith", PDF, "h-2", access=RESTRICTED, opening_date=OPENS, exemption="s.40",
+        date=dt.date(1999, 1, 1),
+        dublin_core={"identifier": ("HR/1/7",), "date": ("1999",), "creator": (f"{SENSITIVE} Smith",)},
+    ),
+    file_doc(PERSONNEL_PACKAGE, "staff-records", TRIBUNAL, "Tribunal", "hearing", PDF, "h-3", access=CLOSED,
+             opening_date=OPENS, exemption="s.41"),
+    SearchDocument(
+        package=PERSONNEL_PACKAGE, package_name="staff-records", path=APPRAISAL, title=STAND_IN,
+        dublin_core={"identifier": ("HR/1/7",), "date": ("1999",)}, date=dt.date(1999, 1, 1), access=RESTRICTED,
+        opening_date=OPENS, role="original", masked=True, exemption="s.40",
+    ),
 )  # fmt: skip
 
 
@@ -1325,6 +1354,110 @@ class SearchContract:
                 assert not hidden & self.keys(page), (text, options)
                 for hit in page.hits:
                     assert SECRET not in repr(hit).lower(), (text, options)
+
+    # --- restricted records and their stand-ins ------------------------------------------
+
+    def test_a_researcher_finds_a_restricted_record_only_as_its_stand_in(self, search_index: SearchIndex) -> None:
+        search_index.index(PERSONNEL)
+
+        results = self.find(search_index, "", package=PERSONNEL_PACKAGE, facets=("access",), limit=100)
+
+        assert {(hit.masked, hit.title) for hit in results.hits} == {(False, "Staff handbook"), (True, STAND_IN)}
+        assert results.total == 2
+        masked = next(hit for hit in results.hits if hit.masked)
+        assert (masked.path, masked.name, masked.snippet, masked.puid, masked.file_uuid) == (None,) * 5
+        assert (masked.access, masked.opening_date, masked.exemption) == (RESTRICTED, OPENS, "s.40")
+        assert dict(masked.dublin_core) == {"identifier": ("HR/1/7",), "date": ("1999",)}
+        assert self.facet_counts(results)["access"] == {"open": 1, "restricted": 1}
+        for hit in results.hits:
+            assert SENSITIVE not in repr(hit).lower()
+
+    @pytest.mark.parametrize("text", [SENSITIVE, f"{SENSITIVE[:5]}*", "appraisal", "smith", f"{SENSITIVE}-smith.pdf"])
+    def test_no_word_of_a_restricted_record_finds_its_stand_in(self, search_index: SearchIndex, text: str) -> None:
+        search_index.index(PERSONNEL)
+
+        results = self.find(search_index, text, facets=FACETS)
+
+        assert results.total == 0, text
+        assert all(not counted for counted in results.facets.values())
+
+    def test_a_stand_in_is_found_by_its_redacted_title(self, search_index: SearchIndex) -> None:
+        search_index.index(PERSONNEL)
+
+        results = self.find(search_index, "personnel")
+
+        assert [(hit.masked, hit.title, hit.snippet) for hit in results.hits] == [(True, STAND_IN, None)]
+
+    @pytest.mark.parametrize("viewer", [Role.ARCHIVIST, Role.ADMIN])
+    def test_staff_see_restricted_records_and_never_a_stand_in(self, search_index: SearchIndex, viewer: Role) -> None:
+        search_index.index(PERSONNEL)
+
+        results = self.find(search_index, "", package=PERSONNEL_PACKAGE, viewer=viewer, facets=("access",))
+        found = self.find(search_index, SENSITIVE, viewer=viewer)
+
+        assert not any(hit.masked for hit in results.hits)
+        assert {hit.title for hit in results.hits} == {"Staff handbook", f"{SENSITIVE} Smith appraisal", "Tribunal"}
+        assert self.facet_counts(results)["access"] == {"open": 1, "restricted": 1, "closed": 1}
+        assert [(hit.path, hit.masked, hit.exemption) for hit in found.hits] == [(APPRAISAL, False, "s.40")]
+
+    def test_a_restricted_record_opens_on_its_date_and_its_stand_in_goes(self, search_index: SearchIndex) -> None:
+        search_index.index(PERSONNEL)
+        before = self.find(search_index, "", package=PERSONNEL_PACKAGE, today=OPENS - dt.timedelta(days=1))
+        on_the_day = self.find(search_index, "", package=PERSONNEL_PACKAGE, today=OPENS, facets=("access",))
+
+        assert any(hit.masked for hit in before.hits)
+        assert not any(hit.masked for hit in on_the_day.hits)
+        assert {hit.path for hit in on_the_day.hits} == {HANDBOOK, APPRAISAL, TRIBUNAL}
+        assert {hit.access for hit in on_the_day.hits} == {OPEN}
+        assert self.facet_counts(on_the_day)["access"] == {"open": 3}
+        assert self.find(search_index, SENSITIVE, today=OPENS).total == 1
+
+    def test_access_filter_with_restricted_records(self, search_index: SearchIndex) -> None:
+        search_index.index(PERSONNEL)
+
+        def found(viewer: Role, status: AccessStatus) -> list[tuple[str | None, bool]]:
+            results = self.find(search_index, "", package=PERSONNEL_PACKAGE, viewer=viewer, access=status)
+            return [(hit.title, hit.masked) for hit in results.hits]
+
+        assert found(Role.RESEARCHER, RESTRICTED) == [(STAND_IN, True)]
+        assert found(Role.RESEARCHER, CLOSED) == []  # a closed record without a redacted title has no stand-in
+        assert found(Role.RESEARCHER, OPEN) == [("Staff handbook", False)]
+        assert found(Role.ARCHIVIST, RESTRICTED) == [(f"{SENSITIVE} Smith appraisal", False)]
+        assert found(Role.ARCHIVIST, CLOSED) == [("Tribunal", False)]
+
+    def test_a_cursor_never_gives_away_a_stand_in_s_path(self, search_index: SearchIndex) -> None:
+        search_index.index(PERSONNEL)
+        cursors: list[str] = []
+        results = self.find(search_index, "", package=PERSONNEL_PACKAGE, limit=1)
+        while results.next_after is not None:
+            cursors.append(results.next_after)
+            results = self.find(search_index, "", package=PERSONNEL_PACKAGE, limit=1, after=results.next_after)
+
+        assert cursors
+        for cursor in cursors:
+            decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            assert SENSITIVE.encode() not in decoded.lower()
+
+    def test_a_stand_in_with_content_or_a_name_is_refused(self, search_index: SearchIndex) -> None:
+        stand_in = PERSONNEL[-1]
+        assert stand_in.masked
+        for wrong in (replace(stand_in, content="text"), replace(stand_in, name="smith.pdf")):
+            with pytest.raises(SearchError, match="stand-in"):
+                search_index.index([wrong])
+
+    # --- purging a package (disposal) ---------------------------------------------------------
+
+    def test_purge_package_leaves_nothing_of_it(self, loaded: SearchIndex) -> None:
+        loaded.index(PERSONNEL)
+
+        loaded.purge_package(PERSONNEL_PACKAGE)
+        loaded.purge_package(PERSONNEL_PACKAGE)  # again: nothing left to do, and no error
+
+        assert PERSONNEL_PACKAGE not in loaded.packages()
+        for viewer in (Role.ADMIN, Role.RESEARCHER):
+            assert self.find(loaded, SENSITIVE, viewer=viewer).total == 0
+            assert self.find(loaded, "", package=PERSONNEL_PACKAGE, viewer=viewer).total == 0
+        assert self.find(loaded, "harbour").total > 0  # the other packages stay
 
     # Every backend's subclass runs this same method: differing executors is the point, not a mistake.
     @settings(

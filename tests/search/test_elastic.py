@@ -30,7 +30,7 @@ from strongroom.errors import ConfigError, SearchError
 from strongroom.search import open_search, search_kinds
 from strongroom.search.base import HIGHLIGHT_END, HIGHLIGHT_START, Role, SearchDocument, SearchQuery
 from strongroom.search.elastic import ElasticSearchIndex
-from strongroom.search.elastic_mapping import document_id, source_of, versioned_name
+from strongroom.search.elastic_mapping import MAPPING_VERSION, document_id, source_of, versioned_name
 from strongroom.search.elastic_query import encode_cursor, unfold_fragment
 from tests.contracts.search_contract import DOCUMENTS, GUARDED, SECRET, SearchContract
 from tests.services import elasticsearch_url, opensearch_url
@@ -212,7 +212,7 @@ def test_first_use_creates_a_versioned_index_behind_the_alias(kind: str) -> None
     with fresh_index(kind) as index:
         url = SERVERS[kind]()
         (live,) = alias_targets(url, index.alias)
-        assert live.startswith(f"{index.alias}-v1-")
+        assert live.startswith(f"{index.alias}-v{MAPPING_VERSION}-")
         assert indices_of(url, index.alias) == [live]
         # A second opening finds it and makes nothing new.
         again = ElasticSearchIndex(kind, url, index=index.alias)
@@ -309,12 +309,12 @@ def test_clear_swaps_in_an_empty_index(kind: str) -> None:
 def test_an_index_of_an_older_mapping_is_replaced_by_an_empty_one(kind: str) -> None:
     url = SERVERS[kind]()
     prefix = fresh_prefix()
-    old = versioned_name(prefix).replace("-v1-", "-v0-")
+    old = versioned_name(prefix).replace(f"-v{MAPPING_VERSION}-", f"-v{MAPPING_VERSION - 1}-")
     try:
         assert raw(url, "PUT", f"/{old}", {"aliases": {prefix: {}}})[0] == 200
         with ElasticSearchIndex(kind, url, index=prefix) as index:
             (live,) = alias_targets(url, prefix)
-            assert live.startswith(f"{prefix}-v1-")
+            assert live.startswith(f"{prefix}-v{MAPPING_VERSION}-")
             assert indices_of(url, prefix) == [live]
             assert index.packages() == set()
     finally:
