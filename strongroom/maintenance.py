@@ -174,15 +174,20 @@ def _versions(archive: Archive, inventory: ObjectInventory, known_sizes: dict[st
 def rebuild(archive: Archive, progress: StepProgress | None = None) -> RebuildReport:
     """Recreate catalog and index from storage and the journal alone."""
     archive.require_current_layout()
+    from strongroom.records.replay import deleted_packages, restore_records
+
     by_package: dict[str, list[JournalEntry]] = {}
-    journal_entries = 0
-    last: JournalEntry | None = None
+    every: list[JournalEntry] = []
     for entry in archive.journal.entries():
         by_package.setdefault(entry.package, []).append(entry)
-        journal_entries += 1
-        last = entry
+        every.append(entry)
+    journal_entries = len(every)
+    last = every[-1] if every else None
+    # A disposed-of package is never restored, even from an object a purge left behind.
+    deleted = deleted_packages(every)
+    stored = [oid for oid in archive.ocfl.object_ids() if package_of(oid) not in deleted]
     # Oldest first, so that of packages stored twice on purpose the first one holds the payload claim again.
-    object_ids = sorted(archive.ocfl.object_ids(), key=lambda oid: archive.ocfl.inventory(oid).versions[0].created)
+    object_ids = sorted(stored, key=lambda oid: archive.ocfl.inventory(oid).versions[0].created)
     archive.catalog.clear()
     files = 0
     for done, oid in enumerate(object_ids, start=1):
@@ -193,6 +198,8 @@ def rebuild(archive: Archive, progress: StepProgress | None = None) -> RebuildRe
         # The new catalog's copy of the journal's head starts from the journal as it is now.
         archive.catalog.advance_journal_anchor(JournalAnchor(last.sequence, last.digest))
     unreachable = _restore_copies(archive, by_package)
+    records = restore_records(archive, every)
+    unreachable = {**records.unreachable, **unreachable}
     indexed = _rebuild_index(archive, progress)
     return RebuildReport(len(object_ids), files, indexed, journal_entries, unreachable)
 

@@ -68,6 +68,7 @@ class IngestOptions:
     allow_duplicate: bool = False
     operator: str = "unknown"
     as_folder: bool = False  # take a folder that looks like a BagIt bag as plain files, without bag checks
+    retention: str | None = None  # the retention schedule code to assign once stored (--retention)
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,7 @@ class IngestBuild:
     originals: int
     warnings: list[str]
     staged: StagedFiles
+    retention: str | None = None  # the schedule code metadata.csv gives the whole transfer (its `retention` column)
 
 
 def build_package(
@@ -287,6 +289,7 @@ def build_package(
             metadata.descriptions += parsed.descriptions
             metadata.rights += parsed.rights
             metadata.warnings += parsed.warnings
+            metadata.retention = metadata.retention or parsed.retention
     warnings += metadata.warnings
     descriptions, description_warnings = _descriptions(metadata, options, name)
     warnings += description_warnings
@@ -379,7 +382,7 @@ def build_package(
         operator=options.operator,
         claim_payload=not options.allow_duplicate,
     )
-    return IngestBuild(build, prepared.kind, staged.originals, warnings, staged)
+    return IngestBuild(build, prepared.kind, staged.originals, warnings, staged, metadata.retention)
 
 
 def _parents(path: str) -> list[str]:

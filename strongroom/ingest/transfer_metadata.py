@@ -30,6 +30,7 @@ class TransferMetadata:
     descriptions: list[DublinCore] = field(default_factory=list)
     rights: list[RightsStatement] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    retention: str | None = None  # the `retention` column of the whole-transfer (objects) row: a schedule code
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,20 @@ def parse_metadata_csv(path: Path, known_paths: set[str], known_folders: set[str
         if target not in known_paths and target not in known_folders:
             result.warnings.append(f"{path.name} line {line}: {name!r} is not in the transfer; row ignored")
             continue
+        retention = (row.get("retention") or "").strip()
+        if retention and target != "objects":
+            result.warnings.append(
+                f"{path.name} line {line}: a retention schedule applies to the whole transfer (the 'objects' row); "
+                f"{retention!r} given for {name!r} is ignored"
+            )
+        elif retention:
+            if result.retention is not None and result.retention != retention:
+                raise TransferError(
+                    f"{path.name} line {line} gives the whole transfer retention schedule {retention!r}, but an "
+                    f"earlier row gives {result.retention!r}. Nothing was stored.",
+                    details=["Give the transfer one retention schedule."],
+                )
+            result.retention = retention
         elements: dict[str, list[str]] = {}
         for key, value in row.items():
             column = key.split("\x00")[0]

@@ -289,6 +289,11 @@ class DueItem:
     holds: tuple[str, ...] = ()  # active hold ids
     batch: str | None = None  # an open disposal batch already holding it
     waiting: str | None = None  # why there is no due date yet ("no date recorded for event:contract-end")
+    decided: DisposalAction | None = None  # a review's decision that overrides the schedule's action
+
+    @property
+    def action(self) -> DisposalAction:
+        return self.decided or self.schedule.action
 
 
 @dataclass(frozen=True)
