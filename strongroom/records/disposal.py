@@ -1,0 +1,667 @@
+"""Disposal: propose a batch from the due list, two different people approve it, then execute it.
+
+Execution removes each package from every storage location (every OCFL version, every S3
+object version) and from the search index, keeps a stub (no personal data) and issues a
+destruction certificate. Every step is journalled (records/journal_data.py), and the stubs
+are journalled *before* anything is deleted (the `executing` entry), so a crash at any point
+leaves either a whole package or a stub that `rebuild` restores; running `execute` again
+resumes, each step being safe to repeat. A location that cannot be reached (or that refuses)
+leaves the batch EXECUTING with that location pending, and no certificate is issued.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import os
+import re
+import unicodedata
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from strongroom.commit import object_id
+from strongroom.errors import ApprovalError, HeldError, NotFound, StorageError, StrongroomError
+from strongroom.manifests import validate_bag
+from strongroom.model import AccessStatus, Agent, AgentType, Event, FileRole, Outcome
+from strongroom.records.certificate import certificate_csv, certificate_html
+from strongroom.records.journal_data import (
+    DISPOSAL_EVENT_TYPES,
+    approved_data,
+    deleted_data,
+    disposal_step,
+    executed_data,
+    executing_data,
+    proposed_data,
+    skipped_data,
+    stub_of,
+    transferred_data,
+)
+from strongroom.records.model import (
+    Approval,
+    BatchStatus,
+    DestructionStub,
+    DisposalAction,
+    DisposalBatch,
+    DisposalItem,
+    ItemOutcome,
+    name_key,
+)
+from strongroom.storage.journal import JournalEntry, JournalRecord
+
+if TYPE_CHECKING:
+    from strongroom.archive import Archive, StepProgress
+
+CERTIFICATE_PREFIX = "records/certificates/"  # in the primary storage, beside (not inside) the OCFL root
+DISPOSAL_LOCK = "disposal"
+
+
+# --- results -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """A due package not put in the batch, and why."""
+
+    package: str
+    name: str
+    why: str
+
+
+@dataclass(frozen=True)
+class Proposal:
+    batch: DisposalBatch | None  # None when nothing could be proposed
+    as_of: date
+    proposed_by: str
+    titles: Mapping[str, str]  # package -> the title the due list shows (redacted where closed)
+    left_out: tuple[LeftOut, ...]
+
+
+@dataclass(frozen=True)
+class Certificate:
+    csv: Path  # the copy in <home>/certificates/
+    html: Path
+    key_csv: str  # where it is kept in the primary storage
+    key_html: str
+    sha256: Mapping[str, str]  # {"csv": hex, "html": hex}
+
+
+@dataclass(frozen=True)
+class ExecutionReport:
+    batch: DisposalBatch  # as it stands after this run
+    destroyed: tuple[str, ...]
+    transferred: tuple[tuple[str, str], ...]  # (package, the bag's folder)
+    skipped: tuple[tuple[str, str], ...]  # (package, why)
+    pending: Mapping[str, tuple[str, ...]]  # location -> packages whose content it still holds
+    problems: tuple[str, ...]  # why each location is pending, in words
+    certificate: Certificate | None
+    index_lagging: tuple[str, ...] = ()  # packages whose search documents are not yet purged (catch-up retries)
+
+    @property
+    def complete(self) -> bool:
+        return self.batch.status is BatchStatus.EXECUTED
+
+
+@dataclass
+class _Trail:
+    """What the journal holds of one batch (the source of truth when catalog and storage disagree)."""
+
+    executing: JournalEntry | None = None
+    stubs: dict[str, DestructionStub] = field(default_factory=dict)  # the write-ahead stubs
+    transferred: dict[str, tuple[str, str]] = field(default_factory=dict)  # package -> (bag sha256, destination)
+    deleted: dict[str, DestructionStub] = field(default_factory=dict)  # the latest `deleted` stub per package
+
+
+# --- propose -------------------------------------------------------------------------------------
+
+
+def propose(archive: Archive, as_of: date, operator: str) -> Proposal:
+    """A batch of the packages due for destruction or transfer on `as_of` (journalled, then catalogued)."""
+    from strongroom.records.retention import due
+
+    archive.prepare_to_write()
+    with archive.catalog.lock(DISPOSAL_LOCK):
+        listed = due(archive, as_of)
+        held = archive.catalog.held_packages()
+        in_batch = _open_batch_items(archive)
+        items: list[DisposalItem] = []
+        titles: dict[str, str] = {}
+        left_out: list[LeftOut] = []
+        for row in listed.due:
+            action = row.action
+            summary = archive.catalog.find_package(row.package)
+            if action is DisposalAction.REVIEW:
+                why = "due for review, not disposal: decide it with `strongroom retention review`"
+            elif action is DisposalAction.RETAIN:
+                why = "retained permanently by its schedule"
+            elif row.holds or row.package in held:
+                why = "held" + (f" ({', '.join(row.holds)})" if row.holds else "")
+            elif row.batch or row.package in in_batch:
+                why = f"already in open disposal batch {row.batch or in_batch[row.package]}"
+            elif summary is None or row.due is None:
+                why = "no longer in the archive" if summary is None else row.waiting or "no due date yet"
+            else:
+                why = ""
+            if why or summary is None or row.due is None:
+                left_out.append(LeftOut(row.package, row.name, why))
+                continue
+            items.append(DisposalItem(row.package, action, row.schedule.code, row.schedule.version, row.due,
+                                      summary.version))  # fmt: skip
+            titles[row.package] = row.title
+        if not items:
+            return Proposal(None, as_of, operator, titles, tuple(left_out))
+        now = datetime.now(UTC)
+        batch = DisposalBatch(str(uuid.uuid4()), as_of, now, operator, tuple(items))
+        agents = archive.system_agents(operator)
+        counts = _action_counts(items)
+        event = _event(
+            "proposed", now, agents,
+            f"Disposal batch {batch.id} proposed from the records due on {as_of.isoformat()}: {counts}.",
+            f"{len(items)} package(s) proposed, {len(left_out)} left out; two different people must approve it.",
+        )  # fmt: skip
+        archive.journal.append([JournalRecord("", event, agents, proposed_data(batch))])
+        archive.catalog.add_disposal_batch(batch)
+    return Proposal(batch, as_of, operator, titles, tuple(left_out))
+
+
+def _open_batch_items(archive: Archive) -> dict[str, str]:
+    """package -> the not-yet-executed batch whose item for it is still to be done."""
+    found: dict[str, str] = {}
+    for batch in archive.catalog.disposal_batches():
+        if batch.status is BatchStatus.EXECUTED:
+            continue
+        for item in batch.items:
+            if item.outcome is ItemOutcome.PENDING:
+                found[item.package] = batch.id
+    return found
+
+
+def _action_counts(items: Iterable[DisposalItem]) -> str:
+    actions = [i.action.value for i in items]
+    return ", ".join(f"{actions.count(a)} to {a}" for a in sorted(set(actions)))
+
+
+# --- approve -------------------------------------------------------------------------------------
+
+
+def approve(archive: Archive, batch_ref: str, name: str, operator: str) -> DisposalBatch:
+    """Record one person's approval; the second different person's makes the batch APPROVED."""
+    person = " ".join(name.split())
+    if not person or len(person) > 200 or any(unicodedata.category(c).startswith("C") for c in person):
+        raise ApprovalError("Give the name of the person approving with --as NAME (up to 200 characters, no "
+                            "control characters).",
+                            details=["Two different people must each approve a disposal batch."])  # fmt: skip
+    with archive.catalog.lock(DISPOSAL_LOCK):
+        batch = find_batch(archive, batch_ref)
+        if batch.status not in (BatchStatus.PROPOSED, BatchStatus.APPROVED):
+            raise ApprovalError(
+                f"Disposal batch {batch.id} is {batch.status.value}: approvals are closed.",
+                details=[f"See it with: strongroom disposal show {batch.id}"],
+            )
+        same = next((a for a in batch.approvals if a.key == name_key(person)), None)
+        if same is not None:
+            raise ApprovalError(
+                f"{same.name} already approved disposal batch {batch.id} (on {same.approved:%Y-%m-%d %H:%M} UTC); "
+                "a second, different person must approve.",
+                details=["Nothing was recorded. Ask another person to run: "
+                         f"strongroom disposal approve {batch.id} --as THEIR-NAME"],
+            )  # fmt: skip
+        now = datetime.now(UTC)
+        event_id = str(uuid.uuid4())
+        approval = Approval(person, operator, now, event_id)
+        agents = (Agent("approver", person, person, AgentType.PERSON, "as given with --as"),
+                  *archive.system_agents(operator))  # fmt: skip
+        distinct = {a.key for a in batch.approvals} | {approval.key}
+        outcome = (
+            "approved by two different people: it may be executed" if len(distinct) >= 2
+            else "one approval; a second, different person must approve"
+        )  # fmt: skip
+        event = replace(
+            _event("approved", now, agents, f"Disposal batch {batch.id} approved by {person} (run by {operator}).",
+                   f"Batch {outcome}."),
+            uuid=event_id,
+        )  # fmt: skip
+        archive.journal.append([JournalRecord("", event, agents, approved_data(batch.id, approval))])
+        archive.catalog.add_approval(batch.id, approval)
+        if len(distinct) >= 2 and batch.status is BatchStatus.PROPOSED:
+            archive.catalog.set_batch_status(batch.id, BatchStatus.APPROVED)
+        return find_batch(archive, batch.id)
+
+
+def find_batch(archive: Archive, ref: str) -> DisposalBatch:
+    found = archive.catalog.disposal_batch(ref.strip()) if ref.strip() else None
+    if found is None:
+        hint = "A batch id prefix needs at least 8 characters. " if len(ref.strip()) < 8 else ""
+        raise NotFound(f"No disposal batch {ref[:80]!r} in this archive.",
+                       details=[f"{hint}See the batches with: strongroom disposal list"])  # fmt: skip
+    return found
+
+
+# --- execute -------------------------------------------------------------------------------------
+
+
+def execute(
+    archive: Archive,
+    batch_ref: str,
+    operator: str,
+    *,
+    transfer_to: Path | None = None,
+    progress: StepProgress | None = None,
+) -> ExecutionReport:
+    """Destroy or transfer every approved item; resumable (run it again after a crash or an unreachable location)."""
+    archive.prepare_to_write()
+    with archive.catalog.lock(DISPOSAL_LOCK):
+        batch = find_batch(archive, batch_ref)
+        if batch.status is BatchStatus.EXECUTED:
+            return _report(archive, batch, {}, _certificate_files(archive, batch))
+        trail = batch_trail(archive, batch.id)
+        _check_may_execute(batch, transfer_to, trail)
+        agents = archive.system_agents(operator)
+        if batch.status is BatchStatus.APPROVED or trail.executing is None:
+            batch = _begin(archive, batch, agents, trail)
+            trail = batch_trail(archive, batch.id)
+        why_pending: dict[str, str] = {}
+        todo = [i for i in batch.items if i.outcome is ItemOutcome.PENDING]
+        for done, item in enumerate(todo, start=1):
+            with archive.catalog.lock(f"package:{item.package}"):
+                _dispose_item(archive, batch, item, trail, agents, transfer_to, why_pending)
+            if progress:
+                progress("Disposing", done, len(todo))
+        batch = find_batch(archive, batch.id)
+        certificate: Certificate | None = None
+        if all(i.outcome is not ItemOutcome.PENDING for i in batch.items):
+            certificate = _issue_certificate(archive, batch, trail, agents)
+            batch = find_batch(archive, batch.id)
+        return _report(archive, batch, why_pending, certificate)
+
+
+def _check_may_execute(batch: DisposalBatch, transfer_to: Path | None, trail: _Trail) -> None:
+    distinct = {a.key for a in batch.approvals}
+    if batch.status is BatchStatus.PROPOSED or len(distinct) < 2:
+        names = ", ".join(a.name for a in batch.approvals) or "nobody yet"
+        raise ApprovalError(
+            f"Disposal batch {batch.id} needs the approval of two different people before it is executed; "
+            f"approved so far by: {names}.",
+            details=[f"Nothing was done. Approve it with: strongroom disposal approve {batch.id} --as NAME"],
+        )
+    transfers = [i.package for i in batch.items if i.outcome is ItemOutcome.PENDING and
+                 i.action is DisposalAction.TRANSFER and i.package not in trail.transferred]  # fmt: skip
+    if transfers and transfer_to is None:
+        raise StrongroomError(
+            f"Disposal batch {batch.id} transfers {len(transfers)} package(s) to another archive: say where to "
+            "write their bags with --transfer-to FOLDER.",
+            details=["Nothing was done. Each is exported as a BagIt bag with its METS, checked, then removed here."],
+        )
+
+
+def _begin(archive: Archive, batch: DisposalBatch, agents: tuple[Agent, ...], trail: _Trail) -> DisposalBatch:
+    """Re-check each item, skip those that changed, and journal the stubs of the rest before anything goes."""
+    now = datetime.now(UTC)
+    stubs: list[DestructionStub] = []
+    for item in batch.items:
+        if item.outcome is not ItemOutcome.PENDING:
+            continue
+        why = _why_skip(archive, batch, item)
+        if why is not None:
+            _skip(archive, batch, item, why, agents)
+            continue
+        stubs.append(trail.stubs.get(item.package) or build_stub(archive, batch, item, now))
+    event = _event(
+        "executing", now, agents,
+        f"Disposal batch {batch.id} execution begun: {len(stubs)} package(s) to remove from every location.",
+        "The stubs (what is kept of each package) are recorded here before anything is deleted.",
+    )  # fmt: skip
+    archive.journal.append([JournalRecord("", event, agents, executing_data(batch.id, stubs))])
+    archive.catalog.set_batch_status(batch.id, BatchStatus.EXECUTING)
+    return find_batch(archive, batch.id)
+
+
+def _why_skip(archive: Archive, batch: DisposalBatch, item: DisposalItem) -> str | None:
+    """Why an item may no longer be disposed of (held, changed, re-sentenced), or None."""
+    from strongroom.records.holds import ensure_not_held
+
+    try:
+        ensure_not_held(archive, item.package, "dispose of")
+    except HeldError:
+        # Named by type and id only: the error's text names the package, which may itself be personal data.
+        holds = archive.catalog.holds(package=item.package, active_only=True)
+        return "held: " + ("; ".join(f"{h.type.value} hold {h.id}" for h in holds) or "under a hold")
+    summary = archive.catalog.find_package(item.package)
+    if summary is None:
+        return None if archive.catalog.stub(item.package) else "no longer in the archive"
+    if summary.version != item.head_version:
+        return (f"changed since the proposal: now at version {summary.version}, proposed at version "
+                f"{item.head_version}; propose it again")  # fmt: skip
+    current = archive.catalog.retention(item.package)
+    if current is None:
+        return "its retention schedule was removed since the proposal"
+    if (current.code, current.version) != (item.code, item.version):
+        return f"re-sentenced since the proposal: now under {current.code} version {current.version}"
+    if current.due_override is not None and current.due_override > batch.as_of:
+        return f"retention extended by a review to {current.due_override.isoformat()}"
+    return None
+
+
+def _skip(archive: Archive, batch: DisposalBatch, item: DisposalItem, why: str, agents: tuple[Agent, ...]) -> None:
+    event = _event("skipped", datetime.now(UTC), agents,
+                   f"Package {item.package} left out of disposal batch {batch.id}: {why}.",
+                   "Nothing of the package was removed.", outcome=Outcome.WARNING)  # fmt: skip
+    archive.journal.append([JournalRecord("", event, agents, skipped_data(batch.id, item.package, why))])
+    archive.catalog.set_item_outcome(batch.id, item.package, ItemOutcome.SKIPPED, why, ())
+
+
+def _dispose_item(
+    archive: Archive,
+    batch: DisposalBatch,
+    item: DisposalItem,
+    trail: _Trail,
+    agents: tuple[Agent, ...],
+    transfer_to: Path | None,
+    why_pending: dict[str, str],
+) -> None:
+    stub = trail.stubs.get(item.package)
+    if stub is None:  # a write-ahead stub always exists for a pending item of an executing batch
+        raise StrongroomError(f"The journal holds no stub for package {item.package} of batch {batch.id}.",
+                              details=["Check the journal with: strongroom journal verify"])  # fmt: skip
+    summary = archive.catalog.find_package(item.package)
+    # Once its purge has begun (the root inventory goes first) the package cannot change any more, and a hold
+    # placed since makes the storage refuse the rest: it is then left pending, saying so, rather than skipped.
+    if summary is not None and archive.ocfl.exists(object_id(item.package)):
+        why = _why_skip(archive, batch, item)
+        if why is not None:
+            _skip(archive, batch, item, why, agents)
+            return
+    if item.action is DisposalAction.TRANSFER:
+        if item.package not in trail.transferred:
+            assert transfer_to is not None  # checked before anything started
+            trail.transferred[item.package] = _transfer(archive, batch, item, transfer_to, agents)
+        stub = replace(stub, transferred_to=trail.transferred[item.package][1])
+    locations: dict[str, str] = {}
+    for spec in archive.settings.all_locations:
+        locations[spec.name] = _purge_in(archive, spec.name, item.package)
+    pending = tuple(name for name, state in locations.items() if state != "purged")
+    for name in pending:
+        why_pending[name] = locations[name].removeprefix("pending: ")
+    event_id = str(uuid.uuid4())
+    stub = replace(stub, index_purged=False, event_uuid=event_id)
+    where = ", ".join(f"{name} ({state})" for name, state in locations.items())
+    event = replace(
+        _event("deleted", datetime.now(UTC), agents,
+               f"Package {item.package} {'transferred and ' if stub.transferred_to else ''}removed under schedule "
+               f"{item.code} version {item.version} (disposal batch {batch.id}); locations: {where}.",
+               "Removed from every location and from the search index; the stub remains." if not pending else
+               f"Still held in {', '.join(pending)}: run `strongroom disposal execute {batch.id}` again.",
+               outcome=Outcome.SUCCESS if not pending else Outcome.WARNING, version=item.head_version),
+        uuid=event_id,
+    )  # fmt: skip
+    archive.journal.append([JournalRecord(item.package, event, agents, deleted_data(batch.id, stub, locations))])
+    archive.catalog.dispose_package(stub)
+    _purge_index(archive, item.package)
+    if pending:
+        archive.catalog.set_item_outcome(batch.id, item.package, ItemOutcome.PENDING, None, pending)
+    else:
+        done = ItemOutcome.TRANSFERRED if item.action is DisposalAction.TRANSFER else ItemOutcome.DESTROYED
+        archive.catalog.set_item_outcome(batch.id, item.package, done, None, ())
+
+
+def _purge_in(archive: Archive, location: str, package: str) -> str:
+    """Erase the package's OCFL object (every version) in one location: "purged" or "pending: why"."""
+    from strongroom.storage.ocfl_purge import purge_object
+
+    try:
+        where = archive.location(location)
+        purge_object(where.storage, where.ocfl.object_root(object_id(package)))
+    except StorageError as err:  # unreachable, refused under a hold, a version kept by S3 retention
+        return f"pending: {err.message}"
+    return "purged"
+
+
+def _purge_index(archive: Archive, package: str) -> bool:
+    try:
+        archive.search_index.purge_package(package)
+    except (StrongroomError, OSError):
+        return False  # the stub stays unpurged; every write command's index catch-up tries again
+    archive.catalog.mark_stub_purged(package)
+    return True
+
+
+def purge_unpurged_stubs(archive: Archive) -> int:
+    """Purge the search documents of destroyed packages whose purge did not finish (Archive.catch_up_index)."""
+    return sum(_purge_index(archive, stub.package) for stub in archive.catalog.stubs(unpurged_only=True))
+
+
+def _transfer(
+    archive: Archive, batch: DisposalBatch, item: DisposalItem, transfer_to: Path, agents: tuple[Agent, ...]
+) -> tuple[str, str]:
+    """Export the package as a BagIt bag under `transfer_to`, check it, journal it: (tag manifest sha256, bag)."""
+    summary = archive.package(item.package)
+    target = transfer_to.expanduser().absolute()
+    bag = target / f"{summary.name}-{summary.uuid}"
+    if not (bag.is_dir() and not validate_bag(bag)):  # a whole bag from an interrupted run is kept
+        bag = archive.export(summary.uuid, target)
+    problems = validate_bag(bag)
+    if problems:
+        raise StorageError(f"The transfer bag {bag} is not valid: " + "; ".join(problems[:10]),
+                           details=["Nothing was removed. Remove the folder and run the command again."])  # fmt: skip
+    manifest = bag / "tagmanifest-sha256.txt"
+    if not manifest.is_file():
+        manifest = bag / "manifest-sha256.txt"
+    digest = hashlib.sha256(manifest.read_bytes()).hexdigest()
+    event = _event("transferred", datetime.now(UTC), agents,
+                   f"Package {item.package} exported for transfer as a BagIt bag with its METS to {bag} "
+                   f"(disposal batch {batch.id}).",
+                   f"The bag validates; sha256 of {manifest.name}: {digest}.", version=item.head_version)  # fmt: skip
+    archive.journal.append([JournalRecord(item.package, event, agents, transferred_data(batch.id, digest, str(bag)))])
+    return digest, str(bag)
+
+
+# --- stubs ---------------------------------------------------------------------------------------
+
+
+def build_stub(archive: Archive, batch: DisposalBatch, item: DisposalItem, when: datetime) -> DestructionStub:
+    """What is kept of a package: its reference, a title safe to show, dates, size, schedule and approvers.
+
+    No creators, no file names, no content. The title is the package's redacted title while it is
+    not open, else its Dublin Core title, else its name.
+    """
+    summary = archive.package(item.package)
+    descriptions = archive.catalog.descriptions(summary.uuid)
+    package_dc = next((d for d in descriptions if d.target == "objects"), None)
+    rule = next((r for r in archive.catalog.access_rules(summary.uuid) if r.path is None), None)
+    title = summary.title or (package_dc.first("title") if package_dc else None) or summary.name
+    if rule is not None and rule.status is not AccessStatus.OPEN and not rule.is_open_on(when.date()):
+        title = rule.redacted_title or title
+    days: list[date] = []
+    for description in descriptions:
+        for value in description.elements.get("date", ()):
+            days.extend(dc_dates(value))
+    for record in archive.catalog.files(summary.uuid):
+        if record.role is FileRole.ORIGINAL and record.modified is not None:
+            days.append(record.modified.date())
+    schedule = archive.catalog.schedule(item.code, item.version)
+    return DestructionStub(
+        package=summary.uuid, identifier=package_dc.first("identifier") if package_dc else None, title=title,
+        code=item.code, version=item.version, authority=schedule.authority if schedule else "",
+        action=item.action, date_from=min(days, default=None), date_to=max(days, default=None), batch=batch.id,
+        approved_by=tuple(a.name for a in batch.approvals), destroyed=when, files=summary.files,
+        bytes=summary.bytes, payload_sha256=summary.payload_sha256,
+    )  # fmt: skip
+
+
+_DAY = re.compile(r"(?<!\d)(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?!\d)")
+
+
+def dc_dates(value: str) -> list[date]:
+    """The first and last days a Dublin Core date names: `1999`, `1999-03`, `1999-03-04`, `1990/1995`."""
+    found: list[date] = []
+    for match in _DAY.finditer(value):
+        year = int(match.group(1))
+        if not 1 <= year <= 9999:
+            continue
+        month = int(match.group(2)) if match.group(2) else None
+        day = int(match.group(3)) if match.group(3) else None
+        try:
+            if month is None:
+                found += [date(year, 1, 1), date(year, 12, 31)]
+            elif day is None:
+                found += [date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])]
+            else:
+                found.append(date(year, month, day))
+        except ValueError:
+            continue  # 1999-13 or 1999-02-30: not a date
+    return found
+
+
+# --- certificates --------------------------------------------------------------------------------
+
+
+def batch_trail(archive: Archive, batch: str) -> _Trail:
+    """The batch's entries in the journal: its write-ahead stubs, transfers and deletions."""
+    trail = _Trail()
+    for entry in archive.journal.entries():
+        step = disposal_step(entry)
+        if step is None or step.get("batch") != batch:
+            continue
+        if step["step"] == "executing" and trail.executing is None:
+            trail.executing = entry
+            trail.stubs = {s.package: s for s in (stub_of(d) for d in step.get("stubs", []))}
+        elif step["step"] == "transferred":
+            trail.transferred[entry.package] = (str(step["bag_sha256"]), str(step["destination"]))
+        elif step["step"] == "deleted":
+            trail.deleted[entry.package] = stub_of(step["stub"])
+    return trail
+
+
+def certificate_stubs(archive: Archive, batch: DisposalBatch, trail: _Trail | None = None) -> list[DestructionStub]:
+    """The stubs a batch's certificate lists: its destroyed and transferred packages."""
+    done = {i.package for i in batch.items if i.outcome in (ItemOutcome.DESTROYED, ItemOutcome.TRANSFERRED)}
+    stubs: list[DestructionStub] = []
+    for package in sorted(done):
+        stub = archive.catalog.stub(package)
+        if stub is None and trail is not None:
+            stub = trail.deleted.get(package) or trail.stubs.get(package)
+        if stub is not None:
+            stubs.append(stub)
+    return stubs
+
+
+def render_certificate(archive: Archive, batch: DisposalBatch, trail: _Trail | None = None) -> dict[str, bytes]:
+    """The certificate's CSV and HTML, rendered again from the batch, its stubs and the journal."""
+    trail = trail or batch_trail(archive, batch.id)
+    if trail.executing is None:
+        raise StrongroomError(f"Disposal batch {batch.id} has not been executed: it has no certificate yet.",
+                              details=[f"Execute it with: strongroom disposal execute {batch.id}"])  # fmt: skip
+    stubs = certificate_stubs(archive, batch, trail)
+    return {
+        "csv": certificate_csv(batch, stubs),
+        "html": certificate_html(batch, stubs, trail.executing.sequence,
+                                 organisation=archive.settings.organisation_name),
+    }  # fmt: skip
+
+
+def _issue_certificate(archive: Archive, batch: DisposalBatch, trail: _Trail, agents: tuple[Agent, ...]) -> Certificate:
+    executed = datetime.now(UTC)
+    rendered = render_certificate(archive, replace(batch, status=BatchStatus.EXECUTED, executed=executed), trail)
+    digests = {kind: hashlib.sha256(body).hexdigest() for kind, body in rendered.items()}
+    files = _store_certificate(archive, batch.id, rendered)
+    event = _event("executed", executed, agents,
+                   f"Disposal batch {batch.id} executed: {_outcome_counts(batch)}.",
+                   f"Destruction certificate issued: {CERTIFICATE_PREFIX}{batch.id}.csv (sha256 {digests['csv']}) "
+                   f"and .html (sha256 {digests['html']}).")  # fmt: skip
+    archive.journal.append([JournalRecord("", event, agents, executed_data(batch.id, executed, digests))])
+    archive.catalog.set_batch_status(batch.id, BatchStatus.EXECUTED, executed=executed, certificate_sha256=digests)
+    return Certificate(files["csv"], files["html"], f"{CERTIFICATE_PREFIX}{batch.id}.csv",
+                       f"{CERTIFICATE_PREFIX}{batch.id}.html", digests)  # fmt: skip
+
+
+def _store_certificate(archive: Archive, batch: str, rendered: Mapping[str, bytes]) -> dict[str, Path]:
+    """Write the certificate to <home>/certificates/ and put it into the primary storage."""
+    folder = archive.settings.home / "certificates"
+    folder.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    for kind, body in rendered.items():
+        path = folder / f"{batch}.{kind}"
+        partial = folder / f".{batch}.{kind}.partial"
+        partial.write_bytes(body)
+        os.replace(partial, path)
+        archive.storage.put(f"{CERTIFICATE_PREFIX}{batch}.{kind}", path, hashlib.sha256(body).hexdigest())
+        written[kind] = path
+    return written
+
+
+def _certificate_files(archive: Archive, batch: DisposalBatch) -> Certificate | None:
+    if not batch.certificate_sha256:
+        return None
+    folder = archive.settings.home / "certificates"
+    return Certificate(folder / f"{batch.id}.csv", folder / f"{batch.id}.html", f"{CERTIFICATE_PREFIX}{batch.id}.csv",
+                       f"{CERTIFICATE_PREFIX}{batch.id}.html", dict(batch.certificate_sha256))  # fmt: skip
+
+
+def write_certificate(archive: Archive, batch_ref: str, dest: Path) -> dict[str, Path]:
+    """Render a batch's certificate again into `dest` (<batch>.csv and .html), from the catalog and journal
+    alone; `certificate_matches` then compares it with the digests journalled when it was issued."""
+    batch = find_batch(archive, batch_ref)
+    rendered = render_certificate(archive, batch)
+    dest.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    for kind, body in rendered.items():
+        paths[kind] = dest / f"{batch.id}.{kind}"
+        paths[kind].write_bytes(body)
+    return paths
+
+
+def certificate_matches(batch: DisposalBatch, paths: Mapping[str, Path]) -> dict[str, bool]:
+    """Whether each re-rendered file has the sha256 journalled when the certificate was issued."""
+    return {kind: batch.certificate_sha256.get(kind) == hashlib.sha256(path.read_bytes()).hexdigest()
+            for kind, path in paths.items()}  # fmt: skip
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _event(
+    step: str,
+    when: datetime,
+    agents: Sequence[Agent],
+    detail: str,
+    outcome_detail: str,
+    *,
+    outcome: Outcome = Outcome.SUCCESS,
+    version: int | None = None,
+) -> Event:
+    return Event(str(uuid.uuid4()), DISPOSAL_EVENT_TYPES[step], when, detail, outcome, outcome_detail,
+                 tuple(a.key for a in agents), None, version)  # fmt: skip
+
+
+def _outcome_counts(batch: DisposalBatch) -> str:
+    counts = {o: sum(1 for i in batch.items if i.outcome is o) for o in ItemOutcome}
+    return ", ".join(f"{n} {o.value}" for o, n in counts.items() if n) or "no packages"
+
+
+def _report(
+    archive: Archive, batch: DisposalBatch, why_pending: Mapping[str, str], certificate: Certificate | None
+) -> ExecutionReport:
+    pending: dict[str, list[str]] = {}
+    for item in batch.items:
+        for location in item.pending_locations:
+            pending.setdefault(location, []).append(item.package)
+    lagging = {s.package for s in archive.catalog.stubs(unpurged_only=True)}
+    return ExecutionReport(
+        batch=batch,
+        destroyed=tuple(i.package for i in batch.items if i.outcome is ItemOutcome.DESTROYED),
+        transferred=tuple((s.package, s.transferred_to or "") for s in certificate_stubs(archive, batch)
+                          if s.action is DisposalAction.TRANSFER),
+        skipped=tuple((i.package, i.why or "") for i in batch.items if i.outcome is ItemOutcome.SKIPPED),
+        pending={k: tuple(v) for k, v in pending.items()},
+        problems=tuple(f"location {name}: {why}" for name, why in why_pending.items()),
+        certificate=certificate,
+        index_lagging=tuple(i.package for i in batch.items if i.package in lagging),
+    )  # fmt: skip
+
+
+def batch_summary(batch: DisposalBatch) -> dict[str, Any]:
+    """Counts of a batch's items by outcome (for listings)."""
+    return {o.value: sum(1 for i in batch.items if i.outcome is o) for o in ItemOutcome} | {"items": len(batch.items)}
