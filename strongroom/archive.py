@@ -477,6 +477,17 @@ class Archive:
     def package(self, ref: str) -> PackageSummary:
         found = self.catalog.find_package(ref)
         if found is None:
+            stubs = [
+                s for s in self.catalog.stubs() if s.package == ref or (len(ref) >= 8 and s.package.startswith(ref))
+            ]
+            if len(stubs) == 1:  # destroyed or transferred: say so, rather than "no such package"
+                gone = stubs[0]
+                how = f"transferred to {gone.transferred_to}" if gone.transferred_to else "destroyed"
+                raise NotFound(
+                    f"Package {gone.package} ({gone.title}) was {how} on {gone.destroyed:%Y-%m-%d} under retention "
+                    f"schedule {gone.code} version {gone.version}; only its stub is kept.",
+                    details=[f"See the stub and the certificate with: strongroom disposal show {gone.batch}"],
+                )
             hint = "A UUID prefix needs at least 8 characters. " if len(ref) < 8 else ""
             raise NotFound(
                 f"No package {ref!r} in this archive.",
@@ -490,12 +501,10 @@ class Archive:
     def details(self, ref: str, viewer: Role, today: date | None = None) -> PackageDetails | Viewed: ...
     def details(self, ref: str, viewer: Role | None = None, today: date | None = None) -> PackageDetails | Viewed:
         """A package as staff see it; with `viewer`, as that role may see it on `today` (records/viewing.py)."""
-        from strongroom.records.viewing import details_for, not_found
+        from strongroom.records.viewing import details_for, package_for
 
-        try:
-            summary = self.package(ref)
-        except NotFound:
-            raise not_found(ref) from None
+        day = today or datetime.now(UTC).date()
+        summary = self.package(ref) if viewer is None else package_for(self, ref, viewer, day)
         details = PackageDetails(
             summary,
             list(self.catalog.files(summary.uuid)),
@@ -504,7 +513,7 @@ class Archive:
             self.catalog.versions(summary.uuid),
             self.catalog.access_rules(summary.uuid),
         )
-        return details if viewer is None else details_for(details, viewer, today or datetime.now(UTC).date(), ref)
+        return details if viewer is None else details_for(details, viewer, day, ref)
 
     def search(self, query: SearchQuery) -> SearchResults:
         """Search as `query.viewer`; reading only (the index catches up on the next write command)."""
@@ -694,14 +703,17 @@ class Archive:
         """Write one version (default: the latest) as a BagIt bag under `dest`, and validate it.
 
         As a researcher (`viewer`), only a version whose every record is open on `today` is given out."""
-        summary = self.package(ref)
+        if viewer is None:
+            summary = self.package(ref)
+        else:  # checked before the version is looked up: its errors would give a hidden package away
+            from strongroom.records.viewing import check_export, package_for
+
+            day = today or datetime.now(UTC).date()
+            summary = package_for(self, ref, viewer, day)
+            check_export(self.details(summary.uuid), viewer, day, version or summary.version, ref)
         oid = object_id(summary.uuid)
         inventory = self.ocfl.inventory(oid)
         chosen = inventory.version(version)
-        if viewer is not None:
-            from strongroom.records.viewing import check_export
-
-            check_export(self.details(ref), viewer, today or datetime.now(UTC).date(), chosen.number, ref)
         bag_name = f"{summary.name}-{summary.uuid}" + (f"-v{chosen.number}" if version is not None else "")
         final = dest / bag_name
         if final.exists():

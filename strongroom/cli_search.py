@@ -27,6 +27,7 @@ from strongroom.search.base import (
     HIGHLIGHT_START,
     KINDS,
     SORTS,
+    SearchHit,
     SearchQuery,
     SearchResults,
     role_named,
@@ -181,7 +182,12 @@ def search_command(
                 fail(f"--{key} and --filter {key}= disagree; give one.", as_json=as_json)
             values[key] = old
     with errors(as_json), _archive(ctx, home) as archive:
-        package_uuid = archive.package(values["package"]).uuid if "package" in values else None
+        package_uuid = None
+        if "package" in values:  # as the viewer may know of it: a closed package is as unknown as none
+            from strongroom.records.viewing import known_package
+
+            day = dt.datetime.now(dt.UTC).date()
+            package_uuid = known_package(archive, values["package"], viewer, day).uuid
         access = values.get("access")
         results = archive.search(
             SearchQuery(
@@ -203,6 +209,15 @@ def _marked(snippet: str) -> str:
     return escape(snippet).replace(HIGHLIGHT_START, "[bold]").replace(HIGHLIGHT_END, "[/bold]")
 
 
+def _where(hit: SearchHit) -> str:
+    """The Path cell: a record's path, or what stands in for one (a stand-in of a file is not the package)."""
+    if hit.path:
+        return escape(hit.path)
+    if hit.masked and hit.role is not None:
+        return "(a record of the package: not shown)"
+    return "(whole package)"
+
+
 def _print_results(results: SearchResults, role: str, ctx: typer.Context) -> None:
     out = console()
     shown = len(results.hits)
@@ -214,8 +229,7 @@ def _print_results(results: SearchResults, role: str, ctx: typer.Context) -> Non
         for h in results.hits:
             table.add_row(
                 escape(h.package_name), escape(h.title or ""), escape(h.format_name or h.puid or ""),
-                h.date.isoformat() if h.date else "", h.access.value, escape(h.path or "(whole package)"),
-                _marked(h.snippet or ""),
+                h.date.isoformat() if h.date else "", h.access.value, _where(h), _marked(h.snippet or ""),
             )  # fmt: skip
         out.print(table)
     for name, counts in results.facets.items():

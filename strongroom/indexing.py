@@ -12,7 +12,7 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 
 from strongroom.commit import object_id
 from strongroom.errors import StrongroomError
@@ -100,18 +100,23 @@ def search_documents(
     rules: Sequence[AccessRule],
     risk_of: Callable[[str | None], str | None] | None = None,
     text_of: Callable[[FileRecord], str] | None = None,
+    today: date | None = None,
 ) -> Iterator[SearchDocument]:
     """The package's own document, then one per file (streamed from `files`).
 
     `risk_of` gives a file's format risk (a RiskLevel value) from its PUID; `text_of` an
     original's full text ("" when it has none). Text derivatives give no document.
+
+    A package that is not open on `today` (default: today, UTC) is one record to a researcher: its
+    own stand-in at most, never one per file, which would give away how many files it holds, their
+    references and their dates, and (for a closed package) that it exists at all. Its files get their
+    stand-ins when it is indexed again after it opens (any write to it, or `strongroom rebuild`); until
+    then a researcher finds less of it, never more.
     """
     by_target = {d.target: d for d in descriptions}
     folders = sorted((t for t in by_target if t != PACKAGE_TARGET), key=len)
     package_dc = _merged(by_target.get(PACKAGE_TARGET))
     package_rule = effective_access(rules, None)
-    # A stand-in must not name the package either, where the package itself is not open.
-    shown_name = summary.name if package_rule is None or package_rule.status is AccessStatus.OPEN else None
     package_document = SearchDocument(
         package=summary.uuid, package_name=summary.name, path=None, title=summary.title or summary.name,
         dublin_core=package_dc, date=record_date(package_dc) or summary.created.date(), version=summary.version,
@@ -121,7 +126,9 @@ def search_documents(
     )  # fmt: skip
     yield package_document
     if has_stand_in(package_rule):
-        yield masked_document(package_document, package_rule, shown_name)
+        yield masked_document(package_document, package_rule, None)  # it names no package: its title stands in
+    day = today or datetime.now(UTC).date()
+    file_stand_ins = package_rule is None or package_rule.is_open_on(day)
     for record in files:
         if record.role in DERIVATIVE_ROLES:
             continue  # never a hit of its own: a text's words are in its original's content; copies are its record
@@ -144,8 +151,8 @@ def search_documents(
             exemption=rule.exemption if rule else None,
         )  # fmt: skip
         yield document
-        if has_stand_in(rule):
-            yield masked_document(document, rule, shown_name)
+        if file_stand_ins and rule is not package_rule and has_stand_in(rule):
+            yield masked_document(document, rule, summary.name)  # the package is open: its name may show
 
 
 def has_stand_in(rule: AccessRule | None) -> bool:

@@ -24,7 +24,8 @@ from strongroom.records.closure import masked_title
 from strongroom.search.base import Role
 
 if TYPE_CHECKING:
-    from strongroom.archive import PackageDetails
+    from strongroom.archive import Archive, PackageDetails
+    from strongroom.model import PackageSummary
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,49 @@ def not_found(ref: str) -> NotFound:
     """Exactly what Archive.package says of an unknown package, so a closed one is not revealed by the wording."""
     hint = "A UUID prefix needs at least 8 characters. " if len(ref) < 8 else ""
     return NotFound(f"No package {ref!r} in this archive.", details=[f"{hint}See the packages with: strongroom list"])
+
+
+def package_for(archive: Archive, ref: str, viewer: Role, today: date) -> PackageSummary:
+    """The package `ref` names, as `viewer` may know of it (a hidden one may still be returned: details_for and
+    check_export refuse it). A name or UUID prefix several packages share is settled among those a researcher
+    may know of, so the list of candidates never names a closed package, and an unknown one is `not_found`."""
+    try:
+        return archive.package(ref)
+    except NotFound:
+        if viewer.sees_closed:
+            raise  # staff are told when a package was destroyed
+        raise not_found(ref) from None
+    except StrongroomError as err:
+        if viewer.sees_closed or type(err) is not StrongroomError:
+            raise  # only "several packages answer to `ref`" is settled again below; a catalog failure stands
+    packages = archive.catalog.packages()
+    candidates = [s for s in packages if s.name == ref] or [
+        s for s in packages if len(ref) >= 8 and s.uuid.startswith(ref)
+    ]
+    known = [(s, effective_access(archive.catalog.access_rules(s.uuid), None)) for s in candidates]
+    known = [(s, rule) for s, rule in known if rule is None or rule.is_open_on(today) or stands_in(rule, today)]
+    if len(known) == 1:
+        return known[0][0]
+    if not known:
+        raise not_found(ref)
+    raise StrongroomError(
+        f"{len(known)} packages answer to {ref!r}; give the UUID of the one you mean.",
+        details=[
+            f"{s.uuid}  {s.name if rule is None or rule.is_open_on(today) else masked_title(rule.redacted_title)}"
+            for s, rule in known
+        ],
+    )
+
+
+def known_package(archive: Archive, ref: str, viewer: Role, today: date) -> PackageSummary:
+    """The package `ref` names, or NotFound (worded as for an unknown one) when `viewer` may not know of it:
+    for `strongroom search --package`, whose answer must not tell a closed package from none at all."""
+    summary = package_for(archive, ref, viewer, today)
+    if not viewer.sees_closed:
+        rule = effective_access(archive.catalog.access_rules(summary.uuid), None)
+        if rule is not None and not rule.is_open_on(today) and not stands_in(rule, today):
+            raise not_found(ref)
+    return summary
 
 
 def stands_in(rule: AccessRule | None, today: date) -> bool:

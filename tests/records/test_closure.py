@@ -30,7 +30,7 @@ from strongroom.records.closure import (
 from strongroom.records.journal_data import access_rule_of
 from strongroom.records.model import Period
 from strongroom.records.viewing import ResearcherDetails, RestrictedView
-from strongroom.search.base import Role, SearchQuery
+from strongroom.search.base import ALL_ROLES, Role, SearchQuery
 from tests.conftest import Home, write
 
 CLOSED, RESTRICTED, OPEN = AccessStatus.CLOSED, AccessStatus.RESTRICTED, AccessStatus.OPEN
@@ -332,3 +332,126 @@ def test_a_dip_withholds_restricted_records_and_lists_their_stand_in_titles(
     assert SECRET.encode() not in given.lower() and b"grievance" not in given.lower()
     assert (opened.withheld, opened.withheld_restricted) == (0, ())
     assert report.to_json()["withheld_restricted"] == ["Appraisal <staff>"]
+
+
+# --- review: a restricted or closed package is one record to a researcher ----------------------------
+
+
+def test_a_restricted_package_is_one_stand_in_not_one_per_file(home: Home, personnel: str) -> None:
+    """Per-file stand-ins of a restricted package gave away how many files it holds, their references and dates."""
+    home.ok("access", personnel, "--status", "restricted", "--reason", "personal data", "--until",
+            OPENS.isoformat(), "--redacted-title", "Staff files")  # fmt: skip
+    before = OPENS - dt.timedelta(days=1)
+    with home.archive() as archive:
+        everything = archive.search(SearchQuery(text="", today=before, limit=100, facets=("access",)))
+        assert [(h.title, h.path, h.masked, h.role) for h in everything.hits] == [("Staff files", None, True, None)]
+        assert everything.total == 1
+        assert [(c.value, c.count) for c in everything.facets["access"]] == [("restricted", 1)]
+        # The files' own references (HR/1/7, HR/1/8) and dates are nowhere to be found.
+        assert archive.search(SearchQuery(text="HR/1/7", today=before)).total == 0
+        assert archive.search(SearchQuery(text="", kind="file", today=before)).total == 0
+        assert archive.search(SearchQuery(text="", today=before, date_from=dt.date(1999, 6, 1))).total == 0
+        # Staff see every record, and on its opening day a researcher does too.
+        assert archive.search(SearchQuery(text="", viewer=Role.ARCHIVIST, kind="file", today=before)).total == 3
+        opened = archive.search(SearchQuery(text="", kind="file", today=OPENS, limit=100))
+        assert sorted(h.path or "" for h in opened.hits) == sorted([APPRAISAL, GRIEVANCE, "objects/handbook.txt"])
+        assert not any(h.masked for h in opened.hits)
+
+
+def test_a_restricted_file_does_not_give_away_its_closed_package(home: Home, personnel: str) -> None:
+    restrict(home, personnel)  # the appraisal is restricted, with a redacted title
+    home.ok("access", personnel, "--status", "closed", "--reason", "sealed", "--until", "2060-01-01")
+    with home.archive() as archive:
+        found = archive.search(SearchQuery(text="", today=dt.date(2059, 12, 31), limit=100, roles=ALL_ROLES))
+        assert (found.total, found.hits) == (0, ())
+        assert archive.search(SearchQuery(text="appraisal", today=dt.date(2059, 12, 31))).total == 0
+
+
+def test_the_search_table_does_not_call_a_file_stand_in_the_whole_package(home: Home, personnel: str) -> None:
+    restrict(home, personnel)
+    text = home.ok("search", "appraisal", "--as", "researcher").stdout
+
+    assert "Appraisal <staff>" in text
+    assert "(whole package)" not in text and "(a record of the package: not shown)" in text
+
+
+def test_a_researcher_export_of_a_closed_package_says_no_more_than_for_an_unknown_one(
+    home: Home, personnel: str, tmp_path: Path
+) -> None:
+    home.ok("access", personnel, "--status", "closed", "--reason", "sealed")
+    unknown = "00000000-0000-4000-8000-000000000000"
+    for extra in ([], ["--version", "7"]):
+        closed = home.run("export", personnel, str(tmp_path / "out"), "--as", "researcher", *extra)
+        none = home.run("export", unknown, str(tmp_path / "out"), "--as", "researcher", *extra)
+        assert closed.exit_code == none.exit_code == 2
+        assert closed.stderr.replace(personnel, unknown) == none.stderr, extra
+    assert not (tmp_path / "out").exists()
+
+
+def test_closure_terms_and_what_a_researcher_finds_survive_rebuild(home: Home, personnel: str) -> None:
+    restrict(home, personnel)  # a restricted file (--until, exemption, redacted title), a closed one (start + period)
+    home.ok("access", personnel, "--file", "objects/handbook.txt", "--status", "closed", "--reason", "in confidence",
+            "--closure-start", "2001-02-03", "--period", "P30Y", "--redacted-title", "Handbook")  # fmt: skip
+    home.ok("access", personnel, "--file", "objects/handbook.txt", "--status", "open", "--reason", "cleared")
+    before_day = OPENS - dt.timedelta(days=1)
+
+    def seen(archive: Archive) -> list[tuple[str | None, str | None, bool]]:
+        hits = archive.search(SearchQuery(text="", today=before_day, limit=100, roles=ALL_ROLES)).hits
+        return sorted(((h.path, h.title, h.masked) for h in hits), key=repr)
+
+    with home.archive() as archive:
+        rules = archive.catalog.access_rules(personnel)
+        found = seen(archive)
+    assert {(r.path, r.status, r.closure_start, r.closure_period, r.exemption, r.redacted_title) for r in rules} == {
+        (APPRAISAL, RESTRICTED, None, None, "s.40", "Appraisal <staff>"),
+        (GRIEVANCE, CLOSED, dt.date(1998, 12, 31), "P72Y", "s.41", None),
+        ("objects/handbook.txt", OPEN, None, None, None, None),  # re-opened: its stand-in went with the closure
+    }
+    assert (None, "Appraisal <staff>", True) in found and ("objects/handbook.txt", "handbook.txt", False) in found
+    assert not any(title == "Handbook" for _, title, _ in found)
+
+    home.ok("rebuild")
+    with home.archive() as archive:
+        assert archive.catalog.access_rules(personnel) == rules
+        assert seen(archive) == found
+
+
+def test_a_name_shared_with_a_closed_package_does_not_list_it_to_a_researcher(
+    home: Home, personnel: str, tmp_path: Path
+) -> None:
+    twin = write(tmp_path / "twin" / "personnel" / "objects" / "roster.txt", "duty roster")
+    other = str(home.ingest(twin.parent.parent)["package"])
+    home.ok("access", personnel, "--status", "closed", "--reason", "sealed")
+    staff = home.run("show", "personnel", "--json")
+    assert staff.exit_code == 2 and personnel in staff.stderr and other in staff.stderr  # staff choose
+
+    shown = home.ok("show", "personnel", "--as", "researcher", "--json").json()
+    assert isinstance(shown, dict) and shown["package"] == other  # the one package a researcher may know of
+    assert home.ok("export", "personnel", str(tmp_path / "out"), "--as", "researcher").exit_code == 0
+    home.ok("access", other, "--status", "closed", "--reason", "sealed too")
+    hidden = home.run("show", "personnel", "--as", "researcher", "--json")
+    unknown = home.run("show", "no-such-name", "--as", "researcher", "--json")
+    assert hidden.exit_code == unknown.exit_code == 2
+    assert personnel not in hidden.stderr and other not in hidden.stderr
+    assert json.loads(hidden.stderr)["error"] == json.loads(unknown.stderr)["error"].replace("no-such-name",
+                                                                                             "personnel")  # fmt: skip
+    home.ok("access", personnel, "--status", "restricted", "--reason", "stand-in", "--redacted-title", "Sealed")
+    home.ok("access", other, "--status", "open", "--reason", "cleared")
+    both = home.run("show", "personnel", "--as", "researcher", "--json")
+    assert both.exit_code == 2
+    # Both may be known of; the restricted one by its stand-in title only.
+    assert "Sealed" in both.stderr and other in both.stderr and both.stderr.count("personnel") == 2
+
+
+def test_search_by_a_closed_package_answers_a_researcher_as_for_an_unknown_one(home: Home, personnel: str) -> None:
+    home.ok("access", personnel, "--status", "closed", "--reason", "sealed")
+    staff = home.ok("search", "", "--package", "personnel", "--json").json()
+    assert isinstance(staff, dict) and staff["total"] > 0
+    for ref in ("personnel", personnel):
+        closed = home.run("search", "", "--as", "researcher", "--package", ref, "--json")
+        unknown = home.run("search", "", "--as", "researcher", "--package", "no-such-package", "--json")
+        assert closed.exit_code == unknown.exit_code == 2
+        assert json.loads(closed.stderr)["error"] == json.loads(unknown.stderr)["error"].replace("no-such-package", ref)
+    home.ok("access", personnel, "--status", "restricted", "--reason", "stand-in", "--redacted-title", "Sealed")
+    found = home.ok("search", "", "--as", "researcher", "--package", personnel, "--json").json()
+    assert isinstance(found, dict) and [h["title"] for h in found["hits"]] == ["Sealed"]
