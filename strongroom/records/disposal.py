@@ -28,6 +28,7 @@ from strongroom.errors import ApprovalError, HeldError, NotFound, StorageError, 
 from strongroom.manifests import validate_bag
 from strongroom.model import AccessStatus, Agent, AgentType, Event, FileRole, Outcome
 from strongroom.records.certificate import certificate_csv, certificate_html
+from strongroom.records.holds import HOLDS_LOCK
 from strongroom.records.journal_data import (
     DISPOSAL_EVENT_TYPES,
     approved_data,
@@ -113,6 +114,8 @@ class _Trail:
     stubs: dict[str, DestructionStub] = field(default_factory=dict)  # the write-ahead stubs
     transferred: dict[str, tuple[str, str]] = field(default_factory=dict)  # package -> (bag sha256, destination)
     deleted: dict[str, DestructionStub] = field(default_factory=dict)  # the latest `deleted` stub per package
+    deleted_at: dict[str, dict[str, str]] = field(default_factory=dict)  # ... and its locations' states
+    skipped: dict[str, str] = field(default_factory=dict)  # package -> why, of each `skipped` entry
 
 
 # --- propose -------------------------------------------------------------------------------------
@@ -260,9 +263,12 @@ def execute(
         trail = batch_trail(archive, batch.id)
         _check_may_execute(batch, transfer_to, trail)
         agents = archive.system_agents(operator)
-        if batch.status is BatchStatus.APPROVED or trail.executing is None:
+        if trail.executing is None:
             batch = _begin(archive, batch, agents, trail)
             trail = batch_trail(archive, batch.id)
+        elif batch.status is BatchStatus.APPROVED:  # begun (journalled) before an interruption: not again
+            archive.catalog.set_batch_status(batch.id, BatchStatus.EXECUTING)
+            batch = find_batch(archive, batch.id)
         why_pending: dict[str, str] = {}
         todo = [i for i in batch.items if i.outcome is ItemOutcome.PENDING]
         for done, item in enumerate(todo, start=1):
@@ -287,6 +293,14 @@ def _check_may_execute(batch: DisposalBatch, transfer_to: Path | None, trail: _T
             f"approved so far by: {names}.",
             details=[f"Nothing was done. Approve it with: strongroom disposal approve {batch.id} --as NAME"],
         )
+    today = datetime.now(UTC).date()
+    if batch.as_of > today and batch.status is BatchStatus.APPROVED:
+        # Planned ahead with `propose --as-of`: its records are not all due yet, and none goes before it is.
+        raise StrongroomError(
+            f"Disposal batch {batch.id} was proposed for what is due on {batch.as_of.isoformat()}: it may be executed "
+            f"from that day, not before (today is {today.isoformat()}).",
+            details=["Nothing was done. A record is destroyed only once its retention period has run out."],
+        )
     transfers = [i.package for i in batch.items if i.outcome is ItemOutcome.PENDING and
                  i.action is DisposalAction.TRANSFER and i.package not in trail.transferred]  # fmt: skip
     if transfers and transfer_to is None:
@@ -306,7 +320,7 @@ def _begin(archive: Archive, batch: DisposalBatch, agents: tuple[Agent, ...], tr
             continue
         why = _why_skip(archive, batch, item)
         if why is not None:
-            _skip(archive, batch, item, why, agents)
+            _skip(archive, batch, item, why, agents, trail)
             continue
         stubs.append(trail.stubs.get(item.package) or build_stub(archive, batch, item, now))
     event = _event(
@@ -342,10 +356,46 @@ def _why_skip(archive: Archive, batch: DisposalBatch, item: DisposalItem) -> str
         return f"re-sentenced since the proposal: now under {current.code} version {current.version}"
     if current.due_override is not None and current.due_override > batch.as_of:
         return f"retention extended by a review to {current.due_override.isoformat()}"
+    # Anything else that moved the due date or the action since the proposal: a review to retain, a trigger
+    # event recorded again with a later date (a contract extended), a destroy review on a transfer item.
+    from strongroom.records.retention import due_item
+
+    now_due = due_item(archive.catalog, summary, current, batch.as_of)
+    if now_due is None:
+        return "no longer due: a review decided to retain it since the proposal"
+    if now_due.due is None or now_due.due > batch.as_of:
+        when = now_due.due.isoformat() if now_due.due else (now_due.waiting or "no due date")
+        return f"no longer due on {batch.as_of.isoformat()} since the proposal: now due {when}"
+    if now_due.action is not item.action:
+        return f"its disposal action changed since the proposal: now {now_due.action.value}"
+    return _held_in_storage(archive, item.package)
+
+
+def _held_in_storage(archive: Archive, package: str) -> str | None:
+    """Why a location's storage refuses to erase the package (a hold marker the catalog does not know yet:
+    `hold place` writes its markers first), or None. A location that cannot be reached is left to the purge."""
+    from strongroom.storage.holds import markers_over, markers_under
+
+    for spec in archive.settings.all_locations:
+        try:
+            location = archive.location(spec.name)
+            root = location.ocfl.object_root(object_id(package))
+            markers = markers_over(location.storage, root) + markers_under(location.storage, root)
+        except StorageError:
+            continue
+        if markers:
+            named = ", ".join(sorted({m.hold_id for m in markers}))
+            return f"held: the storage of location {spec.name} holds it under hold {named}"
     return None
 
 
-def _skip(archive: Archive, batch: DisposalBatch, item: DisposalItem, why: str, agents: tuple[Agent, ...]) -> None:
+def _skip(
+    archive: Archive, batch: DisposalBatch, item: DisposalItem, why: str, agents: tuple[Agent, ...], trail: _Trail
+) -> None:
+    if item.package in trail.skipped:  # journalled before an interruption: the catalog is all that is left to do
+        archive.catalog.set_item_outcome(batch.id, item.package, ItemOutcome.SKIPPED, trail.skipped[item.package], ())
+        return
+    trail.skipped[item.package] = why
     event = _event("skipped", datetime.now(UTC), agents,
                    f"Package {item.package} left out of disposal batch {batch.id}: {why}.",
                    "Nothing of the package was removed.", outcome=Outcome.WARNING)  # fmt: skip
@@ -366,14 +416,30 @@ def _dispose_item(
     if stub is None:  # a write-ahead stub always exists for a pending item of an executing batch
         raise StrongroomError(f"The journal holds no stub for package {item.package} of batch {batch.id}.",
                               details=["Check the journal with: strongroom journal verify"])  # fmt: skip
-    summary = archive.catalog.find_package(item.package)
-    # Once its purge has begun (the root inventory goes first) the package cannot change any more, and a hold
-    # placed since makes the storage refuse the rest: it is then left pending, saying so, rather than skipped.
-    if summary is not None and archive.ocfl.exists(object_id(item.package)):
-        why = _why_skip(archive, batch, item)
-        if why is not None:
-            _skip(archive, batch, item, why, agents)
-            return
+    # Under the holds lock: a hold being placed either finishes before the re-check (and the item is skipped)
+    # or starts after the package is gone (and `place_hold` refuses it), never half-way through a purge.
+    with archive.catalog.lock(HOLDS_LOCK):
+        summary = archive.catalog.find_package(item.package)
+        # Once its purge has begun (the root inventory goes first) the package cannot change any more, and a hold
+        # placed since makes the storage refuse the rest: it is then left pending, saying so, rather than skipped.
+        if summary is not None and archive.ocfl.exists(object_id(item.package)):
+            why = _why_skip(archive, batch, item)
+            if why is not None:
+                _skip(archive, batch, item, why, agents, trail)
+                return
+        _remove_item(archive, batch, item, stub, trail, agents, transfer_to, why_pending)
+
+
+def _remove_item(
+    archive: Archive,
+    batch: DisposalBatch,
+    item: DisposalItem,
+    stub: DestructionStub,
+    trail: _Trail,
+    agents: tuple[Agent, ...],
+    transfer_to: Path | None,
+    why_pending: dict[str, str],
+) -> None:
     if item.action is DisposalAction.TRANSFER:
         if item.package not in trail.transferred:
             assert transfer_to is not None  # checked before anything started
@@ -385,6 +451,11 @@ def _dispose_item(
     pending = tuple(name for name, state in locations.items() if state != "purged")
     for name in pending:
         why_pending[name] = locations[name].removeprefix("pending: ")
+    journalled = trail.deleted.get(item.package)
+    if journalled is not None and trail.deleted_at.get(item.package) == locations:
+        # Journalled just so before an interruption (between the journal and the catalog): finish, not again.
+        _forget(archive, batch, item, replace(journalled, index_purged=False), pending)
+        return
     event_id = str(uuid.uuid4())
     stub = replace(stub, index_purged=False, event_uuid=event_id)
     where = ", ".join(f"{name} ({state})" for name, state in locations.items())
@@ -398,6 +469,13 @@ def _dispose_item(
         uuid=event_id,
     )  # fmt: skip
     archive.journal.append([JournalRecord(item.package, event, agents, deleted_data(batch.id, stub, locations))])
+    trail.deleted[item.package], trail.deleted_at[item.package] = stub, dict(locations)
+    _forget(archive, batch, item, stub, pending)
+
+
+def _forget(archive: Archive, batch: DisposalBatch, item: DisposalItem, stub: DestructionStub,
+            pending: tuple[str, ...]) -> None:  # fmt: skip
+    """The catalog and index steps of a removal whose `deleted` entry is journalled."""
     archive.catalog.dispose_package(stub)
     _purge_index(archive, item.package)
     if pending:
@@ -532,6 +610,9 @@ def batch_trail(archive: Archive, batch: str) -> _Trail:
             trail.transferred[entry.package] = (str(step["bag_sha256"]), str(step["destination"]))
         elif step["step"] == "deleted":
             trail.deleted[entry.package] = stub_of(step["stub"])
+            trail.deleted_at[entry.package] = {str(k): str(v) for k, v in dict(step.get("locations", {})).items()}
+        elif step["step"] == "skipped":
+            trail.skipped[str(step["item"])] = str(step.get("why") or "")
     return trail
 
 

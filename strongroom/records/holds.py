@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from strongroom.locations import Location
 
 _PAGE = 1000  # search hits per page when a query chooses the packages
+HOLDS_LOCK = "holds"  # taken by placing and releasing, and by disposal around each package's re-check and purge
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,15 @@ def place_hold(
         id=str(uuid.uuid4()), type=HoldType(type), reason=reason.strip(), authority=_text(authority),
         reference=_text(reference), query=_text(query), packages=tuple(chosen), placed=now, placed_by=operator,
     )  # fmt: skip
-    with archive.catalog.lock("holds"):
+    with archive.catalog.lock(HOLDS_LOCK):
+        # Resolved before the lock: a disposal may have finished in between (it re-checks holds under this lock).
+        gone = [p for p in hold.packages if archive.catalog.find_package(p) is None]
+        if gone:
+            raise StrongroomError(
+                f"Nothing was held: {len(gone)} of the packages chosen are no longer in the archive (destroyed or "
+                f"transferred by disposal): {', '.join(gone[:10])}.",
+                details=["See what is kept of each with: strongroom disposal list; then place the hold again."],
+            )
         outcomes = _each_location(archive, lambda loc: _mark(loc, hold))
         agents = archive.system_agents(operator)
         about = f"{hold.type.value} hold {hold.id}" + (f" (reference {hold.reference})" if hold.reference else "")
@@ -151,13 +160,17 @@ def place_hold(
 
 def release_hold(archive: Archive, ref: str, *, reason: str, operator: str) -> HoldReleaseReport:
     """Release a hold: journalled and catalogued, then its markers go; a legal hold is lifted only from
-    packages that no other active hold still covers."""
+    packages that no other active hold still covers. Run again on a released hold, it removes the markers a
+    location that could not be reached kept (journalling nothing more); with none left it is refused."""
     if not reason.strip():
         raise StrongroomError("Give the reason for the release with --reason; it is kept in the record for good.")
     archive.prepare_to_write()
-    with archive.catalog.lock("holds"):
+    with archive.catalog.lock(HOLDS_LOCK):
         hold = find_hold(archive, ref)
         if not hold.active:
+            finished = _finish_release(archive, hold)
+            if finished is not None:
+                return finished
             raise StrongroomError(
                 f"Hold {hold.id} was already released on {hold.released:%Y-%m-%d} by {hold.released_by}.",
                 details=["See the active holds with: strongroom hold list"],
@@ -182,6 +195,27 @@ def release_hold(archive: Archive, ref: str, *, reason: str, operator: str) -> H
         outcomes = tuple(_legal_hold(archive, o, free, on=False) for o in outcomes)
     released = replace(hold, released=now, released_by=operator, release_reason=release.reason, release_event=event)
     return HoldReleaseReport(released, still, outcomes)
+
+
+def _finish_release(archive: Archive, hold: Hold) -> HoldReleaseReport | None:
+    """The markers a released hold left in a location that could not be reached when it was released, removed
+    now (the release itself is journalled already); None when none is left anywhere."""
+    left: list[str] = []
+    for spec in archive.settings.all_locations:
+        try:
+            location = archive.location(spec.name)
+            roots = {_root(location, p) for p in hold.packages}
+            if any(m.hold_id == hold.id and m.prefix in roots for m in markers_under(location.storage)):
+                left.append(spec.name)
+        except StrongroomError:
+            left.append(spec.name)  # cannot tell: try again, and say so if it still fails
+    if not left:
+        return None
+    held = archive.catalog.held_packages()
+    free = tuple(p for p in hold.packages if p not in held)
+    outcomes = _each_location(archive, lambda loc: _unmark(loc, hold), only=left)
+    outcomes = tuple(_legal_hold(archive, o, free, on=False) for o in outcomes)
+    return HoldReleaseReport(hold, tuple(p for p in hold.packages if p in held), outcomes)
 
 
 def find_hold(archive: Archive, ref: str) -> Hold:
@@ -306,9 +340,13 @@ def _note(hold: Hold, package: str) -> dict[str, Any]:
     return {"type": hold.type.value, "reference": hold.reference, "package": package, "placed": hold.placed.isoformat()}
 
 
-def _each_location(archive: Archive, work: Callable[[Location], str]) -> tuple[LocationOutcome, ...]:
+def _each_location(
+    archive: Archive, work: Callable[[Location], str], only: Sequence[str] | None = None
+) -> tuple[LocationOutcome, ...]:
     outcomes = []
     for spec in archive.settings.all_locations:
+        if only is not None and spec.name not in only:
+            continue
         try:
             outcomes.append(LocationOutcome(spec.name, True, work(archive.location(spec.name))))
         except StrongroomError as err:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import enum
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -104,12 +105,16 @@ class Period:
         return "P" + (text or "0D")
 
     def add_to(self, day: date) -> date:
-        """`day` plus this period; a month end that does not exist falls back (29 Feb + P1Y = 28 Feb)."""
+        """`day` plus this period; a month end that does not exist falls back (29 Feb + P1Y = 28 Feb).
+
+        A day past 9999-12-31 (a "9999" open-end date plus a period) is `date.max`: never due in practice."""
         months = day.month - 1 + self.months + 12 * self.years
         year, month = day.year + months // 12, months % 12 + 1
+        if year > date.max.year:
+            return date.max
         last = calendar.monthrange(year, month)[1]
         moved = date(year, month, min(day.day, last))
-        return date.fromordinal(moved.toordinal() + 7 * self.weeks + self.days)
+        return date.fromordinal(min(moved.toordinal() + 7 * self.weeks + self.days, date.max.toordinal()))
 
     def __str__(self) -> str:
         return self.iso()
@@ -231,12 +236,15 @@ class Approval:
 
     @property
     def key(self) -> str:
-        """The same person however the name is cased or spaced."""
+        """The same person however the name is cased, spaced or Unicode-encoded."""
         return name_key(self.name)
 
 
 def name_key(name: str) -> str:
-    return " ".join(name.split()).casefold()
+    """A name compared as a person would read it: NFKC and case folded (Unicode's NFKC_Casefold), so a decomposed
+    accent, fullwidth letters, a no-break space or other case are the same name; spacing collapsed."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    return " ".join(folded.split())
 
 
 @dataclass(frozen=True)

@@ -156,8 +156,10 @@ class _Disposal:
             approval = approval_of(step)
             if approval.event_uuid is None:
                 approval = replace(approval, event_uuid=entry.event.uuid)
-            catalog.add_approval(batch, approval)
             keys = self.approvers.setdefault(batch, set())
+            if approval.key in keys:
+                return  # the same person by today's comparison (journalled before it folded Unicode forms)
+            catalog.add_approval(batch, approval)
             keys.add(approval.key)
             if len(keys) >= 2:
                 catalog.set_batch_status(batch, BatchStatus.APPROVED)

@@ -344,7 +344,7 @@ class S3Storage:
                 for page in paginator.paginate(Bucket=self.bucket, Prefix=s3_key):
                     uploads = [u for u in page.get("Uploads", ()) if u["Key"] == s3_key]
                     removed += self._abort_old(uploads, start, cutoff)
-                self._client.delete_object(Bucket=self.bucket, Key=entry)
+                self._forget_ledger_entry(entry)
         except service_errors() as err:
             raise self._failure("clean up", prefix or "the storage root", err) from err
         return removed
@@ -413,7 +413,8 @@ class S3Storage:
             # Completed or aborted, nothing of the upload is left unfinished: its ledger note goes. An upload
             # that could not be aborted (the server is gone) keeps its note for the sweep.
             if completed or self._abort_quietly(s3_key, upload_id):
-                self._remove_quietly(ledger)
+                with contextlib.suppress(Exception):
+                    self._forget_ledger_entry(ledger)
         stored = self._read_back(key)
         self._require_stored(key, s3_key, stored, expected)
 
@@ -430,6 +431,15 @@ class S3Storage:
         except service_errors() as err:
             raise self._failure("store", key, err) from err
         return entry
+
+    def _forget_ledger_entry(self, entry: str) -> None:
+        """Remove a ledger note, every version of it: it names an object's key (a file name), and in a versioned
+        bucket a plain delete would keep it as a noncurrent version after that object is erased for good."""
+        stored = [v for v in s3_versions.versions(self._client, self.bucket, entry) if v.key == entry]
+        for version in stored:
+            self._client.delete_object(Bucket=self.bucket, Key=entry, VersionId=version.version_id)
+        if not stored:  # not listed (a server without version listings): the plain delete is all there is
+            self._client.delete_object(Bucket=self.bucket, Key=entry)
 
     def _ledger_keys(self, older_than: timedelta) -> Iterator[tuple[str, str]]:
         """(ledger entry, object key) of uploads noted more than `older_than` ago."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -76,6 +77,10 @@ class Setup:
 
 @pytest.fixture
 def setup(home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Setup:
+    return make_setup(home, tmp_path, monkeypatch)
+
+
+def make_setup(home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Setup:
     """Two due packages with text extraction on, two versions each, in two filesystem locations; one held."""
     monkeypatch.setenv("STRONGROOM_EXTRACT_TEXT", "1")
     token = "qz" + uuid.uuid4().hex[:14]
@@ -127,9 +132,12 @@ def assert_gone_for_good(s: Setup, package: str, token: str, code: str = "LG-1")
     assert index_files and not any(token.encode() in p.read_bytes() for p in index_files)
     found = home.ok("search", token, "--as", "admin", "--json").json()
     assert isinstance(found, dict) and found["total"] == 0
-    shown = home.run("show", package)
-    unknown = home.run("show", "00000000-0000-4000-8000-000000000000")
-    assert shown.exit_code == unknown.exit_code == 2 and "No package" in shown.stderr
+    shown = home.run("show", package)  # staff are told it was destroyed, and where its stub is
+    assert shown.exit_code == 2 and "disposal show" in shown.stderr
+    assert re.search(r"was (destroyed|transferred to .+) on \d{4}-\d\d-\d\d", shown.stderr), shown.stderr
+    as_researcher = home.run("show", package, "--as", "researcher")
+    unknown = home.run("show", "00000000-0000-4000-8000-000000000000", "--as", "researcher")
+    assert as_researcher.exit_code == unknown.exit_code == 2 and "No package" in as_researcher.stderr
     with home.archive() as archive:
         assert archive.catalog.find_package(package) is None
         stub = archive.catalog.stub(package)

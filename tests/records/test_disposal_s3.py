@@ -94,3 +94,32 @@ def test_disposal_erases_every_version_in_an_object_lock_bucket(
         hold = client.get_object_legal_hold(Bucket=bucket, Key=key, VersionId=version)
         assert hold["LegalHold"]["Status"] == "ON"
     home.ok("verify", held)
+
+
+def test_a_purge_leaves_no_note_of_a_multipart_upload_in_a_versioned_bucket(
+    tmp_path: Path, lock_bucket: tuple[str, str, Any]
+) -> None:
+    """A file larger than a part goes up in parts, noted in the ledger (`.strongroom-uploads/`) while it runs; the
+    note names the object's key (its file name). In a versioned bucket a plain delete of the note leaves it as a
+    noncurrent version: after disposal the file name would still be stored there."""
+    from strongroom.storage import open_storage
+    from strongroom.storage.ocfl_purge import purge_object
+
+    endpoint, bucket, client = lock_bucket
+    token = "qz" + uuid.uuid4().hex[:14]
+    prefix = f"copies-{uuid.uuid4().hex[:8]}"
+    storage = open_storage("s3", {"bucket": bucket, "endpoint_url": endpoint, "prefix": prefix,
+                                  "part_size": 5 * 1024 * 1024})  # fmt: skip
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"x" * (6 * 1024 * 1024))
+    from strongroom.manifests import sha256_file
+
+    root = "ab/cd/object-1/"
+    storage.put(f"{root}v1/content/data/objects/letter-{token}.bin", big, sha256_file(big))
+    assert any(token in key for key, _, _ in versions_under(client, bucket, prefix + "/"))  # the test means something
+    purge_object(storage, root)
+    for key, version, marker in versions_under(client, bucket, prefix + "/"):
+        assert token not in key
+        if not marker:
+            body = client.get_object(Bucket=bucket, Key=key, VersionId=version)["Body"].read()
+            assert token.encode() not in body, f"{key} (version {version}) still names the purged file"

@@ -359,3 +359,21 @@ def test_metadata_column_is_read_from_the_whole_transfer_row_only(tmp_path: Path
     write(path, "filename,retention\nobjects,A\nobjects,B\n")
     with pytest.raises(TransferError, match="line 3 gives the whole transfer retention schedule 'B'"):
         parse_metadata_csv(path, known, {"objects"})
+
+
+def test_a_due_date_past_year_9999_is_never_due_and_lists_without_a_crash(home: Home, tmp_path: Path) -> None:
+    """ "9999" is a common Dublin Core stand-in for an open end; 9999 + P6Y is past what a date can hold."""
+    _schedules(home, tmp_path)
+    far = str(home.ingest(_transfer(tmp_path, "far", "filename,dc.title,dc.date\nobjects,Far,9999\n"))["package"])
+    soon = str(home.ingest(_transfer(tmp_path, "soon", "filename,dc.title,dc.date\nobjects,Soon,1990\n"))["package"])
+    event = str(home.ingest(_transfer(tmp_path, "event"))["package"])
+    home.ok("retention", "assign", far, "CREATE-6", "--reason", "test")
+    home.ok("retention", "assign", soon, "CREATE-6", "--reason", "test")
+    home.ok("retention", "assign", event, "CONTRACT-3", "--reason", "test")
+    home.ok("retention", "event", event, "contract-end", "--date", "9999-12-31")
+    listed = home.ok("retention", "due", "--json").json()
+    assert isinstance(listed, dict) and [d["package"] for d in listed["due"]] == [soon]
+    assert soon in home.ok("retention", "due", "--as-of", "9999-12-30", "--csv").stdout
+    assert Period.parse("P6Y").add_to(date(9999, 1, 1)) == date.max
+    proposed = home.ok("disposal", "propose", "--json").json()
+    assert isinstance(proposed, dict) and [i["package"] for i in proposed["items"]] == [soon]
