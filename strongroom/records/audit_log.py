@@ -14,7 +14,7 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from strongroom.errors import JournalError, StrongroomError
@@ -88,7 +88,7 @@ def export_entries(
     journal: Journal, catalog: Catalog, start: date | None, end: date | None, package: str | None
 ) -> Iterator[AuditRow]:
     """The rows of the entries within the inclusive UTC days [start, end] (and of `package`, if given)."""
-    names = _Names(catalog, date.today())
+    names = _Names(catalog, datetime.now(UTC).date())
     for entry in journal.entries(package=package):
         day = entry.event.datetime.astimezone(UTC).date()
         if (start is not None and day < start) or (end is not None and day > end):

@@ -241,6 +241,7 @@ def _csv_rows(path: Path, text: str) -> tuple[list[_Row], list[str]]:
         raise StrongroomError(f"{path.name} line 1 cannot be read as CSV: {exc}.") from exc
     columns: dict[int, str] = {}
     notes: list[str] = []
+    fields_of: dict[int, str] = {}
     for index, name in enumerate(header):
         key = _header_key(name)
         field_name = HEADER_ALIASES.get(key) or ("action" if key.startswith("action at") else None)
@@ -248,9 +249,17 @@ def _csv_rows(path: Path, text: str) -> tuple[list[_Row], list[str]]:
             if name.strip():
                 notes.append(f"column {name.strip()!r} is not a schedule field; ignored")
             continue
-        if field_name in columns.values():
-            # Two columns for one field (Class and Reference): the first one named wins, the other is ignored.
-            notes.append(f"column {name.strip()!r} is a second {field_name} column; ignored")
+        fields_of[index] = field_name
+    # A column named exactly for its field (Description) wins over one that only may mean it (Function);
+    # otherwise the first one named wins (Class before Reference), and the other is ignored.
+    exact = {f: i for i, f in fields_of.items() if _header_key(header[i]) == f.replace("_", " ")}
+    functions = [i for i in fields_of if _header_key(header[i]) == "function"]
+    if functions and "title" not in fields_of.values() and "description" in exact:
+        fields_of[functions[0]] = "title"  # Function beside Description: the function is the better title
+    for index, field_name in fields_of.items():
+        chosen = exact.get(field_name, min(i for i, f in fields_of.items() if f == field_name))
+        if index != chosen:
+            notes.append(f"column {header[index].strip()!r} is a second {field_name} column; ignored")
             continue
         columns[index] = field_name
     missing = [f for f in ("code", "action") if f not in columns.values()]

@@ -88,6 +88,19 @@ def test_csv_with_the_plain_header(home: Home, tmp_path: Path) -> None:
     )
 
 
+def test_a_description_column_wins_over_function_which_then_titles_the_schedule(home: Home, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "s.csv",
+        "Reference,Function,Description,Retention period,Disposal action\n"
+        "LG-2.4,Personnel files,Files of former employees,Termination of employment + 6 years,Destroy\n",
+    )
+    with home.archive() as archive:
+        _load(archive, path)
+        schedule = archive.catalog.schedule("LG-2.4")
+    assert schedule is not None
+    assert (schedule.title, schedule.description) == ("Personnel files", "Files of former employees")
+
+
 def test_the_local_government_guidance_shape_loads_without_editing(home: Home) -> None:
     result = home.ok("retention", "load", str(LG), "--json").json()
     assert isinstance(result, dict)
