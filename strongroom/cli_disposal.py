@@ -24,6 +24,7 @@ from strongroom.records.disposal import (
     execute,
     find_batch,
     propose,
+    withdraw,
     write_certificate,
 )
 from strongroom.records.model import Approval, DisposalBatch, DisposalItem
@@ -153,6 +154,23 @@ def approve_command(
         return
     names = ", ".join(escape(a.name) for a in approved.approvals)
     console().print(f"Disposal batch {approved.id} is {approved.status.value}; approved by {names}.", highlight=False)
+
+
+@disposal_app.command(name="withdraw", cls=Command)
+def withdraw_command(
+    ctx: typer.Context,
+    batch: Annotated[str, typer.Argument(help=f"{BATCH_HELP}.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the batch is withdrawn (kept for good).")],
+    home: HomeOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Withdraw a proposed or approved batch before it is executed; its packages may be proposed again."""
+    with errors(as_json), open_archive(ctx, home) as archive:
+        withdrawn = withdraw(archive, batch, reason, current_operator())
+    if as_json:
+        print_json({"batch": withdrawn.id, "status": withdrawn.status.value})
+        return
+    console().print(f"Disposal batch {withdrawn.id} is withdrawn; nothing was disposed of.", highlight=False)
 
 
 @disposal_app.command(name="execute", cls=Command)

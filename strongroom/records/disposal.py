@@ -40,6 +40,7 @@ from strongroom.records.journal_data import (
     skipped_data,
     stub_of,
     transferred_data,
+    withdrawn_data,
 )
 from strongroom.records.model import (
     Approval,
@@ -174,7 +175,7 @@ def _open_batch_items(archive: Archive) -> dict[str, str]:
     """package -> the not-yet-executed batch whose item for it is still to be done."""
     found: dict[str, str] = {}
     for batch in archive.catalog.disposal_batches():
-        if batch.status is BatchStatus.EXECUTED:
+        if batch.status in (BatchStatus.EXECUTED, BatchStatus.WITHDRAWN):
             continue
         for item in batch.items:
             if item.outcome is ItemOutcome.PENDING:
@@ -234,6 +235,31 @@ def approve(archive: Archive, batch_ref: str, name: str, operator: str) -> Dispo
         return find_batch(archive, batch.id)
 
 
+def withdraw(archive: Archive, batch_ref: str, reason: str, operator: str) -> DisposalBatch:
+    """Withdraw a batch not yet being executed (proposed by mistake, or for a day too far ahead): its
+    packages may be proposed again. A batch whose execution began can only be resumed to its end."""
+    why = " ".join(reason.split())
+    if not why:
+        raise StrongroomError("Give a reason for withdrawing the batch with --reason; it is kept for good.")
+    with archive.catalog.lock(DISPOSAL_LOCK):
+        batch = find_batch(archive, batch_ref)
+        if batch.status not in (BatchStatus.PROPOSED, BatchStatus.APPROVED):
+            hint = (f"Finish it with: strongroom disposal execute {batch.id}" if batch.status is BatchStatus.EXECUTING
+                    else f"See it with: strongroom disposal show {batch.id}")  # fmt: skip
+            raise StrongroomError(
+                f"Disposal batch {batch.id} is {batch.status.value}: only a proposed or approved batch can be "
+                "withdrawn.",
+                details=[hint],
+            )
+        now = datetime.now(UTC)
+        agents = archive.system_agents(operator)
+        untouched = f"Batch withdrawn before execution; its {len(batch.items)} package(s) were not touched."
+        event = _event("withdrawn", now, agents, f"Disposal batch {batch.id} withdrawn by {operator}: {why}", untouched)
+        archive.journal.append([JournalRecord("", event, agents, withdrawn_data(batch.id, why))])
+        archive.catalog.set_batch_status(batch.id, BatchStatus.WITHDRAWN)
+        return find_batch(archive, batch.id)
+
+
 def find_batch(archive: Archive, ref: str) -> DisposalBatch:
     found = archive.catalog.disposal_batch(ref.strip()) if ref.strip() else None
     if found is None:
@@ -285,6 +311,11 @@ def execute(
 
 
 def _check_may_execute(batch: DisposalBatch, transfer_to: Path | None, trail: _Trail) -> None:
+    if batch.status is BatchStatus.WITHDRAWN:
+        raise StrongroomError(
+            f"Disposal batch {batch.id} was withdrawn; it cannot be executed.",
+            details=["Nothing was done. Propose a new batch with: strongroom disposal propose"],
+        )
     distinct = {a.key for a in batch.approvals}
     if batch.status is BatchStatus.PROPOSED or len(distinct) < 2:
         names = ", ".join(a.name for a in batch.approvals) or "nobody yet"

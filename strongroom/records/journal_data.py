@@ -20,7 +20,8 @@ Disposal steps (`disposal.step`): "proposed" (+ "proposal": DisposalBatch, packa
 package "", written before anything is deleted), "skipped" (+ "item": package, "why",
 package ""), "transferred" (+ "bag_sha256", "destination", package P), "deleted" (+ "stub":
 DestructionStub, "locations": {name: "purged" | "pending: why"}, package P), "executed"
-(+ "executed": datetime, "certificate_sha256": {"csv", "html"}, package "").
+(+ "executed": datetime, "certificate_sha256": {"csv", "html"}, package ""), "withdrawn"
+(+ "reason", package "": the batch was withdrawn before execution began).
 
 Values are encoded by `encode` (dataclasses as mappings, dates ISO, enums by value,
 Period as ISO text) and decoded by `decode`, so every type in records/model.py
@@ -69,6 +70,7 @@ DISPOSAL_EVENT_TYPES: Mapping[str, str] = {
     "transferred": "transfer",
     "deleted": "deletion",
     "executed": "deaccession",
+    "withdrawn": "appraisal",
 }
 
 # Keys of JournalEntry.data
@@ -280,6 +282,10 @@ def executed_data(batch: str, executed: datetime, certificate_sha256: Mapping[st
             "certificate_sha256": dict(certificate_sha256),
         }
     }  # fmt: skip
+
+
+def withdrawn_data(batch: str, reason: str) -> dict[str, Any]:
+    return {DISPOSAL: {"step": "withdrawn", "batch": batch, "reason": reason}}
 
 
 def proposal_of(step: Mapping[str, Any]) -> DisposalBatch:

@@ -50,6 +50,7 @@ class BatchStatus(enum.StrEnum):
     APPROVED = "approved"  # two different people approved; may be executed
     EXECUTING = "executing"  # execution began (stubs written ahead); running `execute` again resumes it
     EXECUTED = "executed"  # every item done, certificate issued
+    WITHDRAWN = "withdrawn"  # withdrawn with a reason before execution began: its packages may be proposed again
 
 
 class ItemOutcome(enum.StrEnum):

@@ -175,6 +175,8 @@ class _Disposal:
             catalog.set_item_outcome(batch, str(step["item"]), ItemOutcome.SKIPPED, step.get("why"), ())
         elif kind == "deleted":
             self._deleted(batch, stub_of(step["stub"]), step.get("locations", {}))
+        elif kind == "withdrawn":
+            catalog.set_batch_status(batch, BatchStatus.WITHDRAWN)
         elif kind == "executed":
             executed = datetime.fromisoformat(str(step["executed"]))
             catalog.set_batch_status(batch, BatchStatus.EXECUTED, executed=executed,

@@ -284,6 +284,25 @@ def test_a_batch_proposed_for_a_future_day_is_not_executed_before_that_day(home:
     home.ok("show", package)
     assert only_batch(home)["status"] == "approved"
 
+    # Planned too far ahead: withdraw it (with a reason), and its package may be proposed again later.
+    assert home.run("disposal", "withdraw", batch, "--reason", "  ").exit_code == 2
+    withdrawn = home.ok("disposal", "withdraw", batch, "--reason", "Proposed for the wrong year", "--json").json()
+    assert withdrawn == {"batch": batch, "status": "withdrawn"}
+    assert home.run("disposal", "approve", batch, "--as", "Carol White").exit_code == 2  # approvals closed
+    again = home.run("disposal", "execute", batch)
+    assert again.exit_code == 2 and "withdrawn" in again.stderr
+    home.ok("show", package)
+    due = home.ok("disposal", "propose", "--as-of", "2099-12-31", "--json").json()
+    assert isinstance(due, dict) and due["batch"] not in (None, batch)
+    assert [i["package"] for i in due["items"]] == [package]  # no longer "already in an open batch"
+    assert home.run("disposal", "withdraw", batch, "--reason", "twice").exit_code == 2  # already withdrawn
+    with home.archive() as archive:
+        before = {b.id: b.status.value for b in archive.catalog.disposal_batches()}
+    home.ok("rebuild")
+    with home.archive() as archive:
+        assert {b.id: b.status.value for b in archive.catalog.disposal_batches()} == before
+    assert before[batch] == "withdrawn"
+
 
 def test_a_release_that_could_not_unmark_a_location_can_be_finished_then_disposal_goes_ahead(
     setup: Setup, monkeypatch: pytest.MonkeyPatch
