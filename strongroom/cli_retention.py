@@ -182,7 +182,7 @@ DUE_CSV = ("package", "name", "title", "code", "version", "schedule_title", "aut
 
 
 def due_csv(listed: DueList) -> str:
-    from strongroom.records.audit_log import safe_cell
+    from strongroom.records.cells import safe_cell
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")

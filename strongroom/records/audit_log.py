@@ -18,7 +18,8 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from strongroom.errors import JournalError, StrongroomError
-from strongroom.model import AccessStatus
+from strongroom.records.cells import safe_cell
+from strongroom.records.closure import title_while_closed
 from strongroom.storage.journal import Journal, JournalEntry, JournalProblem
 
 if TYPE_CHECKING:
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
 
 COLUMNS = ("sequence", "datetime", "type", "package", "package_name", "outcome", "detail", "outcome_detail",
            "agents", "data", "digest")  # fmt: skip
-# A cell starting with one of these is a formula to a spreadsheet (CSV injection): a leading quote keeps it text.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -75,11 +74,7 @@ class _Names:
     def _lookup(self, package: str) -> str:
         summary = self.catalog.find_package(package)
         if summary is not None and summary.uuid == package:
-            rule = next((r for r in self.catalog.access_rules(package) if r.path is None), None)
-            closed = rule is not None and rule.status is not AccessStatus.OPEN and not rule.is_open_on(self.today)
-            if closed and rule is not None and rule.redacted_title:
-                return rule.redacted_title
-            return summary.name
+            return title_while_closed(self.catalog.access_rules(package), summary.name, self.today)
         stub = self.catalog.stub(package)
         return stub.title if stub is not None else ""
 
@@ -130,13 +125,6 @@ def resolve_package(catalog: Catalog, ref: str) -> str:
     """A package's UUID from a reference (UUID, prefix or name; a destroyed package's UUID as given)."""
     found = catalog.find_package(ref.strip())
     return found.uuid if found is not None else ref.strip()
-
-
-def safe_cell(value: object) -> object:
-    """A cell a spreadsheet shows as text: one that would start a formula gets a leading quote."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def rows_csv(rows: tuple[AuditRow, ...] | list[AuditRow]) -> str:

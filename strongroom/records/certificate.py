@@ -16,14 +16,13 @@ import io
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
+from strongroom.records.cells import safe_cell
 from strongroom.records.model import Approval, DestructionStub, DisposalAction, DisposalBatch, ItemOutcome
 
 COLUMNS = (
     "package", "identifier", "title", "schedule", "schedule_version", "authority", "action", "date_from", "date_to",
     "files", "bytes", "payload_sha256", "destroyed", "transferred_to", "approved_by",
 )  # fmt: skip
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def certificate_csv(batch: DisposalBatch, stubs: Sequence[DestructionStub]) -> bytes:
@@ -32,7 +31,7 @@ def certificate_csv(batch: DisposalBatch, stubs: Sequence[DestructionStub]) -> b
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for stub in sorted(stubs, key=lambda s: s.package):
-        writer.writerow([_cell(v) for v in _row(stub)])
+        writer.writerow([safe_cell(v) for v in _row(stub)])
     return out.getvalue().encode("utf-8")
 
 
@@ -42,11 +41,6 @@ def _row(stub: DestructionStub) -> list[str]:
         stub.action.value, _day(stub.date_from), _day(stub.date_to), str(stub.files), str(stub.bytes),
         stub.payload_sha256, _moment(stub.destroyed), stub.transferred_to or "", "; ".join(stub.approved_by),
     ]  # fmt: skip
-
-
-def _cell(value: str) -> str:
-    # A spreadsheet runs a cell starting with = + - @ as a formula: such text is shown, never run.
-    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 def _day(value: date | None) -> str:

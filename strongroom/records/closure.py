@@ -19,7 +19,7 @@ from importlib import resources
 from types import MappingProxyType
 
 from strongroom.errors import StrongroomError
-from strongroom.model import AccessStatus, DublinCore, FileRecord, FileRole
+from strongroom.model import AccessRule, AccessStatus, DublinCore, FileRecord, FileRole
 from strongroom.records.model import Period
 
 LAST_RECORD = "last-record"
@@ -239,3 +239,12 @@ def dates_in(values: Iterable[str]) -> list[date]:
 
 def masked_title(redacted_title: str | None) -> str:
     return redacted_title or DEFAULT_REDACTED_TITLE
+
+
+def title_while_closed(rules: Iterable[AccessRule], title: str, day: date) -> str:
+    """The package's redacted title while the whole package is not open on `day` (where one is set), else
+    `title`: what the due list, stubs, certificates and the journal export name a closed package by."""
+    rule = next((r for r in rules if r.path is None), None)
+    if rule is not None and not rule.is_open_on(day) and rule.redacted_title:
+        return rule.redacted_title
+    return title

@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 from strongroom.commit import object_id
 from strongroom.errors import ApprovalError, HeldError, NotFound, StorageError, StrongroomError
 from strongroom.manifests import validate_bag
-from strongroom.model import AccessStatus, Agent, AgentType, Event, FileRole, Outcome
+from strongroom.model import Agent, AgentType, Event, FileRole, Outcome
 from strongroom.records.certificate import certificate_csv, certificate_html
+from strongroom.records.closure import title_while_closed
 from strongroom.records.holds import HOLDS_LOCK
 from strongroom.records.journal_data import (
     DISPOSAL_EVENT_TYPES,
@@ -128,9 +129,7 @@ def propose(archive: Archive, as_of: date, operator: str) -> Proposal:
 
     archive.prepare_to_write()
     with archive.catalog.lock(DISPOSAL_LOCK):
-        listed = due(archive, as_of)
-        held = archive.catalog.held_packages()
-        in_batch = _open_batch_items(archive)
+        listed = due(archive, as_of)  # computed under the lock: its holds and open batches are current
         items: list[DisposalItem] = []
         titles: dict[str, str] = {}
         left_out: list[LeftOut] = []
@@ -141,10 +140,10 @@ def propose(archive: Archive, as_of: date, operator: str) -> Proposal:
                 why = "due for review, not disposal: decide it with `strongroom retention review`"
             elif action is DisposalAction.RETAIN:
                 why = "retained permanently by its schedule"
-            elif row.holds or row.package in held:
-                why = "held" + (f" ({', '.join(row.holds)})" if row.holds else "")
-            elif row.batch or row.package in in_batch:
-                why = f"already in open disposal batch {row.batch or in_batch[row.package]}"
+            elif row.holds:
+                why = f"held ({', '.join(row.holds)})"
+            elif row.batch:
+                why = f"already in open disposal batch {row.batch}"
             elif summary is None or row.due is None:
                 why = "no longer in the archive" if summary is None else row.waiting or "no due date yet"
             else:
@@ -169,18 +168,6 @@ def propose(archive: Archive, as_of: date, operator: str) -> Proposal:
         archive.journal.append([JournalRecord("", event, agents, proposed_data(batch))])
         archive.catalog.add_disposal_batch(batch)
     return Proposal(batch, as_of, operator, titles, tuple(left_out))
-
-
-def _open_batch_items(archive: Archive) -> dict[str, str]:
-    """package -> the not-yet-executed batch whose item for it is still to be done."""
-    found: dict[str, str] = {}
-    for batch in archive.catalog.disposal_batches():
-        if batch.status in (BatchStatus.EXECUTED, BatchStatus.WITHDRAWN):
-            continue
-        for item in batch.items:
-            if item.outcome is ItemOutcome.PENDING:
-                found[item.package] = batch.id
-    return found
 
 
 def _action_counts(items: Iterable[DisposalItem]) -> str:
@@ -579,10 +566,8 @@ def build_stub(archive: Archive, batch: DisposalBatch, item: DisposalItem, when:
     summary = archive.package(item.package)
     descriptions = archive.catalog.descriptions(summary.uuid)
     package_dc = next((d for d in descriptions if d.target == "objects"), None)
-    rule = next((r for r in archive.catalog.access_rules(summary.uuid) if r.path is None), None)
     title = summary.title or (package_dc.first("title") if package_dc else None) or summary.name
-    if rule is not None and rule.status is not AccessStatus.OPEN and not rule.is_open_on(when.date()):
-        title = rule.redacted_title or title
+    title = title_while_closed(archive.catalog.access_rules(summary.uuid), title, when.date())
     days: list[date] = []
     for description in descriptions:
         for value in description.elements.get("date", ()):

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from strongroom.errors import NotFound, StrongroomError
-from strongroom.model import AccessStatus, Agent, DublinCore, Event, Outcome, PackageSummary
-from strongroom.records.closure import dates_in, last_record_date
+from strongroom.model import Agent, DublinCore, Event, Outcome, PackageSummary
+from strongroom.records.closure import dates_in, last_record_date, title_while_closed
 from strongroom.records.journal_data import (
     ASSIGNMENT_EVENT,
     REVIEW_EVENT,
@@ -338,10 +338,7 @@ def trigger_date(catalog: Catalog, summary: PackageSummary, schedule: ScheduleVe
 
 def _title(catalog: Catalog, summary: PackageSummary, as_of: date) -> str:
     """The redacted title while the package is not open (where one is set), else its title, else its name."""
-    rule = next((r for r in catalog.access_rules(summary.uuid) if r.path is None), None)
-    if rule is not None and rule.status is not AccessStatus.OPEN and not rule.is_open_on(as_of) and rule.redacted_title:
-        return rule.redacted_title
-    return summary.title or summary.name
+    return title_while_closed(catalog.access_rules(summary.uuid), summary.title or summary.name, as_of)
 
 
 # --- assignment at ingest ----------------------------------------------------------------------
