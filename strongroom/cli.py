@@ -48,6 +48,8 @@ from strongroom.cli_output import (
 from strongroom.cli_retention import register_retention
 from strongroom.cli_search import register_search
 from strongroom.cli_signatures import register_signatures
+from strongroom.cli_users import register_users
+from strongroom.cli_web import register_web
 from strongroom.home import default_home
 from strongroom.model import AccessStatus
 from strongroom.preservation.audit import parse_duration, parse_size
@@ -694,6 +696,8 @@ register_signatures(app)
 register_retention(app, journal_app)
 register_holds(app, journal_app)
 register_disposal(app, journal_app)
+register_web(app)
+register_users(app)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m strongroom`
