@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
 from strongroom.catalog import tables as t
+from strongroom.catalog.accounts_sql import AccountsSql
 from strongroom.catalog.codec import (
     characterisation_from_json,
     characterisation_to_json,
@@ -28,6 +29,7 @@ from strongroom.catalog.codec import (
     strings_from_json,
     strings_to_json,
 )
+from strongroom.catalog.jobs_sql import JobsSql
 from strongroom.catalog.records_sql import RecordsSql
 from strongroom.errors import CatalogError, DuplicateTransferError, NotFound, StrongroomError
 from strongroom.model import (
@@ -71,7 +73,7 @@ def chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
         yield chunk
 
 
-class SqlCatalog(RecordsSql):
+class SqlCatalog(RecordsSql, AccountsSql, JobsSql):
     """A catalog in an SQL database; open one with strongroom.catalog.open_catalog(url)."""
 
     def __init__(self, engine: Engine, *, url: str, write_engine: Engine, locks: Locks) -> None:

@@ -378,6 +378,86 @@ destruction_stubs = sa.Table(
     sa.Column("event_uuid", Str),
 )
 
+# --- the web service's operational state (revision 0007) -------------------------------------------
+# Not derived from storage and not in ALL_TABLES: rebuild (Catalog.clear()) keeps accounts, sessions and jobs.
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("name_key", Str, primary_key=True),  # NFKC + casefold of the name: one account per person
+    sa.Column("name", Str, nullable=False),
+    sa.Column("role", Str, nullable=False),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("created", Time, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("full_name", Str, nullable=False, server_default=""),
+    sa.Column("password_changed", Time),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", Str, primary_key=True),
+    sa.Column("user_key", Str, sa.ForeignKey("users.name_key", ondelete=CASCADE), nullable=False),
+    sa.Column("label", Str, nullable=False),
+    sa.Column("digest", Str, nullable=False),  # sha256 hex of the token text; the text itself is never kept
+    sa.Column("created", Time, nullable=False),
+    sa.Column("last_used", Time),
+    sa.Column("revoked", Time),
+    sa.Column("expires", Time),
+    sa.Index("api_tokens_digest", "digest", unique=True),
+    sa.Index("api_tokens_user", "user_key"),
+)
+
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("digest", Str, primary_key=True),  # sha256 hex of the cookie value
+    sa.Column("user_key", Str, sa.ForeignKey("users.name_key", ondelete=CASCADE), nullable=False),
+    sa.Column("csrf_token", Str, nullable=False),
+    sa.Column("created", Time, nullable=False),
+    sa.Column("expires", Time, nullable=False),
+    sa.Column("last_seen", Time, nullable=False),
+    sa.Index("web_sessions_user", "user_key"),
+    sa.Index("web_sessions_expires", "expires"),
+)
+
+failed_sign_ins = sa.Table(
+    "failed_sign_ins",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name_key", Str, nullable=False),  # the name tried: no foreign key, unknown names count too
+    sa.Column("client", Str, nullable=False),
+    sa.Column("at", Time, nullable=False),
+    sa.Index("failed_sign_ins_name", "name_key", "at"),
+    sa.Index("failed_sign_ins_client", "client", "at"),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", Str, primary_key=True),
+    sa.Column("kind", Str, nullable=False),
+    sa.Column("title", Str, nullable=False),
+    sa.Column("owner", Str, nullable=False),
+    sa.Column("params", sa.Text, nullable=False),  # JSON object
+    sa.Column("state", Str, nullable=False),
+    sa.Column("created", Time, nullable=False),
+    sa.Column("started", Time),
+    sa.Column("finished", Time),
+    sa.Column("step", Str, nullable=False, server_default=""),
+    sa.Column("done", sa.BigInteger, nullable=False, server_default=sa.text("0")),
+    sa.Column("total", sa.BigInteger),
+    sa.Column("result", sa.Text),  # JSON object
+    sa.Column("error", Str),
+    sa.Column("details", sa.Text, nullable=False, server_default="[]"),  # JSON list of strings
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("runner", Str, nullable=False, server_default=""),
+    sa.Index("jobs_created", "created"),
+    sa.Index("jobs_owner", "owner", "created"),
+    sa.Index("jobs_state", "state", "runner"),
+)
+
 # Children first: the order clear() deletes in.
 ALL_TABLES = (
     copies, access_rules, descriptions, events, files, versions, packages, agents, journal_anchor,

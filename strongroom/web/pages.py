@@ -12,8 +12,9 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
-from fastapi.exceptions import HTTPException, RequestValidationError
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException
 
 from strongroom.errors import ApprovalError, HeldError, NotFound, StrongroomError
 from strongroom.web.context import context_of

@@ -481,3 +481,31 @@ def test_a_revision_0005_catalog_gains_the_records_tables_and_keeps_its_rows(fre
         assert catalog.retention(summary.uuid) is not None
     finally:
         catalog.close()
+
+
+def test_a_revision_0006_catalog_gains_the_accounts_and_jobs_tables_and_keeps_its_rows(fresh_url: str) -> None:
+    from strongroom.accounts.model import User, UserRole
+    from strongroom.jobs.model import JobRecord, JobState
+
+    engine = _at_revision(fresh_url, "0006")
+    summary = make_summary(name="kept ≠", created=CREATED_A)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.insert(tables.packages),
+                {"uuid": summary.uuid, "name": summary.name, "created": CREATED_A, "files": 1, "bytes": 5,
+                 "payload_sha256": "2" * 64, "storage_key": "k2", "version": 1, "updated": CREATED_A},
+            )  # fmt: skip
+            assert not sa.inspect(conn).has_table("users")
+    finally:
+        engine.dispose()
+    catalog = open_catalog(fresh_url)
+    try:
+        assert catalog.find_package(summary.uuid) is not None
+        assert catalog.users() == [] and catalog.jobs() == []
+        catalog.add_user(User("Ann", "ann", UserRole.ADMIN, "hash", CREATED_B))
+        catalog.add_job(JobRecord("j-1", "audit", "Audit", "ann", {"all": True}, JobState.QUEUED, CREATED_B))
+        catalog.clear()  # rebuild empties what storage can restore, not accounts or jobs
+        assert catalog.user("ann") is not None and catalog.job("j-1") is not None
+    finally:
+        catalog.close()

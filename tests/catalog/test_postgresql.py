@@ -18,14 +18,18 @@ import sqlalchemy as sa
 from strongroom.catalog import open_catalog
 from strongroom.catalog.base import Catalog
 from strongroom.errors import CatalogError, ConfigError
+from tests.contracts.catalog_accounts_contract import AccountsContract
 from tests.contracts.catalog_contract import HOSTILE_PATHS, CatalogContract, add, make_file, make_summary
 from tests.contracts.catalog_copies_contract import CopiesContract
+from tests.contracts.catalog_jobs_contract import JobsContract
 from tests.contracts.catalog_records_contract import RecordsContract
 from tests.contracts.catalog_validity_contract import ValidityContract
 from tests.services import postgresql_url
 
 
-class TestPostgresqlContract(CatalogContract, CopiesContract, ValidityContract, RecordsContract):
+class TestPostgresqlContract(
+    CatalogContract, CopiesContract, ValidityContract, RecordsContract, AccountsContract, JobsContract
+):
     @pytest.fixture
     def catalog(self, postgresql_module_url: str) -> Iterator[Catalog]:
         catalog = open_catalog(postgresql_module_url)

@@ -17,6 +17,7 @@ from strongroom.catalog.base import Catalog
 from strongroom.catalog.sql import SqlCatalog
 from strongroom.errors import CatalogError, ConfigError
 from strongroom.model import AccessRule, AccessStatus, DublinCore
+from tests.contracts.catalog_accounts_contract import AccountsContract
 from tests.contracts.catalog_contract import (
     CatalogContract,
     add,
@@ -26,11 +27,14 @@ from tests.contracts.catalog_contract import (
     make_summary,
 )
 from tests.contracts.catalog_copies_contract import CopiesContract
+from tests.contracts.catalog_jobs_contract import JobsContract
 from tests.contracts.catalog_records_contract import RecordsContract, make_stub
 from tests.contracts.catalog_validity_contract import ValidityContract
 
 
-class TestSqliteContract(CatalogContract, CopiesContract, ValidityContract, RecordsContract):
+class TestSqliteContract(
+    CatalogContract, CopiesContract, ValidityContract, RecordsContract, AccountsContract, JobsContract
+):
     @pytest.fixture
     def catalog(self, tmp_path: Path) -> Iterator[Catalog]:
         catalog = open_catalog(sqlite_url(tmp_path / "catalog.sqlite"))
