@@ -45,6 +45,7 @@ from strongroom.cli_output import (
     print_profile,
     progress,
 )
+from strongroom.cli_report import register_report
 from strongroom.cli_retention import register_retention
 from strongroom.cli_search import register_search
 from strongroom.cli_signatures import register_signatures
@@ -691,6 +692,7 @@ register_doctor(app)
 register_search(app)
 register_dip(app)
 register_migrate(app)
+register_report(app)
 register_identify(app)
 register_signatures(app)
 register_retention(app, journal_app)
