@@ -2,7 +2,8 @@
 # Install Strongroom into .venv, quietly and only when something changed.
 #
 #   bash scripts/install.sh         the package and its runtime dependencies only (what quickstart.sh needs)
-#   bash scripts/install.sh --dev   an editable install plus the development and benchmark tools (what test.sh needs)
+#   bash scripts/install.sh --dev   an editable install plus the development and benchmark tools (what test.sh needs),
+#                                   Debian's chromium and axe-core (npm) for the browser tests
 #
 # A contributor's editable install is left as it is by the plain form, so running the quickstart in a
 # development clone never swaps the working tree's code for a copy.
@@ -56,6 +57,24 @@ except PackageNotFoundError:
 sys.exit(0 if json.loads(url).get("dir_info", {}).get("editable") else 1)
 EOF
 }
+
+# The browser tests drive Debian's Chromium (never a browser a test tool downloads) and inject axe-core from
+# node_modules; the web service itself needs neither (its GOV.UK styles are built into the package).
+if [ "$mode" = dev ]; then
+  if [ ! -x /usr/bin/chromium ]; then
+    echo "Installing Debian's chromium for the browser tests" >&2
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  fi
+  if ! command -v npm >/dev/null; then
+    echo "Installing Debian's nodejs and npm for axe-core (browser tests)" >&2
+    apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+  fi
+  lock=$(cksum <package-lock.json)
+  if [ ! -f node_modules/.strongroom-lock ] || [ "$(cat node_modules/.strongroom-lock)" != "$lock" ]; then
+    npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+    echo "$lock" >node_modules/.strongroom-lock
+  fi
+fi
 
 stamp=.venv/.strongroom-install
 if [ "$mode" = runtime ] && editable; then

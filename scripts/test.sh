@@ -8,6 +8,7 @@
 # Extra arguments go to pytest, which runs in parallel (pytest-xdist, one worker per core; a test marked
 # `serial` waits until it can run alone: tests/conftest.py). STRONGROOM_TEST_WORKERS sets the number of
 # workers (0: one process).
+# The browser tests (tests/web/e2e) drive Debian's chromium with axe-core, both installed by install.sh --dev.
 # The tests start the real servers they need (PostgreSQL, MinIO, clamd) through scripts/services.sh; they are
 # stopped at the end.
 set -euo pipefail

@@ -111,6 +111,13 @@ async def sign_in_required(request: Request, exc: Exception) -> Response:
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     # Never a traceback to the visitor: it may name paths and closed records. The log keeps it.
     log.exception("unexpected error answering %s %s", request.method, request.url.path)
-    return error_response(request, 500, "Something went wrong on our side.",
+    # This handler answers outside the security-headers middleware (Starlette runs it outermost): add them here.
+    from strongroom.web.auth import SECURITY_HEADERS
+
+    response = error_response(request, 500, "Something went wrong on our side.",
                           ["Check whether what you asked for was done before trying again; if it keeps happening, "
                            "tell the archive's administrator the time it happened."])  # fmt: skip
+    for name, value in SECURITY_HEADERS:
+        response.headers[name] = value
+    response.headers["cache-control"] = "no-store"
+    return response
