@@ -2,19 +2,21 @@
 server's memory during a 1 GB chunked upload, against a real `strongroom serve` on loopback.
 
     .venv/bin/python benchmarks/web.py [--files 100000] [--transfers 4] [--clients 50] [--seconds 30]
-        [--upload-mb 1024] [--home DIR] [--work DIR] [--json FILE]
+        [--upload-mb 1024] [--workers N] [--home DIR] [--work DIR] [--json FILE] [--strongroom PATH]
     .venv/bin/python benchmarks/web.py --files 2000 --seconds 5 --upload-mb 64      # a quick run
 
 1. The archive: a new home (embedded defaults: SQLite catalog and FTS5 index, local disk) holding --files
    generated small text files (seeded: the same words every run), stored by `strongroom ingest` in
    --transfers big transfers; the time the build took is printed. With --home DIR an archive this script built
    before (same --files and seed, recorded in DIR/bench-web.json) is reused, and built there otherwise.
-2. `strongroom serve` starts as its own process on 127.0.0.1; --clients threads, each with its own
+2. `strongroom serve [--workers N]` starts as its own process on 127.0.0.1 (with several workers, uvicorn's
+   supervisor and a process per worker: memory is summed over all of them); --clients threads, each with its own
    keep-alive HTTP connection, ask GET /api/v1/search?q=... for --seconds, as the public (no token: the
    researcher's view, closed records filtered), over a mix of queries (a rare word, a common word, two words,
    a phrase, a prefix, a filter, a deep page, everything with facets). Printed: requests, errors (any answer
    but 200, or no answer), latency p50/p95/p99/max in ms per kind and overall, requests per second, and the
-   server's peak resident memory (VmHWM from /proc/PID/status).
+   servers' peak resident memory (VmHWM from /proc/PID/status: the sum over the server's processes of each
+   one's own peak, and each one's), and the load average before and after (the machine may be shared).
 3. A --upload-mb transfer (a tar of one pseudo-random file) through the chunked upload API as an archivist
    (POST /api/v1/uploads, PUT each chunk with Content-Range, then DELETE: the check job that `complete`
    queues is not the upload's cost and is left out), sampling the server's resident memory every 0.2 s:
@@ -50,6 +52,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.append(str(REPO))
 
+# The command that serves (--strongroom: e.g. a wrapper running another checkout, to compare two builds).
 STRONGROOM = Path(sys.executable).parent / "strongroom"
 SEED = 20261124
 ARCHIVIST = "bench-archivist"
@@ -145,25 +148,61 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def proc_status(pid: int, key: str) -> int | None:
+    """A /proc/PID/status figure in KiB (VmRSS now, VmHWM the peak so far); None once the process is gone."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return None
+
+
+def descendants(pid: int) -> list[int]:
+    """`pid` and every process below it (uvicorn's workers are children of its supervisor)."""
+    parents: dict[int, list[int]] = defaultdict(list)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            parents[int(fields[1])].append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(parents.get(current, []))
+    return found
+
+
 @dataclass
 class Server:
     process: subprocess.Popen[bytes]
     url: str
 
+    def statuses(self, key: str) -> list[int]:
+        """The figure for each of the server's processes (the supervisor first)."""
+        return [kib for pid in descendants(self.process.pid) if (kib := proc_status(pid, key)) is not None]
+
     def status(self, key: str) -> int:
-        """A /proc/PID/status figure in KiB (VmRSS now, VmHWM the peak so far)."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-        raise RuntimeError(f"no {key} for the server")
+        """The figure summed over the server's processes (for VmHWM, the sum of each one's own peak)."""
+        found = self.statuses(key)
+        if not found:
+            raise RuntimeError(f"no {key} for the server")
+        return sum(found)
 
 
 @contextmanager
-def serve(home: Path, log: Path) -> Iterator[Server]:
+def serve(home: Path, log: Path, workers: int | None) -> Iterator[Server]:
     port = free_port()
+    command = [str(STRONGROOM), "--home", str(home), "serve", "--port", str(port)]
+    if workers is not None:
+        command += ["--workers", str(workers)]
     with log.open("wb") as out:
-        process = subprocess.Popen([str(STRONGROOM), "--home", str(home), "serve", "--port", str(port)],
-                                   stdout=out, stderr=subprocess.STDOUT, env=env())  # fmt: skip
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env())
     server = Server(process, f"http://127.0.0.1:{port}")
     try:
         deadline = time.monotonic() + 60
@@ -249,6 +288,10 @@ def load(server: Server, clients: int, seconds: float) -> LoadResult:
     return LoadResult(time.perf_counter() - began, count[0], len(errors), dict(latencies), errors[:5])
 
 
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def make_upload(path: Path, megabytes: int) -> int:
     """A tar holding one pseudo-random file of `megabytes` MB, written in 1 MiB blocks (never held whole)."""
     size = megabytes * 1024 * 1024
@@ -322,7 +365,7 @@ def upload(server: Server, token: str, path: Path) -> UploadResult:
     return UploadResult(size, seconds, start_rss, max([*samples, start_rss, end_rss]), end_rss, len(samples))
 
 
-def report_load(result: LoadResult, clients: int, peak_kib: int) -> None:
+def report_load(result: LoadResult, clients: int, peaks_kib: list[int], loads: tuple[str, str]) -> None:
     every = [v for values in result.latencies_ms.values() for v in values]
     print(f"\nSearch API, {clients} concurrent clients for {result.seconds:.1f} s (as the public)")
     print(f"  requests {result.requests:,}   errors {result.errors}   {result.requests / result.seconds:,.0f} req/s")
@@ -332,7 +375,9 @@ def report_load(result: LoadResult, clients: int, peak_kib: int) -> None:
         if values:
             print(f"  {kind:<20} {len(values):>7,} {percentile(values, 50):>8.1f} {percentile(values, 95):>8.1f} "
                   f"{percentile(values, 99):>8.1f} {max(values):>8.1f}")  # fmt: skip
-    print(f"  server peak RSS (VmHWM) {peak_kib / 1024:,.0f} MiB")
+    each = ", ".join(f"{kib / 1024:,.0f}" for kib in peaks_kib)
+    print(f"  server peak RSS (VmHWM) {sum(peaks_kib) / 1024:,.0f} MiB over {len(peaks_kib)} process(es): {each} MiB")
+    print(f"  load average (1, 5, 15 min) before {loads[0]}, after {loads[1]}")
     if clients > 1:
         verdict = "meets" if every and percentile(every, 95) < 100 and result.errors == 0 else "misses"
         print(f"  the issue's goal (p95 under 100 ms, 0 errors): {verdict} it")
@@ -347,32 +392,43 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=50, help="concurrent search clients")
     parser.add_argument("--seconds", type=float, default=30, help="how long the search load lasts")
     parser.add_argument("--upload-mb", type=int, default=1024, help="size of the uploaded transfer (0: no upload)")
+    parser.add_argument("--workers", type=int, help="strongroom serve --workers N (default: serve's own default)")
+    parser.add_argument("--strongroom", type=Path, help="the strongroom command to serve with (default: this venv's)")
     parser.add_argument("--home", type=Path, help="build the archive here, or reuse the one an earlier run built")
     parser.add_argument("--work", type=Path, help="scratch folder (default: a new temporary one, removed after)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     if args.files < 1 or args.transfers < 1 or args.clients < 1 or args.seconds <= 0:
         parser.error("--files, --transfers and --clients must be at least 1, --seconds above 0")
+    if args.workers is not None and args.workers < 1:
+        parser.error("--workers must be at least 1")
+    global STRONGROOM
+    if args.strongroom is not None:
+        STRONGROOM = args.strongroom.absolute()
     with tempfile.TemporaryDirectory(dir=args.work) as scratch_name:
         scratch = Path(scratch_name)
         print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores; strongroom serve on 127.0.0.1")
         home = archive_home(args, scratch)
         token = archivist_token(home)
-        figures: dict[str, object] = {"files": args.files, "clients": args.clients}
-        with serve(home, scratch / "server.log") as server:
+        figures: dict[str, object] = {"files": args.files, "clients": args.clients, "workers": args.workers}
+        with serve(home, scratch / "server.log", args.workers) as server:
             # One client first: the time a search takes when nothing queues, beside the loaded figures.
+            before = load_average()
             alone = load(server, 1, min(args.seconds, 5.0))
-            report_load(alone, 1, server.status("VmHWM"))
+            report_load(alone, 1, server.statuses("VmHWM"), (before, load_average()))
+            before = load_average()
             result = load(server, args.clients, args.seconds)
-            peak = server.status("VmHWM")
-            report_load(result, args.clients, peak)
+            peaks = server.statuses("VmHWM")
+            peak = sum(peaks)
+            report_load(result, args.clients, peaks, (before, load_average()))
             every = [v for values in result.latencies_ms.values() for v in values]
             single = [v for values in alone.latencies_ms.values() for v in values]
             figures["search_one_client"] = {"requests": alone.requests, "p50_ms": percentile(single, 50),
                                             "p95_ms": percentile(single, 95)}  # fmt: skip
             figures["search"] = {"requests": result.requests, "errors": result.errors, "seconds": result.seconds,
                                  "p50_ms": percentile(every, 50), "p95_ms": percentile(every, 95),
-                                 "p99_ms": percentile(every, 99), "peak_rss_kib": peak}  # fmt: skip
+                                 "p99_ms": percentile(every, 99), "peak_rss_kib": peak,
+                                 "peak_rss_kib_each": peaks, "load_average": load_average()}  # fmt: skip
             if args.upload_mb > 0:
                 path = scratch / "big-transfer.tar"
                 print(f"\nUpload: making a {args.upload_mb:,} MB transfer ...")

@@ -79,6 +79,10 @@ SCHEMA_VERSION = 8
 # Documents per write transaction: large enough to be fast, small enough that another
 # process waiting for the lock is not kept out for long.
 BATCH_SIZE = 500
+# After writing, segments are merged (see _merge_segments) for this share of the time the writes took,
+# MERGE_STEP_PAGES pages (4 KiB each) to a transaction, about 30 ms a step at 100,000 documents.
+MERGE_SHARE = 0.5
+MERGE_STEP_PAGES = 256
 _SNIPPET_TOKENS = 12
 
 _FTS_NAMES = ", ".join(name for name, _ in FTS_COLUMNS)
@@ -197,9 +201,10 @@ class SqliteSearchIndex:
 
     name = "sqlite"
 
-    def __init__(self, path: Path, *, busy_timeout: float = 30.0) -> None:
+    def __init__(self, path: Path, *, busy_timeout: float = 30.0, tidy: bool = True) -> None:
         self.path = path
         self._busy_timeout = busy_timeout
+        self._tidy = tidy  # merge segments after writes (a rebuild merges everything once, at the end)
         self._lock = threading.Lock()  # the one connection is shared by this instance's callers
         self._conn: sqlite3.Connection | None = None
         self._identity: tuple[int, int] | None = None  # the file the connection has open
@@ -230,6 +235,7 @@ class SqliteSearchIndex:
         """
         count = 0
         batch: list[_Row] = []
+        started = time.monotonic()
         try:
             for document in documents:
                 batch.append(_row_of(document))
@@ -238,6 +244,8 @@ class SqliteSearchIndex:
                     batch = []
             if batch:
                 count += self._write_batch(batch)
+            if count and self._tidy:
+                self._merge_segments(budget=(time.monotonic() - started) * MERGE_SHARE)
         except sqlite3.Error as err:
             raise self._failure("add documents", err) from err
         return count
@@ -270,6 +278,26 @@ class SqliteSearchIndex:
                 self._checkpoint(conn)
         except sqlite3.Error as err:
             raise self._failure("purge a package", err) from err
+
+    def _merge_segments(self, budget: float) -> None:
+        """Merge the FTS5 index's segments, MERGE_STEP_PAGES at a time, for about `budget` seconds (one step at least).
+
+        Each write transaction adds a segment, which FTS5 merges only lazily: an archive ingested in
+        batches ends with a dozen or more, and every word of every search is then looked up in each
+        (a researcher's search holds some eighty hidden-tag tokens: 1.5 ms a MATCH at 18 segments, a
+        fifth of that at one). Steps are short transactions, so other writers get their turn; a merge
+        left unfinished is carried on by the next write.
+        """
+        deadline = time.monotonic() + budget
+        while True:
+            with self._writing() as conn:
+                before = conn.total_changes
+                conn.execute(
+                    "INSERT INTO documents_fts (documents_fts, rank) VALUES ('merge', ?)", (-MERGE_STEP_PAGES,)
+                )
+                merged = conn.total_changes - before >= 2  # fewer: there was nothing left to merge
+            if not merged or time.monotonic() >= deadline:
+                return
 
     def _checkpoint(self, conn: sqlite3.Connection) -> None:
         # A reader in the middle of a search holds the log open; it finishes quickly, so wait a little.
@@ -379,7 +407,10 @@ class SqliteSearchIndex:
         # In WAL mode NORMAL never corrupts; a power cut may lose the last commits, which
         # a rebuild from storage restores.
         conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: the narrow table and hot FTS pages stay in memory
+        # 16 MiB: the hot pages of the narrow table and the FTS index. The web benchmark's searches over
+        # 100,000 records filled 30 MiB of a 64 MiB cache and ran 2% faster than with 16 MiB, which holds
+        # 10 MiB less on each connection (the web service has one per thread).
+        conn.execute("PRAGMA cache_size = -16384")
         with _transaction(conn, "BEGIN IMMEDIATE"):
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -523,7 +554,8 @@ class SqliteRebuild:
         self._live = live
         self.path = live.path.with_name(f"{live.path.name}.rebuild-{os.getpid()}-{secrets.token_hex(4)}")
         _create_like(self.path, live.path)
-        self._index: SqliteSearchIndex | None = SqliteSearchIndex(self.path, busy_timeout=live._busy_timeout)
+        self._index: SqliteSearchIndex | None = SqliteSearchIndex(self.path, busy_timeout=live._busy_timeout,
+                                                                  tidy=False)  # fmt: skip
 
     def index(self, documents: Iterable[SearchDocument]) -> int:
         return self._target().index(documents)
@@ -531,6 +563,11 @@ class SqliteRebuild:
     def finish(self) -> None:
         """Swap the new file in; searches already running on the old one finish there."""
         target = self._target()
+        try:
+            with target._writing() as conn:  # one segment: the quickest file to search (see _merge_segments)
+                conn.execute("INSERT INTO documents_fts (documents_fts) VALUES ('optimize')")
+        except sqlite3.Error as err:
+            raise target._failure("merge the rebuilt index", err) from err
         target.close()  # complete and closed: its write-ahead log checkpointed into the file
         self._index = None
         try:
