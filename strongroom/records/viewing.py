@@ -13,7 +13,7 @@ on the day asked (so a record opens by itself on its opening date):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -157,12 +157,20 @@ def details_for(details: PackageDetails, viewer: Role, today: date, ref: str | N
             )  # fmt: skip
         else:
             withheld += 1
+    files = [f for f in details.files if f.path not in hidden]
+    versions = details.versions
+    if hidden:
+        # The totals, the payload's digest (over every record's path and checksum) and the versions (their
+        # counts, sizes and the reasons staff typed for them) would tell of the hidden records: the visitor gets
+        # the totals of what they are shown, and no versions.
+        summary = replace(summary, files=len(files), bytes=sum(f.size for f in files), payload_sha256="")
+        versions = []
     visible = PackageDetails(
         summary,
-        [f for f in details.files if f.path not in hidden],
+        files,
         [],  # events name paths and reasons of closed records
         [d for d in details.descriptions if _described_visible(d.target, details.access, today)],
-        details.versions,
+        versions,
         [],
     )
     return ResearcherDetails(visible, withheld, tuple(masked))

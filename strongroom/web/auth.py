@@ -103,19 +103,19 @@ def _same(expected: str, sent: str | None) -> bool:
 async def authorise(request: Request, permission: Permission) -> Principal:
     """The principal if it may do `permission`; else 401 (not signed in) or 403 (signed in, not allowed)."""
     existing = getattr(request.state, "principal", None)
-    if isinstance(existing, Principal):
-        principal = existing  # found already for this request (a route with nested dependencies)
-    else:
-        principal = await run_in_threadpool(_identify, request, context_of(request))
-        request.state.principal = principal
+    checked = isinstance(existing, Principal)  # found (and its CSRF token checked) already for this request
+    principal = existing if isinstance(existing, Principal) else await run_in_threadpool(
+        _identify, request, context_of(request))  # fmt: skip
+    request.state.principal = principal
+    if principal.may(permission):
+        # Checked only once the request is allowed: reading a form's token reads the whole form (a file in it too).
         unsafe = principal.via == "session" and request.method.upper() not in SAFE_METHODS
-        if unsafe and not _same(principal.csrf_token or "", await _sent_csrf(request)):
+        if not checked and unsafe and not _same(principal.csrf_token or "", await _sent_csrf(request)):
             raise HTTPException(
                 403,
                 "The form had expired or did not come from this service's own page, so nothing was done. "
                 "Go back, reload the page and try again.",
             )
-    if principal.may(permission):
         return principal
     if not principal.signed_in:
         if is_api(request):
@@ -170,8 +170,11 @@ def _expired_cookie(name: str, secure: bool) -> str:
 
 
 def install(app: FastAPI) -> None:
-    """Security headers on every response (and the deletion of a stale session cookie)."""
+    """Security headers on every response (and the deletion of a stale session cookie); a bound on bodies."""
+    from strongroom.web.limits import BodyLimit
+
     ctx: WebContext = app.state.ctx
+    app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders, secure_cookies=ctx.web.secure_cookies)
 
 
