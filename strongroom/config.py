@@ -215,7 +215,10 @@ def load_settings(home: Path, environ: Mapping[str, str] | None = None) -> Setti
         search_kind = str(env.get("STRONGROOM_SEARCH_KIND", search.pop("kind", "sqlite")))
     for options in (storage, search):
         if "path" in options:
-            options["path"] = str((home / str(options["path"])).resolve())
+            given = home / str(options["path"])
+            # The folder is resolved, not the name itself: a rebuilt search index is a symbolic link to its
+            # new file, and following it would make the next rebuild link the link (a chain that grows).
+            options["path"] = str(given.parent.resolve() / given.name)
     signature_file = env.get("STRONGROOM_PRONOM_SIGNATURE_FILE", formats.get("pronom_signature_file"))
     droid_file = env.get("STRONGROOM_SIGNATURE_FILE", formats.get("signature_file"))
     container_file = env.get("STRONGROOM_CONTAINER_SIGNATURE_FILE", formats.get("container_signature_file"))

@@ -68,10 +68,45 @@ class Refusal:
     fields: Mapping[str, str] = field(default_factory=dict)
 
 
+# The records library's hints name the command line's commands; on these pages each has a button instead.
+WEB_WORDS: Mapping[tuple[str, str], str] = {
+    ("disposal", "approve"): "Another records manager approves it with the Approve button on the batch's page.",
+    ("disposal", "execute"): "Execute it with the Execute button on the batch's page.",
+    ("disposal", "show"): "See it on its page under Disposal batches.",
+    ("disposal", "list"): "See the batches on the Disposal batches page.",
+    ("disposal", "propose"): "Propose a new batch from the due list.",
+    ("hold", "release"): "Release a hold on its page under Holds once it no longer applies.",
+    ("hold", "list"): "See the active holds on the Holds page.",
+    ("retention", "assign"): "Assign a schedule on the package's records page.",
+    ("retention", "event"): "Record the event under Trigger events on the package's records page.",
+    ("retention", "review"): "Record a review on the package's records page.",
+    ("retention", "due"): "See the due list.",
+    ("retention", "load"): "Load schedules on the Schedules page.",
+    ("retention", "list"): "See them on the Schedules page.",
+}
+_COMMAND = re.compile(r"\bstrongroom ([a-z]+) ([a-z]+)")
+_SENTENCE_END = re.compile(r"(?<=\.)\s+")
+
+
+def web_hints(details: tuple[str, ...] | list[str]) -> list[str]:
+    """The hints with each sentence that tells of a command replaced by where its button is (once each)."""
+    said: list[str] = []
+    for hint in details:
+        sentences = []
+        for sentence in _SENTENCE_END.split(hint):
+            found = _COMMAND.search(sentence)
+            words = WEB_WORDS.get((found.group(1), found.group(2))) if found else None
+            sentences.append(words or sentence)  # a command with no button here is said as the CLI says it
+        text = " ".join(s for s in sentences if s)
+        if text and text not in said:
+            said.append(text)
+    return said
+
+
 def refusal(err: StrongroomError, field_id: str) -> Refusal:
     """The library's message (linked to the field that most likely needs changing) and each of its hints."""
     target = err.field_id if isinstance(err, FormError) else field_id
-    problems = (Problem(err.message, f"#{target}"), *(Problem(d) for d in err.details))
+    problems = (Problem(err.message, f"#{target}"), *(Problem(d) for d in web_hints(err.details)))
     return Refusal(error_status(err), problems, {target: err.message})
 
 

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from strongroom.errors import NotFound, StrongroomError, TransferError
+from strongroom.jobs.base import JobRunner
+from strongroom.jobs.model import JobState
 from strongroom.web.uploads import ACCEPTED_TEXT, Upload, UploadStore, accepted_suffix, display_name, package_name
 from strongroom.web.uploads import write_json_atomically as _write_json
 
@@ -87,9 +89,17 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+# A transfer waiting on a job: the job's key, and what the transfer becomes if the job ends without a word.
+_WAITING = {TransferState.CHECKING: ("check_job", TransferState.REFUSED),
+            TransferState.APPROVED: ("ingest_job", TransferState.FAILED)}  # fmt: skip
+_AGAIN = {TransferState.REFUSED: "Check it again, or reject it.",
+          TransferState.FAILED: "Approve it again to store it, or reject it."}  # fmt: skip
+
+
 class TransferStore:
-    def __init__(self, uploads_dir: Path) -> None:
+    def __init__(self, uploads_dir: Path, jobs: JobRunner | None = None) -> None:
         self.root = uploads_dir / "transfers"
+        self._jobs = jobs  # given (the web pages): a transfer whose job ended without a word is settled when read
 
     def _record(self, transfer_id: str) -> Path:
         if not _ID.fullmatch(transfer_id):
@@ -110,6 +120,41 @@ class TransferStore:
             os.close(fd)
 
     def get(self, transfer_id: str) -> Transfer:
+        transfer = self._read(transfer_id)
+        return transfer if self._jobs is None else self._settled(transfer, self._jobs)
+
+    def _settled(self, transfer: Transfer, jobs: JobRunner) -> Transfer:
+        """A transfer still "being checked" or "being stored" whose job has ended (its server was killed, or the
+        job outlived the shut-down's wait, or was cancelled before it began) is refused or failed, as its job
+        ended, so that it can be checked, approved or rejected again rather than wait for ever."""
+        waiting = _WAITING.get(transfer.state)
+        job_id = getattr(transfer, waiting[0]) if waiting else None
+        if waiting is None or not job_id:
+            return transfer  # not waiting, or its job is being queued
+        try:
+            job = jobs.get(job_id)
+        except NotFound:
+            job = None
+        if job is not None and (not job.state.finished or job.state is JobState.SUCCEEDED):
+            return transfer
+        if (
+            job is not None
+            and job.finished is not None
+            and transfer.updated is not None
+            and job.finished < transfer.updated
+        ):
+            return transfer  # an earlier job's end: a new one is being queued (queue_check sets the state first)
+        with self._lock():
+            current = self._read(transfer.id)
+            if current.state != transfer.state or getattr(current, waiting[0]) != job_id:
+                return current  # the job's own ending (or a person) decided it meanwhile
+            ended = job.state.value if job is not None else "no longer known"
+            error = (job.error if job is not None else None) or f"Its job ended ({ended}) before it finished."
+            outcome = waiting[1]
+            settled = dataclasses.replace(current, state=outcome, error=error, details=(_AGAIN[outcome],))
+            return self.save_locked(settled, f"its job ended ({ended}) before it finished")
+
+    def _read(self, transfer_id: str) -> Transfer:
         try:
             data = json.loads(self._record(transfer_id).read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -128,15 +173,17 @@ class TransferStore:
 
     def update(self, transfer_id: str, note: str | None = None, **changes: Any) -> Transfer:
         with self._lock():
-            current = self.get(transfer_id)
+            current = self._read(transfer_id)
             history = current.history + ((f"{_now():%Y-%m-%d %H:%M:%S} UTC: {note}",) if note else ())
             return self._save(dataclasses.replace(current, updated=_now(), history=history, **changes))
 
     @contextmanager
     def changing(self, transfer_id: str) -> Iterator[Transfer]:
         """Hold the lock while deciding on a transfer (approve, reject): one decision at a time."""
+        if self._jobs is not None:
+            self.get(transfer_id)  # settled first (outside the lock it takes), so it may be decided on again
         with self._lock():
-            yield self.get(transfer_id)
+            yield self._read(transfer_id)
 
     def save_locked(self, transfer: Transfer, note: str) -> Transfer:
         """Save inside `changing` (the lock is held by the caller)."""
