@@ -106,18 +106,26 @@ def propose_command(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Propose what is due on this day (YYYY-MM-DD; default: today).")
     ] = None,
+    packages: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--package",
+            metavar="UUID",
+            help="Propose only this due package (repeatable); the other due packages are left out.",
+        ),
+    ] = None,
     home: HomeOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Build a disposal batch of the packages due for destruction or transfer.
 
-    Held packages, packages already in an open batch and packages due for review are left out, each with why.
-    Nothing due: no batch ("batch": null), exit 0.
+    Held packages, packages already in an open batch and packages due for review are left out, each with why;
+    with --package, so is every due package not named. Nothing due: no batch ("batch": null), exit 0.
     """
     with errors(as_json):
         day = _as_of(as_of)
         with open_archive(ctx, home) as archive:
-            proposal = propose(archive, day, current_operator())
+            proposal = propose(archive, day, current_operator(), only=packages or None)
     if as_json:
         print_json(proposal_json(proposal))
         return

@@ -17,7 +17,7 @@ import os
 import re
 import unicodedata
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -123,19 +123,35 @@ class _Trail:
 # --- propose -------------------------------------------------------------------------------------
 
 
-def propose(archive: Archive, as_of: date, operator: str) -> Proposal:
-    """A batch of the packages due for destruction or transfer on `as_of` (journalled, then catalogued)."""
+def propose(archive: Archive, as_of: date, operator: str, only: Collection[str] | None = None) -> Proposal:
+    """A batch of the packages due for destruction or transfer on `as_of` (journalled, then catalogued).
+
+    `only`: the UUIDs of the due packages to propose; the other due packages are left out as "not selected".
+    A UUID that is not on the due list is refused before anything is written."""
     from strongroom.records.retention import due
 
+    chosen = None if only is None else {ref.strip().lower() for ref in only}
     archive.prepare_to_write()
     with archive.catalog.lock(DISPOSAL_LOCK):
         listed = due(archive, as_of)  # computed under the lock: its holds and open batches are current
+        if chosen is not None:
+            unknown = sorted(chosen - {row.package for row in listed.due})
+            if unknown:
+                raise StrongroomError(
+                    f"Not due on {as_of.isoformat()}: {', '.join(unknown[:5])}"
+                    f"{f' and {len(unknown) - 5} more' if len(unknown) > 5 else ''}.",
+                    details=["Nothing was proposed. Choose packages from the due list: "
+                             f"strongroom retention due --as-of {as_of.isoformat()}"],
+                )  # fmt: skip
         items: list[DisposalItem] = []
         titles: dict[str, str] = {}
         left_out: list[LeftOut] = []
         for row in listed.due:
             action = row.action
             summary = archive.catalog.find_package(row.package)
+            if chosen is not None and row.package not in chosen:
+                left_out.append(LeftOut(row.package, row.name, "not selected"))
+                continue
             if action is DisposalAction.REVIEW:
                 why = "due for review, not disposal: decide it with `strongroom retention review`"
             elif action is DisposalAction.RETAIN:

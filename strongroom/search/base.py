@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -161,6 +162,27 @@ class SearchHit:
     risk: str | None = None  # as in SearchDocument.risk
     masked: bool = False  # a stand-in (SearchDocument.masked): path, name and content are never shown
     exemption: str | None = None  # as in SearchDocument.exemption
+
+    def __post_init__(self) -> None:
+        # Every backend's snippet is cleaned here, once: extracted text carries form feeds (pdftotext's page
+        # breaks) and other control characters that a terminal or browser shows as boxes or obeys.
+        if self.snippet:
+            object.__setattr__(self, "snippet", readable_snippet(self.snippet))
+
+
+# C0 and C1 control characters but the line feed (which parts a record's fields). Those that separate words
+# (tab, carriage return, page breaks, the information separators, NEL) become a space so that the words either
+# side stay apart; the rest are dropped.
+_SEPARATORS = "\t\v\f\r\x1c\x1d\x1e\x1f\x85"
+_CONTROLS = {c: (" " if chr(c) in _SEPARATORS else None)
+             for c in (*range(0x00, 0x20), *range(0x7F, 0xA0)) if c != 0x0A}  # fmt: skip
+_SPACES = re.compile(r" {2,}")
+
+
+def readable_snippet(snippet: str) -> str:
+    """A snippet with no control characters but line feeds: separators become one space, the rest go."""
+    cleaned = snippet.translate(_CONTROLS)
+    return _SPACES.sub(" ", cleaned) if cleaned != snippet else snippet
 
 
 @dataclass(frozen=True)

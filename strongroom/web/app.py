@@ -8,9 +8,10 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import HTTPException, RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from strongroom import __version__
@@ -27,6 +28,7 @@ from strongroom.web import (
     routes_records,
     routes_search,
 )
+from strongroom.web.api_models import API_ERRORS
 from strongroom.web.context import ArchivePool, WebContext, load_contexts
 from strongroom.web.pages import (
     SignInRequired,
@@ -40,6 +42,13 @@ from strongroom.web.pages import (
 from strongroom.web.permissions import Permission, require
 
 WEB = Path(__file__).parent
+
+
+class HealthAnswer(BaseModel):
+    status: str  # "ok" whenever the service answers
+    version: str
+
+
 API_PREFIX = "/api/v1"
 
 
@@ -92,9 +101,10 @@ def create_app(home: Path, *, runner: JobRunner | None = None) -> FastAPI:
     def start_page(request: Request) -> HTMLResponse:
         return render(request, "start.html")
 
-    @app.get(f"{API_PREFIX}/health", dependencies=[require(Permission.ANYONE)], tags=["service"])
-    def health() -> JSONResponse:
-        return JSONResponse({"status": "ok", "version": __version__})
+    @app.get(f"{API_PREFIX}/health", dependencies=[require(Permission.ANYONE)], tags=["service"],
+             response_model=HealthAnswer, responses=API_ERRORS)  # fmt: skip
+    def health() -> HealthAnswer:
+        return HealthAnswer(status="ok", version=__version__)
 
     for module in (auth, routes_account, routes_admin, routes_search, routes_packages, routes_ingest, routes_jobs,
                    routes_preservation, routes_records):  # fmt: skip

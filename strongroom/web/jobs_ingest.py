@@ -176,7 +176,8 @@ def run_ingest(ctx: JobContext, params: Mapping[str, Any]) -> Mapping[str, Any]:
                                              "it again), then approve it."])  # fmt: skip
         ctx.check_cancelled()  # the last safe place: from here on the ingest runs to its end
         options = IngestOptions(name=transfer.name, operator=str(params.get("operator") or "web"),
-                                retention=params.get("retention") or None)  # fmt: skip
+                                retention=params.get("retention") or None,
+                                allow_duplicate=params.get("allow_duplicate") is True)  # fmt: skip
         with Archive.open(ctx.home) as archive:
             report = archive.ingest(source, options, ctx.progress)
     except StrongroomError as err:
@@ -228,7 +229,9 @@ def queue_check(store: TransferStore, runner: JobRunner, transfer: Transfer, own
 
 
 def approve(store: TransferStore, runner: JobRunner, transfer_id: str, who: str, operator: str,
-            retention: str | None, archive: Archive) -> Transfer:  # fmt: skip
+            retention: str | None, archive: Archive, allow_duplicate: bool = False) -> Transfer:  # fmt: skip
+    """Queue the ingest of a checked transfer. `allow_duplicate`: store it even if the same files are stored already
+    (a second, separate package, as `strongroom ingest --allow-duplicate` does)."""
     code = (retention or "").strip() or None
     if code is not None:
         from strongroom.records.retention import require_schedule
@@ -239,10 +242,12 @@ def approve(store: TransferStore, runner: JobRunner, transfer_id: str, who: str,
             raise StrongroomError(f"This transfer is {transfer.state_words.lower()}: it cannot be approved now.",
                                   details=["Only a transfer that passed its check can be approved."])  # fmt: skip
         note = f"approved by {who}" + (f" with retention schedule {code}" if code else "")
+        note += " as a second copy of files already stored" if allow_duplicate else ""
         store.save_locked(dataclasses.replace(transfer, state=TransferState.APPROVED, retention=code, decided_by=who,
                                               error=None, details=()), note)  # fmt: skip
     try:
-        job = runner.submit(INGEST_KIND, {"transfer": transfer_id, "operator": operator, "retention": code}, who,
+        params = {"transfer": transfer_id, "operator": operator, "retention": code, "allow_duplicate": allow_duplicate}
+        job = runner.submit(INGEST_KIND, params, who,
                             f"Store {transfer.filename}")  # fmt: skip
     except StrongroomError:
         store.update(transfer_id, "storing could not be queued", state=transfer.state, decided_by=transfer.decided_by)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from strongroom.accounts import service
 from strongroom.accounts.model import User
-from strongroom.accounts.passwords import verify_password
+from strongroom.web.api_models import API_ERRORS, IssuedToken, TokenAnswer, TokenList, UserAnswer
 from strongroom.web.auth import set_session_cookie
 from strongroom.web.context import context_of
 from strongroom.web.pages import render
@@ -25,7 +25,8 @@ from strongroom.web.permissions import Permission, Principal, require
 API = "/api/v1"
 EXPIRY_DAYS_MAX = 3650
 
-router = APIRouter()
+# Every API operation's error answers, in the one shared shape (pages are left out of the document).
+router = APIRouter(responses=API_ERRORS)
 
 Me = Annotated[Principal, require(Permission.ACCOUNT)]
 
@@ -70,8 +71,20 @@ def change_password(
 ) -> Response:
     ctx = context_of(request)
     user = _me(request, principal)
-    if not verify_password(user.password_hash, current_password):
-        return _page(request, principal, 400, error="Your current password is not right.", field="current-password")
+    # Checked as the sign-in form checks it (counted, journalled, rate limited): a browser left signed in must
+    # not be a way to try passwords without end.
+    client = request.client.host if request.client is not None else "unknown"
+    with ctx.archive() as archive:
+        try:
+            service.sign_in(archive, user.name, current_password, client, ctx.web)
+        except service.RateLimited as err:
+            waiting = _page(request, principal, 429, error=err.message, hints=list(err.details),
+                            field="current-password")  # fmt: skip
+            waiting.headers["Retry-After"] = str(err.retry_after)
+            return waiting
+        except service.SignInFailed:
+            return _page(request, principal, 400, error="Your current password is not right.",
+                         field="current-password")  # fmt: skip
     if new_password != confirm_password:
         return _page(request, principal, 400, error="The new password and its confirmation are different.",
                      field="new-password")  # fmt: skip
@@ -95,7 +108,8 @@ def create_token_page(
 ) -> Response:
     days: int | None = None
     if expires_days.strip():
-        if not expires_days.strip().isdigit() or not 1 <= int(expires_days) <= EXPIRY_DAYS_MAX:
+        # isdecimal, not isdigit: a superscript two is a digit that int() refuses.
+        if not expires_days.strip().isdecimal() or not 1 <= int(expires_days) <= EXPIRY_DAYS_MAX:
             return _page(request, principal, 400, error=f"Days until it expires must be a whole number from 1 to "
                          f"{EXPIRY_DAYS_MAX}, or left empty for a token that does not expire.",
                          field="token-expires")  # fmt: skip
@@ -119,13 +133,13 @@ def revoke_token_page(request: Request, token_id: str, principal: Me) -> Respons
 # --- API -----------------------------------------------------------------------------------------------
 
 
-@router.get(f"{API}/account", tags=["account"])
+@router.get(f"{API}/account", response_model=UserAnswer, tags=["account"])
 def account_api(request: Request, principal: Me) -> JSONResponse:
     """The signed-in account."""
     return JSONResponse(service.user_json(_me(request, principal)))
 
 
-@router.get(f"{API}/account/tokens", tags=["account"])
+@router.get(f"{API}/account/tokens", response_model=TokenList, tags=["account"])
 def my_tokens_api(request: Request, principal: Me) -> JSONResponse:
     """The account's own API tokens (revoked and expired too), newest first; never their text."""
     with context_of(request).archive() as archive:
@@ -133,7 +147,7 @@ def my_tokens_api(request: Request, principal: Me) -> JSONResponse:
     return JSONResponse({"tokens": [service.token_json(t, principal.name) for t in tokens]})
 
 
-@router.post(f"{API}/account/tokens", tags=["account"], status_code=201)
+@router.post(f"{API}/account/tokens", response_model=IssuedToken, tags=["account"], status_code=201)
 def create_token_api(request: Request, body: NewToken, principal: Me) -> JSONResponse:
     """A new API token for the account. `secret` is in this answer only: keep it safe."""
     with context_of(request).archive() as archive:
@@ -142,7 +156,7 @@ def create_token_api(request: Request, body: NewToken, principal: Me) -> JSONRes
     return JSONResponse({**service.token_json(issued.token, principal.name), "secret": issued.secret}, 201)
 
 
-@router.delete(f"{API}/account/tokens/{{token_id}}", tags=["account"])
+@router.delete(f"{API}/account/tokens/{{token_id}}", response_model=TokenAnswer, tags=["account"])
 def revoke_token_api(request: Request, token_id: str, principal: Me) -> JSONResponse:
     """Revoke one of the account's own tokens (another's answers 404)."""
     with context_of(request).archive() as archive:

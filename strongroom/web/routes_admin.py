@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -24,16 +24,27 @@ from strongroom.accounts import service
 from strongroom.accounts.model import User, UserRole
 from strongroom.config import CONFIG_NAME
 from strongroom.errors import StrongroomError
+from strongroom.web.api_models import (
+    API_ERRORS,
+    ChangedUser,
+    DoctorAnswer,
+    TokenAnswer,
+    TokenList,
+    UserList,
+    UserWithTokens,
+)
 from strongroom.web.context import context_of
 from strongroom.web.pages import render
 from strongroom.web.permissions import Permission, Principal, require
 
 API = "/api/v1"
 MASK = "••••••••"
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 # Keys whose values are secrets wherever they appear in strongroom.toml.
 SECRET_KEY = re.compile(r"(pass(word|wd)?|secret|token|credential|private|(^|_)key$|api_?key|access_?key)", re.I)
 
-router = APIRouter()
+# Every API operation's error answers, in the one shared shape (pages are left out of the document).
+router = APIRouter(responses=API_ERRORS)
 Admin = Annotated[Principal, require(Permission.ADMIN)]
 ROLES = tuple(r for r in UserRole if r.assignable)
 
@@ -64,19 +75,23 @@ class Setting:
 
 
 def _mask_url(text: str) -> str:
-    """A URL with its password (and any query string, which may hold keys) masked."""
-    try:
-        parts = urlsplit(text)
-    except ValueError:
+    """A URL with its password (and any query string or fragment, which may hold keys) masked.
+
+    Read as SQLAlchemy reads a catalog URL: the password runs to the last "@", so one holding an unescaped
+    "/", "?" or "#" is masked whole rather than cut where urlsplit would end the host.
+    """
+    scheme, separator, rest = text.partition("://")
+    if not separator or not _SCHEME.fullmatch(scheme) or not rest:
         return text
-    if not parts.scheme or not parts.netloc:
-        return text
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:{MASK}@{host}" if ":" in userinfo else f"{user}@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, MASK if parts.query else "", ""))
+    userinfo, at, after = rest.rpartition("@")
+    user, colon, _password = userinfo.partition(":")
+    prefix = ""
+    if at and not any(c in user for c in "/?#"):  # a user name holds none of these: otherwise "@" is later on
+        prefix, rest = (f"{user}:{MASK}@" if colon else f"{user}@"), after
+    cut = next((i for i, c in enumerate(rest) if c in "?#"), None)
+    if cut is not None:
+        rest = rest[: cut + 1] + MASK
+    return f"{scheme}://{prefix}{rest}"
 
 
 def _masked(key: str, value: Any) -> str:
@@ -295,14 +310,14 @@ def doctor_page(request: Request, principal: Admin) -> Response:
 # --- API -----------------------------------------------------------------------------------------------
 
 
-@router.get(f"{API}/users", tags=["admin"])
+@router.get(f"{API}/users", response_model=UserList, tags=["admin"])
 def users_api(request: Request, principal: Admin) -> JSONResponse:
     """Every account."""
     with context_of(request).archive() as archive:
         return JSONResponse({"users": [service.user_json(u) for u in service.list_users(archive)]})
 
 
-@router.post(f"{API}/users", tags=["admin"], status_code=201)
+@router.post(f"{API}/users", response_model=ChangedUser, tags=["admin"], status_code=201)
 def add_user_api(request: Request, body: NewUser, principal: Admin) -> JSONResponse:
     """Add an account. Without a password one is generated and returned once, as `password`."""
     generated = service.generate_password() if body.password is None else None
@@ -313,7 +328,7 @@ def add_user_api(request: Request, body: NewUser, principal: Admin) -> JSONRespo
     return JSONResponse(answer, 201)
 
 
-@router.get(API + "/users/{name:path}", tags=["admin"])
+@router.get(API + "/users/{name:path}", response_model=UserWithTokens, tags=["admin"])
 def user_api(request: Request, name: str, principal: Admin) -> JSONResponse:
     """One account, with its tokens."""
     with context_of(request).archive() as archive:
@@ -322,7 +337,7 @@ def user_api(request: Request, name: str, principal: Admin) -> JSONResponse:
     return JSONResponse(service.user_json(user) | {"tokens": [service.token_json(t, user.name) for t in tokens]})
 
 
-@router.patch(API + "/users/{name:path}", tags=["admin"])
+@router.patch(API + "/users/{name:path}", response_model=ChangedUser, tags=["admin"])
 def change_user_api(request: Request, name: str, body: UserChange, principal: Admin) -> JSONResponse:
     """Change an account's role, disable or enable it, or set its password (`generate_password`: returned once)."""
     generated = service.generate_password() if body.generate_password else None
@@ -343,7 +358,7 @@ def change_user_api(request: Request, name: str, body: UserChange, principal: Ad
     return JSONResponse(service.user_json(user) | ({"password": generated} if generated else {}))
 
 
-@router.get(f"{API}/tokens", tags=["admin"])
+@router.get(f"{API}/tokens", response_model=TokenList, tags=["admin"])
 def tokens_api(request: Request, principal: Admin) -> JSONResponse:
     """Every API token (revoked and expired too), newest first; never their text."""
     with context_of(request).archive() as archive:
@@ -352,7 +367,7 @@ def tokens_api(request: Request, principal: Admin) -> JSONResponse:
     return JSONResponse({"tokens": [service.token_json(t, names.get(t.user_key)) for t in tokens]})
 
 
-@router.delete(API + "/tokens/{token_id}", tags=["admin"])
+@router.delete(API + "/tokens/{token_id}", response_model=TokenAnswer, tags=["admin"])
 def revoke_api(request: Request, token_id: str, principal: Admin) -> JSONResponse:
     """Revoke any account's token."""
     with context_of(request).archive() as archive:
@@ -361,7 +376,7 @@ def revoke_api(request: Request, token_id: str, principal: Admin) -> JSONRespons
     return JSONResponse(service.token_json(token, names.get(token.user_key)))
 
 
-@router.get(f"{API}/doctor", tags=["admin"])
+@router.get(f"{API}/doctor", response_model=DoctorAnswer, tags=["admin"])
 def doctor_api(request: Request, principal: Admin) -> JSONResponse:
     """What `strongroom doctor --json` prints."""
     return JSONResponse(doctor_json(context_of(request).home))

@@ -18,6 +18,16 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
 from strongroom.web import jobs_ingest
+from strongroom.web.api_models import (
+    API_ERRORS,
+    CONFLICT,
+    TOO_LARGE,
+    SourceEntries,
+    SourceList,
+    TransferAnswer,
+    TransferList,
+    UploadAnswer,
+)
 from strongroom.web.context import WebContext, context_of
 from strongroom.web.pages import error_response, render
 from strongroom.web.permissions import Permission, Principal, require
@@ -33,7 +43,8 @@ from strongroom.web.uploads import (
     upload_json,
 )
 
-router = APIRouter()
+# Every API operation's error answers, in the one shared shape (pages are left out of the document).
+router = APIRouter(responses={**API_ERRORS, **CONFLICT, **TOO_LARGE})
 Ingester = Annotated[Principal, require(Permission.INGEST)]
 API = "/api/v1"
 WRITE_BLOCK = 1024 * 1024  # bytes gathered from the request before one write (off the event loop)
@@ -46,7 +57,7 @@ def _uploads(ctx: WebContext) -> UploadStore:
 
 
 def _transfers(ctx: WebContext) -> TransferStore:
-    return TransferStore(ctx.web.uploads_dir)
+    return TransferStore(ctx.web.uploads_dir, ctx.jobs)  # with the jobs: a transfer whose job died is settled
 
 
 def _owner(principal: Principal) -> str:
@@ -71,7 +82,7 @@ class NewUpload(BaseModel):
     sha256: str | None = Field(default=None, max_length=64, description="Its SHA-256, checked once all is received.")
 
 
-@router.post(f"{API}/uploads", tags=["ingest"], status_code=201)
+@router.post(f"{API}/uploads", response_model=UploadAnswer, tags=["ingest"], status_code=201)
 def create_upload(request: Request, principal: Ingester, body: NewUpload) -> Response:
     """Start an upload: answer its id, the chunk size to send and what has been received (0)."""
     try:
@@ -81,13 +92,13 @@ def create_upload(request: Request, principal: Ingester, body: NewUpload) -> Res
     return JSONResponse(upload_json(upload), status_code=201)
 
 
-@router.get(f"{API}/uploads/{{upload_id}}", tags=["ingest"])
+@router.get(f"{API}/uploads/{{upload_id}}", response_model=UploadAnswer, tags=["ingest"])
 def get_upload(request: Request, upload_id: str, principal: Ingester) -> JSONResponse:
     """How much of an upload has arrived (to resume from there)."""
     return JSONResponse(upload_json(_uploads(context_of(request)).get(upload_id, _owner(principal))))
 
 
-@router.put(f"{API}/uploads/{{upload_id}}", tags=["ingest"])
+@router.put(f"{API}/uploads/{{upload_id}}", response_model=UploadAnswer, tags=["ingest"])
 async def put_chunk(
     request: Request,
     upload_id: str,
@@ -135,7 +146,7 @@ async def put_chunk(
     return JSONResponse(upload_json(upload))
 
 
-@router.post(f"{API}/uploads/{{upload_id}}/complete", tags=["ingest"], status_code=201)
+@router.post(f"{API}/uploads/{{upload_id}}/complete", response_model=TransferAnswer, tags=["ingest"], status_code=201)
 def complete_upload(request: Request, upload_id: str, principal: Ingester) -> Response:
     """All bytes are in: check the size (and SHA-256), make it a transfer and queue its check."""
     ctx = context_of(request)
@@ -165,15 +176,17 @@ class FromSource(BaseModel):
 
 class Approval(BaseModel):
     retention: str | None = Field(default=None, max_length=200, description="A retention schedule code to assign.")
+    allow_duplicate: bool = Field(default=False, description="Store it even if the same files are stored already "
+                                  "(a second, separate package).")  # fmt: skip
 
 
-@router.get(f"{API}/transfer-sources", tags=["ingest"])
+@router.get(f"{API}/transfer-sources", response_model=SourceList, tags=["ingest"])
 def api_sources(request: Request, principal: Ingester) -> JSONResponse:
     """The transfer source folders an archivist may pick transfers from, by name."""
     return JSONResponse({"sources": sorted(context_of(request).web.transfer_sources)})
 
 
-@router.get(f"{API}/transfer-sources/{{name}}", tags=["ingest"])
+@router.get(f"{API}/transfer-sources/{{name}}", response_model=SourceEntries, tags=["ingest"])
 def api_source(request: Request, name: str, principal: Ingester) -> JSONResponse:
     """The folders and archive files at the top of one transfer source."""
     entries = source_entries(context_of(request).web.transfer_sources, name)
@@ -181,41 +194,42 @@ def api_source(request: Request, name: str, principal: Ingester) -> JSONResponse
     return JSONResponse({"source": name, "entries": listed})
 
 
-@router.get(f"{API}/transfers", tags=["ingest"])
+@router.get(f"{API}/transfers", response_model=TransferList, tags=["ingest"])
 def api_transfers(request: Request, principal: Ingester) -> JSONResponse:
     """Every transfer on its way in (and those stored or rejected), newest first."""
     return JSONResponse({"transfers": [transfer_json(t) for t in _transfers(context_of(request)).list()]})
 
 
-@router.post(f"{API}/transfers", tags=["ingest"], status_code=201)
+@router.post(f"{API}/transfers", response_model=TransferAnswer, tags=["ingest"], status_code=201)
 def api_pick(request: Request, principal: Ingester, body: FromSource) -> JSONResponse:
     """Take a transfer from a transfer source folder and queue its check."""
     transfer = _pick(context_of(request), principal, body.source, body.entry)
     return JSONResponse(transfer_json(transfer), status_code=201)
 
 
-@router.get(f"{API}/transfers/{{transfer_id}}", tags=["ingest"])
+@router.get(f"{API}/transfers/{{transfer_id}}", response_model=TransferAnswer, tags=["ingest"])
 def api_transfer(request: Request, transfer_id: str, principal: Ingester) -> JSONResponse:
     """One transfer, with its check report once checked."""
     return JSONResponse(transfer_json(_transfers(context_of(request)).get(transfer_id)))
 
 
-@router.post(f"{API}/transfers/{{transfer_id}}/approve", tags=["ingest"])
+@router.post(f"{API}/transfers/{{transfer_id}}/approve", response_model=TransferAnswer, tags=["ingest"])
 def api_approve(request: Request, transfer_id: str, principal: Ingester,
                 body: Annotated[Approval | None, Body()] = None) -> JSONResponse:  # fmt: skip
     """Approve a checked transfer: its ingest job is queued (`ingest_job`)."""
-    transfer = _approve(context_of(request), principal, transfer_id, body.retention if body else None)
+    transfer = _approve(context_of(request), principal, transfer_id, body.retention if body else None,
+                        body.allow_duplicate if body else False)  # fmt: skip
     return JSONResponse(transfer_json(transfer))
 
 
-@router.post(f"{API}/transfers/{{transfer_id}}/reject", tags=["ingest"])
+@router.post(f"{API}/transfers/{{transfer_id}}/reject", response_model=TransferAnswer, tags=["ingest"])
 def api_reject(request: Request, transfer_id: str, principal: Ingester) -> JSONResponse:
     """Reject a transfer; an uploaded one's file is removed."""
     ctx = context_of(request)
     return JSONResponse(transfer_json(jobs_ingest.reject(_transfers(ctx), transfer_id, _owner(principal))))
 
 
-@router.post(f"{API}/transfers/{{transfer_id}}/check", tags=["ingest"])
+@router.post(f"{API}/transfers/{{transfer_id}}/check", response_model=TransferAnswer, tags=["ingest"])
 def api_check_again(request: Request, transfer_id: str, principal: Ingester) -> JSONResponse:
     """Check a transfer again (after it was refused, or its source changed)."""
     ctx = context_of(request)
@@ -230,10 +244,11 @@ def _pick(ctx: WebContext, principal: Principal, source: str, entry: str) -> Any
     return jobs_ingest.queue_check(store, ctx.jobs, transfer, _owner(principal), principal.operator)
 
 
-def _approve(ctx: WebContext, principal: Principal, transfer_id: str, retention: str | None) -> Any:
+def _approve(ctx: WebContext, principal: Principal, transfer_id: str, retention: str | None,
+             allow_duplicate: bool = False) -> Any:  # fmt: skip
     with ctx.archive() as archive:
         return jobs_ingest.approve(_transfers(ctx), ctx.jobs, transfer_id, _owner(principal), principal.operator,
-                                   retention, archive)  # fmt: skip
+                                   retention, archive, allow_duplicate)  # fmt: skip
 
 
 # --- pages ----------------------------------------------------------------------------------------
@@ -325,8 +340,9 @@ def transfer_page(request: Request, transfer_id: str, principal: Ingester) -> HT
 
 @router.post("/ingest/transfers/{transfer_id}/approve", include_in_schema=False)
 def approve_form(request: Request, transfer_id: str, principal: Ingester,
-                 retention: Annotated[str, Form(max_length=200)] = "") -> RedirectResponse:  # fmt: skip
-    _approve(context_of(request), principal, transfer_id, retention or None)
+                 retention: Annotated[str, Form(max_length=200)] = "",
+                 allow_duplicate: Annotated[str, Form(max_length=10)] = "") -> RedirectResponse:  # fmt: skip
+    _approve(context_of(request), principal, transfer_id, retention or None, allow_duplicate == "yes")
     return RedirectResponse(f"/ingest/transfers/{transfer_id}", status_code=303)
 
 

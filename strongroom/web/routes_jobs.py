@@ -17,11 +17,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from strongroom.errors import NotFound, StrongroomError
 from strongroom.jobs.base import JobRunner
 from strongroom.jobs.model import JobRecord, JobState
+from strongroom.web.api_models import API_ERRORS, CONFLICT, JobAnswer, JobList
 from strongroom.web.context import context_of
 from strongroom.web.pages import render
 from strongroom.web.permissions import Permission, Principal, require
 
-router = APIRouter()
+# Every API operation's error answers, in the one shared shape (pages are left out of the document).
+router = APIRouter(responses={**API_ERRORS, **CONFLICT})
 Viewer = Annotated[Principal, require(Permission.VIEW_JOBS)]
 API = "/api/v1"
 LIST_LIMIT = 200
@@ -92,7 +94,7 @@ StateQuery = Annotated[list[str] | None, Query(max_length=20, description="Only 
 KindQuery = Annotated[str | None, Query(max_length=100, description="Only jobs of this kind.")]
 
 
-@router.get(f"{API}/jobs", tags=["jobs"])
+@router.get(f"{API}/jobs", response_model=JobList, tags=["jobs"])
 def api_jobs(request: Request, principal: Viewer, state: StateQuery = None, kind: KindQuery = None,
              limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> JSONResponse:  # fmt: skip
     """The jobs of the kinds you may run, newest first."""
@@ -100,13 +102,13 @@ def api_jobs(request: Request, principal: Viewer, state: StateQuery = None, kind
     return JSONResponse({"jobs": [job_json(j) for j in jobs]})
 
 
-@router.get(f"{API}/jobs/{{job_id}}", tags=["jobs"])
+@router.get(f"{API}/jobs/{{job_id}}", response_model=JobAnswer, tags=["jobs"])
 def api_job(request: Request, job_id: str, principal: Viewer) -> JSONResponse:
     """One job: its state, progress, result or error."""
     return JSONResponse(job_json(visible_job(principal, context_of(request).jobs, job_id)))
 
 
-@router.post(f"{API}/jobs/{{job_id}}/cancel", tags=["jobs"])
+@router.post(f"{API}/jobs/{{job_id}}/cancel", response_model=JobAnswer, tags=["jobs"])
 def api_cancel(request: Request, job_id: str, principal: Viewer) -> JSONResponse:
     """Cancel a job: a queued one at once, a running one at its next safe point."""
     runner = context_of(request).jobs

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -17,8 +18,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from strongroom import views
 from strongroom.archive import Archive, PackageDetails
 from strongroom.indexing import PACKAGE_TARGET, effective_access
-from strongroom.model import FileRecord
+from strongroom.model import AccessStatus, FileRecord
 from strongroom.records.viewing import ResearcherDetails, RestrictedView, not_found, stands_in
+from strongroom.reports.dashboard import AGE_BUCKETS
+from strongroom.reports.package_list import MAX_LIMIT, MAX_NAME_FILTER, PackageFilter, list_packages, package_row_json
+from strongroom.web.api_models import API_ERRORS, FileShown, PackageListItem, PackageShown, RestrictedStandIn
 from strongroom.web.context import context_of
 from strongroom.web.downloads import download_response
 from strongroom.web.pages import render
@@ -41,7 +45,8 @@ from strongroom.web.viewing_packages import (
     staff_extras,
 )
 
-router = APIRouter()
+# Every API operation's error answers, in the one shared shape (pages are left out of the document).
+router = APIRouter(responses=API_ERRORS)
 
 # Everyone may ask (the public too); what they get is decided by principal.viewer.
 Reader = Annotated[Principal, require(Permission.READ_OPEN)]
@@ -57,24 +62,58 @@ def _today() -> dt.date:
 # --- the list (staff) ----------------------------------------------------------------------------------------
 
 
+AccessFilter = Annotated[AccessStatus | None, Query(description="Only packages with this access status today.")]
+AuditFilter = Annotated[str | None, Query(max_length=40, description=f"Only packages whose least recently checked "
+                                          f"copy's age is one of: {', '.join(AGE_BUCKETS)}.")]  # fmt: skip
+NameFilter = Annotated[str | None, Query(max_length=MAX_NAME_FILTER, description="Only packages whose name or "
+                                         "title contains this (case ignored).")]  # fmt: skip
+
+
+def _filters(access: AccessStatus | None, audit: str | None, name: str | None) -> PackageFilter:
+    return PackageFilter(access=access, audit=audit or None, name=(name or "").strip() or None)
+
+
 @router.get("/packages", response_class=HTMLResponse, include_in_schema=False,
             dependencies=[require(Permission.VIEW_PRESERVATION)])  # fmt: skip
-def packages_page(request: Request, page: Page = 1) -> HTMLResponse:
+def packages_page(request: Request, page: Page = 1, access: str | None = None, audit: AuditFilter = None,
+                  name: NameFilter = None) -> HTMLResponse:  # fmt: skip
+    status = next((s for s in AccessStatus if s.value == access), None)  # an unknown value lists every status
+    filters = _filters(status, audit if audit in AGE_BUCKETS else None, name)
     with context_of(request).archive() as archive:
-        packages = archive.catalog.packages()
-    last = max(1, -(-len(packages) // FILES_PER_PAGE))
-    page = min(page, last)
-    shown = packages[(page - 1) * FILES_PER_PAGE : page * FILES_PER_PAGE]
-    return render(request, "packages/list.html", {"packages": shown, "total": len(packages), "page": page,
-                                                  "last": last, "package_href": package_href})  # fmt: skip
+        listed = list_packages(archive, filters, offset=(page - 1) * FILES_PER_PAGE, limit=FILES_PER_PAGE)
+        if not listed.rows and listed.total and page > 1:  # past the end: the last page instead
+            page = -(-listed.total // FILES_PER_PAGE)
+            listed = list_packages(archive, filters, offset=(page - 1) * FILES_PER_PAGE, limit=FILES_PER_PAGE)
+    last = max(1, -(-listed.total // FILES_PER_PAGE))
+    query = {k: v for k, v in (("access", status.value if status else ""), ("audit", filters.audit or ""),
+                               ("name", filters.name or "")) if v}  # fmt: skip
+    return render(request, "packages/list.html", {
+        "rows": listed.rows, "total": listed.total, "page": page, "last": last, "package_href": package_href,
+        "filters": filters, "statuses": list(AccessStatus), "buckets": AGE_BUCKETS, "filtered": bool(query),
+        "page_href": lambda n: "/packages?" + urlencode({**query, "page": n}),
+    })  # fmt: skip
 
 
-@router.get("/api/v1/packages", tags=["packages"], summary="Every package (what `strongroom list --json` prints)",
-            dependencies=[require(Permission.VIEW_PRESERVATION)])  # fmt: skip
-def packages_api(request: Request) -> JSONResponse:
+@router.get("/api/v1/packages", tags=["packages"], summary="Packages with their access, last audit and fixity",
+            dependencies=[require(Permission.VIEW_PRESERVATION)], response_model=list[PackageListItem])  # fmt: skip
+def packages_api(
+    request: Request,
+    access: AccessFilter = None,
+    audit: AuditFilter = None,
+    name: NameFilter = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="Skip this many packages.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="At most this many packages.")] = 100,
+) -> JSONResponse:
+    """`strongroom list --json`'s fields for each package (oldest first), with its access status today, its last
+    audit (the least recently checked copy; null if a copy was never checked) and fixity. The number of packages
+    the filters match is in the X-Total-Count header; the next page's address in the Link header."""
     with context_of(request).archive() as archive:
-        packages = archive.catalog.packages()
-    return JSONResponse([views.package_json(p) for p in packages])
+        listed = list_packages(archive, _filters(access, audit, name), offset=offset, limit=limit)
+    headers = {"X-Total-Count": str(listed.total)}
+    if offset + limit < listed.total:
+        following = request.url.include_query_params(offset=offset + limit, limit=limit)
+        headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+    return JSONResponse([package_row_json(row) for row in listed.rows], headers=headers)
 
 
 # --- one package ---------------------------------------------------------------------------------------------
@@ -113,7 +152,8 @@ def show_json(viewed: PackageDetails | RestrictedView | ResearcherDetails, files
     return data
 
 
-@router.get("/api/v1/packages/{ref}", tags=["packages"], summary="One package as the caller's role may see it")
+@router.get("/api/v1/packages/{ref}", response_model=PackageShown | RestrictedStandIn, tags=["packages"],
+            summary="One package as the caller's role may see it")  # fmt: skip
 def package_api(
     request: Request, ref: str, principal: Reader,
     files: Annotated[int | None, Query(ge=0, le=10_000_000, description="List only this many files.")] = None,
@@ -216,7 +256,8 @@ def file_json(archive: Archive, stored: StoredFile, principal: Principal) -> dic
     return data
 
 
-@router.get("/api/v1/packages/{ref}/files/{path:path}", tags=["packages"], summary="One file of a package")
+@router.get("/api/v1/packages/{ref}/files/{path:path}", response_model=FileShown, tags=["packages"],
+            summary="One file of a package")  # fmt: skip
 def file_api(request: Request, ref: str, path: str, principal: Reader,
              version: Version = None) -> JSONResponse:  # fmt: skip
     with context_of(request).archive() as archive:
@@ -263,12 +304,14 @@ DOWNLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/api/v1/packages/{ref}/download/{path:path}", tags=["packages"], response_class=Response,
-            summary="The bytes of one file (one Range supported)", responses=DOWNLOAD_RESPONSES)  # fmt: skip
+            summary="The bytes of one file (one Range supported)", responses=DOWNLOAD_RESPONSES,
+            operation_id="download_file")  # fmt: skip
 def download_api(request: Request, ref: str, path: str, principal: Reader, version: Version = None) -> Response:
     return _download(request, ref, path, principal, version)
 
 
 @router.head("/api/v1/packages/{ref}/download/{path:path}", tags=["packages"], response_class=Response,
-             summary="A download's headers: size, type, ETag", responses=DOWNLOAD_RESPONSES)  # fmt: skip
+             summary="A download's headers: size, type, ETag", responses=DOWNLOAD_RESPONSES,
+             operation_id="download_file_headers")  # fmt: skip
 def download_api_head(request: Request, ref: str, path: str, principal: Reader, version: Version = None) -> Response:
     return _download(request, ref, path, principal, version)

@@ -30,6 +30,16 @@ from strongroom.reports.dashboard import (
     risk_slices,
 )
 from strongroom.reports.profile import GroupBy
+from strongroom.web.api_models import (
+    API_ERRORS,
+    CONFLICT,
+    AuditsAnswer,
+    DashboardAnswer,
+    JobStarted,
+    LocationAnswer,
+    ProfileAnswer,
+    ProposalsAnswer,
+)
 from strongroom.web.charts import audit_chart, dashboard_charts, format_charts, human_bytes, risk_chart
 from strongroom.web.context import context_of
 from strongroom.web.jobs_preservation import (
@@ -43,7 +53,8 @@ from strongroom.web.jobs_preservation import (
 from strongroom.web.pages import render
 from strongroom.web.permissions import Permission, Principal, require
 
-router = APIRouter()
+# Every API operation's error answers, in the one shared shape (pages are left out of the document).
+router = APIRouter(responses={**API_ERRORS, **CONFLICT})
 API = "/api/v1"
 RECENT_CHECKS = 50
 TITLES = {AUDIT: "Audit stored copies", REPLICATE: "Replicate to storage locations", MIGRATE: "Migrate at-risk formats",
@@ -68,7 +79,7 @@ def dashboard_page(request: Request) -> HTMLResponse:
 
 
 @router.get(f"{API}/reports/dashboard", tags=["preservation"], summary="Every series behind the preservation charts",
-            dependencies=[require(Permission.VIEW_PRESERVATION)])  # fmt: skip
+            response_model=DashboardAnswer, dependencies=[require(Permission.VIEW_PRESERVATION)])  # fmt: skip
 def dashboard_api(request: Request) -> JSONResponse:
     return JSONResponse(_dashboard(request).to_json())
 
@@ -84,7 +95,7 @@ def profile_json(archive: Archive) -> dict[str, Any]:
 
 
 @router.get(f"{API}/formats/profile", tags=["preservation"], summary="The collection profile (formats --json)",
-            dependencies=[require(Permission.VIEW_PRESERVATION)])  # fmt: skip
+            response_model=ProfileAnswer, dependencies=[require(Permission.VIEW_PRESERVATION)])  # fmt: skip
 def profile_api(request: Request) -> JSONResponse:
     with context_of(request).archive() as archive:
         return JSONResponse(profile_json(archive))
@@ -144,7 +155,7 @@ def locations_json(archive: Archive) -> list[dict[str, Any]]:
 
 
 @router.get(f"{API}/locations", tags=["preservation"], summary="Storage locations with their copies and last audit",
-            dependencies=[require(Permission.VIEW_PRESERVATION)])  # fmt: skip
+            response_model=list[LocationAnswer], dependencies=[require(Permission.VIEW_PRESERVATION)])  # fmt: skip
 def locations_api(request: Request) -> JSONResponse:
     with context_of(request).archive() as archive:
         return JSONResponse(locations_json(archive))
@@ -170,9 +181,11 @@ def check_json(check: CopyCheck, several_locations: bool) -> dict[str, Any]:
     if check.outcome == Outcome.FAILURE.value:
         # What `strongroom verify` would advise (views.verify_next_steps), for one copy.
         row["next_step"] = (
-            f"Repair it from a good copy in another location: strongroom repair {check.package}"
+            'Repair it from a good copy in another location: start an audit below with "Repair damaged copies from '
+            f'a good copy" ticked (or run: strongroom repair {check.package})'
             if several_locations
-            else f"Restore the damaged files from a backup, then check again: strongroom verify {check.package}"
+            else "Restore the damaged files from a backup, then check again with an audit below "
+            f"(or run: strongroom verify {check.package})"
         )
     return row
 
@@ -185,7 +198,7 @@ def recent_checks(archive: Archive, limit: int = RECENT_CHECKS) -> tuple[list[di
 
 
 @router.get(f"{API}/audits", tags=["preservation"], summary="Audit coverage, recent checks and failing copies",
-            dependencies=[require(Permission.VIEW_PRESERVATION)])  # fmt: skip
+            response_model=AuditsAnswer, dependencies=[require(Permission.VIEW_PRESERVATION)])  # fmt: skip
 def audits_api(request: Request) -> JSONResponse:
     with context_of(request).archive() as archive:
         coverage = audit_coverage(archive, datetime.now(UTC))
@@ -211,7 +224,7 @@ def audits_page(request: Request) -> HTMLResponse:
 
 
 @router.get(f"{API}/migrations/proposals", tags=["preservation"], summary="At-risk formats and the policy's plan",
-            dependencies=[require(Permission.VIEW_PRESERVATION)])  # fmt: skip
+            response_model=ProposalsAnswer, dependencies=[require(Permission.VIEW_PRESERVATION)])  # fmt: skip
 def proposals_api(request: Request) -> JSONResponse:
     with context_of(request).archive() as archive:
         version, proposals = migration_proposals(archive, format_slices(archive.collection_profile(GroupBy.PUID)))
@@ -258,12 +271,14 @@ JsonBody = Annotated[dict[str, Any] | None, Body()]
 Text = Annotated[str, Form(max_length=200)]
 
 
-@router.post(f"{API}/preservation/audit", tags=["preservation"], summary="Start an audit job", status_code=202)
+@router.post(f"{API}/preservation/audit", response_model=JobStarted,
+             tags=["preservation"], summary="Start an audit job", status_code=202)  # fmt: skip
 def audit_api(request: Request, principal: Runner, body: JsonBody = None) -> JSONResponse:  # fmt: skip
     return JSONResponse({"job": _submit(request, principal, AUDIT, audit_params(_body(body)))}, status_code=202)
 
 
-@router.post(f"{API}/preservation/replicate", tags=["preservation"], summary="Start a replicate job", status_code=202)
+@router.post(f"{API}/preservation/replicate", response_model=JobStarted,
+             tags=["preservation"], summary="Start a replicate job", status_code=202)  # fmt: skip
 def replicate_api(request: Request, principal: Runner, body: JsonBody = None) -> JSONResponse:  # fmt: skip
     location = _body(body).get("location")
     if location is not None and not isinstance(location, str):
@@ -272,12 +287,14 @@ def replicate_api(request: Request, principal: Runner, body: JsonBody = None) ->
                         status_code=202)  # fmt: skip
 
 
-@router.post(f"{API}/preservation/migrate", tags=["preservation"], summary="Start a migrate job", status_code=202)
+@router.post(f"{API}/preservation/migrate", response_model=JobStarted,
+             tags=["preservation"], summary="Start a migrate job", status_code=202)  # fmt: skip
 def migrate_api(request: Request, principal: Runner, body: JsonBody = None) -> JSONResponse:  # fmt: skip
     return JSONResponse({"job": _submit(request, principal, MIGRATE, migrate_params(_body(body)))}, status_code=202)
 
 
-@router.post(f"{API}/preservation/rebuild", tags=["preservation"], summary="Start a rebuild job", status_code=202)
+@router.post(f"{API}/preservation/rebuild", response_model=JobStarted,
+             tags=["preservation"], summary="Start a rebuild job", status_code=202)  # fmt: skip
 def rebuild_api(request: Request, principal: Admin) -> JSONResponse:
     return JSONResponse({"job": _submit(request, principal, REBUILD, {})}, status_code=202)
 

@@ -29,10 +29,21 @@ from strongroom.records.holds import (
     release_hold,
     release_view,
 )
-from strongroom.records.model import BatchStatus, Hold, HoldType
+from strongroom.records.model import BatchStatus, DisposalAction, Hold, HoldType
 from strongroom.records.retention import due
 from strongroom.records.schedules import MAX_SCHEDULE_BYTES, LoadReport, load_schedules, schedule_json
 from strongroom.web import routes_records_disposal, routes_records_journal, routes_records_packages
+from strongroom.web.api_models import (
+    API_ERRORS,
+    CONFLICT,
+    DueAnswer,
+    HoldAnswer,
+    HoldList,
+    HoldPlaced,
+    HoldReleased,
+    SchedulesAnswer,
+    SchedulesLoaded,
+)
 from strongroom.web.context import context_of
 from strongroom.web.pages import render
 from strongroom.web.permissions import Permission, require
@@ -52,7 +63,8 @@ from strongroom.web.routes_records_forms import (
 API = "/api/v1/records"
 MAX_TEXT = 4000  # a reason or reference typed into a form: words, not documents
 
-router = APIRouter()
+# Every API operation's error answers, in the one shared shape (pages are left out of the document).
+router = APIRouter(responses={**API_ERRORS, **CONFLICT})
 router.include_router(routes_records_disposal.router)
 router.include_router(routes_records_packages.router)
 router.include_router(routes_records_journal.router)
@@ -146,7 +158,8 @@ def _load_json(report: LoadReport) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@router.get(f"{API}/schedules", tags=["records"], dependencies=[require(Permission.MANAGE_RECORDS)])
+@router.get(f"{API}/schedules", response_model=SchedulesAnswer,
+            tags=["records"], dependencies=[require(Permission.MANAGE_RECORDS)])  # fmt: skip
 def api_schedules(request: Request, all_versions: bool = False) -> JSONResponse:
     """The retention schedules (current versions; every version with all_versions=true): `retention list --json`."""
     with context_of(request).archive() as archive:
@@ -154,7 +167,7 @@ def api_schedules(request: Request, all_versions: bool = False) -> JSONResponse:
     return JSONResponse({"schedules": [schedule_json(s) for s in schedules]})
 
 
-@router.post(f"{API}/schedules", tags=["records"], status_code=201)
+@router.post(f"{API}/schedules", response_model=SchedulesLoaded, tags=["records"], status_code=201)
 def api_schedules_load(
     request: Request,
     file: Annotated[UploadFile, File(description="A .toml ([[schedule]] tables) or .csv schedule file.")],
@@ -197,7 +210,7 @@ def due_csv_download(request: Request, as_of: str | None = None) -> Response:
     return _csv_download(due_csv(listed), f"due-{day.isoformat()}.csv")
 
 
-@router.get(f"{API}/due", tags=["records"], dependencies=[require(Permission.MANAGE_RECORDS)],
+@router.get(f"{API}/due", response_model=DueAnswer, tags=["records"], dependencies=[require(Permission.MANAGE_RECORDS)],
             responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})  # fmt: skip
 def api_due(
     request: Request,
@@ -218,16 +231,27 @@ def propose_from_due(
     request: Request,
     principal: RecordsManager,
     as_of: Annotated[str, Form(max_length=40)] = "",
+    package: Annotated[list[str] | None, Form(max_length=40)] = None,
+    selecting: Annotated[str, Form(max_length=1)] = "",
 ) -> Response:
     """Propose a batch of what is due for destruction or transfer on the day shown (the library leaves out the held,
-    those already in an open batch and those due for review)."""
+    those already in an open batch and those due for review). The due list's form sends `selecting` with the ticked
+    packages, so none ticked is told apart from a form without the choice (which proposes everything due)."""
+    chosen = list(package or []) if selecting else None
     try:
         day = _as_of(as_of)
-        with context_of(request).archive() as archive:
-            proposal = propose(archive, day, principal.operator)
     except StrongroomError as err:
         context = _due_context(request, today()) | {"form": {"as_of": as_of}}
         return refused_page(request, "records/due.html", context, err, "as-of")
+    try:
+        if chosen is not None and not chosen:
+            raise StrongroomError("Select at least one package to propose for disposal.",
+                                  details=["Tick the packages to propose in the table of packages due."])  # fmt: skip
+        with context_of(request).archive() as archive:
+            proposal = propose(archive, day, principal.operator, only=chosen)
+    except StrongroomError as err:
+        context = _due_context(request, day) | {"form": {"as_of": day.isoformat(), "packages": chosen}}
+        return refused_page(request, "records/due.html", context, err, "packages")
     if proposal.batch is None:
         return done(f"/records/due?as_of={day.isoformat()}", "nothing-due")
     return done(f"/records/disposal/{proposal.batch.id}", "proposed")
@@ -239,8 +263,11 @@ def _due_context(request: Request, day: date) -> dict[str, Any]:
         holds = {h.id: h for h in archive.catalog.holds(active_only=True)}
         open_batches = [b for b in archive.catalog.disposal_batches()
                         if b.status in (BatchStatus.PROPOSED, BatchStatus.APPROVED, BatchStatus.EXECUTING)]  # fmt: skip
+    # The due packages that a batch may take (propose() leaves the others out): they get a tick box.
+    proposable = {item.package for item in listed.due if item.due and not item.holds and not item.batch
+                  and item.action in (DisposalAction.DESTROY, DisposalAction.TRANSFER)}  # fmt: skip
     return {"listed": listed, "as_of": day, "holds": holds, "open_batches": open_batches, "notice": None,
-            "form": {"as_of": day.isoformat()}}  # fmt: skip
+            "proposable": proposable, "form": {"as_of": day.isoformat()}}  # fmt: skip
 
 
 # --- holds ---------------------------------------------------------------------------------------
@@ -347,7 +374,8 @@ class ReasonRequest(BaseModel):
     reason: str = Field(max_length=MAX_TEXT)
 
 
-@router.get(f"{API}/holds", tags=["records"], dependencies=[require(Permission.MANAGE_RECORDS)])
+@router.get(f"{API}/holds", response_model=HoldList,
+            tags=["records"], dependencies=[require(Permission.MANAGE_RECORDS)])  # fmt: skip
 def api_holds(request: Request, all: bool = False, package: str | None = None) -> JSONResponse:
     """The active holds (with all=true, released ones too), oldest first: `hold list --json`."""
     with context_of(request).archive() as archive:
@@ -356,7 +384,7 @@ def api_holds(request: Request, all: bool = False, package: str | None = None) -
     return JSONResponse({"holds": [hold_view(h) for h in holds]})
 
 
-@router.post(f"{API}/holds", tags=["records"], status_code=201)
+@router.post(f"{API}/holds", response_model=HoldPlaced, tags=["records"], status_code=201)
 def api_holds_place(request: Request, body: HoldRequest, principal: RecordsManager) -> JSONResponse:
     """Place a hold on packages or on what a search finds: `hold place --json`."""
     packages = [p.strip() for p in body.packages if p.strip()]
@@ -370,14 +398,15 @@ def api_holds_place(request: Request, body: HoldRequest, principal: RecordsManag
     return JSONResponse(placement_view(placement), status_code=201)
 
 
-@router.get(f"{API}/holds/{{hold_id}}", tags=["records"], dependencies=[require(Permission.MANAGE_RECORDS)])
+@router.get(f"{API}/holds/{{hold_id}}", response_model=HoldAnswer,
+            tags=["records"], dependencies=[require(Permission.MANAGE_RECORDS)])  # fmt: skip
 def api_hold(request: Request, hold_id: str) -> JSONResponse:
     """One hold, by id or a unique prefix of 8 or more characters."""
     with context_of(request).archive() as archive:
         return JSONResponse(hold_view(find_hold(archive, hold_id)))
 
 
-@router.post(f"{API}/holds/{{hold_id}}/release", tags=["records"])
+@router.post(f"{API}/holds/{{hold_id}}/release", response_model=HoldReleased, tags=["records"])
 def api_hold_release(request: Request, hold_id: str, body: ReasonRequest, principal: RecordsManager) -> JSONResponse:
     """Release a hold (its packages stay held while another hold covers them): `hold release --json`."""
     with context_of(request).archive() as archive:

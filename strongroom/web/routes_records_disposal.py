@@ -26,6 +26,15 @@ from strongroom.records.disposal import (
     withdraw,
 )
 from strongroom.records.model import BatchStatus, DisposalBatch, ItemOutcome, name_key
+from strongroom.web.api_models import (
+    API_ERRORS,
+    CONFLICT,
+    BatchAnswer,
+    BatchList,
+    BatchStatusAnswer,
+    JobStarted,
+    ProposalAnswer,
+)
 from strongroom.web.context import context_of
 from strongroom.web.jobs_records import DISPOSAL_EXECUTE
 from strongroom.web.pages import principal_of, render
@@ -36,7 +45,8 @@ API = "/api/v1/records/disposal"
 MAX_TEXT = 4000
 OPEN = (BatchStatus.PROPOSED, BatchStatus.APPROVED)
 
-router = APIRouter()
+# Every API operation's error answers, in the one shared shape (pages are left out of the document).
+router = APIRouter(responses={**API_ERRORS, **CONFLICT})
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -66,13 +76,16 @@ def _batch_context(request: Request, ref: str) -> dict[str, Any]:
         batch = find_batch(archive, ref)
         names = _names(archive, batch)
     me = principal_of(request).name
+    approved_by_me = me is not None and any(a.key == name_key(me) for a in batch.approvals)
     return {
         "batch": batch, "names": names, "counts": {o.value: sum(1 for i in batch.items if i.outcome is o)
                                                     for o in ItemOutcome},
-        "may_approve": batch.status in OPEN, "may_withdraw": batch.status in OPEN,
+        # Only a proposed batch takes approvals, and only from someone who has not approved it yet.
+        "may_approve": batch.status is BatchStatus.PROPOSED and not approved_by_me,
+        "may_withdraw": batch.status in OPEN,
         "may_execute": batch.status in (BatchStatus.APPROVED, BatchStatus.EXECUTING),
         "has_certificate": bool(batch.certificate_sha256), "job": _running_job(request, batch.id),
-        "approved_by_me": me is not None and any(a.key == name_key(me) for a in batch.approvals),
+        "approved_by_me": approved_by_me,
         "notice": notice(request), "form": {}, "today": today(),
     }  # fmt: skip
 
@@ -229,13 +242,17 @@ def certificate_html_download(request: Request, batch_id: str) -> Response:
 
 class ProposeRequest(BaseModel):
     as_of: date | None = Field(default=None, description="Propose what is due on this day (default: today).")
+    packages: list[str] | None = Field(
+        default=None, max_length=100_000,
+        description="Propose only these due packages (UUIDs); the other due packages are left out as not selected.",
+    )  # fmt: skip
 
 
 class WithdrawRequest(BaseModel):
     reason: str = Field(max_length=MAX_TEXT)
 
 
-@router.get(API, tags=["records"], dependencies=[require(Permission.MANAGE_RECORDS)])
+@router.get(API, response_model=BatchList, tags=["records"], dependencies=[require(Permission.MANAGE_RECORDS)])
 def api_batches(request: Request) -> JSONResponse:
     """The disposal batches, oldest first: `disposal list --json`."""
     with context_of(request).archive() as archive:
@@ -243,23 +260,30 @@ def api_batches(request: Request) -> JSONResponse:
     return JSONResponse({"batches": [batch_json(b) for b in batches]})
 
 
-@router.post(API, tags=["records"], status_code=201)
+@router.post(
+    API,
+    response_model=ProposalAnswer,
+    tags=["records"],
+    status_code=201,
+    responses={200: {"model": ProposalAnswer, "description": "Nothing could be proposed: no batch"}},
+)
 def api_propose(request: Request, body: ProposeRequest, principal: RecordsManager) -> JSONResponse:
     """Propose a batch of what is due for destruction or transfer: `disposal propose --json` ("batch": null and
     200 when nothing is due)."""
     with context_of(request).archive() as archive:
-        proposal = propose(archive, body.as_of or today(), principal.operator)
+        proposal = propose(archive, body.as_of or today(), principal.operator, only=body.packages)
     return JSONResponse(proposal_json(proposal), status_code=201 if proposal.batch else 200)
 
 
-@router.get(f"{API}/{{batch_id}}", tags=["records"], dependencies=[require(Permission.MANAGE_RECORDS)])
+@router.get(f"{API}/{{batch_id}}", response_model=BatchAnswer,
+            tags=["records"], dependencies=[require(Permission.MANAGE_RECORDS)])  # fmt: skip
 def api_batch(request: Request, batch_id: str) -> JSONResponse:
     """One batch with its items, outcomes, approvals and certificate digests: `disposal show --json`."""
     with context_of(request).archive() as archive:
         return JSONResponse(batch_json(find_batch(archive, batch_id)))
 
 
-@router.post(f"{API}/{{batch_id}}/approve", tags=["records"])
+@router.post(f"{API}/{{batch_id}}/approve", response_model=BatchStatusAnswer, tags=["records"])
 def api_approve(request: Request, batch_id: str, principal: RecordsManager) -> JSONResponse:
     """Approve as the signed-in person (two different people must approve): `disposal approve --json`."""
     batch = _approve(request, principal, batch_id)
@@ -267,7 +291,7 @@ def api_approve(request: Request, batch_id: str, principal: RecordsManager) -> J
                          "approvals": [approval_json(a) for a in batch.approvals]})  # fmt: skip
 
 
-@router.post(f"{API}/{{batch_id}}/withdraw", tags=["records"])
+@router.post(f"{API}/{{batch_id}}/withdraw", response_model=BatchStatusAnswer, tags=["records"])
 def api_withdraw(request: Request, batch_id: str, body: WithdrawRequest, principal: RecordsManager) -> JSONResponse:
     """Withdraw a proposed or approved batch: `disposal withdraw --json`."""
     with context_of(request).archive() as archive:
@@ -275,7 +299,7 @@ def api_withdraw(request: Request, batch_id: str, body: WithdrawRequest, princip
     return JSONResponse({"batch": batch.id, "status": batch.status.value})
 
 
-@router.post(f"{API}/{{batch_id}}/execute", tags=["records"], status_code=202)
+@router.post(f"{API}/{{batch_id}}/execute", response_model=JobStarted, tags=["records"], status_code=202)
 def api_execute(request: Request, batch_id: str, principal: RecordsManager) -> JSONResponse:
     """Execute an approved batch as a background job: {"job": id}; the job's result is `disposal execute --json`."""
     job = _execute(request, principal, batch_id)

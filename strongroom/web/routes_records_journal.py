@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from strongroom import views
 from strongroom.errors import StrongroomError
 from strongroom.records.audit_log import AuditLog, audit_log, log_json, rows_csv
+from strongroom.web.api_models import API_ERRORS, JournalPage, JournalVerified
 from strongroom.web.context import context_of
 from strongroom.web.pages import render
 from strongroom.web.permissions import Permission, require
@@ -25,7 +26,8 @@ from strongroom.web.routes_records_forms import FormError, optional, parse_day, 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 
-router = APIRouter()
+# Every API operation's error answers, in the one shared shape (pages are left out of the document).
+router = APIRouter(responses=API_ERRORS)
 
 
 def _log(request: Request, start: date | None, end: date | None, package: str | None) -> AuditLog:
@@ -104,7 +106,8 @@ def journal_json_export(
                     headers={"Content-Disposition": 'attachment; filename="journal.json"'})  # fmt: skip
 
 
-@router.get("/api/v1/journal", tags=["journal"], dependencies=[require(Permission.VIEW_JOURNAL)])
+@router.get("/api/v1/journal", response_model=JournalPage,
+            tags=["journal"], dependencies=[require(Permission.VIEW_JOURNAL)])  # fmt: skip
 def api_journal(
     request: Request,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
@@ -121,7 +124,8 @@ def api_journal(
     return JSONResponse(data | {"page": min(page, pages), "pages": pages, "total": len(log.rows)})
 
 
-@router.get("/api/v1/journal/verify", tags=["journal"], dependencies=[require(Permission.VIEW_JOURNAL)])
+@router.get("/api/v1/journal/verify", response_model=JournalVerified,
+            tags=["journal"], dependencies=[require(Permission.VIEW_JOURNAL)])  # fmt: skip
 def api_journal_verify(request: Request) -> JSONResponse:
     """Check the journal's hash chain: `journal verify --json` (no problems: intact)."""
     with context_of(request).archive() as archive:

@@ -25,6 +25,18 @@ from strongroom.records.retention import AssignmentChange, ReviewResult, Trigger
 from strongroom.records.retention import record_trigger as record_trigger_event
 from strongroom.records.retention import review as review_package
 from strongroom.records.schedules import schedule_json
+from strongroom.web.api_models import (
+    API_ERRORS,
+    CONFLICT,
+    AccessChangedAnswer,
+    AccessRulesAnswer,
+    AssignedAnswer,
+    RetentionAnswer,
+    ReviewedAnswer,
+    ReviewsAnswer,
+    TriggerAnswer,
+    TriggersAnswer,
+)
 from strongroom.web.context import context_of
 from strongroom.web.pages import render
 from strongroom.web.permissions import Permission, Principal, require
@@ -42,7 +54,8 @@ from strongroom.web.routes_records_forms import (
 API = "/api/v1/records/packages"
 MAX_TEXT = 4000
 
-router = APIRouter()
+# Every API operation's error answers, in the one shared shape (pages are left out of the document).
+router = APIRouter(responses={**API_ERRORS, **CONFLICT})
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -316,13 +329,13 @@ def _summary(request: Request, principal: Principal, ref: str, what: str) -> tup
         return summary, _retention_view(archive, summary)
 
 
-@router.get(f"{API}/{{ref}}/retention", tags=["records"])
+@router.get(f"{API}/{{ref}}/retention", response_model=RetentionAnswer, tags=["records"])
 def api_retention(request: Request, ref: str, principal: RecordsManager) -> JSONResponse:
     """The package's retention schedule, due date and action (`waiting` says why there is no date yet)."""
     return JSONResponse(_summary(request, principal, ref, "retention (API)")[1])
 
 
-@router.post(f"{API}/{{ref}}/retention", tags=["records"])
+@router.post(f"{API}/{{ref}}/retention", response_model=AssignedAnswer, tags=["records"])
 def api_assign(request: Request, ref: str, body: AssignRequest, principal: RecordsManager) -> JSONResponse:
     """Assign a retention schedule: `retention assign --json`."""
     change = _assign(request, ref, body.code, body.reason, principal.operator)
@@ -334,7 +347,7 @@ def api_assign(request: Request, ref: str, body: AssignRequest, principal: Recor
     })  # fmt: skip
 
 
-@router.get(f"{API}/{{ref}}/triggers", tags=["records"])
+@router.get(f"{API}/{{ref}}/triggers", response_model=TriggersAnswer, tags=["records"])
 def api_triggers(request: Request, ref: str, principal: RecordsManager) -> JSONResponse:
     """The package's trigger events and their dates."""
     with context_of(request).archive() as archive:
@@ -344,14 +357,14 @@ def api_triggers(request: Request, ref: str, principal: RecordsManager) -> JSONR
     return JSONResponse({"package": summary.uuid, "triggers": [_trigger_json(t) for t in found]})
 
 
-@router.post(f"{API}/{{ref}}/triggers", tags=["records"])
+@router.post(f"{API}/{{ref}}/triggers", response_model=TriggerAnswer, tags=["records"])
 def api_trigger(request: Request, ref: str, body: TriggerRequest, principal: RecordsManager) -> JSONResponse:
     """Record a trigger event's date: `retention event --json`."""
     t = _trigger(request, ref, body.name, body.date, optional(body.reason), principal.operator).trigger
     return JSONResponse({"package": t.package, "name": t.name, "date": t.date.isoformat(), "event": t.event_uuid})
 
 
-@router.get(f"{API}/{{ref}}/reviews", tags=["records"])
+@router.get(f"{API}/{{ref}}/reviews", response_model=ReviewsAnswer, tags=["records"])
 def api_reviews(request: Request, ref: str, principal: RecordsManager) -> JSONResponse:
     """The package's review decisions, oldest first."""
     with context_of(request).archive() as archive:
@@ -361,7 +374,7 @@ def api_reviews(request: Request, ref: str, principal: RecordsManager) -> JSONRe
     return JSONResponse({"package": summary.uuid, "reviews": [_review_json(r) for r in found]})
 
 
-@router.post(f"{API}/{{ref}}/reviews", tags=["records"])
+@router.post(f"{API}/{{ref}}/reviews", response_model=ReviewedAnswer, tags=["records"])
 def api_review(request: Request, ref: str, body: ReviewRequest, principal: RecordsManager) -> JSONResponse:
     """Record a review decision (extend, re-sentence, destroy, retain) with its reason: `retention review --json`."""
     result = _review(request, ref, body.decision.value, body.reason, body.extend_to, optional(body.schedule),
@@ -374,7 +387,7 @@ def api_review(request: Request, ref: str, body: ReviewRequest, principal: Recor
     })  # fmt: skip
 
 
-@router.get(f"{API}/{{ref}}/access", tags=["records"])
+@router.get(f"{API}/{{ref}}/access", response_model=AccessRulesAnswer, tags=["records"])
 def api_access(request: Request, ref: str, principal: RecordsManager) -> JSONResponse:
     """The package's access rules (whole package and files or folders) with their closure terms."""
     with context_of(request).archive() as archive:
@@ -384,7 +397,7 @@ def api_access(request: Request, ref: str, principal: RecordsManager) -> JSONRes
     return JSONResponse({"package": summary.uuid, "rules": [views.access_json(r) for r in rules]})
 
 
-@router.post(f"{API}/{{ref}}/access", tags=["records"])
+@router.post(f"{API}/{{ref}}/access", response_model=AccessChangedAnswer, tags=["records"])
 def api_set_access(request: Request, ref: str, body: AccessRequest, principal: RecordsManager) -> JSONResponse:
     """Open, close or restrict the package or one file or folder, with closure terms: `access --json`."""
     change = _access(request, ref, principal.operator, status=body.status.value, reason=body.reason,

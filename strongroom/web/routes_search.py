@@ -17,6 +17,7 @@ from strongroom import views
 from strongroom.archive import Archive
 from strongroom.errors import StrongroomError
 from strongroom.search.base import FACETS, SearchResults
+from strongroom.web.api_models import API_ERRORS, SearchAnswer
 from strongroom.web.context import context_of
 from strongroom.web.pages import render
 from strongroom.web.permissions import Permission, Principal, require
@@ -34,7 +35,8 @@ from strongroom.web.viewing_search import (
     pagination,
 )
 
-router = APIRouter()
+# Every API operation's error answers, in the one shared shape (pages are left out of the document).
+router = APIRouter(responses=API_ERRORS)
 
 # Everyone may ask (the public too); what they get is decided by principal.viewer.
 Reader = Annotated[Principal, require(Permission.READ_OPEN)]
@@ -91,7 +93,8 @@ def run_search(archive: Archive, form: SearchForm, principal: Principal, facets:
     return archive.search(build_query(form, viewer, package_uuid, facets))
 
 
-@router.get("/api/v1/search", tags=["search"], summary="Search the records as the caller's role")
+@router.get("/api/v1/search", response_model=SearchAnswer, tags=["search"],
+            summary="Search the records as the caller's role")  # fmt: skip
 def search_api(request: Request, principal: Reader, form: Form) -> JSONResponse:
     """The JSON `strongroom search --json` prints for the same query, as the caller's role sees it."""
     with context_of(request).archive() as archive:

@@ -27,6 +27,7 @@ from strongroom.search.base import (
     SearchHit,
     SearchQuery,
     SearchResults,
+    readable_snippet,
 )
 from strongroom.web.viewing_packages import file_href, package_href
 
@@ -184,7 +185,7 @@ def snippet_segments(snippet: str | None) -> list[Segment]:
     if not snippet:
         return []
     segments: list[Segment] = []
-    rest = snippet
+    rest = readable_snippet(snippet)  # SearchHit cleans its own; a snippet from elsewhere is cleaned here
     while rest:
         start = rest.find(HIGHLIGHT_START)
         if start < 0:

@@ -60,9 +60,17 @@ def test_two_records_managers_approve_in_their_own_sessions_and_the_batch_execut
     assert "Two different people must now approve it." in page
     assert packages["doomed"] in page and packages["late"] in page
     assert packages["held"] not in page, "a held package was proposed for disposal"
+    assert "Two different people must approve this batch before it can be executed." in page
+    assert "Approve as rm-ann" in page
     assert_escaped(page)
 
     assert ann.post(f"/records/disposal/{batch}/approve").status_code == 303
+    mine = ann.get(f"/records/disposal/{batch}").text
+    assert "You have approved this batch: a second, different person must approve it" in mine
+    assert "Approve as rm-ann" not in mine, "the approval button is offered to someone who already approved"
+    theirs = bob.get(f"/records/disposal/{batch}").text
+    assert "One more approval is needed, from someone other than rm-ann" in theirs
+    assert "Approve as rm-bob" in theirs and "You have approved" not in theirs
     before = journal_entries(web.home)
     twice = ann.post(f"/records/disposal/{batch}/approve")
     assert twice.status_code == 409
@@ -78,6 +86,9 @@ def test_two_records_managers_approve_in_their_own_sessions_and_the_batch_execut
     approved = bob.get(f"/records/disposal/{batch}").text
     assert "Approved by <strong>rm-ann</strong>" in approved and "Approved by <strong>rm-bob</strong>" in approved
     assert "recorded by web:rm-bob" in approved
+    assert "Approved by two different people. It may now be executed." in approved
+    assert "Approve as" not in approved and "a second, different person" not in approved
+    assert "Approve as" not in ann.get(f"/records/disposal/{batch}").text
     _hold(web.home, packages["late"], "A hold placed after approval")  # the job must skip it
 
     started = bob.post(f"/records/disposal/{batch}/execute")
@@ -96,6 +107,8 @@ def test_two_records_managers_approve_in_their_own_sessions_and_the_batch_execut
 
     shown = ann.get(f"/records/disposal/{batch}").text
     assert "executed" in shown and f"/records/disposal/{batch}/certificate.html" in shown
+    assert "Approved by two different people and executed. Approvals are closed." in shown
+    assert "Approve as" not in shown and "Execute the batch" not in shown
     assert ann.post(f"/records/disposal/{batch}/approve").status_code == 409  # approvals are closed
     certificate = ann.get(f"/records/disposal/{batch}/certificate")
     assert certificate.status_code == 200
@@ -121,6 +134,8 @@ def test_a_batch_is_withdrawn_with_a_reason_and_cannot_then_be_executed(web: Web
     assert withdrawn.headers["location"] == f"/records/disposal/{batch}?done=withdrawn"
     page = browser.get(withdrawn.headers["location"]).text
     assert "The disposal batch was withdrawn." in page and "Execute the batch" not in page
+    assert "Withdrawn: it will never be executed" in page and "Approve as" not in page
+    assert "must approve" not in page
     refused = browser.post(f"/records/disposal/{batch}/execute")
     assert refused.status_code == 400 and "withdrawn" in error_summary(refused.text)
     missing = browser.get(f"/records/disposal/{batch}/certificate")
@@ -240,3 +255,35 @@ def test_a_batch_planned_for_a_later_day_is_not_executed_early(web: Web, tmp_pat
         approve(archive, proposal.batch.id, "bob", "test")
     refused = web.browser(RM).post(f"/records/disposal/{proposal.batch.id}/execute")
     assert refused.status_code == 400 and f"due on {later.isoformat()}" in error_summary(refused.text)
+
+
+def test_the_due_list_proposes_only_the_ticked_packages(web: Web, tmp_path: Path) -> None:
+    packages = due_packages(web.home, tmp_path, "alpha", "beta", "gamma")
+    _hold(web.home, packages["gamma"], "Held <b>for</b> an inquiry")
+    browser = web.browser(RM)
+    page = browser.get("/records/due").text
+    boxes = re.findall(r'<input class="govuk-checkboxes__input" id="(pick-\d+)" name="package" type="checkbox" '
+                       r'value="([0-9a-f-]{36})"( checked)?>', page)  # fmt: skip
+    assert sorted(value for _, value, _ in boxes) == sorted([packages["alpha"], packages["beta"]])
+    assert all(checked for _, _, checked in boxes), "every proposable package is ticked to begin with"
+    for box_id, _, _ in boxes:
+        assert f'<label class="govuk-label govuk-checkboxes__label" for="{box_id}">' in page
+    assert_escaped(page)
+
+    none = browser.post("/records/disposal/propose", data={"as_of": "", "selecting": "1"})
+    assert none.status_code == 400
+    assert 'href="#packages"' in error_summary(none.text) and "Select at least one package" in none.text
+    assert " checked>" not in none.text, "the page shown again must keep what was (not) ticked"
+
+    answer = browser.post("/records/disposal/propose",
+                          data={"as_of": "", "selecting": "1", "package": packages["beta"]})  # fmt: skip
+    assert answer.status_code == 303
+    with web.home.archive() as archive:
+        batch = find_batch(archive, _batch_of(answer.headers["location"]))
+    assert [i.package for i in batch.items] == [packages["beta"]]
+
+    after = browser.get("/records/due").text  # beta is in a batch now, gamma held: only alpha can be ticked
+    assert re.findall(r'name="package" type="checkbox" value="([0-9a-f-]{36})"', after) == [packages["alpha"]]
+    stranger = "00000000-0000-4000-8000-000000000000"
+    stale = browser.post("/records/disposal/propose", data={"as_of": "", "selecting": "1", "package": stranger})
+    assert stale.status_code == 400 and "Not due on" in error_summary(stale.text)

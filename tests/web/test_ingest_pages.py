@@ -281,3 +281,30 @@ def test_the_ingest_page_lists_unfinished_uploads_and_transfers(web: Web, exampl
     web.account("second-archivist", UserRole.ARCHIVIST)
     other = web.browser(UserRole.ARCHIVIST, name="second-archivist").get("/ingest").text
     assert "Finished &lt;one&gt;.zip" in other and "Half &amp; half" not in other
+
+
+def test_a_transfer_already_stored_is_refused_unless_stored_on_purpose_as_a_second_package(
+    web: Web, example_transfer: Path
+) -> None:
+    browser = web.browser(UserRole.ARCHIVIST)
+    data = zipped(example_transfer)
+    first = upload(browser, data, "first.zip")
+    assert wait(web, str(transfer_of(web, first)["check_job"])).state is JobState.SUCCEEDED
+    assert browser.post(f"/ingest/transfers/{first}/approve").status_code == 303
+    assert wait(web, str(transfer_of(web, first)["ingest_job"])).state is JobState.SUCCEEDED
+
+    second = upload(browser, data, "second.zip")
+    assert wait(web, str(transfer_of(web, second)["check_job"])).state is JobState.SUCCEEDED
+    page = browser.get(f"/ingest/transfers/{second}").text
+    assert "storing it will be refused unless" in page and 'name="allow_duplicate"' in page
+    assert browser.post(f"/ingest/transfers/{second}/approve").status_code == 303
+    refused = wait(web, str(transfer_of(web, second)["ingest_job"]))
+    assert refused.state is JobState.FAILED and refused.error is not None and "already" in refused.error.lower()
+    with web.home.archive() as archive:
+        assert len(archive.catalog.packages()) == 1
+
+    assert browser.post(f"/ingest/transfers/{second}/approve", {"allow_duplicate": "yes"}).status_code == 303
+    stored = wait(web, str(transfer_of(web, second)["ingest_job"]))
+    assert stored.state is JobState.SUCCEEDED, (stored.error, stored.details)
+    with web.home.archive() as archive:
+        assert len(archive.catalog.packages()) == 2

@@ -112,3 +112,40 @@ def test_the_document_is_openapi_3_1_with_every_api_route_and_no_page(fuzz_web: 
     paths = document["paths"]
     assert "/api/v1/health" in paths and "/api/v1/search" in paths
     assert all(path.startswith("/api/v1/") for path in paths), [p for p in paths if not p.startswith("/api/v1/")]
+
+
+# The health check, declared in app.py with no model, which anyone may call and which takes nothing to refuse.
+UNDECLARED: set[tuple[str, str]] = set()
+
+
+def test_every_operation_declares_its_success_schema_and_the_shared_error_answers(fuzz_web: Web) -> None:
+    """So that response_schema_conformance above checks something: an empty schema accepts any answer."""
+    document = fuzz_web.client.get("/api/openapi.json").json()
+    error = document["components"]["schemas"]["ErrorAnswer"]
+    assert error["required"] == ["error", "hint"] and error["properties"]["hint"]["type"] == "array"
+    missing: list[str] = []
+    ids: list[str] = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            ids.append(operation["operationId"])
+            answers = operation["responses"]
+            where = f"{method.upper()} {path}"
+            if (method.upper(), path) in UNDECLARED:
+                continue
+            for status in ("400", "401", "403", "404", "422", "429"):
+                schema = answers.get(status, {}).get("content", {}).get("application/json", {}).get("schema")
+                if schema != {"$ref": "#/components/schemas/ErrorAnswer"}:
+                    missing.append(f"{where}: {status} is not the shared error answer ({schema})")
+            for status, answer in answers.items():
+                if not status.startswith("2"):
+                    continue
+                for media, content in answer.get("content", {}).items():
+                    schema = content.get("schema")
+                    if media == "application/json" and not schema:
+                        missing.append(f"{where}: {status} {media} has no schema")
+    assert not missing, "\n".join(missing)
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    download = document["paths"]["/api/v1/packages/{ref}/download/{path}"]
+    assert download["get"]["operationId"] != download["head"]["operationId"]
+    uploads = document["paths"]["/api/v1/uploads/{upload_id}"]["put"]["responses"]
+    assert {"409", "413"} <= set(uploads), "an upload's conflict and size answers are documented"
