@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import re
 import shlex
@@ -32,6 +31,7 @@ from strongroom.search.base import (
     SearchResults,
     role_named,
 )
+from strongroom.search.query import period_day
 
 # What `search` shows when no --facet is given: the counts a reader uses to narrow a search.
 DEFAULT_FACETS = ("package", "puid", "access", "validity")
@@ -51,19 +51,10 @@ class Filters:
 
 def _day(text: str, *, end: bool) -> dt.date:
     """YYYY, YYYY-MM or YYYY-MM-DD; a period's first day (`end` False) or last day (`end` True)."""
-    match = _DAY.match(text.strip())
-    if not match:
-        raise ValueError(f"{text!r} is not a date: write YYYY, YYYY-MM or YYYY-MM-DD")
-    year = int(match.group(1))
     try:
-        if match.group(3):
-            return dt.date(year, int(match.group(2)), int(match.group(3)))
-        if match.group(2):
-            month = int(match.group(2))
-            return dt.date(year, month, calendar.monthrange(year, month)[1] if end else 1)
-        return dt.date(year, 12, 31) if end else dt.date(year, 1, 1)
-    except ValueError as exc:  # 2024-02-30, month 13, year 0
-        raise ValueError(f"{text!r} is not a date ({exc}): write YYYY, YYYY-MM or YYYY-MM-DD") from None
+        return period_day(text, end=end)
+    except ValueError as exc:
+        raise ValueError(f"{exc}: write YYYY, YYYY-MM or YYYY-MM-DD") from None
 
 
 def parse_filters(given: Sequence[str]) -> Filters:

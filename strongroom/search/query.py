@@ -18,6 +18,9 @@ letters or digits are dropped. Nothing a person types is ever a syntax error.
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -244,3 +247,26 @@ def positive_terms(node: Node | None) -> list[Term]:
     if isinstance(node, Term):
         return [node]
     return [term for part in node.parts for term in positive_terms(part)]
+
+
+_DAY = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
+def period_day(text: str, *, end: bool) -> dt.date:
+    """YYYY, YYYY-MM or YYYY-MM-DD as a date filter's bound: the period's first day, or with `end` its last.
+
+    ValueError ("'2024-13' is not a date (month must be in 1..12)") when it is none of those.
+    """
+    match = _DAY.match(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a date")
+    year = int(match.group(1))
+    try:
+        if match.group(3):
+            return dt.date(year, int(match.group(2)), int(match.group(3)))
+        if match.group(2):
+            month = int(match.group(2))
+            return dt.date(year, month, calendar.monthrange(year, month)[1] if end else 1)
+        return dt.date(year, 12, 31) if end else dt.date(year, 1, 1)
+    except ValueError as exc:  # 2024-02-30, month 13, year 0
+        raise ValueError(f"{text!r} is not a date ({exc})") from None

@@ -6,7 +6,6 @@ principal's viewer role, so a researcher's query can never reach a closed record
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
@@ -29,6 +28,7 @@ from strongroom.search.base import (
     SearchResults,
     readable_snippet,
 )
+from strongroom.search.query import period_day
 from strongroom.web.viewing_packages import file_href, package_href
 
 # What `strongroom search` counts when no facet is asked for: the API answers the same JSON for the same query.
@@ -99,20 +99,12 @@ def given(value: str | None) -> str | None:
 
 def day(text: str, *, end: bool, name: str) -> dt.date:
     """YYYY, YYYY-MM or YYYY-MM-DD: the period's first day, or with `end` its last day."""
-    match = _DAY.match(text.strip())
-    problem = f"{name} {text!r} is not a date"
-    if match:
-        year = int(match.group(1))
-        try:
-            if match.group(3):
-                return dt.date(year, int(match.group(2)), int(match.group(3)))
-            if match.group(2):
-                month = int(match.group(2))
-                return dt.date(year, month, calendar.monthrange(year, month)[1] if end else 1)
-            return dt.date(year, 12, 31) if end else dt.date(year, 1, 1)
-        except ValueError as exc:  # 2024-02-30, month 13, year 0
-            problem = f"{name} {text!r} is not a date ({exc})"
-    raise SearchRequestError(problem, details=["Write a year (1999), a month (1999-06) or a day (1999-06-30)."])
+    try:
+        return period_day(text, end=end)
+    except ValueError as exc:
+        raise SearchRequestError(
+            f"{name} {exc}", details=["Write a year (1999), a month (1999-06) or a day (1999-06-30)."]
+        ) from None
 
 
 def _one_of(name: str, value: str | None, allowed: Sequence[str]) -> str | None:
