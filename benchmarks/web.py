@@ -405,6 +405,8 @@ def main() -> int:
     global STRONGROOM
     if args.strongroom is not None:
         STRONGROOM = args.strongroom.absolute()
+    if args.work is not None:
+        Path(args.work).mkdir(parents=True, exist_ok=True)  # a folder named for the scratch files may be new
     with tempfile.TemporaryDirectory(dir=args.work) as scratch_name:
         scratch = Path(scratch_name)
         print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores; strongroom serve on 127.0.0.1")

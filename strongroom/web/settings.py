@@ -40,6 +40,7 @@ class WebSettings:
     sign_in_client_failures: int = 20
     sign_in_window_minutes: int = 15
     job_workers: int = 1
+    request_threads: int = 4
     secure_cookies: bool = True
     transfer_sources: Mapping[str, Path] = field(default_factory=dict)
 
@@ -96,6 +97,7 @@ def load_web_settings(home: Path) -> WebSettings:
         sign_in_client_failures=_positive_int(table, "sign_in_client_failures", 20, where),
         sign_in_window_minutes=_positive_int(table, "sign_in_window_minutes", 15, where),
         job_workers=_positive_int(table, "job_workers", 1, where),
+        request_threads=_positive_int(table, "request_threads", 4, where),
         secure_cookies=secure,
         transfer_sources=sources,
     )
