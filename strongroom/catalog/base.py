@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from strongroom.catalog.accounts_base import AccountsCatalog
-from strongroom.catalog.jobs_base import JobsCatalog
+from strongroom.catalog.jobs_base import JobsCatalog, JobStepsCatalog
 from strongroom.catalog.records_base import RecordsCatalog
 from strongroom.model import (
     AccessRule,
@@ -44,7 +44,7 @@ from strongroom.model import (
 
 
 @runtime_checkable
-class Catalog(RecordsCatalog, AccountsCatalog, JobsCatalog, Protocol):
+class Catalog(RecordsCatalog, AccountsCatalog, JobsCatalog, JobStepsCatalog, Protocol):
     """What the archive needs from a catalog. Errors: CatalogError (strongroom.errors), DuplicateTransferError."""
 
     url: str  # where it lives, for messages (a PostgreSQL URL never shows its password)

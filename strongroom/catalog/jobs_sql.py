@@ -74,7 +74,7 @@ class JobsSql:
             return int(conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount) == 1
 
     def job_progress(self, job_id: str, step: str, done: int, total: int | None) -> None:
-        stmt = sa.update(t.jobs).where(t.jobs.c.id == job_id).values(step=step, done=done, total=total)
+        stmt = sa.update(t.jobs).where(t.jobs.c.id == job_id).values(step=_text(step), done=done, total=total)
         with self._write(f"record the progress of job {job_id}") as conn:
             conn.execute(stmt)
 
@@ -95,8 +95,8 @@ class JobsSql:
         stmt = (
             sa.update(t.jobs)
             .where(c.id == job_id, c.state.in_(UNFINISHED))
-            .values(state=state.value, finished=when, result=_json_or_none(result), error=error,
-                    details=strings_to_json(details))
+            .values(state=state.value, finished=when, result=_json_or_none(result),
+                    error=None if error is None else _text(error), details=strings_to_json(details))
         )  # fmt: skip
         with self._write(f"finish job {job_id}") as conn:
             conn.execute(stmt)
@@ -133,16 +133,30 @@ class JobsSql:
 
 
 def _json_or_none(value: Mapping[str, Any] | None) -> str | None:
-    return None if value is None else json.dumps(dict(value), ensure_ascii=False)
+    # ASCII with escapes: a lone surrogate (a file name that is not UTF-8, as Python decodes it) survives
+    # the database as \udce9 and comes back as the very same string; NUL comes back too.
+    return None if value is None else json.dumps(dict(value))
+
+
+def _text(words: str) -> str:
+    """Words a person reads (a title, progress, an error), storable whatever they hold: a lone surrogate from
+    a file name that is not UTF-8 is written as \xe9, where the database would refuse the whole row."""
+    try:
+        words.encode("utf-8")
+    except UnicodeEncodeError:
+        return words.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return words
 
 
 def _job_values(j: JobRecord) -> dict[str, Any]:
     return {
-        "id": j.id, "kind": j.kind, "title": j.title, "owner": j.owner,
-        "params": json.dumps(dict(j.params), ensure_ascii=False), "state": JobState(j.state).value,
-        "created": j.created, "started": j.started, "finished": j.finished, "step": j.step, "done": j.done,
-        "total": j.total, "result": _json_or_none(j.result), "error": j.error, "details": strings_to_json(j.details),
-        "cancel_requested": j.cancel_requested, "runner": j.runner,
+        "id": j.id, "kind": j.kind, "title": _text(j.title), "owner": _text(j.owner),
+        "params": json.dumps(dict(j.params)), "state": JobState(j.state).value,
+        "created": j.created, "started": j.started, "finished": j.finished, "step": _text(j.step), "done": j.done,
+        "total": j.total, "result": _json_or_none(j.result), "error": None if j.error is None else _text(j.error),
+        "details": strings_to_json(j.details),
+        "cancel_requested": j.cancel_requested, "runner": j.runner, "chunks_total": j.chunks_total,
+        "chunks_done": j.chunks_done,
     }  # fmt: skip
 
 
@@ -152,8 +166,9 @@ def _job(r: Row[Any]) -> JobRecord:
         created=r.created, started=r.started, finished=r.finished, step=r.step, done=int(r.done),
         total=None if r.total is None else int(r.total), result=None if r.result is None else json.loads(r.result),
         error=r.error, details=strings_from_json(r.details), cancel_requested=bool(r.cancel_requested),
-        runner=r.runner,
+        runner=r.runner, chunks_total=None if r.chunks_total is None else int(r.chunks_total),
+        chunks_done=int(r.chunks_done),
     )  # fmt: skip
 
 
-__all__ = ["JobsSql"]
+__all__ = ["UNFINISHED", "JobsSql"]

@@ -19,7 +19,7 @@ from strongroom.errors import CatalogError
 
 # Every revision this code knows, oldest first; the last is the one it works with.
 # tests/catalog/test_migrations.py checks these against the migration scripts.
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008")
 HEAD = REVISIONS[-1]
 LEGACY = "0001"  # a catalog of Strongroom 0.1 (no alembic_version table) has this revision's schema
 LEGACY_TABLES = frozenset({"packages", "files", "events", "agents", "descriptions"})

@@ -30,6 +30,7 @@ from strongroom.catalog.codec import (
     strings_to_json,
 )
 from strongroom.catalog.jobs_sql import JobsSql
+from strongroom.catalog.jobs_steps_sql import JobStepsSql
 from strongroom.catalog.records_sql import RecordsSql
 from strongroom.errors import CatalogError, DuplicateTransferError, NotFound, StrongroomError
 from strongroom.model import (
@@ -73,7 +74,7 @@ def chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
         yield chunk
 
 
-class SqlCatalog(RecordsSql, AccountsSql, JobsSql):
+class SqlCatalog(RecordsSql, AccountsSql, JobsSql, JobStepsSql):
     """A catalog in an SQL database; open one with strongroom.catalog.open_catalog(url)."""
 
     def __init__(self, engine: Engine, *, url: str, write_engine: Engine, locks: Locks) -> None:

@@ -453,9 +453,30 @@ jobs = sa.Table(
     sa.Column("details", sa.Text, nullable=False, server_default="[]"),  # JSON list of strings
     sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("runner", Str, nullable=False, server_default=""),
+    sa.Column("chunks_total", sa.BigInteger),  # a staged job's chunk count, once planned
+    sa.Column("chunks_done", sa.BigInteger, nullable=False, server_default=sa.text("0")),
     sa.Index("jobs_created", "created"),
     sa.Index("jobs_owner", "owner", "created"),
     sa.Index("jobs_state", "state", "runner"),
+)
+
+# One row per step of a job (plan, chunk-000012, finalize, run): the queue of the embedded runner and
+# the lease every worker holds while it runs a step (jobs/model.py StepRecord).
+job_steps = sa.Table(
+    "job_steps",
+    metadata,
+    sa.Column("job_id", Str, sa.ForeignKey("jobs.id", ondelete=CASCADE), primary_key=True),
+    sa.Column("key", Str, primary_key=True),
+    sa.Column("state", Str, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("worker", Str, nullable=False, server_default=""),
+    sa.Column("lease_until", Time),
+    sa.Column("queued", Time, nullable=False),  # when it was (re)queued: the embedded runner takes the oldest
+    sa.Column("started", Time),
+    sa.Column("finished", Time),
+    sa.Column("error", Str),
+    sa.Index("job_steps_claim", "state", "job_id"),
+    sa.Index("job_steps_expiry", "state", "lease_until"),
 )
 
 # Children first: the order clear() deletes in.

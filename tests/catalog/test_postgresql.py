@@ -21,14 +21,20 @@ from strongroom.errors import CatalogError, ConfigError
 from tests.contracts.catalog_accounts_contract import AccountsContract
 from tests.contracts.catalog_contract import HOSTILE_PATHS, CatalogContract, add, make_file, make_summary
 from tests.contracts.catalog_copies_contract import CopiesContract
-from tests.contracts.catalog_jobs_contract import JobsContract
+from tests.contracts.catalog_jobs_contract import JobsContract, JobStepsContract
 from tests.contracts.catalog_records_contract import RecordsContract
 from tests.contracts.catalog_validity_contract import ValidityContract
 from tests.services import postgresql_url
 
 
 class TestPostgresqlContract(
-    CatalogContract, CopiesContract, ValidityContract, RecordsContract, AccountsContract, JobsContract
+    CatalogContract,
+    CopiesContract,
+    ValidityContract,
+    RecordsContract,
+    AccountsContract,
+    JobsContract,
+    JobStepsContract,
 ):
     @pytest.fixture
     def catalog(self, postgresql_module_url: str) -> Iterator[Catalog]:

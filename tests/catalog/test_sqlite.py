@@ -27,13 +27,19 @@ from tests.contracts.catalog_contract import (
     make_summary,
 )
 from tests.contracts.catalog_copies_contract import CopiesContract
-from tests.contracts.catalog_jobs_contract import JobsContract
+from tests.contracts.catalog_jobs_contract import JobsContract, JobStepsContract
 from tests.contracts.catalog_records_contract import RecordsContract, make_stub
 from tests.contracts.catalog_validity_contract import ValidityContract
 
 
 class TestSqliteContract(
-    CatalogContract, CopiesContract, ValidityContract, RecordsContract, AccountsContract, JobsContract
+    CatalogContract,
+    CopiesContract,
+    ValidityContract,
+    RecordsContract,
+    AccountsContract,
+    JobsContract,
+    JobStepsContract,
 ):
     @pytest.fixture
     def catalog(self, tmp_path: Path) -> Iterator[Catalog]:

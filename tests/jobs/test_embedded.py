@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -11,15 +13,19 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import ExitStack
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from strongroom.errors import StrongroomError, TransferError
+from strongroom.jobs.base import JobRunner
 from strongroom.jobs.embedded import GENERIC_FAILURE, EmbeddedRunner
-from strongroom.jobs.model import JobContext, JobKind, JobRecord, JobState
+from strongroom.jobs.model import JobContext, JobKind, JobRecord, JobState, StepState
 from tests.conftest import Home
+from tests.contracts.job_runner_contract import JobRunnerContract, RunnerFactory
 
 RELEASE: dict[str, threading.Event] = {}  # per-test gates, keyed by the job's params
 
@@ -219,3 +225,143 @@ def _many_steps(ctx: JobContext, params: Mapping[str, Any]) -> Mapping[str, Any]
         ctx.progress("Step", done, 5000)
         time.sleep(0.0002)
     return {}
+
+
+class TestEmbeddedRunnerContract(JobRunnerContract):
+    """The runner contract on the embedded runner, over SQLite and PostgreSQL; two slots, so chunks run in
+    its spawned process pool."""
+
+    @pytest.fixture(params=["sqlite", "postgresql"])
+    def runner_home(self, request: pytest.FixtureRequest, tmp_path: Path,
+                    monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:  # fmt: skip
+        monkeypatch.setenv("STRONGROOM_OPERATOR", "test-archivist")
+        with ExitStack() as stack:
+            if request.param == "postgresql":
+                from tests.services import fresh_postgresql_database
+
+                monkeypatch.setenv("STRONGROOM_CATALOG_URL", stack.enter_context(fresh_postgresql_database()))
+            else:
+                monkeypatch.delenv("STRONGROOM_CATALOG_URL", raising=False)
+            h = Home(tmp_path / "home")
+            h.ok("init", "--organisation", "Test County Archive", "--organisation-id", "TCA")
+            yield h
+
+    @pytest.fixture
+    def runner_factory(self) -> Iterator[RunnerFactory]:
+        opened: list[EmbeddedRunner] = []
+
+        def make(home: Path, kinds: Mapping[str, JobKind]) -> JobRunner:
+            runner = EmbeddedRunner(home, kinds, workers=2, progress_interval=0.05, close_timeout=10,
+                                    poll_seconds=0.2)  # fmt: skip
+            opened.append(runner)
+            return runner
+
+        yield make
+        for runner in opened:
+            runner.close()
+
+
+def test_two_runners_sharing_a_catalog_run_each_step_once(home: Home, tmp_path: Path) -> None:
+    """Two `serve` workers (or `serve` and `strongroom worker`) on one catalog: the work is shared, never doubled."""
+    from tests.contracts.job_runner_contract import KINDS as STAGED
+    from tests.contracts.job_runner_contract import expected_sum, marks
+
+    marks_dir = tmp_path / "marks"
+    first = EmbeddedRunner(home.path, STAGED, workers=1, progress_interval=0.05, poll_seconds=0.1)
+    second = EmbeddedRunner(home.path, STAGED, workers=1, progress_interval=0.05, poll_seconds=0.1)
+    try:
+        jobs = [first.submit("sum", {"chunks": 12, "marks": str(marks_dir / str(i))}, "alice", f"Sum {i}")
+                for i in range(2)]  # fmt: skip
+        done = [second.wait(job.id, timeout=60) for job in jobs]
+        steps = [s for job in jobs for s in second.steps(job.id)]
+    finally:
+        first.close()
+        second.close()
+    assert [(d.state, d.result) for d in done] == [(JobState.SUCCEEDED, expected_sum(12))] * 2
+    for i in range(2):
+        assert [marks(marks_dir / str(i), f"chunk-{n}") for n in range(12)] == [1] * 12
+    assert len(steps) == 2 * 14 and all(s.state.value == "done" and s.attempts == 1 for s in steps)
+
+
+def test_close_hands_back_chunks_running_in_its_process_pool_and_the_next_runner_finishes(
+    home: Home, tmp_path: Path
+) -> None:
+    """`strongroom serve` stopped (systemctl stop) while chunks run in its spawned processes: they stop at their
+    next check, go back to the queue at once (not after a lease), and the next runner does them, each once more."""
+    from tests.contracts.job_runner_contract import KINDS as STAGED
+    from tests.contracts.job_runner_contract import expected_sum, marks
+
+    marks_dir, gate_file = tmp_path / "marks", tmp_path / "gate"
+    first = EmbeddedRunner(home.path, STAGED, workers=2, progress_interval=0.05, close_timeout=20, poll_seconds=0.1)
+    job = first.submit("sum", {"chunks": 2, "marks": str(marks_dir), "gate": str(gate_file)}, "alice", "Held")
+    deadline = time.monotonic() + 60
+    while marks(marks_dir, "chunk-0") + marks(marks_dir, "chunk-1") < 2:  # both chunks run, in the pool
+        assert time.monotonic() < deadline, "the chunks never started"
+        time.sleep(0.05)
+    began = time.monotonic()
+    first.close()
+    assert time.monotonic() - began < 15  # they stopped at their next check: not cut off at the timeout
+    steps = {s.key: s for s in first.steps(job.id)}
+    assert [(steps[k].state, steps[k].attempts) for k in ("chunk-000000", "chunk-000001")] == [
+        (StepState.QUEUED, 1)] * 2  # fmt: skip
+    assert first.get(job.id).state is JobState.RUNNING  # staged: not interrupted, it waits for a runner
+    gate_file.touch()
+    second = EmbeddedRunner(home.path, STAGED, workers=1, progress_interval=0.05, poll_seconds=0.1)
+    try:
+        done = second.wait(job.id, timeout=60)
+    finally:
+        second.close()
+    assert (done.state, done.result) == (JobState.SUCCEEDED, expected_sum(2))
+    assert [marks(marks_dir, f"chunk-{n}") for n in range(2)] == [2, 2] and marks(marks_dir, "finalize") == 1
+
+
+_KILLED_RUNNER = """
+import sys, time
+from pathlib import Path
+from strongroom.jobs.embedded import EmbeddedRunner
+from tests.contracts.job_runner_contract import KINDS, marks
+
+if __name__ == "__main__":
+    home, marks_dir, gate = (Path(a) for a in sys.argv[1:4])
+    runner = EmbeddedRunner(home, KINDS, workers=2, progress_interval=0.05, poll_seconds=0.1)
+    runner.submit("sum", {"chunks": 2, "marks": str(marks_dir), "gate": str(gate)}, "alice", "Held")
+    while marks(marks_dir, "chunk-0") + marks(marks_dir, "chunk-1") < 2:
+        time.sleep(0.05)
+    print("running", flush=True)
+    time.sleep(600)
+"""
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.update(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+def test_pool_processes_leave_when_the_runner_process_is_killed(home: Home, tmp_path: Path) -> None:
+    script = tmp_path / "runner.py"
+    script.write_text(_KILLED_RUNNER, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    process = subprocess.Popen([sys.executable, str(script), str(home.path), str(tmp_path / "marks"),
+                                str(tmp_path / "gate")], stdout=subprocess.PIPE, env=env)  # fmt: skip
+    pool: set[int] = set()
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == b"running"
+        pool = {pid for pid in _children(process.pid)
+                if b"multiprocessing" in Path(f"/proc/{pid}/cmdline").read_bytes()}  # fmt: skip
+        assert len(pool) >= 2  # the two chunks' processes (and the spawn's resource tracker)
+        process.kill()
+        process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{pid}").exists() and b"Z" not in Path(f"/proc/{pid}/stat").read_bytes().split()[2:3]
+                  for pid in pool):  # fmt: skip
+            assert time.monotonic() < deadline, "pool processes outlived the runner's process"
+            time.sleep(0.1)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for pid in pool:  # when the test fails: leave no orphan holding its chunk
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
