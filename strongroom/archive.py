@@ -233,44 +233,18 @@ class Archive:
         holds the originals as received, version 2 their derivatives ("normalization" events); the report
         says so in its warnings, and `version` is the package's version by then.
         """
-        from strongroom.ingest.pipeline import IngestReport, build_package
+        from strongroom.ingest.finalize import store_build
+        from strongroom.ingest.pipeline import build_package
         from strongroom.records import retention
 
         self.prepare_to_write()
         if options.retention is not None:
             retention.require_schedule(self.catalog, options.retention)  # an unknown code stops it before any work
         package = str(uuid.uuid4())
+        # The same phases as the "ingest" job (ingest/phases.py), run here: plan, chunks on a local pool, finalize.
         with staging_area(self.settings.staging_dir, package) as staging:
             built = build_package(self.ingest_context(), source, options, package, staging.folder, progress)
-            try:
-                # Refused here, before anything is stored, when its sources disagree or name an unknown schedule.
-                plan = retention.plan_ingest_retention(self, options.retention, built.retention,
-                                                       built.build.descriptions)  # fmt: skip
-                result = self.commit(built.build, progress)
-            finally:
-                built.staged.close()
-        warnings = list(built.warnings)
-        if plan is not None:
-            try:
-                retention.assign_planned(self, result.summary.uuid, plan, options.operator)
-            except StrongroomError as err:  # the package is stored whole: say how to finish, do not hide it
-                code = plan.schedule.code
-                warnings.append(f"retention schedule {code} not assigned: {err.message}; assign it with: "
-                                f"strongroom retention assign {result.summary.uuid} {code} --reason R")  # fmt: skip
-        if result.index_error:
-            warnings.append(result.index_error)
-        warnings.extend(result.copy_warnings)
-        s = result.summary
-        report = IngestReport(
-            package=s.uuid, name=s.name, files=s.files, bytes=s.bytes, originals=built.originals, kind=built.kind,
-            warnings=tuple(warnings), indexed=result.indexed, storage_key=s.storage_key, version=s.version,
-        )  # fmt: skip
-        if not self.settings.migrate_on_ingest:
-            return report
-        from strongroom.preservation.migrate import normalize_ingested
-
-        # Version 1 keeps the originals exactly as received; their derivatives come as version 2.
-        return normalize_ingested(self, report, options.operator, progress)
+            return store_build(self, built, options, progress)
 
     def commit(self, build: VersionBuild, progress: StepProgress | None = None) -> CommitResult:
         """Store a built version (OCFL), record it in the catalog, then index it.
@@ -526,15 +500,31 @@ class Archive:
     # --- versions, access, fixity, rebuild --------------------------------------------------
 
     def update_metadata(
-        self, ref: str, metadata_csv: Path, reason: str, operator: str, progress: StepProgress | None = None
-    ) -> UpdateResult:
-        """Make a new version of a package with the descriptions in `metadata_csv` (metadata.csv columns)."""
-        from strongroom.update import UpdateRequest, build_metadata_update
+        self, ref: str, metadata_csv: Path, reason: str, operator: str, progress: StepProgress | None = None,
+        *, base_version: int | None = None,
+    ) -> UpdateResult:  # fmt: skip
+        """Make a new version of a package with the descriptions in `metadata_csv` (metadata.csv columns).
+
+        `base_version` (the "update" job): the version the update was asked for on. If the package has moved
+        on since, and the next version is this very update (its stored metadata.csv is this file), that
+        version's result is returned and nothing is stored twice; if someone else's, it is refused.
+        """
+        from strongroom.update import UpdateRequest, build_metadata_update, earlier_update
 
         self.prepare_to_write()
         summary = self.package(ref)
         if not metadata_csv.is_file():
             raise StrongroomError(f"{metadata_csv} is not a file.", details=["Give the path of a metadata.csv."])
+        if base_version is not None and summary.version != base_version:
+            done = earlier_update(self.catalog, summary, base_version, metadata_csv)
+            if done is None:
+                raise StrongroomError(
+                    f"Package {summary.uuid} changed after this update was asked for (it is now at version "
+                    f"{summary.version}, not {base_version}). Nothing was stored.",
+                    details=["Look at its new version, then ask for the update again if it is still wanted."],
+                )
+            commit, targets, warnings = done
+            return UpdateResult(commit, targets, warnings)
         request = UpdateRequest(
             summary, metadata_csv, reason.strip() or "Descriptive metadata updated", operator,
             self.system_agents(operator), self.settings.organisation_name, self.settings.identifier_spec,

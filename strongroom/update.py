@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from strongroom.catalog.base import Catalog
-from strongroom.commit import VersionBuild, object_id
+from strongroom.commit import CommitResult, VersionBuild, object_id
 from strongroom.errors import TransferError
 from strongroom.formats import IdentifierSpec, make_identifier
 from strongroom.indexing import PACKAGE_TARGET
@@ -231,3 +231,24 @@ def _agents(groups: Sequence[Iterable[Agent]], events: Sequence[Event]) -> list[
         for agent in group:
             chosen.setdefault(agent.key, agent)
     return [a for k, a in chosen.items() if k in named or a.type is AgentType.ORGANIZATION]
+
+
+def earlier_update(
+    catalog: Catalog, summary: PackageSummary, base_version: int, metadata_csv: Path
+) -> tuple[CommitResult, tuple[str, ...], tuple[str, ...]] | None:
+    """The update of `metadata_csv` made on `base_version` already, if the next version is exactly that: its
+    commit result, targets and warnings (an "update" job run again after it stored). None if it is not."""
+    number = base_version + 1
+    stored = f"metadata/updates/v{number}-metadata.csv"
+    digest = sha256_file(metadata_csv)
+    files = [f for f in catalog.files(summary.uuid) if f.path != f"METS.{summary.uuid}.xml"]
+    if not any(f.path == stored and f.sha256 == digest for f in files):
+        return None
+    version = next((v for v in catalog.versions(summary.uuid) if v.number == number), None)
+    if version is None:
+        return None
+    known_paths = {f.path for f in files}
+    known_folders = {PACKAGE_TARGET} | {p for path in known_paths for p in _parents(path)}
+    parsed = parse_metadata_csv(metadata_csv, known_paths, known_folders)
+    targets = tuple(d.target for d in parsed.descriptions)
+    return CommitResult(summary, version, summary.indexed), targets, tuple(parsed.warnings)

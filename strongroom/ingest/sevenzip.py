@@ -28,6 +28,7 @@ from strongroom.ingest.unpack import (
     UnpackReport,
     check_space,
     check_totals,
+    refuse_conflicts,
     refuse_escaping,
     safe_member_path,
     target_for,
@@ -141,6 +142,9 @@ def unpack_7z(archive: Path, target: Path, margin: int, limits: UnpackLimits) ->
         with archive.open("rb") as handle, py7zr.SevenZipFile(handle, mode="r") as sz:
             files = list(sz.files)
             refuse_escaping(archive, [f.filename for f in files])
+            written = [f for f in files if not (f.is_symlink or f.is_junction or f.is_socket)]
+            refuse_conflicts(archive, [f.filename for f in written if not f.is_directory],
+                             [f.filename for f in written if f.is_directory])  # fmt: skip
             _refuse_encrypted(archive, sz)
             declared = sum(f.uncompressed or 0 for f in files if not f.is_directory)
             check_totals(archive, len(files), declared, limits)

@@ -17,6 +17,7 @@ import shutil
 import stat
 import tarfile
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -177,12 +178,30 @@ def refuse_escaping(archive: Path, names: list[str]) -> None:
         )
 
 
+def refuse_conflicts(archive: Path, files: Iterable[str], folders: Iterable[str]) -> None:
+    """Refuse the whole archive, before anything is written, if a name is both a file and a folder in it
+    (`a` a file and `a/b` another, or a folder entry `a/`): no folder on disk, and no package, can hold both."""
+    file_paths = {p for p in map(safe_member_path, files) if p is not None}
+    folder_paths = {p for p in map(safe_member_path, folders) if p is not None}
+    folder_paths |= {parent for p in file_paths | folder_paths for parent in p.parents if parent.parts}
+    both = sorted(str(p) for p in file_paths & folder_paths)
+    if both:
+        raise TransferError(
+            f"{archive.name} has {len(both)} name(s) that are both a file and a folder in it; nothing was ingested.",
+            details=[*both[:50], "Rename the files or folders so that no file shares its name with a folder, "
+                     "then pack the transfer again."],
+        )  # fmt: skip
+
+
 def _unpack_zip(archive: Path, target: Path, margin: int, limits: UnpackLimits) -> UnpackReport:
     report = UnpackReport(root=target)
     try:
         with zipfile.ZipFile(archive) as zf:
             infos = zf.infolist()
             refuse_escaping(archive, [i.filename for i in infos])
+            written = [i for i in infos if not stat.S_ISLNK(i.external_attr >> 16)]
+            refuse_conflicts(archive, [i.filename for i in written if not i.is_dir()],
+                             [i.filename for i in written if i.is_dir()])  # fmt: skip
             encrypted = [i.filename for i in infos if i.flag_bits & 0x1]
             if encrypted:
                 raise TransferError(
@@ -237,6 +256,7 @@ def _unpack_tar(archive: Path, target: Path, margin: int, limits: UnpackLimits) 
         with tarfile.open(archive, mode="r:*") as tf:
             members = tf.getmembers()
             refuse_escaping(archive, [m.name for m in members])
+            refuse_conflicts(archive, [m.name for m in members if m.isfile()], [m.name for m in members if m.isdir()])
             declared = sum(m.size for m in members if m.isfile())
             check_totals(archive, len(members), declared, limits)
             check_space(target, declared, margin)

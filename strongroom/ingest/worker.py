@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import os
 from collections import OrderedDict
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -37,6 +38,10 @@ class FileTask:
     name: str  # deposited name, for extension matching
     algorithms: tuple[str, ...]  # always includes sha256
     identify: bool
+    replace: bool = False  # a copy left by an earlier run of the same chunk is overwritten, not refused
+    # Written here first, then renamed to `dest`: a run of the same chunk elsewhere at the same time (a lease
+    # that ran out under a slow worker) never shows a reader a copy cut short, only one whole copy or another.
+    staging: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class _WorkerState:
     """Holds the identifier of one worker process; created by the pool initializer."""
 
     identifier: Identifier | None = None
+    spec: IdentifierSpec | None = None
     # Identical files (same SHA-256 and extension) are identified once per worker.
     cache: ClassVar[OrderedDict[tuple[str, str], Identification]] = OrderedDict()
     cache_size = 4096
@@ -61,7 +67,14 @@ def init_worker(spec: IdentifierSpec, parent_pid: int | None = None) -> None:
     if parent_pid is not None:
         die_with_parent(parent_pid)
     _WorkerState.identifier = make_identifier(spec)
+    _WorkerState.spec = spec
     _WorkerState.cache.clear()
+
+
+def ensure_identifier(spec: IdentifierSpec) -> None:
+    """Load the identifier in this process unless it holds one of `spec` already (a job worker's chunks reuse it)."""
+    if _WorkerState.identifier is None or _WorkerState.spec != spec:
+        init_worker(spec)
 
 
 def process_file(task: FileTask) -> FileResult:
@@ -72,7 +85,8 @@ def process_file(task: FileTask) -> FileResult:
     try:
         st = task.source.stat()
         task.dest.parent.mkdir(parents=True, exist_ok=True)
-        with task.source.open("rb") as src, task.dest.open("xb") as out:
+        written = task.staging or task.dest
+        with task.source.open("rb") as src, written.open("wb" if task.replace else "xb") as out:
             while chunk := src.read(CHUNK):
                 content = chunk if size == 0 else None
                 size += len(chunk)
@@ -81,6 +95,8 @@ def process_file(task: FileTask) -> FileResult:
                     hasher.update(chunk)
                 out.write(chunk)
             # No fsync: staging is scratch, discarded after a crash; storage makes the copy durable.
+        if task.staging is not None:
+            os.replace(task.staging, task.dest)
     except PermissionError as exc:
         raise TransferError(
             f"{task.source} cannot be read ({exc.strerror}); nothing was ingested.",

@@ -89,9 +89,11 @@ class BatchPut(Protocol):
     renamed into place appears; the error is put()'s for the first file that failed.
     """
 
-    def put_many(self, items: Sequence[PutRequest], *, move: bool = False) -> list[PutResult]:
+    def put_many(self, items: Sequence[PutRequest], *, move: bool = False, link: bool = False) -> list[PutResult]:
         """`move=True`: the sources are scratch copies the caller discards, which the backend may
-        move into place rather than copy (they are gone afterwards, stored or not)."""
+        move into place rather than copy (they are gone afterwards, stored or not). `link=True`: the
+        sources are kept but never written in place again (LinkableSources), so the backend may give
+        the stored object the same bytes by a hard link rather than a copy; they stay where they are."""
         ...
 
 

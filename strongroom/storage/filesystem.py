@@ -145,7 +145,9 @@ class FilesystemStorage:
                 self._prune(path.parent)  # folders made for this object only
         return PutResult(key=key, size=size, sha256=expected)
 
-    def put_many(self, items: Sequence[PutRequest], *, move: bool = False) -> builtins.list[PutResult]:
+    def put_many(
+        self, items: Sequence[PutRequest], *, move: bool = False, link: bool = False
+    ) -> builtins.list[PutResult]:
         """Store many files, each as put() stores one: under a temporary name, flushed to the device,
         read back and checked, then renamed into place and its folder flushed.
 
@@ -160,6 +162,11 @@ class FilesystemStorage:
         source on the same file system is then renamed to be the temporary file rather than
         copied (so it is written to the disk once, not twice), and is gone afterwards whatever
         happens. It is flushed and read back from the device just the same.
+
+        `link=True` says the sources stay but are never written in place again (a job's scratch folder,
+        which its finalize may need once more): a source on the same file system is then hard-linked as
+        the temporary file, so its bytes are not written a second time and it stays whole (read-only,
+        like the object it now also is). It is flushed and read back from the device just the same.
         """
         if not items:
             return []
@@ -178,7 +185,7 @@ class FilesystemStorage:
         try:
             for folder, in_folder in by_folder.items():
                 try:
-                    self._create_partials(folder, in_folder, to_flush, move)
+                    self._create_partials(folder, in_folder, to_flush, move, link)
                 except OSError as err:
                     raise self._failure("store", in_folder[0].key, err) from err
             with ThreadPoolExecutor(max_workers=min(_BATCH_THREADS, len(slots))) as pool:
@@ -224,7 +231,9 @@ class FilesystemStorage:
             return self._path(key)  # the full check, and its refusal
         return path
 
-    def _create_partials(self, folder: Path, slots: builtins.list[_Slot], to_flush: set[Path], move: bool) -> None:
+    def _create_partials(
+        self, folder: Path, slots: builtins.list[_Slot], to_flush: set[Path], move: bool, link: bool
+    ) -> None:
         """Make `folder` if missing and a temporary file in it for each slot, under one lock."""
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
         for attempt in range(_ATTEMPTS):
@@ -236,9 +245,10 @@ class FilesystemStorage:
                             continue
                         name = slot.target.name[:_PARTIAL_NAME_CHARS]
                         slot.partial = slot.target.with_name(f".{name}.{secrets.token_hex(8)}.partial")
-                        if move and _move(slot.source, slot.partial):
+                        if (move and _move(slot.source, slot.partial)) or (link and _link(slot.source, slot.partial)):
                             slot.moved = True
-                            slot.fd = os.open(slot.partial, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+                            no_follow = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+                            slot.fd = os.open(slot.partial, os.O_RDONLY | no_follow)
                         else:
                             # Read-only from the start: the descriptor returned may still write it.
                             slot.fd = os.open(slot.partial, flags, FILE_MODE)
@@ -249,7 +259,7 @@ class FilesystemStorage:
                 for slot in slots:
                     if slot.fd is not None:
                         os.close(slot.fd)
-                    slot.fd, slot.partial = None, None
+                    slot.fd, slot.partial, slot.moved = None, None, False
                 if attempt == _ATTEMPTS - 1:
                     raise
 
@@ -290,7 +300,7 @@ class FilesystemStorage:
         except OSError as err:
             raise self._failure("store", slot.key, err) from err
         if stored != slot.expected:
-            how = f"computed while copying: {copied}" if copied is not None else f"moved there from {slot.source}"
+            how = f"computed while copying: {copied}" if copied is not None else f"moved or linked from {slot.source}"
             raise IntegrityError(
                 f"The copy of {slot.key!r} written to {self.root} reads back wrong: expected SHA-256 "
                 f"{slot.expected} ({how}), found {stored}. It was removed; "
@@ -670,7 +680,7 @@ class _Slot:
     expected: str  # its SHA-256
     partial: Path | None = None
     fd: int | None = None
-    moved: bool = False  # the source itself became the temporary file
+    moved: bool = False  # the source itself became the temporary file (moved or hard-linked there)
 
 
 def _move(source: Path, partial: Path) -> bool:
@@ -688,6 +698,29 @@ def _move(source: Path, partial: Path) -> bool:
         raise  # the target folder was pruned: the caller retries
     except OSError as err:
         if err.errno == errno.EXDEV:
+            return False
+        raise
+    return True
+
+
+# Where a hard link cannot be made the source is copied instead: another file system (EXDEV), one that
+# has no hard links (EPERM, ENOTSUP: FAT, some network file systems) or a file at its link limit (EMLINK).
+_NO_LINK = frozenset({errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP})
+
+
+def _link(source: Path, partial: Path) -> bool:
+    """Hard-link the kept source `source` as `partial`; False where it cannot be (another file system,
+    no hard links there, not a plain file), for the caller to copy it instead."""
+    try:
+        if not stat.S_ISREG(os.lstat(source).st_mode):
+            return False
+        os.link(source, partial, follow_symlinks=False)
+    except FileNotFoundError:
+        if not os.path.lexists(source):
+            raise StorageError(f"Cannot read {source} to store it: it is gone.") from None
+        raise  # the target folder was pruned: the caller retries
+    except OSError as err:
+        if err.errno in _NO_LINK:
             return False
         raise
     return True

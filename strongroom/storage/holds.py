@@ -250,8 +250,8 @@ class _NativeChecksums(GuardedStorage):
 
 
 class _BatchPut(GuardedStorage):
-    def put_many(self, items: Sequence[PutRequest], *, move: bool = False) -> list[PutResult]:
-        return cast(BatchPut, self.inner).put_many(items, move=move)
+    def put_many(self, items: Sequence[PutRequest], *, move: bool = False, link: bool = False) -> list[PutResult]:
+        return cast(BatchPut, self.inner).put_many(items, move=move, link=link)
 
 
 class _PartialCleanup(GuardedStorage):

@@ -390,27 +390,8 @@ def _record_body(record: JournalRecord) -> dict[str, Any]:
         )
     body = {
         "package": record.package,
-        "event": {
-            "uuid": event.uuid,
-            "type": event.type,
-            "datetime": event.datetime.isoformat(),
-            "detail": event.detail,
-            "outcome": Outcome(event.outcome).value,
-            "outcome_detail": event.outcome_detail,
-            "agents": list(event.agents),
-            "file_uuid": event.file_uuid,
-            "version": event.version,
-        },
-        "agents": [
-            {
-                "identifier_type": agent.identifier_type,
-                "identifier_value": agent.identifier_value,
-                "name": agent.name,
-                "type": AgentType(agent.type).value,
-                "note": agent.note,
-            }
-            for agent in record.agents
-        ],
+        "event": _event_json(event),
+        "agents": [_agent_json(agent) for agent in record.agents],
         "data": dict(record.data),
     }
     try:
@@ -421,6 +402,60 @@ def _record_body(record: JournalRecord) -> dict[str, Any]:
             "plain JSON (strings, numbers, true/false/null, lists and objects with string keys)."
         ) from err
     return body
+
+
+def _event_json(event: Event) -> dict[str, Any]:
+    return {
+        "uuid": event.uuid,
+        "type": event.type,
+        "datetime": event.datetime.isoformat(),
+        "detail": event.detail,
+        "outcome": Outcome(event.outcome).value,
+        "outcome_detail": event.outcome_detail,
+        "agents": list(event.agents),
+        "file_uuid": event.file_uuid,
+        "version": event.version,
+    }
+
+
+def _agent_json(agent: Agent) -> dict[str, Any]:
+    return {
+        "identifier_type": agent.identifier_type,
+        "identifier_value": agent.identifier_value,
+        "name": agent.name,
+        "type": AgentType(agent.type).value,
+        "note": agent.note,
+    }
+
+
+def entry_to_json(entry: JournalEntry) -> dict[str, Any]:
+    """An entry as JSON (for a job's working files): the fields of its journal line, and where it stands."""
+    return {
+        "key": entry.key,
+        "line": entry.line,
+        "sequence": entry.sequence,
+        "previous": entry.previous,
+        "package": entry.package,
+        "event": _event_json(entry.event),
+        "agents": [_agent_json(agent) for agent in entry.agents],
+        "data": dict(entry.data),
+        "digest": entry.digest,
+    }
+
+
+def entry_from_json(data: Mapping[str, Any]) -> JournalEntry:
+    """The entry entry_to_json wrote, checked as a journal line is."""
+    fields = {name: value for name, value in data.items() if name not in ("key", "line")}
+    key, line = data.get("key"), data.get("line")
+    try:
+        if not isinstance(key, str) or type(line) is not int:
+            raise _Unreadable("it does not say where in the journal it stands (key and line)")
+        return _entry_from(fields, key, line)
+    except _Unreadable as err:
+        raise JournalError(
+            f"A journal entry kept as JSON cannot be read: {err}.",
+            details=["Read it from the journal again (for a job: submit the job again)."],
+        ) from err
 
 
 def _read_line(raw: bytes, key: str, number: int) -> _Line:

@@ -38,7 +38,7 @@ from typing import Any, BinaryIO
 from strongroom.errors import IntegrityError, NotFound, StorageError
 from strongroom.storage.base import BatchPut, PartialCleanup, PutRequest, StorageBackend, put_batch_size, supports
 from strongroom.storage.keys import key_problem
-from strongroom.storage.sources import ScratchSources
+from strongroom.storage.sources import LinkableSources, ScratchSources
 
 SPEC_VERSION = "1.1"
 INVENTORY_TYPE = "https://ocfl.io/1.1/spec/#inventory"
@@ -368,7 +368,8 @@ class OcflStore:
 
         `sources` maps logical paths to local files for content the object does not hold
         yet; content already in the manifest is referenced, never copied again (ScratchSources:
-        files that may be moved into storage rather than copied). `sizes`
+        files that may be moved into storage rather than copied; LinkableSources: kept files that
+        may be hard-linked into it). `sizes`
         gives every file's size for the figures returned. Leftovers of an earlier
         interrupted write are swept first. If this write fails, its leftovers are swept
         too; when the failure came after the root inventory was replaced the version
@@ -429,7 +430,9 @@ class OcflStore:
         for start in range(0, len(plan), batch_size):
             batch = plan[start : start + batch_size]
             requests = [PutRequest(root + item.content_path, sources[item.logical_path], item.digest) for item in batch]
-            self.backend.put_many(requests, move=isinstance(sources, ScratchSources))  # type: ignore[attr-defined]
+            self.backend.put_many(  # type: ignore[attr-defined]
+                requests, move=isinstance(sources, ScratchSources), link=isinstance(sources, LinkableSources)
+            )
             if progress is not None:
                 progress(len(batch))
 

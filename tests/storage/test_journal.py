@@ -17,7 +17,7 @@ import pytest
 from strongroom.errors import JournalError
 from strongroom.model import Agent, AgentType, Event, Outcome
 from strongroom.storage.filesystem import FilesystemStorage
-from strongroom.storage.journal import GENESIS, Journal, JournalEntry, JournalRecord
+from strongroom.storage.journal import GENESIS, Journal, JournalEntry, JournalRecord, entry_from_json, entry_to_json
 
 PACKAGE = "2f6b1c58-3f0e-4a52-9c33-0d7c6c1f8a11"
 HOSTILE = "hello? sausage/êé/Hello, 世界/ \" ' @ < > & ? + ≠/z.txt\nsecond line\r\n\u2028\u0085\t%00 \\ 📁"
@@ -111,6 +111,19 @@ def test_append_and_read_back_every_field(journal: Journal, backend: FilesystemS
     # One line per entry, whatever the text holds.
     assert len(batch_path(backend, 1).read_bytes().split(b"\n")) == 3
     assert journal.append([]) == []
+
+
+def test_entries_kept_as_json_by_a_job_come_back_whole_and_a_damaged_one_is_refused(journal: Journal) -> None:
+    entries = fill(journal, (2, 1))
+    kept = json.loads(json.dumps([entry_to_json(e) for e in entries]))  # as a job's scratch file holds them
+    assert [entry_from_json(k) for k in kept] == entries
+    assert {k["key"] for k in kept} == {e.key for e in entries} and kept[2]["line"] == 1
+    damaged = {**kept[0], "event": {**kept[0]["event"], "outcome": "maybe"}}
+    with pytest.raises(JournalError, match="kept as JSON cannot be read") as err:
+        entry_from_json(damaged)
+    assert err.value.details
+    with pytest.raises(JournalError, match="where in the journal"):
+        entry_from_json({k: v for k, v in kept[0].items() if k != "line"})
 
 
 def test_sequences_are_contiguous_across_batches_and_verify_clean(journal: Journal, backend: FilesystemStorage) -> None:
