@@ -121,13 +121,7 @@ def replicate(archive: Archive, operator: str, only: str | None = None,
               progress: StepProgress | None = None) -> ReplicateReport:  # fmt: skip
     """Backfill every replica location with what it lacks: packages (missing versions) and journal batches."""
     report = ReplicateReport()
-    targets = [s for s in archive.replica_specs() if only is None or s.name == only]
-    if only is not None and not targets:
-        known = archive.spec(only)  # raises naming the known locations
-        raise ConfigError(
-            f"Location {known.name} is the primary or read-only; nothing is copied into it.",
-            details=["Copies go into the other replica locations: strongroom location list"],
-        )
+    targets = replica_targets(archive, only)
     packages = archive.catalog.packages()
     total = len(packages) * len(targets)
     done = 0
@@ -146,38 +140,74 @@ def replicate(archive: Archive, operator: str, only: str | None = None,
                 report.up_to_date += 1
             else:
                 try:
-                    with archive.catalog.lock(f"package:{summary.uuid}"):
-                        current = archive.catalog.find_package(summary.uuid) or summary
-                        report.copies.append(copy_package(archive, current, archive.primary, target, operator))
+                    copied = copy_if_behind(archive, summary, target, operator)
+                    if copied is None:
+                        report.up_to_date += 1
+                    else:
+                        report.copies.append(copied)
                 except StrongroomError as err:
                     report.failures.append(CopyFailure(summary.uuid, spec.name, err.message))
-                    if _unreachable(err):
+                    if stopped_answering(err):
                         report.unreachable[spec.name] = err.message
                         break
             if progress:
                 progress("Copying", done, total)
         if spec.name not in report.unreachable:
-            try:
-                report.journal_batches += sync_journal(archive.primary, target, archive.settings.staging_dir)
-                if supports(target.storage, PartialCleanup):
-                    # A writer killed mid-upload leaves an unfinished upload nothing else would ever remove.
-                    # Only under the OCFL root: a bucket may be shared with other tools and their uploads.
-                    report.stale_partials += target.storage.cleanup_partials(  # type: ignore[attr-defined]
-                        STALE_PARTIALS, prefix=f"{target.ocfl.prefix}/"
-                    )
-            except StrongroomError as err:
-                report.failures.append(CopyFailure("journal", spec.name, err.message))
+            finish_location(archive, spec.name, report)
+    mark_held_copies(archive, report)
+    return report
+
+
+def mark_held_copies(archive: Archive, report: ReplicateReport) -> None:
+    """After copies were made: the hold markers (and S3 legal holds) of held packages in every location."""
     if report.copies and archive.catalog.held_packages():
         # A location added after a hold was placed has no marker (nor S3 legal hold) for the copies just made.
         from strongroom.records.holds import sync_markers
 
         for name, why in sync_markers(archive).unreachable.items():
             report.failures.append(CopyFailure("holds", name, f"could not mark the held packages: {why}"))
-    return report
 
 
-def _unreachable(err: StrongroomError) -> bool:
-    # A location that stopped answering will fail every package: stop trying it, and say so once.
+def copy_if_behind(archive: Archive, summary: PackageSummary, target: Location, operator: str) -> CopyResult | None:
+    """Under the package lock: copy the package's latest version into `target` unless the catalog records it
+    there already (copied since the caller looked, by a commit or by an earlier run), then None."""
+    with archive.catalog.lock(f"package:{summary.uuid}"):
+        current = archive.catalog.find_package(summary.uuid) or summary
+        held = max((c.version for c in archive.catalog.copies(package=current.uuid, location=target.name)), default=0)
+        if held >= current.version:
+            return None
+        return copy_package(archive, current, archive.primary, target, operator)
+
+
+def replica_targets(archive: Archive, only: str | None) -> list[LocationSpec]:
+    """The replica locations to backfill: all of them, or `only` (refused if it is the primary or read-only)."""
+    targets = [s for s in archive.replica_specs() if only is None or s.name == only]
+    if only is not None and not targets:
+        known = archive.spec(only)  # raises naming the known locations
+        raise ConfigError(
+            f"Location {known.name} is the primary or read-only; nothing is copied into it.",
+            details=["Copies go into the other replica locations: strongroom location list"],
+        )
+    return targets
+
+
+def finish_location(archive: Archive, name: str, report: ReplicateReport) -> None:
+    """After a location's packages: copy the journal batches it lacks and remove its stale unfinished uploads."""
+    try:
+        target = archive.location(name)
+        report.journal_batches += sync_journal(archive.primary, target, archive.settings.staging_dir)
+        if supports(target.storage, PartialCleanup):
+            # A writer killed mid-upload leaves an unfinished upload nothing else would ever remove.
+            # Only under the OCFL root: a bucket may be shared with other tools and their uploads.
+            report.stale_partials += target.storage.cleanup_partials(  # type: ignore[attr-defined]
+                STALE_PARTIALS, prefix=f"{target.ocfl.prefix}/"
+            )
+    except StrongroomError as err:
+        report.failures.append(CopyFailure("journal", name, err.message))
+
+
+def stopped_answering(err: StrongroomError) -> bool:
+    """Whether `err` says a location stopped answering: it would fail every package, so stop trying it."""
     text = err.message.lower()
     signs = ("cannot connect", "cannot reach", "did not answer", "did not accept", "kept breaking", "kept failing")
     return isinstance(err, StorageError) and any(sign in text for sign in signs)

@@ -77,8 +77,22 @@ def _payload_oxum(archive: Archive, inventory: ObjectInventory, number: int) -> 
     )
 
 
+@dataclass(frozen=True)
+class Restored:
+    files: int  # the package's files (its originals and derivatives, not METS)
+    claimed: bool  # it holds the claim on its payload digest (False: an earlier package holds it)
+    payload_sha256: str
+
+
 def restore_package(archive: Archive, oid: str, journal: Sequence[JournalEntry] | None = None) -> int:
     """Catalog one package from its OCFL object and its journal entries; returns its file count."""
+    return restore_one(archive, oid, journal).files
+
+
+def restore_one(archive: Archive, oid: str, journal: Sequence[JournalEntry] | None = None, *,
+                claim: bool = True) -> Restored:  # fmt: skip
+    """Catalog one package (replacing what the catalog holds of it), claiming its payload if `claim` and no
+    other package holds the claim already."""
     package = package_of(oid)
     inventory = archive.ocfl.inventory(oid)
     head = inventory.version()
@@ -121,11 +135,13 @@ def restore_package(archive: Archive, oid: str, journal: Sequence[JournalEntry] 
     head_files, head_events, head_descriptions = (
         (files, ordered_events, document.descriptions) if only else ([], [], [])
     )
+    claimed = claim
     try:
         catalog.add_package(first_summary, versions[0], head_files, head_events, agents.values(), head_descriptions,
-                            claim_payload=True, stored_in=primary)  # fmt: skip
+                            claim_payload=claim, stored_in=primary)  # fmt: skip
     except DuplicateTransferError:
         # An earlier package holds the claim on these bytes: this one was kept with --allow-duplicate.
+        claimed = False
         catalog.add_package(first_summary, versions[0], head_files, head_events, agents.values(), head_descriptions,
                             claim_payload=False, stored_in=primary)  # fmt: skip
     for version in versions[1:-1]:
@@ -138,7 +154,7 @@ def restore_package(archive: Archive, oid: str, journal: Sequence[JournalEntry] 
         latest[rule.path] = rule
     for rule in latest.values():
         catalog.set_access(rule)
-    return len(document.files)
+    return Restored(len(document.files), claimed, document.payload_sha256)
 
 
 def _at_version(summary: PackageSummary, version: VersionRecord) -> PackageSummary:
@@ -171,37 +187,66 @@ def _versions(archive: Archive, inventory: ObjectInventory, known_sizes: dict[st
     return records
 
 
-def rebuild(archive: Archive, progress: StepProgress | None = None) -> RebuildReport:
-    """Recreate catalog and index from storage and the journal alone."""
-    archive.require_current_layout()
-    from strongroom.records.replay import deleted_packages, restore_records
+@dataclass(frozen=True)
+class RebuildSource:
+    """What a rebuild reads before it clears the catalog: the whole journal, and the objects to restore."""
 
-    by_package: dict[str, list[JournalEntry]] = {}
-    every: list[JournalEntry] = []
-    for entry in archive.journal.entries():
-        by_package.setdefault(entry.package, []).append(entry)
-        every.append(entry)
-    journal_entries = len(every)
-    last = every[-1] if every else None
-    # A disposed-of package is never restored, even from an object a purge left behind.
+    entries: list[JournalEntry]  # in journal order
+    object_ids: list[str]  # oldest first (so that of packages stored twice the first claims the payload again)
+    files: dict[str, int]  # object id -> files in its head version (how much restoring it reads, roughly)
+
+    def by_package(self) -> dict[str, list[JournalEntry]]:
+        grouped: dict[str, list[JournalEntry]] = {}
+        for entry in self.entries:
+            grouped.setdefault(entry.package, []).append(entry)
+        return grouped
+
+
+def read_rebuild_source(archive: Archive) -> RebuildSource:
+    """Read the journal and list the stored objects; a disposed-of package is never restored, even from an
+    object a purge left behind."""
+    archive.require_current_layout()
+    from strongroom.records.replay import deleted_packages
+
+    every = list(archive.journal.entries())
     deleted = deleted_packages(every)
-    stored = [oid for oid in archive.ocfl.object_ids() if package_of(oid) not in deleted]
-    # Oldest first, so that of packages stored twice on purpose the first one holds the payload claim again.
-    object_ids = sorted(stored, key=lambda oid: archive.ocfl.inventory(oid).versions[0].created)
-    archive.catalog.clear()
-    files = 0
-    for done, oid in enumerate(object_ids, start=1):
-        files += restore_package(archive, oid, by_package.get(package_of(oid), []))
-        if progress:
-            progress("Rebuilding", done, len(object_ids))
-    if last is not None:
+    inventories = {oid: archive.ocfl.inventory(oid) for oid in archive.ocfl.object_ids()
+                   if package_of(oid) not in deleted}  # fmt: skip
+    object_ids = sorted(inventories, key=lambda oid: inventories[oid].versions[0].created)
+    return RebuildSource(every, object_ids, {oid: len(inventories[oid].version().state) for oid in object_ids})
+
+
+def finish_rebuild(archive: Archive, entries: Sequence[JournalEntry], packages: int, files: int,
+                   progress: StepProgress | None = None) -> RebuildReport:  # fmt: skip
+    """What a rebuild does once every package is restored: the journal anchor, the other locations' copies and
+    checks, the records tables, and the new search index swapped in."""
+    from strongroom.records.replay import restore_records
+
+    if entries:
         # The new catalog's copy of the journal's head starts from the journal as it is now.
+        last = entries[-1]
         archive.catalog.advance_journal_anchor(JournalAnchor(last.sequence, last.digest))
+    by_package: dict[str, list[JournalEntry]] = {}
+    for entry in entries:
+        by_package.setdefault(entry.package, []).append(entry)
     unreachable = _restore_copies(archive, by_package)
-    records = restore_records(archive, every)
+    records = restore_records(archive, entries)
     unreachable = {**records.unreachable, **unreachable}
     indexed = _rebuild_index(archive, progress)
-    return RebuildReport(len(object_ids), files, indexed, journal_entries, unreachable)
+    return RebuildReport(packages, files, indexed, len(entries), unreachable)
+
+
+def rebuild(archive: Archive, progress: StepProgress | None = None) -> RebuildReport:
+    """Recreate catalog and index from storage and the journal alone (the rebuild job does it in chunks)."""
+    source = read_rebuild_source(archive)
+    by_package = source.by_package()
+    archive.catalog.clear()
+    files = 0
+    for done, oid in enumerate(source.object_ids, start=1):
+        files += restore_package(archive, oid, by_package.get(package_of(oid), []))
+        if progress:
+            progress("Rebuilding", done, len(source.object_ids))
+    return finish_rebuild(archive, source.entries, len(source.object_ids), files, progress)
 
 
 def _rebuild_index(archive: Archive, progress: StepProgress | None) -> int:

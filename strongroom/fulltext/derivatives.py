@@ -9,11 +9,15 @@ Search indexes read these stored texts, so rebuilding an index never runs an ext
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Callable, Iterator
+import os
+import uuid
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from strongroom import __version__
 from strongroom.fulltext.extract import Extractor, TextExtractor, TextResult, TextSettings, TextStatus
@@ -60,6 +64,36 @@ class TextOutcome:
                 said.append(f"{len(paths)} file(s): {what}: {shown}")
         return said
 
+    def to_json(self) -> dict[str, Any]:
+        from strongroom.ingest.checks import agent_to_json
+
+        return {"extracted": self.extracted, "cut": self.cut, "empty": self.empty, "failed": self.failed,
+                "not_extracted": self.not_extracted, "agents": [agent_to_json(a) for a in self.agents],
+                "seconds": self.seconds}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TextOutcome:
+        from strongroom.ingest.checks import agent_from_json
+
+        return cls(data["extracted"], list(data["cut"]), data["empty"], list(data["failed"]),
+                   list(data["not_extracted"]), [agent_from_json(a) for a in data["agents"]],
+                   dict(data["seconds"]))  # fmt: skip
+
+    @classmethod
+    def merged(cls, parts: Iterable[TextOutcome]) -> TextOutcome:
+        """One outcome of many (chunks, in order): counts added, lists joined, each agent once."""
+        out = cls()
+        for part in parts:
+            out.extracted += part.extracted
+            out.cut += part.cut
+            out.empty += part.empty
+            out.failed += part.failed
+            out.not_extracted += part.not_extracted
+            out.agents += [a for a in part.agents if a.key not in {b.key for b in out.agents}]
+            for tool, seconds in part.seconds.items():
+                out.seconds[tool] = out.seconds.get(tool, 0.0) + seconds
+        return out
+
 
 def _detail(result: TextResult, kept_as: str | None, size_limit: int) -> str:
     notes = "".join(f"; {note}" for note in result.notes)
@@ -75,10 +109,13 @@ def _detail(result: TextResult, kept_as: str | None, size_limit: int) -> str:
     return f"not extracted: {result.reason}"
 
 
-def _pending(staged: StagedFiles, extractor: TextExtractor) -> Iterator[tuple[FileRecord, Path, Extractor]]:
+def _pending(staged: StagedFiles, extractor: TextExtractor,
+             skip: Collection[str] = ()) -> Iterator[tuple[FileRecord, Path, Extractor]]:  # fmt: skip
     after: str | None = None
     while page := staged.originals_after(after):
         for path, _uuid, name, record in page:
+            if path in skip:
+                continue
             ident = record.identification
             chosen = extractor.choose(ident.puid if ident else None, ident.mime if ident else None, name)
             if chosen is not None:
@@ -86,33 +123,42 @@ def _pending(staged: StagedFiles, extractor: TextExtractor) -> Iterator[tuple[Fi
         after = page[-1][0]
 
 
-def count_pending(staged: StagedFiles, extractor: TextExtractor) -> int:
-    return sum(1 for _ in _pending(staged, extractor))
+def count_pending(staged: StagedFiles, extractor: TextExtractor, skip: Collection[str] = ()) -> int:
+    return sum(1 for _ in _pending(staged, extractor, skip))
 
 
 def extract_staged(
     settings: TextSettings, staged: StagedFiles, data_dir: Path, progress: Progress | None = None, workers: int = 2,
+    *, skip: Collection[str] = (), extractor: TextExtractor | None = None,
 ) -> TextOutcome:  # fmt: skip
     """Extract the text of every staged original whose format has text; keep each as a derivative.
 
     The derivatives are written under `data_dir`/text/ and added to `staged` (role text); each
-    original gets its finding, from which its creation event is made.
+    original gets its finding, from which its creation event is made. `skip`: paths left alone
+    (infected files, on their way out). `extractor`: one kept open over many calls (a worker's
+    chunks share its Tika server); by default one is opened and closed here.
     """
     outcome = TextOutcome()
-    with TextExtractor(settings) as extractor:
-        total = count_pending(staged, extractor)
+    used: dict[str, str] = {}
+    with contextlib.ExitStack() as stack:
+        if extractor is None:
+            extractor = stack.enter_context(TextExtractor(settings))
+        total = count_pending(staged, extractor, skip)
         if progress:
             progress("Extracting text", 0, total)
-        items = _pending(staged, extractor)
+        items = _pending(staged, extractor, skip)
         results = extractor.extract_many(items, lambda item: (data_dir / item[1], item[2]), workers)
         for done, ((record, _path, chosen), result) in enumerate(results, start=1):
             _keep(record, result, data_dir, staged, settings, outcome)
             outcome.seconds[chosen.value] = outcome.seconds.get(chosen.value, 0.0) + result.seconds
+            if result.status is not TextStatus.NOT_EXTRACTED and result.status is not TextStatus.FAILED:
+                used.setdefault(result.tool, result.version or "")
             if progress:
                 progress("Extracting text", done, total)
-        for tool, version in extractor.tools_used.items():
-            if tool in _EXTERNAL_TOOLS:
-                outcome.agents.append(tool_agent(tool, version or "unknown"))
+    # The tools that ran on these files (an extractor kept open may have served other files before).
+    for tool, version in used.items():
+        if tool in _EXTERNAL_TOOLS:
+            outcome.agents.append(tool_agent(tool, version or "unknown"))
     return outcome
 
 
@@ -128,7 +174,14 @@ def _keep(
         data = result.text.encode("utf-8", "replace")  # "replace": a lone surrogate cannot be UTF-8
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+            # A new file renamed over any older one, never a rewrite in place: a job's finalize may have
+            # hard-linked the older one into storage (storage/sources.LinkableSources).
+            temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+            try:
+                temp.write_bytes(data)
+                os.replace(temp, target)
+            finally:
+                temp.unlink(missing_ok=True)
         except OSError as exc:  # e.g. a name already at the file system's length limit, plus ".txt"
             result = TextResult(TextStatus.FAILED, result.tool, result.version,
                                 reason=f"the text could not be kept as {kept_as}: {exc.strerror or exc}")  # fmt: skip
@@ -155,3 +208,16 @@ def _keep(
         outcome.failed.append(f"{record.path}: {result.reason}")
     else:
         outcome.not_extracted.append(f"{record.path}: {result.reason}")
+
+
+# --- for text extracted after ingest (fulltext/job.py: `strongroom text`) ----------------------------
+
+
+def finding_detail(result: TextResult, kept_as: str | None, size_limit: int) -> str:
+    """The outcome detail of an original's text event, worded as ingest words it."""
+    return _detail(result, kept_as, size_limit)
+
+
+def runs_as_agent(tool: str) -> bool:
+    """Whether a text tool gets a PREMIS agent of its own (the Python readers are the system agent)."""
+    return tool in _EXTERNAL_TOOLS

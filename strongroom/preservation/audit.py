@@ -22,7 +22,7 @@ from strongroom.errors import StrongroomError
 from strongroom.locations import LocationRole
 from strongroom.model import Outcome, PackageSummary
 from strongroom.preservation.fixity import FixityMode
-from strongroom.preservation.verify import VerifyReport, open_locations, verify_copies
+from strongroom.preservation.verify import PackageProblem, VerifyReport, open_locations, verify_copies
 
 if TYPE_CHECKING:
     from strongroom.archive import Archive
@@ -153,6 +153,63 @@ class Throttle:
             self._sleep(ahead)
 
 
+def select_copies(
+    archive: Archive,
+    report: VerifyReport,
+    *,
+    location: str | None = None,
+    older_than: timedelta | None = None,
+    max_bytes: int | None = None,
+) -> AuditPlan:
+    """Plan this run over the locations that open (those that do not are noted in `report`; the ones that do
+    stay open in `archive`, for archive.location())."""
+    opened = open_locations(archive, [location] if location else None, report)
+    packages = archive.catalog.packages()
+    candidates: list[tuple[PackageSummary, str]] = []
+    last: dict[tuple[str, str], datetime] = {}
+    failing: set[tuple[str, str]] = set()
+    for loc in opened:
+        copies = archive.catalog.copies(location=loc.name)
+        held = {c.package for c in copies}
+        failing |= {(c.package, loc.name) for c in copies if c.outcome is Outcome.FAILURE}
+        expected = loc.spec.role is LocationRole.REPLICA
+        candidates.extend((p, loc.name) for p in packages if p.uuid in held or expected)
+        last.update({(uuid, loc.name): when for uuid, when in archive.catalog.last_checked(loc.name).items()})
+    plan = plan_audit(candidates, last, older_than=older_than, max_bytes=max_bytes, now=datetime.now(UTC),
+                      failing=frozenset(failing))  # fmt: skip
+    return plan
+
+
+def problems_by_package(problems: Sequence[PackageProblem]) -> dict[str, int]:
+    """How many problems each package has, in the order its first problem was found (the order repairs go in)."""
+    counts: dict[str, int] = {}
+    for problem in problems:
+        counts[problem.package] = counts.get(problem.package, 0) + 1
+    return counts
+
+
+@dataclass(frozen=True)
+class Repairs:
+    reports: list[RepairReport]
+    failures: dict[str, str]  # package -> why it could not be repaired
+
+
+def repair_damaged(archive: Archive, packages: Sequence[str], operator: str) -> Repairs:
+    """Heal each package from a location whose copy verifies."""
+    from strongroom.copies import NoGoodCopy, repair_package
+
+    repairs: list[RepairReport] = []
+    failures: dict[str, str] = {}
+    for package in packages:
+        try:
+            repairs.append(repair_package(archive, archive.package(package), operator))
+        except NoGoodCopy as err:
+            failures[package] = err.message
+        except StrongroomError as err:  # one package's repair failing never stops the others, or the report
+            failures[package] = f"repair failed: {err.message}"
+    return Repairs(repairs, failures)
+
+
 def run_audit(
     archive: Archive,
     operator: str,
@@ -164,39 +221,19 @@ def run_audit(
     repair: bool = False,
     progress: StepProgress | None = None,
 ) -> AuditReport:
-    """Check a slice of the copies in every location (or one); with `repair`, heal what is found damaged."""
-    from strongroom.copies import NoGoodCopy, repair_package
+    """Check a slice of the copies in every location (or one); with `repair`, heal what is found damaged.
 
+    The audit job (preservation/audit_job.py) runs the same plan, checks and repairs in chunks over workers.
+    """
     report = VerifyReport(FixityMode.FULL, location_count=len(archive.settings.all_locations))
-    opened = open_locations(archive, [location] if location else None, report)
-    packages = archive.catalog.packages()
-    candidates: list[tuple[PackageSummary, str]] = []
-    last: dict[tuple[str, str], datetime] = {}
-    failing: set[tuple[str, str]] = set()
-    by_name = {loc.name: loc for loc in opened}
-    for loc in opened:
-        copies = archive.catalog.copies(location=loc.name)
-        held = {c.package for c in copies}
-        failing |= {(c.package, loc.name) for c in copies if c.outcome is Outcome.FAILURE}
-        expected = loc.spec.role is LocationRole.REPLICA
-        candidates.extend((p, loc.name) for p in packages if p.uuid in held or expected)
-        last.update({(uuid, loc.name): when for uuid, when in archive.catalog.last_checked(loc.name).items()})
-    plan = plan_audit(candidates, last, older_than=older_than, max_bytes=max_bytes, now=datetime.now(UTC),
-                      failing=frozenset(failing))  # fmt: skip
+    plan = select_copies(archive, report, location=location, older_than=older_than, max_bytes=max_bytes)
     started = time.monotonic()
     throttle = Throttle(rate) if rate is not None else None
-    pairs = [(c.summary, by_name[c.location]) for c in plan.copies]
+    pairs = [(c.summary, archive.location(c.location)) for c in plan.copies]
     verify_copies(archive, pairs, operator, FixityMode.FULL, progress, throttle, report)
-    counts: dict[str, int] = {}
-    for problem in report.problems:
-        counts[problem.package] = counts.get(problem.package, 0) + 1
+    counts = problems_by_package(report.problems)
     audit = AuditReport(plan, report, time.monotonic() - started, rate, counts)
     if repair:
-        for package in counts:
-            try:
-                audit.repairs.append(repair_package(archive, archive.package(package), operator))
-            except NoGoodCopy as err:
-                audit.repair_failures[package] = err.message
-            except StrongroomError as err:  # one package's repair failing never stops the others, or the report
-                audit.repair_failures[package] = f"repair failed: {err.message}"
+        repairs = repair_damaged(archive, list(counts), operator)
+        audit.repairs, audit.repair_failures = repairs.reports, repairs.failures
     return audit

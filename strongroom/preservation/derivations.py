@@ -2,8 +2,8 @@
 
 One function for every writer of METS after ingest (metadata updates, migrations), so a new
 version keeps the link of every text, preservation and access derivative, however it was made:
-text extracted at ingest (its original's text event) or a derivative made by a migration rule
-(the derivation event named by the original, the purpose and the derivative's own digest).
+a derivative made by a migration rule or by `strongroom text` (the derivation event named by the original,
+the purpose and the derivative's own digest), else text extracted at ingest (its original's text event).
 """
 
 from __future__ import annotations
@@ -39,9 +39,11 @@ def derivations_of(files: Sequence[FileRecord], events: Sequence[Event]) -> Call
         source = originals.get(original_path)
         if source is None:
             return None
+        # The event made for this very derivative (its digest) first: an original whose ingest logged its text
+        # as not extracted, and whose text `strongroom text` made later, holds both events.
         candidates = [derivation_event_uuid(source, purpose, record.sha256)]
         if purpose is Purpose.TEXT:
-            candidates.insert(0, text_event_uuid(source))
+            candidates.append(text_event_uuid(source))
         event = next((c for c in candidates if c in known), None)
         return Derivation(source, event)
 

@@ -66,6 +66,29 @@ def migrate_packages(
 ) -> MigrationReport:
     """Plan (and unless `dry_run`, run) the migrations of the named packages (all when `refs` is empty)."""
     started = time.monotonic()
+    run = plan_migration(archive, refs, request)
+    plans = run.plans
+    planned = tuple(item for plan in plans for item in plan.planned)
+    if dry_run:
+        packages = tuple(PackageMigration(p.summary.uuid, p.summary.name, None, (), (), p.skipped, 0.0, 0.0)
+                         for p in plans)  # fmt: skip
+        return MigrationReport(packages, planned, True, run.policy.version, time.monotonic() - started)
+    engine = _Engine(archive, run.policy, run.runner, request, progress, sum(len(p.tasks) for p in plans))
+    done = tuple(engine.run(plan) for plan in plans)
+    return MigrationReport(done, planned, False, run.policy.version, time.monotonic() - started)
+
+
+@dataclass(frozen=True)
+class MigrationRun:
+    """A run's policy, its tool runner, and the plan of every package with something planned or skipped."""
+
+    policy: MigrationPolicy
+    runner: ToolRunner
+    plans: tuple[PackagePlan, ...]
+
+
+def plan_migration(archive: Archive, refs: Sequence[str], request: MigrationRequest) -> MigrationRun:
+    """The plans of the named packages (all when `refs` is empty), read from the catalog; nothing is run."""
     policy = load_policy(archive.settings.home)
     runner = ToolRunner(policy.tools, concurrency=policy.settings.concurrency)
     purposes = request.purposes or default_purposes(policy)
@@ -76,15 +99,30 @@ def migrate_packages(
                      request, purposes)
         for s in summaries
     ]  # fmt: skip
-    plans = [p for p in plans if p.planned or p.skipped]
-    planned = tuple(item for plan in plans for item in plan.planned)
-    if dry_run:
-        packages = tuple(PackageMigration(p.summary.uuid, p.summary.name, None, (), (), p.skipped, 0.0, 0.0)
-                         for p in plans)  # fmt: skip
-        return MigrationReport(packages, planned, True, policy.version, time.monotonic() - started)
-    engine = _Engine(archive, policy, runner, request, progress, sum(len(p.tasks) for p in plans))
-    done = tuple(engine.run(plan) for plan in plans)
-    return MigrationReport(done, planned, False, policy.version, time.monotonic() - started)
+    return MigrationRun(policy, runner, tuple(p for p in plans if p.planned or p.skipped))
+
+
+BeforeCommit = Callable[[PackageMigration], None]
+
+
+def migrate_package(
+    archive: Archive,
+    run: MigrationRun,
+    plan: PackagePlan,
+    request: MigrationRequest,
+    *,
+    job: str | None = None,
+    before_commit: BeforeCommit | None = None,
+    progress: StepProgress | None = None,
+) -> PackageMigration:
+    """Convert, verify and commit one package's plan (a staged job's chunk does this per package).
+
+    `job` is named in the new version's message, so a step run again can tell the version it made already;
+    `before_commit` is told the package's result (the version it is about to store) just before the commit.
+    """
+    engine = _Engine(archive, run.policy, run.runner, request, progress, len(plan.tasks), job=job,
+                     before_commit=before_commit, missing_fails=job is not None)  # fmt: skip
+    return engine.run(plan)
 
 
 def _unique(summaries: Sequence[PackageSummary]) -> list[PackageSummary]:
@@ -107,8 +145,15 @@ class _Engine:
         request: MigrationRequest,
         progress: StepProgress | None,
         total: int,
+        *,
+        job: str | None = None,
+        before_commit: BeforeCommit | None = None,
+        missing_fails: bool = False,
     ) -> None:
         self.archive = archive
+        self.job = job
+        self.before_commit = before_commit
+        self.missing_fails = missing_fails
         self.policy = policy
         self.runner = runner
         self.request = request
@@ -151,7 +196,7 @@ class _Engine:
                     package=current, operator=self.request.operator,
                     agents=self.archive.system_agents(self.request.operator),
                     organisation_name=self.archive.settings.organisation_name, policy_version=self.policy.version,
-                    event_type=self.request.event_type,
+                    event_type=self.request.event_type, job=self.job,
                 )  # fmt: skip
                 if not any(a.conversion.ok for a in attempts):
                     failed = self._journal_failures(attempts, ctx)
@@ -162,6 +207,11 @@ class _Engine:
                     self.archive.ocfl, catalog.events(current.uuid), catalog.agents(),
                     catalog.access_rules(current.uuid), attempts, ctx, staging.folder, self.identify,
                 )  # fmt: skip
+                if self.before_commit is not None:
+                    self.before_commit(PackageMigration(
+                        summary.uuid, summary.name, built.build.base_version + 1, built.kept, built.failed, skipped,
+                        time.monotonic() - started, tool_seconds,
+                    ))  # fmt: skip
                 result = self.archive.commit(built.build, self.progress)
         except StrongroomError as err:
             return PackageMigration(
@@ -222,6 +272,17 @@ class _Engine:
                     checks.mkdir()
                     conversion = verify(conversion, puid, self.runner, self.identify, checks)
             except MissingToolError as err:  # removed since the plan was made
+                if self.missing_fails:
+                    # A job's chunk may run on another host than its plan did: never store half of what was planned.
+                    raise StrongroomError(
+                        f"This worker cannot run {task.rule.tool}, which the migration plan needs for "
+                        f"{original.path}: {err.message}",
+                        details=[
+                            "Install the tool on every worker that serves migration jobs (check with: "
+                            "strongroom doctor), or submit the tool's own job kind (migrate-"
+                            f"{task.rule.tool}) so only workers that have it take it."
+                        ],
+                    ) from err
                 missing.append(SkippedConversion(original.path, task.purpose, task.rule.id, err.message))
                 continue
             finally:

@@ -85,6 +85,12 @@ class RecordContext:
     organisation_name: str
     policy_version: str
     event_type: str  # migration, or normalization as part of ingest
+    job: str | None = None  # the job that makes the version, named in its message (see `job_marker`)
+
+
+def job_marker(job: str) -> str:
+    """What a version made by job `job` says at the end of its message: how a step run again finds it."""
+    return f" [job {job}]"
 
 
 @dataclass(frozen=True)
@@ -288,7 +294,8 @@ def build_migration_version(
     what = ", ".join(sorted({k.purpose.value for k in kept}))
     verb = "Normalization" if ctx.event_type != "migration" else "Migration"
     message = (f"{verb}: {len(kept)} derivative(s) ({what}) by migration policy {ctx.policy_version}"
-               + (f"; {len(failed)} conversion(s) failed, originals kept as masters" if failed else ""))  # fmt: skip
+               + (f"; {len(failed)} conversion(s) failed, originals kept as masters" if failed else "")
+               + (job_marker(ctx.job) if ctx.job else ""))  # fmt: skip
     build = assemble_version(
         VersionContent(
             summary=summary, number=number, previous=document, files=all_files, events=events,

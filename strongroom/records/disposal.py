@@ -11,10 +11,8 @@ leaves the batch EXECUTING with that location pending, and no certificate is iss
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import os
-import re
 import unicodedata
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -26,9 +24,8 @@ from typing import TYPE_CHECKING, Any
 from strongroom.commit import object_id
 from strongroom.errors import ApprovalError, HeldError, NotFound, StorageError, StrongroomError
 from strongroom.manifests import validate_bag
-from strongroom.model import Agent, AgentType, Event, FileRole, Outcome
+from strongroom.model import Agent, AgentType, Event, Outcome
 from strongroom.records.certificate import certificate_csv, certificate_html
-from strongroom.records.closure import title_while_closed
 from strongroom.records.holds import HOLDS_LOCK
 from strongroom.records.journal_data import (
     DISPOSAL_EVENT_TYPES,
@@ -53,6 +50,7 @@ from strongroom.records.model import (
     ItemOutcome,
     name_key,
 )
+from strongroom.records.stubs import build_stub
 from strongroom.storage.journal import JournalEntry, JournalRecord
 
 if TYPE_CHECKING:
@@ -118,6 +116,7 @@ class _Trail:
     deleted: dict[str, DestructionStub] = field(default_factory=dict)  # the latest `deleted` stub per package
     deleted_at: dict[str, dict[str, str]] = field(default_factory=dict)  # ... and its locations' states
     skipped: dict[str, str] = field(default_factory=dict)  # package -> why, of each `skipped` entry
+    executed: JournalEntry | None = None  # the certificate's entry, once issued
 
 
 # --- propose -------------------------------------------------------------------------------------
@@ -289,28 +288,64 @@ def execute(
         batch = find_batch(archive, batch_ref)
         if batch.status is BatchStatus.EXECUTED:
             return _report(archive, batch, {}, _certificate_files(archive, batch))
+        batch = start_execution(archive, batch, operator, transfer_to)
+        why_pending = dispose_pending(archive, batch.id, None, operator, transfer_to, progress)
+        return conclude_execution(archive, batch.id, operator, why_pending)
+
+
+# The three parts of an execution, each called under DISPOSAL_LOCK (the staged job takes it per step).
+
+
+def start_execution(archive: Archive, batch: DisposalBatch, operator: str, transfer_to: Path | None) -> DisposalBatch:
+    """Check that the batch may be executed (two approvers, due, not withdrawn) and journal its stubs, once."""
+    trail = batch_trail(archive, batch.id)
+    _check_may_execute(batch, transfer_to, trail)
+    if trail.executing is None:
+        return _begin(archive, batch, archive.system_agents(operator), trail)
+    if batch.status is BatchStatus.APPROVED:  # begun (journalled) before an interruption: not again
+        archive.catalog.set_batch_status(batch.id, BatchStatus.EXECUTING)
+        return find_batch(archive, batch.id)
+    return batch
+
+
+def dispose_pending(archive: Archive, batch_id: str, only: Collection[str] | None, operator: str,
+                    transfer_to: Path | None, progress: StepProgress | None) -> dict[str, str]:  # fmt: skip
+    """Destroy or transfer the batch's pending items (of `only`, when given); an item done already is left alone.
+    Returns why each location that still holds a package could not be cleared."""
+    batch = find_batch(archive, batch_id)
+    if batch.status is not BatchStatus.EXECUTING:
+        return {}
+    trail = batch_trail(archive, batch.id)  # read under the disposal lock: no other run writes this batch's trail
+    agents = archive.system_agents(operator)
+    why_pending: dict[str, str] = {}
+    todo = [i for i in batch.items if i.outcome is ItemOutcome.PENDING and (only is None or i.package in only)]
+    for done, item in enumerate(todo, start=1):
+        with archive.catalog.lock(f"package:{item.package}"):
+            _dispose_item(archive, batch, item, trail, agents, transfer_to, why_pending)
+        if progress:
+            progress("Disposing", done, len(todo))
+    return why_pending
+
+
+def conclude_execution(archive: Archive, batch_id: str, operator: str,
+                       why_pending: Mapping[str, str]) -> ExecutionReport:  # fmt: skip
+    """Issue the certificate once no item is pending; once only (an executed batch keeps its certificate)."""
+    batch = find_batch(archive, batch_id)
+    if batch.status is BatchStatus.EXECUTED:
+        return _report(archive, batch, {}, _certificate_files(archive, batch))
+    certificate: Certificate | None = None
+    if all(i.outcome is not ItemOutcome.PENDING for i in batch.items):
         trail = batch_trail(archive, batch.id)
-        _check_may_execute(batch, transfer_to, trail)
-        agents = archive.system_agents(operator)
-        if trail.executing is None:
-            batch = _begin(archive, batch, agents, trail)
-            trail = batch_trail(archive, batch.id)
-        elif batch.status is BatchStatus.APPROVED:  # begun (journalled) before an interruption: not again
-            archive.catalog.set_batch_status(batch.id, BatchStatus.EXECUTING)
+        if trail.executed is not None:  # issued and journalled just before an interruption: record it, not again
+            step = disposal_step(trail.executed) or {}
+            archive.catalog.set_batch_status(batch.id, BatchStatus.EXECUTED,
+                                             executed=datetime.fromisoformat(str(step["executed"])),
+                                             certificate_sha256=dict(step["certificate_sha256"]))  # fmt: skip
             batch = find_batch(archive, batch.id)
-        why_pending: dict[str, str] = {}
-        todo = [i for i in batch.items if i.outcome is ItemOutcome.PENDING]
-        for done, item in enumerate(todo, start=1):
-            with archive.catalog.lock(f"package:{item.package}"):
-                _dispose_item(archive, batch, item, trail, agents, transfer_to, why_pending)
-            if progress:
-                progress("Disposing", done, len(todo))
+            return _report(archive, batch, why_pending, _certificate_files(archive, batch))
+        certificate = _issue_certificate(archive, batch, trail, archive.system_agents(operator))
         batch = find_batch(archive, batch.id)
-        certificate: Certificate | None = None
-        if all(i.outcome is not ItemOutcome.PENDING for i in batch.items):
-            certificate = _issue_certificate(archive, batch, trail, agents)
-            batch = find_batch(archive, batch.id)
-        return _report(archive, batch, why_pending, certificate)
+    return _report(archive, batch, why_pending, certificate)
 
 
 def _check_may_execute(batch: DisposalBatch, transfer_to: Path | None, trail: _Trail) -> None:
@@ -570,61 +605,6 @@ def _transfer(
     return digest, str(bag)
 
 
-# --- stubs ---------------------------------------------------------------------------------------
-
-
-def build_stub(archive: Archive, batch: DisposalBatch, item: DisposalItem, when: datetime) -> DestructionStub:
-    """What is kept of a package: its reference, a title safe to show, dates, size, schedule and approvers.
-
-    No creators, no file names, no content. The title is the package's redacted title while it is
-    not open, else its Dublin Core title, else its name.
-    """
-    summary = archive.package(item.package)
-    descriptions = archive.catalog.descriptions(summary.uuid)
-    package_dc = next((d for d in descriptions if d.target == "objects"), None)
-    title = summary.title or (package_dc.first("title") if package_dc else None) or summary.name
-    title = title_while_closed(archive.catalog.access_rules(summary.uuid), title, when.date())
-    days: list[date] = []
-    for description in descriptions:
-        for value in description.elements.get("date", ()):
-            days.extend(dc_dates(value))
-    for record in archive.catalog.files(summary.uuid):
-        if record.role is FileRole.ORIGINAL and record.modified is not None:
-            days.append(record.modified.date())
-    schedule = archive.catalog.schedule(item.code, item.version)
-    return DestructionStub(
-        package=summary.uuid, identifier=package_dc.first("identifier") if package_dc else None, title=title,
-        code=item.code, version=item.version, authority=schedule.authority if schedule else "",
-        action=item.action, date_from=min(days, default=None), date_to=max(days, default=None), batch=batch.id,
-        approved_by=tuple(a.name for a in batch.approvals), destroyed=when, files=summary.files,
-        bytes=summary.bytes, payload_sha256=summary.payload_sha256,
-    )  # fmt: skip
-
-
-_DAY = re.compile(r"(?<!\d)(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?!\d)")
-
-
-def dc_dates(value: str) -> list[date]:
-    """The first and last days a Dublin Core date names: `1999`, `1999-03`, `1999-03-04`, `1990/1995`."""
-    found: list[date] = []
-    for match in _DAY.finditer(value):
-        year = int(match.group(1))
-        if not 1 <= year <= 9999:
-            continue
-        month = int(match.group(2)) if match.group(2) else None
-        day = int(match.group(3)) if match.group(3) else None
-        try:
-            if month is None:
-                found += [date(year, 1, 1), date(year, 12, 31)]
-            elif day is None:
-                found += [date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])]
-            else:
-                found.append(date(year, month, day))
-        except ValueError:
-            continue  # 1999-13 or 1999-02-30: not a date
-    return found
-
-
 # --- certificates --------------------------------------------------------------------------------
 
 
@@ -645,6 +625,8 @@ def batch_trail(archive: Archive, batch: str) -> _Trail:
             trail.deleted_at[entry.package] = {str(k): str(v) for k, v in dict(step.get("locations", {})).items()}
         elif step["step"] == "skipped":
             trail.skipped[str(step["item"])] = str(step.get("why") or "")
+        elif step["step"] == "executed":
+            trail.executed = entry
     return trail
 
 
