@@ -31,6 +31,7 @@ from strongroom.cli_disposal import register_disposal
 from strongroom.cli_doctor import register_doctor
 from strongroom.cli_holds import register_holds
 from strongroom.cli_identify import register_identify
+from strongroom.cli_jobs import SubmitFlag, register_jobs, submit_job
 from strongroom.cli_migrate import register_migrate
 from strongroom.cli_output import (
     PACKAGE_HELP,
@@ -49,8 +50,10 @@ from strongroom.cli_report import register_report
 from strongroom.cli_retention import register_retention
 from strongroom.cli_search import register_search
 from strongroom.cli_signatures import register_signatures
+from strongroom.cli_text import register_text
 from strongroom.cli_users import register_users
 from strongroom.cli_web import register_web
+from strongroom.cli_worker import register_worker
 from strongroom.home import default_home
 from strongroom.model import AccessStatus
 from strongroom.preservation.audit import parse_duration, parse_size
@@ -165,6 +168,7 @@ def ingest_command(
             metavar="CODE",
         ),
     ] = None,
+    submit: SubmitFlag = False,
     home: HomeOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON (errors too, on stderr).")] = False,
 ) -> None:
@@ -192,6 +196,15 @@ def ingest_command(
         as_folder=as_folder,
         retention=retention,
     )
+    if submit:
+        from strongroom.errors import TransferError
+        from strongroom.ingest.job import INGEST_KIND, ingest_params
+
+        with errors(as_json):
+            if not source.exists():  # refused now rather than as a failed job
+                raise TransferError(f"{source} does not exist.", details=["Check the path and try again."])
+        submit_job(ctx, home, INGEST_KIND, ingest_params(source, options), f"Ingest {source.name}", as_json)
+        return
     with errors(as_json), _archive(ctx, home) as archive, progress(_bar(as_json)) as bar:
         report = archive.ingest(source, options, bar)
     if as_json:
@@ -330,6 +343,7 @@ def audit(
     repair: Annotated[
         bool, typer.Option("--repair", help="Heal each damaged copy found from a location whose copy verifies.")
     ] = False,
+    submit: SubmitFlag = False,
     home: HomeOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -344,6 +358,14 @@ def audit(
         budget = parse_size(max_bytes) if max_bytes else None
         if rate is not None and rate <= 0:
             fail("--rate must be more than 0 MB/s.", as_json=as_json)
+    if submit:
+        from strongroom.web.jobs_preservation import AUDIT, audit_params
+
+        with errors(as_json):
+            params = audit_params({"older_than": older_than, "max_bytes": max_bytes, "rate": rate,
+                                   "location": location, "repair": repair})  # fmt: skip
+        submit_job(ctx, home, AUDIT, params | {"operator": current_operator()}, "Audit stored copies", as_json)
+        return
     with errors(as_json), _archive(ctx, home) as archive, progress(_bar(as_json)) as bar:
         report = archive.audit(
             current_operator(), location=location, older_than=age, max_bytes=budget, rate=rate, repair=repair,
@@ -473,10 +495,19 @@ def update(
         Path, typer.Option("--metadata", help="A metadata.csv (filename,dc.title,...) with the new descriptions.")
     ],
     reason: Annotated[str, typer.Option(help="Why the metadata changes; kept in the PREMIS event.")] = "",
+    submit: SubmitFlag = False,
     home: HomeOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Make a new version of a package with new descriptive metadata; nothing else is copied."""
+    if submit:
+        from strongroom.ingest.job import UPDATE_KIND, update_params
+
+        with errors(as_json), _archive(ctx, home) as archive:
+            params = update_params(archive, package, metadata, reason, current_operator())
+            name = archive.package(package).name
+        submit_job(ctx, home, UPDATE_KIND, params, f"Update the descriptions of {name}", as_json)
+        return
     with errors(as_json), _archive(ctx, home) as archive, progress(_bar(as_json)) as bar:
         result = archive.update_metadata(package, metadata, reason, current_operator(), bar)
     if as_json:
@@ -619,8 +650,13 @@ def upgrade(ctx: typer.Context, home: HomeOption = None, as_json: JsonFlag = Fal
 
 
 @app.command(cls=Command)
-def rebuild(ctx: typer.Context, home: HomeOption = None, as_json: JsonFlag = False) -> None:
+def rebuild(ctx: typer.Context, submit: SubmitFlag = False, home: HomeOption = None, as_json: JsonFlag = False) -> None:
     """Rebuild the catalog and the search index from the stored packages and the journal alone."""
+    if submit:
+        from strongroom.web.jobs_preservation import REBUILD
+
+        submit_job(ctx, home, REBUILD, {"operator": current_operator()}, "Rebuild the catalog and index", as_json)
+        return
     with errors(as_json), _archive(ctx, home) as archive, progress(_bar(as_json)) as bar:
         report = archive.rebuild(bar)
     if as_json:
@@ -699,7 +735,10 @@ register_retention(app, journal_app)
 register_holds(app, journal_app)
 register_disposal(app, journal_app)
 register_web(app)
+register_worker(app)
 register_users(app)
+register_jobs(app)
+register_text(app)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m strongroom`

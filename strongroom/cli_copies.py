@@ -13,6 +13,7 @@ from rich.table import Table
 from strongroom import views
 from strongroom.archive import current_operator
 from strongroom.cli_common import HomeOption, JsonFlag, open_archive, show_bar
+from strongroom.cli_jobs import SubmitFlag, submit_job
 from strongroom.cli_output import PACKAGE_HELP, Command, Group, console, errors, fail, human, print_json, progress
 from strongroom.copies import NoGoodCopy, RepairReport
 from strongroom.locations import LocationRole, LocationSpec, for_quick_check
@@ -186,6 +187,7 @@ def location_remove(
 def replicate_command(
     ctx: typer.Context,
     location: Annotated[str | None, typer.Option("--location", help="Only fill this location.")] = None,
+    submit: SubmitFlag = False,
     home: HomeOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -194,6 +196,13 @@ def replicate_command(
     Each copy is checked against the SHA-256 recorded at ingest as it is stored, and recorded as a PREMIS
     replication event. Exit 1 if anything could not be copied.
     """
+    if submit:
+        from strongroom.web.jobs_preservation import REPLICATE
+
+        params = {"operator": current_operator(), "location": location}
+        title = f"Replicate to {location}" if location else "Replicate to storage locations"
+        submit_job(ctx, home, REPLICATE, params, title, as_json)
+        return
     with errors(as_json), open_archive(ctx, home) as archive, progress(show_bar(as_json)) as bar:
         report = archive.replicate(current_operator(), location, bar)
     if as_json:

@@ -13,7 +13,8 @@ from rich.table import Table
 
 from strongroom.archive import current_operator
 from strongroom.cli_common import HomeOption, JsonFlag, open_archive, show_bar
-from strongroom.cli_output import Command, Group, console, errors, print_json, progress
+from strongroom.cli_jobs import SubmitFlag, submit_job
+from strongroom.cli_output import Command, Group, console, errors, fail, print_json, progress
 from strongroom.errors import StrongroomError
 from strongroom.records.disposal import (
     ExecutionReport,
@@ -189,6 +190,7 @@ def execute_command(
         Path | None,
         typer.Option("--transfer-to", help="Where to write the BagIt bags of packages transferred to another archive."),
     ] = None,
+    submit: SubmitFlag = False,
     home: HomeOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -197,7 +199,11 @@ def execute_command(
 
     Packages held, changed or re-sentenced since the proposal are skipped. A location that cannot be reached
     leaves the batch executing (exit 1): run the command again once it answers; it resumes where it stopped.
+    With --submit, transferred packages' bags go to <home>/transferred/<batch>/.
     """
+    if submit:
+        _submit_execute(ctx, home, batch, transfer_to, as_json)
+        return
     with errors(as_json), open_archive(ctx, home) as archive, progress(show_bar(as_json)) as bar:
         report = execute(archive, batch, current_operator(), transfer_to=transfer_to, progress=bar)
     if as_json:
@@ -206,6 +212,20 @@ def execute_command(
         _print_execution(report)
     if report.pending:
         raise typer.Exit(1)
+
+
+def _submit_execute(ctx: typer.Context, home: Path | None, batch: str, transfer_to: Path | None,
+                    as_json: bool) -> None:  # fmt: skip
+    from strongroom.web.jobs_records import DISPOSAL_EXECUTE
+
+    if transfer_to is not None:
+        fail("--transfer-to cannot go with --submit: the job writes transferred packages' bags to "
+             "<home>/transferred/<batch>/.", as_json=as_json,
+             hints=["Leave out --transfer-to (and move the bags from there), or leave out --submit."])  # fmt: skip
+    with errors(as_json), open_archive(ctx, home) as archive:
+        found = find_batch(archive, batch)
+    submit_job(ctx, home, DISPOSAL_EXECUTE, {"batch": found.id, "operator": current_operator()},
+               f"Execute disposal batch {found.id}", as_json)  # fmt: skip
 
 
 def _print_execution(r: ExecutionReport) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,7 +13,8 @@ from strongroom.archive import current_operator
 from strongroom.cli_common import HomeOption, JsonFlag
 from strongroom.cli_common import open_archive as _archive
 from strongroom.cli_common import show_bar as _bar
-from strongroom.cli_output import PACKAGE_HELP, Command, console, errors, print_json, progress
+from strongroom.cli_jobs import SubmitFlag, submit_job
+from strongroom.cli_output import PACKAGE_HELP, Command, console, errors, fail, print_json, progress
 from strongroom.formats.risk import RiskLevel
 from strongroom.preservation.actions import Purpose
 from strongroom.preservation.migrate_report import MigrationFailure, MigrationReport, PackageMigration
@@ -57,6 +59,16 @@ def migrate_command(
             help="Migrate nothing: list every original whose latest migration failed, why, and what to do next.",
         ),
     ] = False,
+    tool: Annotated[
+        str | None,
+        typer.Option(
+            "--tool",
+            help="With --submit: queue only the conversions this tool does (libreoffice, imagemagick, ghostscript, "
+            "ffmpeg), as a job that only workers whose machine has the tool take.",
+            metavar="TOOL",
+        ),
+    ] = None,
+    submit: SubmitFlag = False,
     home: HomeOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -68,6 +80,12 @@ def migrate_command(
     Exit status 1 when any conversion failed, a needed tool is missing or a package could not be migrated
     (with --report: when any failure is listed).
     """
+    if submit:
+        _submit(ctx, home, packages, risk, puid, purpose, dry_run, retry_failed, report, tool, as_json)
+        return
+    if tool is not None:
+        fail("--tool goes with --submit (a job for the workers that have the tool); without --submit every "
+             "conversion runs here.", as_json=as_json)  # fmt: skip
     with errors(as_json), _archive(ctx, home) as archive:
         if report:
             failures = archive.migration_failures()
@@ -96,6 +114,23 @@ def migrate_command(
         _print_run(result)
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _submit(ctx: typer.Context, home: Path | None, packages: list[str] | None, risk: RiskLevel | None,
+            puids: list[str] | None, purposes: list[Purpose] | None, dry_run: bool, retry_failed: bool, report: bool,
+            tool: str | None, as_json: bool) -> None:  # fmt: skip
+    from strongroom.preservation.migrate_job import MIGRATE, migrate_params
+
+    if report:
+        fail("--report lists failures at once; it is not queued as a job. Leave out --submit.", as_json=as_json)
+    with errors(as_json):
+        params = migrate_params({"packages": packages or [], "risk": risk.value if risk else None,
+                                 "puids": puids or [], "purposes": [p.value for p in purposes or ()],
+                                 "dry_run": dry_run, "retry_failed": retry_failed, "tool": tool})  # fmt: skip
+    kind = f"{MIGRATE}-{params['tool']}" if "tool" in params else MIGRATE
+    title = "Plan migrations (dry run)" if dry_run else "Migrate at-risk formats"
+    title += f" with {params['tool']}" if "tool" in params else ""
+    submit_job(ctx, home, kind, params | {"operator": current_operator()}, title, as_json)
 
 
 def _print_plan(result: MigrationReport) -> None:

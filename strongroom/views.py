@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from strongroom.archive import PackageDetails, UpdateResult
     from strongroom.copies import LocationStatus, RepairReport, ReplicateReport
     from strongroom.ingest.pipeline import IngestReport
+    from strongroom.jobs.model import JobRecord
     from strongroom.maintenance import RebuildReport, UpgradeReport
     from strongroom.preservation.audit import AuditReport
     from strongroom.preservation.verify import CopyCheck, PackageProblem, VerifyReport
@@ -428,3 +429,16 @@ def location_json(status: LocationStatus) -> dict[str, Any]:
         },
         "failing": usage.failing if usage else 0,
     }
+
+
+def job_json(job: JobRecord) -> dict[str, Any]:
+    """A job as the web API answers it (GET /api/v1/jobs/ID) and `strongroom jobs --json` prints it."""
+    return {
+        "id": job.id, "kind": job.kind, "title": job.title, "owner": job.owner, "state": job.state.value,
+        "finished_state": job.state.finished, "created": job.created.isoformat(),
+        "started": job.started.isoformat() if job.started else None,
+        "finished": job.finished.isoformat() if job.finished else None, "step": job.step, "done": job.done,
+        "total": job.total, "chunks_total": job.chunks_total, "chunks_done": job.chunks_done,
+        "result": dict(job.result) if job.result is not None else None, "error": job.error,
+        "hint": list(job.details), "cancel_requested": job.cancel_requested, "params": dict(job.params),
+    }  # fmt: skip

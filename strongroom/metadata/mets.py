@@ -78,6 +78,9 @@ class MetsInput:
     # The source of a derivative (a text file's original), written as a PREMIS relationship; None for
     # files that are no one's derivative. Every text-role file must have one.
     derivation: Callable[[FileRecord], premis.Derivation | None] | None = None
+    # The same files as files() without their events, for the fileSec and structMap passes, which need none:
+    # building every file's events again for each of those passes took most of a large package's METS time.
+    records: Callable[[], Iterable[FileRecord]] | None = None
 
 
 # Called with (files done, files in all) as write_mets streams the file sections.
@@ -201,6 +204,13 @@ def write_mets(dest: Path, doc: MetsInput, progress: MetsProgress | None = None)
             if roles:
                 _write_filesec(out, doc, roles)
             _write_structmap(out, doc, plan)
+
+
+def _records(doc: MetsInput) -> Iterable[FileRecord]:
+    """The files of `doc` in path order, without their events."""
+    if doc.records is not None:
+        return doc.records()
+    return (record for record, _events in doc.files())
 
 
 def _md_sec(
@@ -353,7 +363,7 @@ def _write_filesec(out: PrettyWriter, doc: MetsInput, roles: list[FileRole]) -> 
     with out.element(m("fileSec")):
         for role in roles:  # one pass over the files per role keeps the groups streaming
             with out.element(m("fileGrp"), {"USE": role.value}):
-                for record, _events in doc.files():
+                for record in _records(doc):
                     if record.role == role:
                         out.tree(_file_element(record))
 
@@ -392,7 +402,7 @@ def _write_structmap(out: PrettyWriter, doc: MetsInput, plan: _Plan) -> None:
             root["DMDID"] = " ".join(plan.dmd_by_target[PACKAGE_TARGET])
         out.open(m("div"), root)
         folders: list[str] = []  # names of the Directory divs open below the root
-        for record, _events in doc.files():
+        for record in _records(doc):
             *parents, name = record.path.split("/")
             shared = 0
             while shared < min(len(folders), len(parents)) and folders[shared] == parents[shared]:

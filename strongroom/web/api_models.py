@@ -128,7 +128,7 @@ class DoctorAnswer(_Open):
     tools: list[DoctorTool]
 
 
-# --- jobs (routes_jobs.job_json) --------------------------------------------------------------------------------
+# --- jobs (views.job_json) --------------------------------------------------------------------------------------
 
 
 class JobAnswer(_Open):
@@ -144,6 +144,10 @@ class JobAnswer(_Open):
     step: str
     done: int
     total: int | None
+    chunks_total: int | None = Field(
+        description="A staged job's chunk count once planned; null before, or for a single-step job"
+    )
+    chunks_done: int = Field(description="How many of its chunks have finished")
     result: dict[str, Any] | None = Field(description="The same shape the CLI prints with --json")
     error: str | None
     hint: list[str]

@@ -64,10 +64,9 @@ def create_app(home: Path, *, runner: JobRunner | None = None) -> FastAPI:
     """The web service over the archive at `home`. `runner` replaces the embedded job runner (tests, scale-out)."""
     settings, web = load_contexts(home)
     if runner is None:
-        from strongroom.jobs.embedded import EmbeddedRunner
-        from strongroom.jobs.kinds import default_kinds
+        from strongroom.jobs.runners import open_runner
 
-        runner = EmbeddedRunner(home, default_kinds(), workers=web.job_workers)
+        runner = open_runner(home, workers=web.job_workers)
     ctx = WebContext(home=home, settings=settings, web=web, templates=templates(), archives=ArchivePool(home),
                      jobs=runner)  # fmt: skip
 

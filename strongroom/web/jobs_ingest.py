@@ -2,7 +2,9 @@
 
 "check-transfer" runs the whole ingest pipeline into a staging folder (safe unpacking, supplied
 checksums, virus scan, identification, validation) and throws the build away, keeping only what
-it found; "ingest" runs the same Archive.ingest the CLI runs. Both have permission "ingest".
+it found; "ingest" is the staged job the CLI's `ingest --submit` runs too (ingest/job.py), given
+the transfer: its plan turns the transfer into its source path, and its steps keep the transfer's
+state in step (`approved_source`, `transfer_failed`, `transfer_stored`). Both have permission "ingest".
 The workflow functions (`queue_check`, `approve`, `reject`) keep a transfer and its jobs in step.
 """
 
@@ -12,22 +14,23 @@ import dataclasses
 import uuid
 from collections import Counter
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from strongroom.archive import Archive
 from strongroom.errors import StrongroomError, TransferError
+from strongroom.ingest.job import INGEST_KIND
+from strongroom.ingest.job import JOB_KINDS as INGEST_JOB_KINDS
 from strongroom.ingest.pipeline import IngestBuild, IngestOptions, build_package
 from strongroom.ingest.staging import staging_area
 from strongroom.jobs.base import JobRunner
 from strongroom.jobs.model import JobContext, JobKind
 from strongroom.model import FileRole, Validity
-from strongroom.views import ingest_json
 from strongroom.web.settings import load_web_settings
 from strongroom.web.transfers import Transfer, TransferState, TransferStore
 from strongroom.web.uploads import file_sha256
 
 CHECK_KIND = "check-transfer"
-INGEST_KIND = "ingest"
 MAX_LISTED = 200
 
 
@@ -160,44 +163,42 @@ def check_report(built: IngestBuild, archive: Archive) -> dict[str, Any]:
 # --- storing ---------------------------------------------------------------------------------
 
 
-def run_ingest(ctx: JobContext, params: Mapping[str, Any]) -> Mapping[str, Any]:
+def approved_source(ctx: JobContext, params: Mapping[str, Any]) -> tuple[Path, str]:
+    """The source path and name of the approved transfer an "ingest" job stores (its plan step asks)."""
     store, sources = _store(ctx)
     transfer = store.get(str(params["transfer"]))
-    try:
-        if transfer.state != TransferState.APPROVED:
-            raise TransferError(f"The transfer is {transfer.state_words.lower()}, not approved.",
-                                details=["Approve it on its page first."])  # fmt: skip
-        source = store.source_path(transfer, sources)
-        if transfer.sha256 is not None:
-            ctx.progress("Making sure the file is the one checked", 0, None)
-            if file_sha256(source) != transfer.sha256:
-                raise TransferError("The transfer's file changed after it was checked; nothing was stored.",
-                                    details=["Check the transfer again (pick it again from its source, or upload "
-                                             "it again), then approve it."])  # fmt: skip
-        ctx.check_cancelled()  # the last safe place: from here on the ingest runs to its end
-        options = IngestOptions(name=transfer.name, operator=str(params.get("operator") or "web"),
-                                retention=params.get("retention") or None,
-                                allow_duplicate=params.get("allow_duplicate") is True)  # fmt: skip
-        with Archive.open(ctx.home) as archive:
-            report = archive.ingest(source, options, ctx.progress)
-    except StrongroomError as err:
-        store.update(transfer.id, f"storing failed: {err.message}", state=TransferState.FAILED, error=err.message,
-                     details=err.details)  # fmt: skip
-        raise
-    except BaseException:
-        store.update(transfer.id, "storing stopped before it finished", state=TransferState.FAILED,
-                     error="Storing did not finish.",
-                     details=("See the job's page, then approve it again.",))  # fmt: skip
-        raise
-    stored = store.update(transfer.id, f"stored as package {report.package}", state=TransferState.STORED,
-                          package=report.package, error=None, details=())  # fmt: skip
+    if transfer.state != TransferState.APPROVED:
+        raise TransferError(f"The transfer is {transfer.state_words.lower()}, not approved.",
+                            details=["Approve it on its page first."])  # fmt: skip
+    source = store.source_path(transfer, sources)
+    if transfer.sha256 is not None:
+        ctx.progress("Making sure the file is the one checked", 0, None)
+        if file_sha256(source) != transfer.sha256:
+            raise TransferError("The transfer's file changed after it was checked; nothing was stored.",
+                                details=["Check the transfer again (pick it again from its source, or upload "
+                                         "it again), then approve it."])  # fmt: skip
+    ctx.check_cancelled()
+    return source, transfer.name
+
+
+def transfer_failed(home: Path, transfer_id: str, err: StrongroomError) -> None:
+    """An "ingest" step of this transfer failed with an error a person can act on: storing failed, and why.
+    (A job that ends any other way, cancelled or its worker gone, is settled when the transfer is next read.)"""
+    store = TransferStore(load_web_settings(home).uploads_dir)
+    store.update(transfer_id, f"storing failed: {err.message}", state=TransferState.FAILED, error=err.message,
+                 details=err.details)  # fmt: skip
+
+
+def transfer_stored(home: Path, transfer_id: str, package: str) -> None:
+    store = TransferStore(load_web_settings(home).uploads_dir)
+    stored = store.update(transfer_id, f"stored as package {package}", state=TransferState.STORED, package=package,
+                          error=None, details=())  # fmt: skip
     store.discard_bytes(stored)
-    return {**ingest_json(report), "transfer": transfer.id}
 
 
 JOB_KINDS: tuple[JobKind, ...] = (
     JobKind(CHECK_KIND, "Check a transfer", run_check, permission="ingest"),
-    JobKind(INGEST_KIND, "Store a transfer", run_ingest, permission="ingest"),
+    *INGEST_JOB_KINDS,  # "ingest" (staged: a transfer here, or a path from the CLI) and "update"
 )
 
 
@@ -266,5 +267,5 @@ def reject(store: TransferStore, transfer_id: str, who: str) -> Transfer:
     return rejected
 
 
-__all__ = ["CHECK_KIND", "INGEST_KIND", "JOB_KINDS", "approve", "check_report", "queue_check", "reject", "run_check",
-           "run_ingest"]  # fmt: skip
+__all__ = ["CHECK_KIND", "INGEST_KIND", "JOB_KINDS", "approve", "approved_source", "check_report", "queue_check",
+           "reject", "run_check", "transfer_failed", "transfer_stored"]  # fmt: skip

@@ -8,27 +8,22 @@ with --json; progress goes through ctx.progress, and cancellation is honoured be
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 from strongroom import views
 from strongroom.archive import Archive
 from strongroom.errors import StrongroomError
-from strongroom.formats.risk import RiskLevel
-from strongroom.jobs.model import JobContext, JobKind
-from strongroom.preservation.actions import Purpose
+from strongroom.fulltext.job import text_kind
+from strongroom.jobs.model import JobKind, StepContext
 from strongroom.preservation.audit import parse_duration, parse_size
+from strongroom.preservation.audit_job import AuditOptions, finish_audit, operator_of, plan_audit_job, run_audit_chunk
+from strongroom.preservation.migrate_job import migrate_kinds
+from strongroom.preservation.migrate_job import migrate_params as migrate_params  # the web form checks its params
+from strongroom.rebuild_job import finish_rebuild_job, plan_rebuild_job, run_rebuild_chunk
+from strongroom.replication_job import finish_replicate, plan_replicate_job, run_replicate_chunk
 from strongroom.web.permissions import Permission
 
 AUDIT, REPLICATE, MIGRATE, REBUILD = "audit", "replicate", "migrate", "rebuild"
-
-
-def _progress(ctx: JobContext) -> Any:
-    def progress(step: str, done: int, total: int | None) -> None:
-        ctx.progress(step, done, total)
-        ctx.check_cancelled()
-
-    return progress
 
 
 def _text(params: Mapping[str, Any], key: str) -> str | None:
@@ -61,76 +56,72 @@ def audit_params(params: Mapping[str, Any]) -> dict[str, Any]:
     return {"older_than": older_than, "max_bytes": max_bytes, "rate": rate, "location": location, "repair": repair}
 
 
-def migrate_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The migrate options, checked: packages, risk, puids, purposes, dry_run, retry_failed."""
-
-    def strings(key: str) -> list[str]:
-        value = params.get(key) or []
-        items = [value] if isinstance(value, str) else value
-        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-            raise StrongroomError(f"{key} must be a list of text.", details=[f"Send {key} as a list of strings."])
-        return [i.strip() for i in items if i.strip()]
-
-    risk = _text(params, "risk")
-    if risk and risk not in {level.value for level in RiskLevel}:
-        raise StrongroomError(f"There is no risk level {risk!r}.",
-                              details=["Choose one of: high, unknown, medium, low."])  # fmt: skip
-    purposes = strings("purposes")
-    for purpose in purposes:
-        if purpose not in {p.value for p in Purpose}:
-            raise StrongroomError(f"There is no derivative purpose {purpose!r}.",
-                                  details=[f"Choose from: {', '.join(p.value for p in Purpose)}."])  # fmt: skip
-    flag = ("true", "on", "yes", "1", True)
-    return {"packages": strings("packages"), "risk": risk, "puids": strings("puids"), "purposes": purposes,
-            "dry_run": params.get("dry_run") in flag, "retry_failed": params.get("retry_failed") in flag}  # fmt: skip
+# Audit, replicate and rebuild are staged (plan -> chunks -> finalize; see preservation/audit_job.py,
+# replication_job.py and rebuild_job.py): each step opens the archive on whichever worker runs it.
 
 
-def run_audit(ctx: JobContext, params: Mapping[str, Any]) -> Mapping[str, Any]:
-    options = audit_params(params)
-    age: timedelta | None = parse_duration(options["older_than"]) if options["older_than"] else None
-    budget = parse_size(options["max_bytes"]) if options["max_bytes"] else None
+def plan_audit(ctx: StepContext, params: Mapping[str, Any]) -> int:
+    options = AuditOptions.of(audit_params(params))
     with Archive.open(ctx.home) as archive:
         ctx.progress("Planning the audit", 0, None)
-        report = archive.audit(
-            str(params["operator"]), location=options["location"], older_than=age, max_bytes=budget,
-            rate=options["rate"], repair=options["repair"], progress=_progress(ctx),
-        )  # fmt: skip
-        result = views.audit_json(report)
-        if report.verify.problems:
-            result["next_steps"] = views.verify_next_steps(report.verify)
+        archive.prepare_to_write()
+        return plan_audit_job(ctx, archive, options)
+
+
+def audit_chunk(ctx: StepContext, params: Mapping[str, Any], n: int) -> None:
+    with Archive.open(ctx.home) as archive:
+        archive.require_current_layout()
+        run_audit_chunk(ctx, archive, AuditOptions.of(audit_params(params)), operator_of(params), n)
+
+
+def finalize_audit(ctx: StepContext, params: Mapping[str, Any]) -> Mapping[str, Any]:
+    merged = finish_audit(ctx, AuditOptions.of(audit_params(params)))
+    result = merged.to_json()
+    if merged.report.verify.problems:
+        result["next_steps"] = views.verify_next_steps(merged.report.verify)
     return result
 
 
-def run_replicate(ctx: JobContext, params: Mapping[str, Any]) -> Mapping[str, Any]:
+def plan_replicate(ctx: StepContext, params: Mapping[str, Any]) -> int:
     with Archive.open(ctx.home) as archive:
         ctx.progress("Finding what the replicas lack", 0, None)
-        report = archive.replicate(str(params["operator"]), _text(params, "location"), _progress(ctx))
-    return views.replicate_json(report)
+        archive.prepare_to_write()
+        return plan_replicate_job(ctx, archive, _text(params, "location"))
 
 
-def run_migrate(ctx: JobContext, params: Mapping[str, Any]) -> Mapping[str, Any]:
-    options = migrate_params(params)
+def replicate_chunk(ctx: StepContext, params: Mapping[str, Any], n: int) -> None:
     with Archive.open(ctx.home) as archive:
-        ctx.progress("Planning conversions", 0, None)
-        report = archive.migrate(
-            options["packages"], str(params["operator"]),
-            risk=RiskLevel(options["risk"]) if options["risk"] else None, puids=options["puids"],
-            purposes=[Purpose(p) for p in options["purposes"]] or None, dry_run=options["dry_run"],
-            retry_failed=options["retry_failed"], progress=_progress(ctx),
-        )  # fmt: skip
-    return report.to_json()
+        archive.require_current_layout()
+        run_replicate_chunk(ctx, archive, operator_of(params), n)
 
 
-def run_rebuild(ctx: JobContext, params: Mapping[str, Any]) -> Mapping[str, Any]:
+def finalize_replicate(ctx: StepContext, params: Mapping[str, Any]) -> Mapping[str, Any]:
     with Archive.open(ctx.home) as archive:
-        ctx.progress("Rebuilding", 0, None)
-        report = archive.rebuild(_progress(ctx))
-    return views.rebuild_json(report)
+        return views.replicate_json(finish_replicate(ctx, archive))
+
+
+def plan_rebuild(ctx: StepContext, params: Mapping[str, Any]) -> int:
+    with Archive.open(ctx.home) as archive:
+        return plan_rebuild_job(ctx, archive)
+
+
+def rebuild_chunk(ctx: StepContext, params: Mapping[str, Any], n: int) -> None:
+    with Archive.open(ctx.home) as archive:
+        run_rebuild_chunk(ctx, archive, n)
+
+
+def finalize_rebuild(ctx: StepContext, params: Mapping[str, Any]) -> Mapping[str, Any]:
+    with Archive.open(ctx.home) as archive:
+        return views.rebuild_json(finish_rebuild_job(ctx, archive))
 
 
 JOB_KINDS: tuple[JobKind, ...] = (
-    JobKind(AUDIT, "Audit stored copies", run_audit, Permission.RUN_PRESERVATION.value),
-    JobKind(REPLICATE, "Replicate to storage locations", run_replicate, Permission.RUN_PRESERVATION.value),
-    JobKind(MIGRATE, "Migrate at-risk formats", run_migrate, Permission.RUN_PRESERVATION.value),
-    JobKind(REBUILD, "Rebuild the catalog and index", run_rebuild, Permission.ADMIN.value),
-)
+    JobKind(AUDIT, "Audit stored copies", None, Permission.RUN_PRESERVATION.value, plan=plan_audit,
+            chunk=audit_chunk, finalize=finalize_audit, resumable=True),
+    JobKind(REPLICATE, "Replicate to storage locations", None, Permission.RUN_PRESERVATION.value,
+            plan=plan_replicate, chunk=replicate_chunk, finalize=finalize_replicate, resumable=True),
+    *migrate_kinds(Permission.RUN_PRESERVATION.value),  # staged: preservation/migrate_job.py
+    text_kind(Permission.RUN_PRESERVATION.value),  # `strongroom text`, staged: fulltext/job.py
+    JobKind(REBUILD, "Rebuild the catalog and index", None, Permission.ADMIN.value, plan=plan_rebuild,
+            chunk=rebuild_chunk, finalize=finalize_rebuild, resumable=True),
+)  # fmt: skip

@@ -1,31 +1,31 @@
 """Job kinds of records management: executing an approved disposal batch.
 
-Execution is resumable by design (records/disposal.py journals each step once), so a job
-cancelled between packages, or stopped by a restart, leaves the batch `executing`; submitting
-the job again finishes it. Packages transferred to another archive are written as BagIt bags
-under `<home>/transferred/<batch>/`, a folder of the archive's own: a web form never names a
-server path.
+The kind is staged (records/disposal_job.py): plan (the checks and the write-ahead stubs), chunks of
+packages, finalize (the certificate, once). Execution is resumable by design (records/disposal.py
+journals each step once), so a job cancelled between packages, or stopped by a restart, leaves the
+batch `executing`; submitting the job again finishes it. Packages transferred to another archive are
+written as BagIt bags under `<home>/transferred/<batch>/`, a folder of the archive's own: a web form
+never names a server path. `execute_disposal` runs the whole execution in one step (the same work).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from strongroom.archive import Archive
 from strongroom.cli_disposal import execution_json
-from strongroom.errors import StrongroomError
 from strongroom.jobs.model import JobContext, JobKind
+from strongroom.records.disposal_job import (
+    DISPOSAL_EXECUTE,
+    TRANSFERRED,
+    disposal_kind,
+    refuse_pending,
+    transfer_folder,
+)
 from strongroom.web.permissions import Permission
 
-DISPOSAL_EXECUTE = "disposal-execute"
-TRANSFERRED = "transferred"
-
-
-def transfer_folder(home: Path, batch: str) -> Path:
-    """Where the bags of a batch's transferred packages are written."""
-    return home / TRANSFERRED / batch
+__all__ = ["DISPOSAL_EXECUTE", "JOB_KINDS", "TRANSFERRED", "execute_disposal", "transfer_folder"]
 
 
 def execute_disposal(ctx: JobContext, params: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -42,21 +42,8 @@ def execute_disposal(ctx: JobContext, params: Mapping[str, Any]) -> Mapping[str,
     with Archive.open(ctx.home) as archive:
         ctx.progress("Checking the batch", 0, None)
         report = execute(archive, batch, operator, transfer_to=transfer_folder(ctx.home, batch), progress=progress)
-    if report.pending:
-        where = ", ".join(sorted(report.pending))
-        raise StrongroomError(
-            f"Disposal batch {report.batch.id} is still executing: location(s) {where} could not be cleared.",
-            details=[*report.problems, "Execute the batch again once every location answers; it resumes where it "
-                     "stopped."],
-        )  # fmt: skip
+    refuse_pending(report)
     return execution_json(report)
 
 
-JOB_KINDS: tuple[JobKind, ...] = (
-    JobKind(
-        name=DISPOSAL_EXECUTE,
-        title="Execute a disposal batch",
-        run=execute_disposal,
-        permission=Permission.MANAGE_RECORDS.value,
-    ),
-)
+JOB_KINDS: tuple[JobKind, ...] = (disposal_kind(Permission.MANAGE_RECORDS.value),)

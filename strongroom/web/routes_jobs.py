@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from strongroom.errors import NotFound, StrongroomError
 from strongroom.jobs.base import JobRunner
 from strongroom.jobs.model import JobRecord, JobState
+from strongroom.views import job_json
 from strongroom.web.api_models import API_ERRORS, CONFLICT, JobAnswer, JobList
 from strongroom.web.context import context_of
 from strongroom.web.pages import render
@@ -56,17 +57,6 @@ def visible_job(principal: Principal, runner: JobRunner, job_id: str) -> JobReco
     if not may_see(principal, runner, job.kind):
         raise NotFound("There is no such job.", details=["See the jobs on the Jobs page."])
     return job
-
-
-def job_json(job: JobRecord) -> dict[str, Any]:
-    return {
-        "id": job.id, "kind": job.kind, "title": job.title, "owner": job.owner, "state": job.state.value,
-        "finished_state": job.state.finished, "created": job.created.isoformat(),
-        "started": job.started.isoformat() if job.started else None,
-        "finished": job.finished.isoformat() if job.finished else None, "step": job.step, "done": job.done,
-        "total": job.total, "result": dict(job.result) if job.result is not None else None, "error": job.error,
-        "hint": list(job.details), "cancel_requested": job.cancel_requested, "params": dict(job.params),
-    }  # fmt: skip
 
 
 def _states(state: list[str] | None) -> tuple[JobState, ...] | None:
@@ -156,8 +146,11 @@ def job_page(request: Request, job_id: str, principal: Viewer) -> HTMLResponse:
     transfer = result.get("transfer") or job.params.get("transfer")
     if isinstance(transfer, str) and job.kind in ("check-transfer", "ingest"):
         links.append((f"/ingest/transfers/{transfer}", "Open the transfer"))
+    with context_of(request).archive() as archive:  # steps a worker died in, then run again elsewhere
+        again = sum(1 for step in archive.catalog.steps(job.id) if step.attempts > 1)
     return render(request, "jobs/job.html", {"job": job, "kind_title": kind.title if kind else job.kind,
-                                             "rows": result_rows(job.result), "links": links})  # fmt: skip
+                                             "rows": result_rows(job.result), "links": links,
+                                             "ran_again": again})  # fmt: skip
 
 
 @router.post("/jobs/{job_id}/cancel", include_in_schema=False)

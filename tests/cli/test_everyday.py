@@ -35,7 +35,7 @@ def _commands() -> dict[str, object]:
 
 COMMANDS = sorted(_commands())
 # identify and doctor need no archive; the others here are groups (their commands are listed)
-GROUPS = ("journal", "location", "signatures", "retention", "hold", "disposal", "user")
+GROUPS = ("journal", "location", "signatures", "retention", "hold", "disposal", "user", "jobs")
 HOME_COMMANDS = [c for c in COMMANDS if c not in ("identify", "doctor", *GROUPS)]
 
 

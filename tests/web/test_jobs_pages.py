@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 from strongroom.accounts.model import UserRole
 from strongroom.errors import TransferError
 from strongroom.jobs.embedded import EmbeddedRunner
-from strongroom.jobs.model import JobContext, JobKind, JobRecord, JobState
+from strongroom.jobs.model import JobContext, JobKind, JobRecord, JobState, StepContext
 from tests.conftest import Home
 from tests.web.conftest import BASE_URL, Web
 
@@ -35,7 +36,40 @@ def broken(ctx: JobContext, params: Mapping[str, Any]) -> Mapping[str, Any]:
     raise TransferError("The transfer <i>x</i> failed its checksum checks.", details=["Re-supply the files."])
 
 
+def plan_parts(ctx: StepContext, params: Mapping[str, Any]) -> int:
+    return 3
+
+
+def do_part(ctx: StepContext, params: Mapping[str, Any], n: int) -> None:
+    ctx.progress(f"Part {n + 1}", 1, 1)
+
+
+def finish_parts(ctx: StepContext, params: Mapping[str, Any]) -> Mapping[str, Any]:
+    return {"parts": 3}
+
+
+def plan_waiting(ctx: StepContext, params: Mapping[str, Any]) -> int:
+    return 2
+
+
+def waiting_part(ctx: StepContext, params: Mapping[str, Any], n: int) -> None:
+    """Runs in the runner's process pool: waits for a file (a threading.Event does not cross processes)."""
+    ctx.progress(f"Part {n + 1} <waiting>", 0, 1)
+    while not Path(params["gate"]).exists():
+        ctx.check_cancelled()
+        time.sleep(0.02)
+
+
+def finish_waiting(ctx: StepContext, params: Mapping[str, Any]) -> Mapping[str, Any]:
+    Path(params["gate"]).with_suffix(".finalized").touch()
+    return {"parts": 2}
+
+
 KINDS = {k.name: k for k in (JobKind("slow", "Slow work", slow, "ingest"),
+                             JobKind("parts", "Work in parts", None, "ingest", plan=plan_parts, chunk=do_part,
+                                     finalize=finish_parts, resumable=True),
+                             JobKind("waiting", "Parts that wait", None, "ingest", plan=plan_waiting,
+                                     chunk=waiting_part, finalize=finish_waiting),
                              JobKind("records", "Records work", records_work, "manage-records"),
                              JobKind("broken", "Broken work", broken, "ingest"))}  # fmt: skip
 
@@ -142,6 +176,69 @@ def test_a_finished_job_shows_its_result_or_its_error_with_what_to_do(jobs_web: 
     assert "The transfer &lt;i&gt;x&lt;/i&gt; failed its checksum checks." in text and "Re-supply the files." in text
     api = jobs_web.client.get(f"/api/v1/jobs/{failed.id}", headers=jobs_web.api_headers(UserRole.ARCHIVIST)).json()
     assert api["state"] == "failed" and api["hint"] == ["Re-supply the files."]
+    assert api["chunks_total"] is None and api["chunks_done"] == 0, "a single-step job has no chunks"
+
+
+def test_a_staged_job_shows_its_parts_and_the_steps_that_ran_again(home: Home) -> None:
+    """A job in parts says how many are done, and when a worker died mid-step and the step ran again elsewhere."""
+    from datetime import UTC, datetime, timedelta
+
+    from strongroom.catalog import open_catalog
+    from strongroom.config import load_settings
+    from strongroom.jobs.execute import submit_job
+    from strongroom.web.app import create_app
+
+    config = home.path / "strongroom.toml"
+    config.write_text(config.read_text(encoding="utf-8") + "\n[jobs]\nlease_seconds = 5\n", encoding="utf-8")
+    catalog = open_catalog(load_settings(home.path).catalog_url)
+    try:  # a worker took the plan and died: its lease has run out by the time a runner looks
+        job, _ = submit_job(catalog, KINDS, "parts", {}, "someone", "Parts", runner_id="ghost:1")
+        now = datetime.now(UTC)
+        catalog.start_step(job.id, "plan", "ghost:1", now - timedelta(seconds=1), now - timedelta(seconds=10))
+    finally:
+        catalog.close()
+    runner = EmbeddedRunner(home.path, KINDS, workers=2, progress_interval=0.01, close_timeout=10)
+    app = create_app(home.path, runner=runner)
+    with TestClient(app, base_url=BASE_URL, follow_redirects=False) as client:
+        web = Web(home, app, client)
+        try:
+            done = runner.wait(job.id, timeout=60)
+            assert done.state is JobState.SUCCEEDED and done.chunks_total == 3 and done.chunks_done == 3, done
+            text = web.browser(UserRole.ARCHIVIST).get(f"/jobs/{job.id}").text
+            assert "Parts done" in text and "3 of 3" in text
+            catalog = open_catalog(load_settings(home.path).catalog_url)
+            try:
+                steps = {step.key: step for step in catalog.steps(job.id)}
+            finally:
+                catalog.close()
+            assert steps["plan"].attempts == 2  # once by the dead worker, once by the runner
+            # (On a loaded machine a chunk may outlive its 5 s lease while its pool process starts: counted too.)
+            again = sum(1 for step in steps.values() if step.attempts > 1)
+            assert f"{again} step{'' if again == 1 else 's'} ran again" in text
+        finally:
+            for other in web._clients:
+                other.close()
+
+
+def test_a_staged_job_is_cancelled_from_its_page_and_never_finalizes(jobs_web: Web, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    job: JobRecord = jobs_web.app.state.ctx.jobs.submit("waiting", {"gate": str(gate)}, "someone", "Waiting parts")
+    deadline = time.monotonic() + 30
+    while (found := jobs_web.app.state.ctx.jobs.get(job.id)).chunks_total is None or not found.step:
+        assert time.monotonic() < deadline, found
+        time.sleep(0.02)
+    browser = jobs_web.browser(UserRole.ARCHIVIST)
+    page = browser.get(f"/jobs/{job.id}").text
+    assert "Parts done" in page and "0 of 2" in page and "Cancel this job" in page
+    cancelled = browser.post(f"/jobs/{job.id}/cancel")
+    assert cancelled.status_code == 303
+    ended = jobs_web.app.state.ctx.jobs.wait(job.id, timeout=30)
+    assert ended.state is JobState.CANCELLED, ended
+    gate.touch()  # a chunk still waiting would now finish: nothing may run on, and finalize never runs
+    time.sleep(1.0)
+    assert not gate.with_suffix(".finalized").exists()
+    assert jobs_web.app.state.ctx.jobs.get(job.id).state is JobState.CANCELLED
+    assert ">Cancelled</strong>" in browser.get(f"/jobs/{job.id}").text
 
 
 def test_bad_filters_and_unknown_jobs(jobs_web: Web) -> None:

@@ -207,3 +207,32 @@ def test_unsafe_request_by_a_session_without_its_csrf_token_is_refused(table: Ro
     assert "did not come from this service" in answer.text, case.id
     bare = b.client.request(case.method, case.url)
     assert bare.status_code == 403, f"{case.id} without any token: {bare.status_code}"
+
+
+def test_every_job_kind_names_a_permission_and_job_starting_routes_require_at_least_it() -> None:
+    """A kind's permission decides who sees its jobs (web/routes_jobs.py): a mistyped one would hide them from all but
+    the admin. And the route that starts a kind must require that permission, or a role could start work it may
+    not see, or see work it may not start."""
+    from strongroom.jobs.kinds import default_kinds
+    from strongroom.web.routes_jobs import may_see
+
+    kinds = default_kinds()
+    for name, kind in kinds.items():
+        assert kind.permission in {p.value for p in Permission}, (name, kind.permission)
+
+    class Runner:
+        def __init__(self) -> None:
+            self.kinds = kinds
+
+    from strongroom.web.permissions import Principal
+
+    starting = {"audit": Permission.RUN_PRESERVATION, "replicate": Permission.RUN_PRESERVATION,
+                "migrate": Permission.RUN_PRESERVATION, "rebuild": Permission.ADMIN,
+                "disposal-execute": Permission.MANAGE_RECORDS, "ingest": Permission.INGEST,
+                "check-transfer": Permission.INGEST}  # fmt: skip
+    for role in ROLES:
+        who = Principal(name="someone", name_key="someone", role=role, via="token")
+        for name, route_permission in starting.items():
+            # Whoever may start it (the route's permission) sees its jobs, and nobody else but the admin.
+            assert may_see(who, Runner(), name) == (allowed(role, route_permission) or role is UserRole.ADMIN), (
+                role, name)  # fmt: skip
