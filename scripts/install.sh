@@ -2,7 +2,8 @@
 # Install Strongroom into .venv, quietly and only when something changed.
 #
 #   bash scripts/install.sh         the package and its runtime dependencies only (what quickstart.sh needs)
-#   bash scripts/install.sh --dev   an editable install plus the development and benchmark tools (what test.sh needs),
+#   bash scripts/install.sh --dev   an editable install plus the development and benchmark tools (what test.sh needs;
+#                                   the dev extra holds Celery, the `distributed` extra, too),
 #                                   Debian's chromium and axe-core (npm) for the browser tests
 #
 # A contributor's editable install is left as it is by the plain form, so running the quickstart in a

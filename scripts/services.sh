@@ -17,7 +17,7 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SERVICES_DIR=${STRONGROOM_SERVICES_DIR:-$REPO/.services}
-SERVICES=(postgresql s3 clamd elasticsearch opensearch)
+SERVICES=(postgresql s3 clamd elasticsearch opensearch rabbitmq)
 
 say() { echo "services.sh: $*" >&2; }
 die() {
@@ -758,6 +758,213 @@ opensearch_start() { with_lock opensearch search_start_locked opensearch; }
 opensearch_stop() { with_lock opensearch search_stop_locked opensearch; }
 opensearch_status() { search_status opensearch; }
 opensearch_binary_path() { search_binary_path opensearch; }
+
+# --- RabbitMQ (the Celery runner's broker) ------------------------------------------------------------------------
+
+# Debian's rabbitmq-server (installed with apt-get as the other services are; no system service is started) run as a
+# node of our own: its own node name, Erlang cookie (HOME), epmd port, data and log folders under the services folder,
+# bound to 127.0.0.1 (STRONGROOM_RABBITMQ_ADDRESS to listen elsewhere, e.g. a veth address in a two-host test) on a
+# free AMQP port (STRONGROOM_RABBITMQ_PORT to choose) and a free distribution port, so it never meets a system node.
+# consumer_timeout is 7 h: above the longest step (JobKind.step_seconds: 1 h by default, 6 h for a migrate chunk of
+# conversion-tool time), or RabbitMQ would close the channel of a worker still running a long step
+# (recipes/scaleout.md section 1; docs/deployment.md sets the same in production; tests/jobs/test_consumer_timeout.py
+# checks both against the kinds). The tests' user `strongroom` (a test-only password) owns the vhost `strongroom`;
+# guest works only on loopback, which a second "host" is not.
+# Start to answering takes 5-6 s here on a quiet machine (measured 5.2-6.3 s, start to `rabbitmqctl await_startup`;
+# 15 s with the 2 cores fully loaded), stop ~2 s; the install about 7 s (21 packages, Erlang included).
+RABBITMQ_USER=strongroom
+RABBITMQ_PASSWORD=strongroom-test
+RABBITMQ_VHOST=strongroom
+RABBITMQ_ADDRESS=${STRONGROOM_RABBITMQ_ADDRESS:-127.0.0.1}
+
+rabbitmq_dir() { echo "$SERVICES_DIR/rabbitmq"; }
+rabbitmq_libexec() { echo /usr/lib/rabbitmq/bin; }
+
+rabbitmq_install() {
+    [ -x "$(rabbitmq_libexec)/rabbitmq-server" ] && return 0
+    is_root || die "RabbitMQ is not installed. Install it with: sudo apt-get install -y rabbitmq-server"
+    command -v apt-get >/dev/null 2>&1 || die "RabbitMQ is not installed and there is no apt-get here. Install RabbitMQ 3.10 or newer, then retry."
+    say "installing RabbitMQ (apt-get install -y rabbitmq-server; about 7 s)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y rabbitmq-server >&2 || { apt-get update >&2 && apt-get install -y rabbitmq-server >&2; }
+    [ -x "$(rabbitmq_libexec)/rabbitmq-server" ] || die "apt-get installed rabbitmq-server but $(rabbitmq_libexec)/rabbitmq-server is still not found."
+}
+
+# The node's name: unique per services folder, so two checkouts (or a private broker) never share one.
+rabbitmq_nodename() { echo "strongroom-test-$(echo "$SERVICES_DIR" | cksum | cut -d' ' -f1)@localhost"; }
+
+# The node's own environment (the ports are read from the folder once chosen), as `env` arguments in RABBITMQ_ENV.
+rabbitmq_env_vars() {
+    local dir
+    dir=$(rabbitmq_dir)
+    RABBITMQ_ENV=(HOME="$dir" RABBITMQ_NODENAME="$(rabbitmq_nodename)" RABBITMQ_CONF_ENV_FILE="$dir/rabbitmq-env.conf"
+        RABBITMQ_CONFIG_FILE="$dir/rabbitmq.conf" RABBITMQ_ADVANCED_CONFIG_FILE="$dir/advanced.config"
+        RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" RABBITMQ_MNESIA_BASE="$dir/mnesia"
+        RABBITMQ_LOG_BASE="$dir/log" RABBITMQ_PID_FILE="$dir/beam.pid"
+        ERL_EPMD_ADDRESS=127.0.0.1 ERL_EPMD_PORT="$(cat "$dir/epmd.port" 2>/dev/null || echo 4369)")
+}
+
+# Run a RabbitMQ program with the node's own environment.
+rabbitmq_env() {
+    rabbitmq_env_vars
+    env "${RABBITMQ_ENV[@]}" "$@"
+}
+
+rabbitmq_ctl() { rabbitmq_env "$(rabbitmq_libexec)/rabbitmqctl" -q "$@"; }
+
+# True while process $1 runs. A killed process whose parent has gone may stay a zombie for a while (it answers
+# kill -0): that counts as gone.
+rabbitmq_alive() {
+    [ -n "$1" ] && kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" != Z ]
+}
+
+rabbitmq_pid() {
+    local pidfile pid
+    pidfile="$(rabbitmq_dir)/server.pid"
+    [ -f "$pidfile" ] || return 1
+    pid=$(cat "$pidfile" 2>/dev/null || true)
+    rabbitmq_alive "$pid" && echo "$pid"
+}
+
+rabbitmq_running_port() { cat "$(rabbitmq_dir)/amqp.port"; }
+
+rabbitmq_exports() {
+    local address=$RABBITMQ_ADDRESS
+    [ "$address" = 0.0.0.0 ] && address=127.0.0.1
+    echo "export STRONGROOM_TEST_RABBITMQ_URL=amqp://$RABBITMQ_USER:$RABBITMQ_PASSWORD@$address:$1/$RABBITMQ_VHOST"
+}
+
+rabbitmq_ensure_user() {
+    rabbitmq_ctl list_vhosts | grep -qx "$RABBITMQ_VHOST" || rabbitmq_ctl add_vhost "$RABBITMQ_VHOST" >&2
+    if ! rabbitmq_ctl list_users | cut -f1 | grep -qx "$RABBITMQ_USER"; then
+        rabbitmq_ctl add_user "$RABBITMQ_USER" "$RABBITMQ_PASSWORD" >&2
+    fi
+    rabbitmq_ctl set_permissions -p "$RABBITMQ_VHOST" "$RABBITMQ_USER" '.*' '.*' '.*' >&2
+}
+
+# <dir>/rabbitmqctl: rabbitmqctl bound to this node (its name, cookie and epmd port), for tests that make a vhost of
+# their own (tests/services.py fresh_rabbitmq_vhost) and for a person looking at the queues.
+rabbitmq_write_ctl() {
+    local ctl
+    ctl="$(rabbitmq_dir)/rabbitmqctl"
+    rabbitmq_env_vars
+    {
+        echo "#!/bin/sh"
+        printf 'exec env'
+        printf ' %q' "${RABBITMQ_ENV[@]}" "$(rabbitmq_libexec)/rabbitmqctl"
+        printf ' "$@"\n'
+    } >"$ctl.tmp"
+    chmod 700 "$ctl.tmp"
+    mv "$ctl.tmp" "$ctl"
+}
+
+rabbitmq_start_locked() {
+    local dir pid port dist_port epmd_port started=$SECONDS
+    dir=$(rabbitmq_dir)
+    if pid=$(rabbitmq_pid); then
+        port=$(rabbitmq_running_port)
+        say "rabbitmq already running (PID $pid, port $port)"
+        rabbitmq_exports "$port"
+        return 0
+    fi
+    rabbitmq_install
+    port=${STRONGROOM_RABBITMQ_PORT:-$(free_port)}
+    dist_port=$(free_port)
+    # The node's own epmd outlives a node that was killed: use it again rather than start one more.
+    epmd_port=$(cat "$dir/epmd.port" 2>/dev/null || true)
+    if [ -z "$epmd_port" ] || ! epmd -port "$epmd_port" -names >/dev/null 2>&1; then
+        epmd_port=$(free_port)
+    fi
+    mkdir -p "$dir/mnesia" "$dir/log"
+    chmod 700 "$dir"
+    # A private cookie: rabbitmqctl and the node find it in $HOME; no other Erlang node here knows it.
+    if [ ! -s "$dir/.erlang.cookie" ]; then
+        (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/.erlang.cookie")
+    fi
+    chmod 400 "$dir/.erlang.cookie"
+    echo "$port" >"$dir/amqp.port"
+    echo "$epmd_port" >"$dir/epmd.port"
+    : >"$dir/rabbitmq-env.conf" # not the system's /etc/rabbitmq/rabbitmq-env.conf
+    echo "[]." >"$dir/enabled_plugins"
+    {
+        echo "listeners.tcp.default = $RABBITMQ_ADDRESS:$port"
+        echo "distribution.listener.interface = 127.0.0.1"
+        echo "distribution.listener.port_range.min = $dist_port"
+        echo "distribution.listener.port_range.max = $dist_port"
+        echo "consumer_timeout = 25200000"
+        echo "disk_free_limit.absolute = 50MB"
+        echo "log.file.level = warning"
+        echo "log.console = false"
+    } >"$dir/rabbitmq.conf"
+    echo "[]." >"$dir/advanced.config"
+    say "starting RabbitMQ on $RABBITMQ_ADDRESS:$port (node $(rabbitmq_nodename), data in $dir)"
+    # 9>&-: the server must not inherit the start lock (it would hold it for its whole life).
+    # Not through a shell function, so $! is the start script itself (env and nohup exec into it).
+    rabbitmq_env_vars
+    rm -f "$dir/beam.pid"
+    env "${RABBITMQ_ENV[@]}" nohup "$(rabbitmq_libexec)/rabbitmq-server" >"$dir/server.log" 2>&1 9>&- </dev/null &
+    pid=$!
+    echo "$pid" >"$dir/server.pid"
+    local deadline=$((SECONDS + 120))
+    until rabbitmq_ctl await_startup --timeout 5 >/dev/null 2>&1; do
+        if ! rabbitmq_alive "$pid"; then
+            tail -n 20 "$dir/server.log" >&2 || true
+            rm -f "$dir/server.pid"
+            die "RabbitMQ did not start (log above, in $dir/server.log and $dir/log). Is port $port taken? Set STRONGROOM_RABBITMQ_PORT to use another."
+        fi
+        [ $SECONDS -lt $deadline ] || die "RabbitMQ started (PID $pid) but does not answer; see $dir/server.log and $dir/log"
+        sleep 0.2
+    done
+    rabbitmq_ensure_user
+    rabbitmq_write_ctl
+    say "rabbitmq answered after $((SECONDS - started)) s"
+    rabbitmq_exports "$port"
+}
+
+rabbitmq_start() { with_lock rabbitmq rabbitmq_start_locked; }
+
+rabbitmq_stop_locked() {
+    local pid dir beam process
+    dir=$(rabbitmq_dir)
+    if ! pid=$(rabbitmq_pid); then
+        say "rabbitmq is not running"
+        rm -f "$dir/server.pid"
+        return 0
+    fi
+    say "stopping rabbitmq (PID $pid)"
+    # SIGTERM to the Erlang VM itself stops the node properly (measured ~3 s); the start script's own trap does not
+    # reach it when the script runs under nohup, so the VM's PID (its own PID file) is signalled first.
+    beam=$(cat "$dir/beam.pid" 2>/dev/null || true)
+    for process in $beam $pid; do
+        kill "$process" 2>/dev/null || true
+    done
+    local deadline=$((SECONDS + 60))
+    while rabbitmq_alive "$pid" || rabbitmq_alive "$beam"; do
+        [ $SECONDS -lt $deadline ] || die "RabbitMQ (PID ${beam:-$pid}) did not stop in 60 s; stop it with: kill -9 ${beam:-$pid}"
+        sleep 0.1
+    done
+    # The node started an epmd of its own on the private port: it outlives the node unless told to go.
+    epmd -port "$(cat "$dir/epmd.port")" -kill >/dev/null 2>&1 || true
+    rm -f "$dir/server.pid" "$dir/beam.pid"
+}
+
+rabbitmq_stop() { with_lock rabbitmq rabbitmq_stop_locked; }
+
+rabbitmq_status() {
+    local pid
+    if pid=$(rabbitmq_pid); then
+        echo "rabbitmq: running (PID $pid) on $RABBITMQ_ADDRESS:$(rabbitmq_running_port), node $(rabbitmq_nodename), data in $(rabbitmq_dir)"
+    elif [ -d "$(rabbitmq_dir)/mnesia" ]; then
+        echo "rabbitmq: stopped (data in $(rabbitmq_dir))"
+    else
+        echo "rabbitmq: not set up"
+    fi
+}
+
+rabbitmq_binary_path() {
+    with_lock rabbitmq rabbitmq_install
+    echo "$(rabbitmq_libexec)/rabbitmq-server"
+}
 
 # --- dispatch ----------------------------------------------------------------------------------------------------
 

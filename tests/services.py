@@ -12,12 +12,14 @@
         ...
     url = elasticsearch_url()                   # Elasticsearch 8.19 (integ-test build), http://127.0.0.1:PORT
     url = opensearch_url()                      # OpenSearch 3.6
+    url = rabbitmq_url()                        # RabbitMQ (Celery runner's broker), amqp://user:pw@127.0.0.1:PORT/vhost
+    with fresh_rabbitmq_vhost() as url:         # a vhost of one's own (queues apart from other tests), deleted after
 
 A server that cannot be started is a test error, never a silent skip: only
 STRONGROOM_SKIP_SERVICES=1 skips the tests that need one (say so in the reason).
 A server already running elsewhere can be named with STRONGROOM_TEST_POSTGRESQL_URL
 (or STRONGROOM_TEST_S3_ENDPOINT with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or
-STRONGROOM_TEST_ELASTICSEARCH_URL / STRONGROOM_TEST_OPENSEARCH_URL).
+STRONGROOM_TEST_ELASTICSEARCH_URL / STRONGROOM_TEST_OPENSEARCH_URL, or STRONGROOM_TEST_RABBITMQ_URL).
 """
 
 from __future__ import annotations
@@ -196,6 +198,44 @@ def elasticsearch_url() -> str:
 def opensearch_url() -> str:
     """The URL of the test OpenSearch node (3.6), starting it if needed."""
     return _search_server_url("opensearch", "OpenSearch")
+
+
+def rabbitmq_url() -> str:
+    """The AMQP URL (user, password and vhost of the tests' own) of the test RabbitMQ node, starting it if needed."""
+    if skip_services_requested():
+        pytest.skip("STRONGROOM_SKIP_SERVICES=1: tests that need RabbitMQ are skipped")
+    given = os.environ.get("STRONGROOM_TEST_RABBITMQ_URL")
+    if given:
+        return given
+    exports = start_service("rabbitmq")
+    if "STRONGROOM_TEST_RABBITMQ_URL" not in exports:
+        raise RuntimeError(f"scripts/services.sh start rabbitmq printed no STRONGROOM_TEST_RABBITMQ_URL: {exports}")
+    return exports["STRONGROOM_TEST_RABBITMQ_URL"]
+
+
+@contextmanager
+def fresh_rabbitmq_vhost(prefix: str = "strongroom_t") -> Iterator[str]:
+    """A vhost with a unique name on the test RabbitMQ (so tests running in parallel never take each other's
+    messages from the same queue names); yields its URL, then deletes it with all its queues.
+
+    A broker named by STRONGROOM_TEST_RABBITMQ_URL is used as it is (its vhost cannot be made from here)."""
+    base = rabbitmq_url()
+    ctl = _services_dir() / "rabbitmq" / "rabbitmqctl"  # written by services.sh, bound to its node
+    if os.environ.get("STRONGROOM_TEST_RABBITMQ_URL") or not ctl.exists():
+        yield base
+        return
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:10]}"
+    user = re.sub(r"^amqp://([^:@/]+).*$", r"\1", base)
+
+    def ctl_run(*args: str) -> None:
+        subprocess.run([str(ctl), "-q", *args], check=True, capture_output=True, timeout=120)
+
+    ctl_run("add_vhost", name)
+    try:
+        ctl_run("set_permissions", "-p", name, user, ".*", ".*", ".*")
+        yield base.rsplit("/", 1)[0] + "/" + name
+    finally:
+        ctl_run("delete_vhost", name)
 
 
 # --- a private S3 server that a test may stop and start -------------------------------------------------------------
