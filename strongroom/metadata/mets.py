@@ -20,26 +20,27 @@ METS element, so a reader can restore them exactly.
 
 from __future__ import annotations
 
-import copy
 import re
+import uuid as uuidlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from lxml import etree
 
 from strongroom.errors import MetadataError
-from strongroom.metadata import dublincore, premis
+from strongroom.metadata import dublincore, premis, premis_text
 from strongroom.metadata.reader import read_mets
 from strongroom.metadata.xmlsupport import (
     ESCAPED_ATTR,
+    NEWLINES,
     NSMAP,
     PACKAGE_AMDSEC,
     PACKAGE_TARGET,
     SCHEMA_LOCATION,
     TARGET_ATTR,
-    XLINK,
     XSI,
     Escaper,
     PrettyWriter,
@@ -47,6 +48,9 @@ from strongroom.metadata.xmlsupport import (
     format_datetime,
     legal,
     m,
+    newline,
+    serialised_child,
+    xml_attr,
     xmlfile,
 )
 from strongroom.model import Agent, DublinCore, Event, FileRecord, FileRole, RightsStatement
@@ -54,6 +58,11 @@ from strongroom.model import Agent, DublinCore, Event, FileRecord, FileRole, Rig
 __all__ = ["MetsInput", "MetsProgress", "read_mets", "write_mets"]
 
 _FILE_AMDSEC_PREFIXES = ("mets", "premis", "xsi", "strongroom")
+_FILE_AMDSEC_DEPTH = 1  # a child of mets:mets
+_FILE_SECTION_DEPTH = _FILE_AMDSEC_DEPTH + 1  # techMD, rightsMD, digiprovMD
+_FILE_RECORD_DEPTH = _FILE_SECTION_DEPTH + 3  # the PREMIS record in mdWrap/xmlData
+# A per-file amdSec's start tag up to its ID, as lxml wrote it when the section declared its prefixes itself.
+_FILE_AMDSEC_START = "<mets:amdSec" + "".join(f' xmlns:{prefix}="{NSMAP[prefix]}"' for prefix in _FILE_AMDSEC_PREFIXES)
 _ID_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -110,8 +119,35 @@ class _Plan:
     rights_ids: tuple[str, ...]  # rightsMD of each statement in the package amdSec
     rights_by_target: Mapping[str, tuple[int, ...]]  # indexes into doc.rights
     package_techmd: str
-    # Each agent's digiprovMD, built once: every file's amdSec repeats it under its own ID.
-    agent_sections: dict[str, etree._Element] = field(default_factory=dict)
+    # Sections every file's amdSec repeats, serialised once with placeholders for what changes.
+    repeated: _Repeated = field(default_factory=lambda: _Repeated())
+
+
+class _Repeated:
+    """Agent and rights sections of the per-file amdSecs, serialised once by lxml and reused as text.
+
+    Each is built with random placeholders for its ID and for the file it links to, then
+    filled in per file. Neither a section ID nor a file UUID can need escaping (both are
+    checked to be ID-safe), so the placeholders stand for them exactly; a section whose own
+    text happens to hold a placeholder is simply built per file.
+    """
+
+    def __init__(self) -> None:
+        token = uuidlib.uuid4().hex
+        self.id_token = f"ID{token}"
+        self.link_token = f"LINK{token}"
+        self.agents: dict[str, str | None] = {}
+        self.rights: dict[int, str | None] = {}
+
+    def fill(self, text: str | None, built: Callable[[str, str], etree._Element], sec_id: str, link: str) -> str:
+        if text is None:
+            return serialised_child(built(sec_id, link), _FILE_AMDSEC_PREFIXES, _FILE_SECTION_DEPTH)
+        return text.replace(self.id_token, sec_id).replace(self.link_token, link)
+
+    def template(self, built: Callable[[str, str], etree._Element], *, links: int) -> str | None:
+        text = serialised_child(built(self.id_token, self.link_token), _FILE_AMDSEC_PREFIXES, _FILE_SECTION_DEPTH)
+        ok = text.count(self.id_token) == 1 and text.count(self.link_token) == links
+        return text if ok else None
 
 
 def _plan(doc: MetsInput, ids: _Ids) -> _Plan:
@@ -188,7 +224,7 @@ def write_mets(dest: Path, doc: MetsInput, progress: MetsProgress | None = None)
         root_attrs[ESCAPED_ATTR] = " ".join(sorted(root_escape.used))
     with dest.open("wb") as output, xmlfile(output) as xf:
         xf.write_declaration()
-        out = PrettyWriter(xf, NSMAP)
+        out = PrettyWriter(xf, NSMAP, raw=output)
         with out.element(m("mets"), root_attrs, root=True):
             header = {"CREATEDATE": format_datetime(doc.created, "creation time")}
             if doc.modified is not None:
@@ -305,20 +341,12 @@ def _agent_md(agent: Agent, sec_id: str) -> etree._Element:
     return _md_sec("digiprovMD", sec_id, "PREMIS:AGENT", lambda escape: [premis.agent_element(agent, escape)])
 
 
-def _repeated_agent_md(plan: _Plan, key: str, sec_id: str) -> etree._Element:
-    """The agent's digiprovMD as _agent_md() builds it, copied from the one built first (the ID is its only change)."""
-    built = plan.agent_sections.get(key)
-    if built is None:
-        built = plan.agent_sections[key] = _agent_md(plan.agents_by_key[key], sec_id)
-    section = copy.deepcopy(built)
-    section.set("ID", sec_id)  # the first attribute already, as _md_sec() made it: the output is unchanged
-    return section
-
-
 def _write_file_amdsecs(
     out: PrettyWriter, doc: MetsInput, plan: _Plan, ids: _Ids, progress: MetsProgress | None
 ) -> list[FileRole]:
     """One amdSec per file; returns the roles seen, in FileRole order, for the fileSec."""
+    if out.depth != _FILE_AMDSEC_DEPTH:
+        raise AssertionError(f"file amdSecs belong at depth {_FILE_AMDSEC_DEPTH}, not {out.depth}")
     roles: set[FileRole] = set()
     previous: str | None = None
     for done, (record, events) in enumerate(doc.files(), start=1):
@@ -330,7 +358,7 @@ def _write_file_amdsecs(
         except ValueError:
             raise MetadataError(f"File {record.path!r} has unknown role {record.role!r}.") from None
         derivation = doc.derivation(record) if doc.derivation is not None else None
-        out.tree(_file_amdsec(record, events, plan, ids, doc.rights, derivation), declare=_FILE_AMDSEC_PREFIXES)
+        out.fragment(_file_amdsec(record, events, plan, ids, doc.rights, derivation))
         if progress is not None:
             progress(done, doc.file_count)
     return [role for role in FileRole if role in roles]
@@ -339,61 +367,109 @@ def _write_file_amdsecs(
 def _file_amdsec(
     record: FileRecord, events: Sequence[Event], plan: _Plan, ids: _Ids, all_rights: Sequence[RightsStatement],
     derivation: premis.Derivation | None = None,
-) -> etree._Element:  # fmt: skip
-    section = etree.Element(m("amdSec"), ID=f"amdSec-{record.uuid}")
-    section.append(
-        _md_sec(
-            "techMD", ids("techMD"), "PREMIS:OBJECT", lambda escape: [premis.file_object(record, escape, derivation)]
-        )
-    )
+) -> str:  # fmt: skip
+    """The file's amdSec as the text lxml wrote for it (namespaces declared on it, as Archivematica does)."""
+    repeated = plan.repeated
+    parts = [
+        f'{NEWLINES[_FILE_AMDSEC_DEPTH]}{_FILE_AMDSEC_START} ID="amdSec-{record.uuid}">',
+        _md_sec_text(
+            "techMD",
+            ids("techMD"),
+            "PREMIS:OBJECT",
+            partial(premis_text.file_object_xml, record, derivation=derivation, depth=_FILE_RECORD_DEPTH),
+        ),
+    ]
     applicable = sorted(i for path in _ancestors(record.path) for i in plan.rights_by_target.get(path, ()))
     for index in applicable:
-        section.append(_rights_md(all_rights[index], ids("rightsMD"), record.uuid, target=None))
+        build_rights = partial(_linked_rights_md, all_rights[index])
+        if index not in repeated.rights:
+            repeated.rights[index] = repeated.template(build_rights, links=1)
+        parts.append(repeated.fill(repeated.rights[index], build_rights, ids("rightsMD"), record.uuid))
     agent_keys: dict[str, None] = {}
     for event in events:
-        section.append(_event_md(event, plan, event.file_uuid, ids("digiprovMD")))
+        parts.append(
+            _md_sec_text(
+                "digiprovMD",
+                ids("digiprovMD"),
+                "PREMIS:EVENT",
+                partial(premis_text.event_xml, event, plan.agents_by_key, event.file_uuid, depth=_FILE_RECORD_DEPTH),
+            )
+        )
         agent_keys.update(dict.fromkeys(event.agents))
     for key in agent_keys:
         # Each file's section names its agents again, as Archivematica does, so it stands alone.
-        section.append(_repeated_agent_md(plan, key, ids("digiprovMD")))
-    return section
+        build_agent = partial(_unlinked_agent_md, plan.agents_by_key[key])
+        if key not in repeated.agents:
+            repeated.agents[key] = repeated.template(build_agent, links=0)
+        parts.append(repeated.fill(repeated.agents[key], build_agent, ids("digiprovMD"), ""))
+    parts.append(f"{NEWLINES[_FILE_AMDSEC_DEPTH]}</mets:amdSec>")
+    return "".join(parts)
+
+
+def _linked_rights_md(rights: RightsStatement, sec_id: str, linked: str) -> etree._Element:
+    return _rights_md(rights, sec_id, linked, target=None)
+
+
+def _unlinked_agent_md(agent: Agent, sec_id: str, _linked: str) -> etree._Element:
+    return _agent_md(agent, sec_id)
+
+
+def _md_sec_text(tag: str, sec_id: str, mdtype: str, build: Callable[[Escaper], str]) -> str:
+    """_md_sec() of a per-file section, as text: `build` gives the record's text, indented below xmlData."""
+    content, escaped = build_escaped(build)
+    n0, n1, n2 = NEWLINES[_FILE_SECTION_DEPTH : _FILE_SECTION_DEPTH + 3]
+    escaped_attr = "" if escaped is None else f' strongroom:escaped="{xml_attr(escaped)}"'
+    return (
+        f'{n0}<mets:{tag} ID="{sec_id}"{escaped_attr}>{n1}<mets:mdWrap MDTYPE="{mdtype}">{n2}<mets:xmlData>'
+        f"{content}{n2}</mets:xmlData>{n1}</mets:mdWrap>{n0}</mets:{tag}>"
+    )
+
+
+# Per-file elements of the fileSec and structMap are written as text, this many to a write.
+_BATCH = 512
 
 
 def _write_filesec(out: PrettyWriter, doc: MetsInput, roles: list[FileRole]) -> None:
     with out.element(m("fileSec")):
         for role in roles:  # one pass over the files per role keeps the groups streaming
             with out.element(m("fileGrp"), {"USE": role.value}):
+                nl, inner = newline(out.depth), newline(out.depth + 1)
+                batch: list[str] = []
                 for record in _records(doc):
                     if record.role == role:
-                        out.tree(_file_element(record))
+                        batch.append(_file_element(record, nl, inner))
+                        if len(batch) >= _BATCH:
+                            out.fragment("".join(batch))
+                            batch.clear()
+                if batch:
+                    out.fragment("".join(batch))
 
 
-def _file_element(record: FileRecord) -> etree._Element:
+def _file_element(record: FileRecord, nl: str, inner: str) -> str:
+    """The file's mets:file as lxml wrote it (attributes in this order, FLocat as a start and end tag)."""
     escape = Escaper()
-    element = etree.Element(m("file"), ID=f"file-{record.uuid}")
-    element.set("GROUPID", f"Group-{record.uuid}")
-    element.set("ADMID", f"amdSec-{record.uuid}")
+    uuid = xml_attr(record.uuid)
     mime = record.identification.mime if record.identification is not None else None
-    if mime:
-        element.set("MIMETYPE", legal(mime))
-    element.set("SIZE", str(record.size))
-    element.set("CHECKSUM", legal(record.sha256))
-    element.set("CHECKSUMTYPE", "SHA-256")
-    locator = etree.SubElement(element, m("FLocat"), LOCTYPE="OTHER", OTHERLOCTYPE="SYSTEM")
-    locator.set(f"{{{XLINK}}}href", escape.href("FLocat@href", record.path))
-    if escape.used:
-        element.set(ESCAPED_ATTR, " ".join(sorted(escape.used)))
-    return element
+    mime_attr = f' MIMETYPE="{xml_attr(legal(mime))}"' if mime else ""
+    checksum = xml_attr(legal(record.sha256))
+    href = xml_attr(escape.href("FLocat@href", record.path))
+    escaped = f' strongroom:escaped="{xml_attr(" ".join(sorted(escape.used)))}"' if escape.used else ""
+    return (
+        f'{nl}<mets:file ID="file-{uuid}" GROUPID="Group-{uuid}" ADMID="amdSec-{uuid}"{mime_attr}'
+        f' SIZE="{xml_attr(str(record.size))}" CHECKSUM="{checksum}" CHECKSUMTYPE="SHA-256"{escaped}>'
+        f'{inner}<mets:FLocat LOCTYPE="OTHER" OTHERLOCTYPE="SYSTEM" xlink:href="{href}"></mets:FLocat>{nl}</mets:file>'
+    )
 
 
 def _write_structmap(out: PrettyWriter, doc: MetsInput, plan: _Plan) -> None:
-    def links(path: str) -> dict[str, str]:
-        attrs = {}
+    def links(path: str) -> str:
+        """DMDID and ADMID attributes of a folder's or file's div, as text."""
+        attrs = ""
         if path in plan.dmd_by_target and path != PACKAGE_TARGET:
-            attrs["DMDID"] = " ".join(plan.dmd_by_target[path])
+            attrs = f' DMDID="{xml_attr(" ".join(plan.dmd_by_target[path]))}"'
         rights = plan.rights_by_target.get(path, ())
         if rights:
-            attrs["ADMID"] = " ".join(plan.rights_ids[i] for i in rights)
+            attrs += f' ADMID="{xml_attr(" ".join(plan.rights_ids[i] for i in rights))}"'
         return attrs
 
     with out.element(m("structMap"), {"TYPE": "physical", "ID": "structMap_1", "LABEL": "Strongroom"}):
@@ -401,20 +477,34 @@ def _write_structmap(out: PrettyWriter, doc: MetsInput, plan: _Plan) -> None:
         if PACKAGE_TARGET in plan.dmd_by_target:
             root["DMDID"] = " ".join(plan.dmd_by_target[PACKAGE_TARGET])
         out.open(m("div"), root)
+        base = out.depth  # of the root div's children
         folders: list[str] = []  # names of the Directory divs open below the root
+        batch: list[str] = []  # the divs below the root, as lxml wrote them
         for record in _records(doc):
             *parents, name = record.path.split("/")
             shared = 0
             while shared < min(len(folders), len(parents)) and folders[shared] == parents[shared]:
                 shared += 1
             while len(folders) > shared:  # sorted input: a folder once left never comes back
-                out.close()
                 folders.pop()
+                batch.append(f"{newline(base + len(folders))}</mets:div>")
             for folder in parents[shared:]:
+                nl = newline(base + len(folders))
                 folders.append(folder)
-                out.open(m("div"), {"TYPE": "Directory", "LABEL": legal(folder), **links("/".join(folders))})
-            with out.element(m("div"), {"TYPE": "Item", "LABEL": legal(name), **links(record.path)}):
-                out.tree(etree.Element(m("fptr"), FILEID=f"file-{record.uuid}"))
-        for _folder in folders:
-            out.close()
+                batch.append(
+                    f'{nl}<mets:div TYPE="Directory" LABEL="{xml_attr(legal(folder))}"{links("/".join(folders))}>'
+                )
+            nl, inner = newline(base + len(folders)), newline(base + len(folders) + 1)
+            batch.append(
+                f'{nl}<mets:div TYPE="Item" LABEL="{xml_attr(legal(name))}"{links(record.path)}>'
+                f'{inner}<mets:fptr FILEID="file-{xml_attr(record.uuid)}"></mets:fptr>{nl}</mets:div>'
+            )
+            if len(batch) >= _BATCH:
+                out.fragment("".join(batch))
+                batch.clear()
+        while folders:
+            folders.pop()
+            batch.append(f"{newline(base + len(folders))}</mets:div>")
+        if batch:
+            out.fragment("".join(batch))
         out.close()

@@ -189,11 +189,11 @@ def _add_format(b: _Builder, parent: etree._Element, identification: Identificat
         registry = b.add(fmt, "formatRegistry")
         b.add(registry, "formatRegistryName", "PRONOM")
         b.add(registry, "formatRegistryKey", first.puid)
-    for note in _format_notes(identification):
+    for note in format_notes(identification):
         b.add(fmt, "formatNote", note)
 
 
-def _format_notes(identification: Identification | None) -> list[str]:
+def format_notes(identification: Identification | None) -> list[str]:
     """Notes for people; the exact identification is in the strongroom:identification extension."""
     if identification is None:
         return ["Format identification was not run"]
