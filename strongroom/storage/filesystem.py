@@ -18,15 +18,18 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import ctypes
 import errno
 import fcntl
+import functools
 import hashlib
 import io
 import os
 import re
 import secrets
 import stat
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,7 +38,7 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 from strongroom.errors import IntegrityError, NotFound, StorageError
-from strongroom.manifests import sha256_file
+from strongroom.manifests import hash_stream, sha256_file
 from strongroom.storage.base import ObjectInfo, PutRequest, PutResult
 from strongroom.storage.keys import check_key, check_sha256, key_problem
 
@@ -58,7 +61,8 @@ _ATTEMPTS = 10
 FILE_MODE = 0o444
 FOLDER_MODE = 0o555
 _FOLDER_OPEN_MODE = 0o755
-# Threads of one put_many(): concurrent flushes let the file system commit them together.
+# Threads of one put_many(): concurrent writes and read-backs (and, without syncfs, flushes that the file
+# system then commits together).
 _BATCH_THREADS = 16
 
 
@@ -153,9 +157,12 @@ class FilesystemStorage:
 
         For a batch of small files the per-file costs dominate, so here each folder is locked once
         to create the batch's temporaries in it and once to rename them, each folder is flushed
-        once, and the files' own flushes and read-backs run on threads, which lets the file system
-        commit many flushes together. Nothing is renamed until every file of the batch has been
-        written, flushed and read back correctly: on such an error no object of the batch appears.
+        once, the files are written and read back on threads, and on Linux one syncfs(2) of the
+        storage file system, after every temporary is written and before any is read back or
+        renamed, flushes them all (where syncfs is missing, or for a temporary on another file
+        system, each file is fsynced on its thread instead). Nothing is renamed until every file
+        of the batch has been written, flushed and read back correctly: on such an error no
+        object of the batch appears.
         Keep batches to a few hundred files: each holds an open file until it is written.
 
         `move=True` says the sources are scratch copies that the caller discards afterwards: a
@@ -182,6 +189,9 @@ class FilesystemStorage:
             by_folder.setdefault(slot.target.parent, []).append(slot)
         to_flush: set[Path] = set()
         renamed = 0
+        # Opened before any write: syncfs() reports the write-back errors of its file system since then.
+        syncing = _open_for_syncfs(self.root)
+        device = os.fstat(syncing).st_dev if syncing is not None else None
         try:
             for folder, in_folder in by_folder.items():
                 try:
@@ -190,8 +200,15 @@ class FilesystemStorage:
                     raise self._failure("store", in_folder[0].key, err) from err
             with ThreadPoolExecutor(max_workers=min(_BATCH_THREADS, len(slots))) as pool:
                 # Every task runs to its end (each closes its own file); the first error is raised after.
-                outcomes = [pool.submit(self._fill_partial, slot) for slot in slots]
-                sizes = [future.result() for future in _all_done(outcomes)]
+                sizes = _results([pool.submit(self._fill_partial, slot, device) for slot in slots])
+                if syncing is not None:
+                    # One flush of the whole file system instead of one per file (each a journal commit on
+                    # ext4): the temporaries' data is on the device before any is read back or renamed.
+                    try:
+                        _syncfs_or_raise(syncing)
+                    except OSError as err:
+                        raise self._failure("store", slots[0].key, err) from err
+                _results([pool.submit(self._read_back, slot) for slot in slots])
             try:
                 for folder, in_folder in by_folder.items():
                     with self._changing(folder):
@@ -205,6 +222,8 @@ class FilesystemStorage:
             except OSError as err:
                 raise self._failure("store", slots[0].key, err) from err
         finally:
+            if syncing is not None:
+                os.close(syncing)
             for slot in slots:
                 if slot.fd is not None:
                     os.close(slot.fd)
@@ -263,13 +282,15 @@ class FilesystemStorage:
                 if attempt == _ATTEMPTS - 1:
                     raise
 
-    def _fill_partial(self, slot: _Slot) -> int:
-        """Copy the slot's source into its temporary file (unless moved there), flush and close it,
-        and read it back from the device; returns its size."""
+    def _fill_partial(self, slot: _Slot, device: int | None) -> int:
+        """Copy the slot's source into its temporary file (unless moved there) and close it; returns its size.
+
+        `device` is the file system one syncfs() flushes after the whole batch is written: a temporary on it is
+        not flushed here. Without one (no syncfs), or on another file system (a mount under the root), it is
+        fsynced here, as put() does."""
         fd, partial = slot.fd, slot.partial
         assert fd is not None and partial is not None
         slot.fd = None  # closed below, whatever happens
-        copied: str | None = None
         try:
             if slot.moved:
                 os.fchmod(fd, FILE_MODE)
@@ -282,31 +303,39 @@ class FilesystemStorage:
                         f"Cannot read {slot.source} to store it as {slot.key!r}: {_reason(err)}."
                     ) from err
                 with src:
-                    size, copied = _copy(src, slot.source, fd)
-            os.fsync(fd)
-            _drop_cache(fd)
+                    size, slot.copied = _copy(src, slot.source, fd)
+            if device is None or os.fstat(fd).st_dev != device:
+                os.fsync(fd)
         except OSError as err:
             raise self._failure("store", slot.key, err) from err
         finally:
             os.close(fd)
-        if copied is not None and copied != slot.expected:
+        if slot.copied is not None and slot.copied != slot.expected:
             raise IntegrityError(
                 f"{slot.source} does not match the SHA-256 given for {slot.key!r}: expected {slot.expected}, "
-                f"read {copied} while copying. Nothing was stored; the file may have changed "
+                f"read {slot.copied} while copying. Nothing was stored; the file may have changed "
                 "since it was checksummed.",
             )
+        return size
+
+    def _read_back(self, slot: _Slot) -> None:
+        """Read the slot's temporary file back from the device (it is flushed by now) and check its SHA-256."""
+        partial = slot.partial
+        assert partial is not None
         try:
-            stored = sha256_file(partial)
+            with open(partial, "rb", buffering=0) as handle:
+                _drop_cache(handle.fileno())
+                stored = hash_stream(handle)[0]
         except OSError as err:
             raise self._failure("store", slot.key, err) from err
         if stored != slot.expected:
+            copied = slot.copied
             how = f"computed while copying: {copied}" if copied is not None else f"moved or linked from {slot.source}"
             raise IntegrityError(
                 f"The copy of {slot.key!r} written to {self.root} reads back wrong: expected SHA-256 "
                 f"{slot.expected} ({how}), found {stored}. It was removed; "
                 "check the disk for errors and store the file again.",
             )
-        return size
 
     def open(self, key: str) -> BinaryIO:
         fast = self._open_where_linux_says(key)
@@ -681,6 +710,7 @@ class _Slot:
     partial: Path | None = None
     fd: int | None = None
     moved: bool = False  # the source itself became the temporary file (moved or hard-linked there)
+    copied: str | None = None  # the SHA-256 read while copying it (None when moved or linked)
 
 
 def _move(source: Path, partial: Path) -> bool:
@@ -730,6 +760,51 @@ def _all_done(futures: builtins.list[Future[T]]) -> builtins.list[Future[T]]:
     """`futures`, once every one has finished (so none is still using what the caller cleans up)."""
     wait(futures)
     return futures
+
+
+def _results(futures: builtins.list[Future[T]]) -> builtins.list[T]:
+    """The results of `futures` once every one has finished; the first error (in order) raised."""
+    return [future.result() for future in _all_done(futures)]
+
+
+# syncfs(2) reports write-back errors only from Linux 5.8 on; before, it returned 0 even when a write failed.
+_SYNCFS_REPORTS_ERRORS = (5, 8)
+
+
+@functools.cache
+def _syncfs() -> Callable[[int], int] | None:
+    """libc's syncfs(2), where it exists and reports write-back errors; None elsewhere (each file is fsynced)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    release = re.match(r"(\d+)\.(\d+)", os.uname().release)
+    if release is None or (int(release[1]), int(release[2])) < _SYNCFS_REPORTS_ERRORS:
+        return None
+    try:
+        function = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int]
+    function.restype = ctypes.c_int
+    return function
+
+
+def _open_for_syncfs(root: Path) -> int | None:
+    """A descriptor on the storage file system for one syncfs() per batch; None: fsync each file instead."""
+    if _syncfs() is None:
+        return None
+    try:
+        return os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None  # the batch fails (or not) on its own writes, each fsynced
+
+
+def _syncfs_or_raise(fd: int) -> None:
+    """Flush every written page of the file system `fd` is on (ctypes releases the GIL while it waits)."""
+    function = _syncfs()
+    assert function is not None
+    if function(fd) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
 
 
 def _drop_cache(fd: int) -> None:
