@@ -7,8 +7,9 @@ catalog needs them, without holding every file's events in memory.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from strongroom import __version__
@@ -16,6 +17,7 @@ from strongroom.formats import IdentifierDescription
 from strongroom.model import Agent, AgentType, Basis, Event, FileRecord, FileRole, Outcome, Validity
 
 EVENT_NAMESPACE = uuid.UUID("6f1d7c55-3c1e-4b53-9b43-6b0d3f1f0a11")
+_NAMESPACE_BYTES = EVENT_NAMESPACE.bytes
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,14 @@ def make_agents(
 
 
 def _event_uuid(file_uuid: str, kind: str) -> str:
-    return str(uuid.uuid5(EVENT_NAMESPACE, f"{file_uuid}/{kind}"))
+    """uuid.uuid5(EVENT_NAMESPACE, "<file uuid>/<kind>"), computed without its two UUID objects: an ingest makes
+    four or five per file, twice (for the METS and for the catalog)."""
+    name = _NAMESPACE_BYTES + f"{file_uuid}/{kind}".encode()
+    raw = bytearray(hashlib.sha1(name, usedforsecurity=False).digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
+    raw[8] = (raw[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 # The Library of Congress eventType for making the text derivative: a new object created from the
@@ -139,16 +148,17 @@ def derivative_events(record: FileRecord, facts: FileFacts, agents: IngestAgents
 def file_events(record: FileRecord, facts: FileFacts, agents: IngestAgents, ingest_time: datetime) -> list[Event]:
     if record.role is FileRole.TEXT:
         return derivative_events(record, facts, agents)
+    # Every event is about version 1, the one an ingest makes.
     base = (agents.system.key, agents.organisation.key, agents.operator.key)
     events = [
         Event(
             _event_uuid(record.uuid, "ingestion"), "ingestion", ingest_time, "Transfer received by Strongroom",
-            Outcome.SUCCESS, f"original name: {record.original_name}", base, record.uuid,
+            Outcome.SUCCESS, f"original name: {record.original_name}", base, record.uuid, 1,
         ),
         Event(
             _event_uuid(record.uuid, "digest"), "message digest calculation", facts.processed_at,
             "program=\"python hashlib\"; algorithm=SHA-256", Outcome.SUCCESS, record.sha256,
-            (agents.system.key,), record.uuid,
+            (agents.system.key,), record.uuid, 1,
         ),
     ]  # fmt: skip
     if facts.supplied:
@@ -157,7 +167,7 @@ def file_events(record: FileRecord, facts: FileFacts, agents: IngestAgents, inge
             Event(
                 _event_uuid(record.uuid, "fixity"), "fixity check", facts.processed_at,
                 "Checksums supplied with the transfer compared with the received bytes", Outcome.SUCCESS,
-                f"match: {sources}", (agents.system.key,), record.uuid,
+                f"match: {sources}", (agents.system.key,), record.uuid, 1,
             )
         )  # fmt: skip
     ident = record.identification
@@ -170,7 +180,7 @@ def file_events(record: FileRecord, facts: FileFacts, agents: IngestAgents, inge
             Event(
                 _event_uuid(record.uuid, "format"), "format identification", facts.processed_at,
                 f"program=\"{ident.tool}\"; version=\"{ident.tool_version}\"; signatures=\"{ident.signature_version}\"",
-                outcome, detail, (agents.identifier.key, agents.system.key), record.uuid,
+                outcome, detail, (agents.identifier.key, agents.system.key), record.uuid, 1,
             )
         )  # fmt: skip
     if facts.virus is not None:
@@ -180,7 +190,7 @@ def file_events(record: FileRecord, facts: FileFacts, agents: IngestAgents, inge
         events.append(
             Event(
                 _event_uuid(record.uuid, "virus"), "virus check", facts.processed_at,
-                f"program=\"{virus.scanner}\"", outcome, virus.detail, keys, record.uuid,
+                f"program=\"{virus.scanner}\"", outcome, virus.detail, keys, record.uuid, 1,
             )
         )  # fmt: skip
     if record.validity is not None:
@@ -196,7 +206,7 @@ def file_events(record: FileRecord, facts: FileFacts, agents: IngestAgents, inge
                 _event_uuid(record.uuid, "validation"), "validation", facts.processed_at,
                 tools or "no characterisation tool for this format", outcome,
                 f"{record.validity.value}" + (f": {'; '.join(notes)}" if notes else ""), tuple(dict.fromkeys(keys)),
-                record.uuid,
+                record.uuid, 1,
             )
         )  # fmt: skip
     if facts.text is not None:
@@ -207,10 +217,10 @@ def file_events(record: FileRecord, facts: FileFacts, agents: IngestAgents, inge
                 _event_uuid(record.uuid, "rename"), "filename change", facts.processed_at,
                 "Name held bytes or characters that cannot be stored as text; escaped as %XX", Outcome.SUCCESS,
                 f"original name bytes: {facts.renamed_from}; stored as: {record.path}", (agents.system.key,),
-                record.uuid,
+                record.uuid, 1,
             )
         )  # fmt: skip
-    return [replace(event, version=1) for event in events]  # ingest makes version 1
+    return events
 
 
 def package_event(
