@@ -127,9 +127,11 @@ def run_chunks_here(context: IngestContext, work: Path, chunks: list[tuple[int, 
             offset = 0
             for number, (files, _bytes) in enumerate(chunks):
 
-                def step(words: str, done: int, _of: int | None, base: int = offset) -> None:
-                    if progress and words == PROCESS_STEP:
-                        progress(PROCESS_STEP, base + done, total)
+                def step(words: str, done: int, of: int | None, base: int = offset) -> None:
+                    # The chunk's own steps (scanning, characterising, extracting text) keep their words; each
+                    # counts the chunk's files, shown as its share of the transfer like the copying.
+                    if progress:
+                        progress(words, base + done if of is not None else done, total if of is not None else None)
 
                 run_chunk(context, work, number, threads=context.worker_count, tools=tools, progress=step,
                           durable=False)  # fmt: skip

@@ -128,3 +128,23 @@ def test_broken_files_are_stored_flagged_invalid_in_the_mets_and_the_catalog(
     assert sorted(h["path"] for h in found["hits"]) == ["objects/broken.pdf", "objects/cut-off.pdf"]  # type: ignore[index]
     assert {h["validity"] for h in found["hits"]} == {"invalid"}  # type: ignore[index]
     home.ok("verify", package)  # stored whole, flagged, never refused
+
+
+def test_progress_names_each_check_while_the_files_are_processed(
+    home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from strongroom.ingest.pipeline import IngestOptions
+
+    monkeypatch.setenv("STRONGROOM_CHARACTERISE", "1")
+    monkeypatch.setenv("STRONGROOM_VIRUS_SCAN", "off")
+    source = tmp_path / "scans"
+    (source / "objects").mkdir(parents=True)
+    write_pdf(source / "objects" / "good.pdf")
+    write_truncated_tiff(source / "objects" / "truncated.tif")
+    calls: list[tuple[str, int, int | None]] = []
+    with home.archive() as archive:
+        archive.ingest(source, IngestOptions(), lambda step, done, total: calls.append((step, done, total)))
+    steps = [step for step, _, _ in calls]
+    # The archivist sees what the slow part is doing, not only "copying": characterising has words of its own.
+    assert "Characterising" in steps
+    assert all(done <= total for _, done, total in calls if total is not None)
