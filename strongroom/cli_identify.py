@@ -6,20 +6,55 @@ imports of the catalog, storage and ingest stacks took most of a second before t
 A command line in the usual forms (the options below, `--opt value` or `--opt=value`) is parsed by
 parse_usual() without typer's per-option pydantic adapters (~0.1 s); anything else (help, a mistake,
 an option written another way) goes to typer, which parses and reports it as always.
+On that usual path neither typer nor rich (nor strongroom/cli_output.py, which imports both: ~0.045 s of
+CPU) is imported unless something goes wrong or a table is printed for a person.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import typer
+from strongroom.errors import StrongroomError
 
-from strongroom.cli_output import Command, console, errors, print_json, progress
+if TYPE_CHECKING:
+    import typer
+
+
+@contextmanager
+def errors(as_json: bool) -> Iterator[None]:
+    """cli_output.errors, imported only when there is an error to report (it brings typer and rich)."""
+    try:
+        yield
+    except (StrongroomError, KeyboardInterrupt):
+        from strongroom.cli_output import errors as report
+
+        with report(as_json):
+            raise
+
+
+@contextmanager
+def progress(enabled: bool) -> Iterator[Callable[[str, int, int | None], None]]:
+    """cli_output.progress (a rich bar), imported only when a bar is shown."""
+    if not enabled:
+        yield lambda stage, done, total: None
+        return
+    from strongroom.cli_output import progress as bar
+
+    with bar(enabled) as update:
+        yield update
+
+
+def print_json(data: Any) -> None:
+    # As cli_output.print_json writes it (not imported from there: that module brings typer and rich).
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def show_bar(for_script: bool) -> bool:
@@ -136,6 +171,8 @@ def run_identify(request: Request, home: Path) -> None:
             print_json({"tool": about.tool, "version": about.tool_version, "signatures": about.signature_version,
                         "files": rows})  # fmt: skip
     if table is not None:
+        from strongroom.cli_output import console
+
         console().print(table)
 
 
@@ -202,13 +239,25 @@ def run_usual(args: list[str]) -> bool:
     try:
         run_identify(request, home)
         sys.stdout.flush()
-    except typer.Exit as exc:  # how cli_output.fail ends a command; typer turns it into the exit status
-        sys.exit(exc.exit_code)
     except BrokenPipeError:  # as click does: the reader went away, which is no error of ours to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
+    except Exception as exc:
+        # cli_output.fail ends a command with typer.Exit, which typer turns into the exit status. typer is
+        # loaded only if fail() ran (it imports it), so without it there is no typer.Exit to look for.
+        loaded = sys.modules.get("typer")
+        if loaded is not None and isinstance(exc, loaded.Exit):
+            sys.exit(exc.exit_code)
+        raise
     return True
 
 
 def register_identify(app: typer.Typer) -> None:
+    # identify()'s annotations name typer (its options), and typer resolves them in this module's namespace,
+    # which imports typer only now: the usual command line runs without it (run_usual).
+    global typer
+    import typer
+
+    from strongroom.cli_output import Command
+
     app.command(name="identify", cls=Command)(identify)

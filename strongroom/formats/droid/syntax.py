@@ -399,6 +399,12 @@ def _compile(node: Node, out: list[frozenset[int]]) -> None:
         )
 
 
+# search_forward looks for a pattern's longest literal run (at least this long) before trying the pattern, and
+# tries at most _VERIFY_BEFORE_RE occurrences of it before leaving the rest of the search to re.
+_INNER_LITERAL_BYTES = 3
+_VERIFY_BEFORE_RE = 16
+
+
 class SequencePattern:
     """A fixed-length run of byte classes; `classes[i]` is the set of bytes allowed at position i.
 
@@ -407,7 +413,7 @@ class SequencePattern:
     in milliseconds and the regex compiles on first use without decoding the bitmap.
     """
 
-    __slots__ = ("_bitmap", "_body", "_classes", "_literal", "_overlapping", "_regex", "length", "text")
+    __slots__ = ("_bitmap", "_body", "_classes", "_inner", "_literal", "_overlapping", "_regex", "length", "text")
     text: str
     length: int
     _bitmap: bytes
@@ -416,6 +422,7 @@ class SequencePattern:
     _regex: re.Pattern[bytes] | None
     _overlapping: re.Pattern[bytes] | None  # `.*(pattern)`: finds the rightmost match
     _literal: bytes | None
+    _inner: tuple[int, bytes] | None  # _inner_literal(): computed on first use, not pickled
 
     def __init__(self, text: str, classes: tuple[frozenset[int], ...]) -> None:
         bitmap = bytearray(32 * len(classes))
@@ -436,6 +443,7 @@ class SequencePattern:
         self._classes = None
         self._regex = None
         self._overlapping = None
+        self._inner = None
 
     @classmethod
     def _restore(cls, text: str, bitmap: bytes, body: bytes, literal: bytes | None) -> SequencePattern:
@@ -510,8 +518,47 @@ class SequencePattern:
             return -1
         if self._literal is not None:
             return int(data.find(self._literal, first, last + self.length))
-        found = self._compiled().search(data, first, last + self.length)
+        end = last + self.length
+        offset, literal = self._inner_literal()
+        if literal:
+            # A match starting at s has `literal` at s + offset: find it (bytes.find is far faster than re on a
+            # pattern that does not start with a literal, e.g. PDF/A's XMP patterns over a whole PDF), then
+            # check the whole pattern there. Occurrences come in order, so the first that checks is the lowest
+            # start. A literal met too often without a match hands over to re from where it got to.
+            regex = self._compiled()
+            at = data.find(literal, first + offset, end - self.length + offset + len(literal))
+            for _ in range(_VERIFY_BEFORE_RE):
+                if at < 0:
+                    return -1
+                start = at - offset
+                if regex.match(data, start, start + self.length) is not None:
+                    return int(start)
+                at = data.find(literal, at + 1, end - self.length + offset + len(literal))
+            if at < 0:
+                return -1
+            first = at - offset
+        found = self._compiled().search(data, first, end)
         return found.start() if found is not None else -1
+
+    def _inner_literal(self) -> tuple[int, bytes]:
+        """(offset, bytes) of the longest run of single-valued positions, when it is long enough to search for
+        (else (0, b"")); read from the bitmap, so the classes need not be decoded."""
+        if self._inner is None:
+            best = (0, b"")
+            run_start, run = 0, bytearray()
+            bitmap = self._bitmap
+            for index in range(self.length + 1):
+                bits = int.from_bytes(bitmap[index * 32 : index * 32 + 32], "little") if index < self.length else 0
+                if bits and not bits & (bits - 1):  # exactly one byte allowed here: bit number = byte value
+                    if not run:
+                        run_start = index
+                    run.append(bits.bit_length() - 1)
+                    continue
+                if len(run) > len(best[1]):
+                    best = (run_start, bytes(run))
+                run = bytearray()
+            self._inner = best if len(best[1]) >= _INNER_LITERAL_BYTES else (0, b"")
+        return self._inner
 
     def search_backward(self, data: Any, first: int, last: int) -> int:
         """The highest start in [last, first] (first >= last) where the pattern matches, or -1."""
