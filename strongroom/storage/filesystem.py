@@ -177,16 +177,10 @@ class FilesystemStorage:
         """
         if not items:
             return []
-        checked_folders: dict[str, bool] = {}
-        slots = [
-            _Slot(
-                item.key, item.source, self._batch_path(item.key, checked_folders), check_sha256(item.key, item.sha256)
-            )
-            for item in items
-        ]
+        slots = self._batch_slots(items)
         by_folder: dict[Path, builtins.list[_Slot]] = {}
         for slot in slots:
-            by_folder.setdefault(slot.target.parent, []).append(slot)
+            by_folder.setdefault(slot.folder, []).append(slot)
         to_flush: set[Path] = set()
         renamed = 0
         # Opened before any write: syncfs() reports the write-back errors of its file system since then.
@@ -200,7 +194,7 @@ class FilesystemStorage:
                     raise self._failure("store", in_folder[0].key, err) from err
             with ThreadPoolExecutor(max_workers=min(_BATCH_THREADS, len(slots))) as pool:
                 # Every task runs to its end (each closes its own file); the first error is raised after.
-                sizes = _results([pool.submit(self._fill_partial, slot, device) for slot in slots])
+                sizes = _each(pool, functools.partial(self._fill_partial, device=device), slots)
                 if syncing is not None:
                     # One flush of the whole file system instead of one per file (each a journal commit on
                     # ext4): the temporaries' data is on the device before any is read back or renamed.
@@ -208,7 +202,7 @@ class FilesystemStorage:
                         _syncfs_or_raise(syncing)
                     except OSError as err:
                         raise self._failure("store", slots[0].key, err) from err
-                _results([pool.submit(self._read_back, slot) for slot in slots])
+                _each(pool, self._read_back, slots)
             try:
                 for folder, in_folder in by_folder.items():
                     with self._changing(folder):
@@ -230,31 +224,78 @@ class FilesystemStorage:
             if renamed < len(slots):
                 for slot in slots:
                     if slot.partial is not None:
-                        with contextlib.suppress(OSError), self._changing(slot.partial.parent):
-                            _remove_quietly(slot.partial)
+                        with contextlib.suppress(OSError), self._changing(slot.folder):
+                            _remove_quietly(Path(slot.partial))
                 for folder in by_folder:
                     self._prune(folder)  # folders made for this batch only
         return [PutResult(slot.key, size, slot.expected) for slot, size in zip(slots, sizes, strict=True)]
 
-    def _batch_path(self, key: str, checked_folders: dict[str, bool]) -> Path:
-        """_path() for one key of a batch: each folder is resolved once for the whole batch."""
-        check_key(key)
-        folder_key, _slash, name = key.rpartition("/")
-        if is_partial_name(name):
-            return self._path(key)  # for its refusal
-        path = self.root.joinpath(*key.split("/"))
-        inside = checked_folders.get(folder_key)
-        if inside is None:
-            inside = checked_folders[folder_key] = self._inside_root(path.parent)
-        if not inside or os.path.islink(path):
-            return self._path(key)  # the full check, and its refusal
-        return path
+    def _batch_slots(self, items: Sequence[PutRequest]) -> builtins.list[_Slot]:
+        """A slot for each item, its key checked as _path() checks it; each folder is checked once per batch.
+
+        Paths are built as text from one Path per folder: a pathlib object per file was most of the CPU of a
+        large batch. A folder's symbolic-link check walks down from the root, one lstat per folder of the
+        batch, instead of resolving every folder from the root; a key whose folder is missing (a new version's
+        content) cannot name a link, so only keys in existing folders get an lstat of their own. Any link on
+        the way, or a root no longer where it was, sends the key through _path(), for its check and refusal.
+        """
+        # The root itself may have been swapped for a link since it was resolved: then check every key in full.
+        root_moved = os.path.realpath(self._root_text) != self._root_text
+        folders: dict[str, tuple[Path, str, bool] | None] = {"": (self.root, self._root_text, True)}
+        slots: builtins.list[_Slot] = []
+        for item in items:
+            key = item.key
+            check_key(key)
+            folder_key, _slash, name = key.rpartition("/")
+            found = None if root_moved or is_partial_name(name) else self._batch_folder(folder_key, folders)
+            if found is not None:
+                folder, folder_text, exists = found
+                target = os.path.join(folder_text, name)
+                if not exists or not os.path.islink(target):
+                    slots.append(_Slot(key, item.source, folder, target, check_sha256(key, item.sha256)))
+                    continue
+            path = self._path(key)  # the full check: its refusal, or a path it allows after all
+            slots.append(_Slot(key, item.source, path.parent, str(path), check_sha256(key, item.sha256)))
+        return slots
+
+    def _batch_folder(
+        self, folder_key: str, folders: dict[str, tuple[Path, str, bool] | None]
+    ) -> tuple[Path, str, bool] | None:
+        """(folder, its path as text, whether it exists) for a folder of a batch with no symbolic link between it
+        and the root; None when there is one (or it cannot be told). Memoised in `folders` for the batch."""
+        # Iterative, not recursive: a key may be deeper than Python's recursion limit.
+        todo: builtins.list[str] = []
+        walked = folder_key
+        while walked not in folders:
+            todo.append(walked)
+            walked = walked.rpartition("/")[0]
+        found = folders[walked]
+        for child_key in reversed(todo):
+            if found is not None:
+                parent_path, parent_text, parent_exists = found
+                name = child_key.rpartition("/")[2]
+                text = os.path.join(parent_text, name)
+                if not parent_exists:
+                    found = (parent_path / name, text, False)
+                else:
+                    try:
+                        mode = os.lstat(text).st_mode
+                    except FileNotFoundError:
+                        found = (parent_path / name, text, False)
+                    except OSError:
+                        found = None  # let _path() judge it
+                    else:
+                        # A file where a folder should be fails later (ENOTDIR), as it does after _path().
+                        found = None if stat.S_ISLNK(mode) else (parent_path / name, text, stat.S_ISDIR(mode))
+            folders[child_key] = found
+        return found
 
     def _create_partials(
         self, folder: Path, slots: builtins.list[_Slot], to_flush: set[Path], move: bool, link: bool
     ) -> None:
         """Make `folder` if missing and a temporary file in it for each slot, under one lock."""
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        folder_text = str(folder)
         for attempt in range(_ATTEMPTS):
             try:
                 self._make_folders(folder, to_flush)
@@ -262,8 +303,8 @@ class FilesystemStorage:
                     for slot in slots:
                         if slot.fd is not None:
                             continue
-                        name = slot.target.name[:_PARTIAL_NAME_CHARS]
-                        slot.partial = slot.target.with_name(f".{name}.{secrets.token_hex(8)}.partial")
+                        name = os.path.basename(slot.target)[:_PARTIAL_NAME_CHARS]
+                        slot.partial = os.path.join(folder_text, f".{name}.{secrets.token_hex(8)}.partial")
                         if (move and _move(slot.source, slot.partial)) or (link and _link(slot.source, slot.partial)):
                             slot.moved = True
                             no_follow = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -705,15 +746,16 @@ class _Slot:
 
     key: str
     source: Path
-    target: Path
+    folder: Path  # the folder it goes into
+    target: str  # its final path (text: a Path per file costs more than the rest of its bookkeeping)
     expected: str  # its SHA-256
-    partial: Path | None = None
+    partial: str | None = None
     fd: int | None = None
     moved: bool = False  # the source itself became the temporary file (moved or hard-linked there)
     copied: str | None = None  # the SHA-256 read while copying it (None when moved or linked)
 
 
-def _move(source: Path, partial: Path) -> bool:
+def _move(source: Path, partial: str) -> bool:
     """Rename the scratch file `source` to `partial`; False where it cannot be (another file system,
     not a plain file, more than one link), for the caller to copy it instead."""
     try:
@@ -738,7 +780,7 @@ def _move(source: Path, partial: Path) -> bool:
 _NO_LINK = frozenset({errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP})
 
 
-def _link(source: Path, partial: Path) -> bool:
+def _link(source: Path, partial: str) -> bool:
     """Hard-link the kept source `source` as `partial`; False where it cannot be (another file system,
     no hard links there, not a plain file), for the caller to copy it instead."""
     try:
@@ -765,6 +807,32 @@ def _all_done(futures: builtins.list[Future[T]]) -> builtins.list[Future[T]]:
 def _results(futures: builtins.list[Future[T]]) -> builtins.list[T]:
     """The results of `futures` once every one has finished; the first error (in order) raised."""
     return [future.result() for future in _all_done(futures)]
+
+
+# Tasks per thread for one step of a batch: a few each keep every thread busy when file sizes differ, without
+# the cost of a future per file (which was a good part of the CPU of a batch of small files).
+_TASKS_PER_THREAD = 4
+
+
+def _each(pool: ThreadPoolExecutor, function: Callable[[_Slot], T], slots: Sequence[_Slot]) -> builtins.list[T]:
+    """function(slot) for every slot on the pool's threads, as a future per slot would: every call runs to its
+    end (each closes its own file), then the results in order, or the first error (in order) raised."""
+    tasks = min(len(slots), _BATCH_THREADS * _TASKS_PER_THREAD)
+    results: builtins.list[T | None] = [None] * len(slots)
+    errors: builtins.list[Exception | None] = [None] * len(slots)
+
+    def run(first: int) -> None:
+        for index in range(first, len(slots), tasks):  # every tasks-th slot: big and small files spread out
+            try:
+                results[index] = function(slots[index])
+            except Exception as err:  # raised below, once every call has finished
+                errors[index] = err
+
+    _results([pool.submit(run, first) for first in range(tasks)])
+    for error in errors:
+        if error is not None:
+            raise error
+    return results  # type: ignore[return-value]  # every call returned: no None left from failures
 
 
 # syncfs(2) reports write-back errors only from Linux 5.8 on; before, it returned 0 even when a write failed.

@@ -8,7 +8,11 @@ filesystem and S3 backends reject exactly the same keys.
 
 from __future__ import annotations
 
+import re
+
 from strongroom.errors import StorageError
+
+_HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def key_problem(key: str) -> str | None:
@@ -26,8 +30,10 @@ def key_problem(key: str) -> str | None:
             return "'.' and '..' segments are not allowed"
         # A backslash is an ordinary character on POSIX but a separator on Windows,
         # where `..\\x` would climb out of the root.
-        if ".." in segment.split("\\"):
+        if "\\" in segment and ".." in segment.split("\\"):
             return "it contains '..' between backslashes, which climbs out of the root on Windows"
+    if key.isascii():
+        return None  # ASCII always survives the round trip below (checked for every key otherwise)
     try:
         # Names from non-UTF-8 file systems arrive as surrogate escapes (os.fsdecode);
         # anything that does not survive the trip back to bytes would be renamed.
@@ -50,6 +56,6 @@ def check_key(key: str) -> str:
 def check_sha256(key: str, sha256: str) -> str:
     """The digest a put() was given, lower-cased; StorageError when it is not a SHA-256 at all."""
     expected = sha256.lower()
-    if len(expected) != 64 or any(c not in "0123456789abcdef" for c in expected):
+    if _HEX_SHA256.fullmatch(expected) is None:
         raise StorageError(f"Cannot store {key!r}: {sha256!r} is not a SHA-256 digest (64 hexadecimal characters).")
     return expected

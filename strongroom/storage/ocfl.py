@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from json.encoder import encode_basestring as _encode_string
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, BinaryIO
@@ -663,7 +664,58 @@ def _rfc3339(moment: datetime) -> str:
 
 
 def _json_bytes(document: Mapping[str, Any]) -> bytes:
-    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    """json.dumps(document, indent=2, ensure_ascii=False) and a newline, byte for byte.
+
+    With an indent json.dumps runs its pure-Python encoder, a large part of writing a version of many files;
+    an inventory is dicts, lists and strings, written here with the C string encoder. Anything else
+    falls back to json.dumps itself."""
+    parts: list[str] = []
+    try:
+        _encode_plain(document, "\n", parts)
+    except _NotPlain:
+        return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    parts.append("\n")
+    return "".join(parts).encode("utf-8")
+
+
+class _NotPlain(Exception):
+    """Internal: a value _encode_plain() leaves to json.dumps."""
+
+
+def _encode_plain(value: object, newline: str, parts: list[str]) -> None:
+    """Append `value` as json.dumps(indent=2, ensure_ascii=False) writes it at the depth of `newline`."""
+    if isinstance(value, str):
+        parts.append(_encode_string(value))
+    elif isinstance(value, dict):
+        if not value:
+            parts.append("{}")
+            return
+        inner = newline + "  "
+        separator = "{" + inner
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _NotPlain  # json.dumps turns numbers and the like into keys its own way
+            parts.append(separator)
+            parts.append(_encode_string(key))
+            parts.append(": ")
+            _encode_plain(item, inner, parts)
+            separator = "," + inner
+        parts.append(newline + "}")
+    elif isinstance(value, list | tuple):
+        if not value:
+            parts.append("[]")
+            return
+        inner = newline + "  "
+        separator = "[" + inner
+        for item in value:
+            parts.append(separator)
+            _encode_plain(item, inner, parts)
+            separator = "," + inner
+        parts.append(newline + "]")
+    elif value is None or isinstance(value, bool | int | float):
+        parts.append(json.dumps(value))
+    else:
+        raise _NotPlain
 
 
 def _loads(raw: bytes, key: str) -> Any:
