@@ -6,7 +6,8 @@ words and what a hit shows, which an external-content FTS5 table (`documents_fts
 kept in step by triggers; and `creators`, each document's Dublin Core creators, as written
 and folded, for the creator filter and facet. The tokenizer folds case and diacritics
 (`Montreal` finds `Montréal`) and splits paths at `/ . _ -` so `minutes` finds
-`objects/minutes/1999.pdf`. How a query becomes SQL is in sqlite_query.py.
+`objects/minutes/1999.pdf`. How a query becomes SQL is in sqlite_query.py; how a document
+becomes its rows, and a row a hit, in sqlite_rows.py.
 
 Who may see what is part of the FTS5 expression of every search: each row carries hidden
 tags (its kind, role, filters' values, and when closed, its opening day), and a researcher's
@@ -27,8 +28,6 @@ share those files by name, and corrupt what that process reads.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import operator
 import os
 import secrets
@@ -36,14 +35,13 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from strongroom.errors import SearchError
-from strongroom.model import AccessStatus
 from strongroom.search import query as language
 from strongroom.search import sqlite_search
 from strongroom.search.base import (
@@ -54,19 +52,16 @@ from strongroom.search.base import (
     SearchQuery,
     SearchResults,
 )
-from strongroom.search.checks import check_document, dublin_core_elements, key_path
 from strongroom.search.sqlite_query import (
-    ACCESS_ON_DAY,
-    ELEMENT_MARK,
     FTS_COLUMNS,
     Plan,
     check,
-    document_tags,
     make_cursor,
     match_expression,
     tag_filters,
     visible_to,
 )
+from strongroom.search.sqlite_rows import DOCUMENT_COLUMNS, HIT_COLUMNS, Row, hit, iso_day, row_of
 
 __all__ = ["SCHEMA_VERSION", "SqliteRebuild", "SqliteSearchIndex", "match_expression"]
 
@@ -179,18 +174,14 @@ _SCHEMA = (
     """,
 )
 
-_DOCUMENT_COLUMNS = (
-    "package", "path", "kind", "puid", "format_name", "risk", "validity", "role", "date", "access", "opening_date",
-    "masked", "exemption",
-)  # fmt: skip
 # Positional parameters and one executemany for each table over a whole batch: binding by name and
 # a statement per row cost more than SQLite's own work. The id is given for a new row (see _ids) and
 # NULL for one already there, which then conflicts on (package, path, masked) and keeps its id.
 _UPSERT_DOCUMENT = f"""
-    INSERT INTO documents (id, {", ".join(_DOCUMENT_COLUMNS)})
-    VALUES (?{", ?" * len(_DOCUMENT_COLUMNS)})
+    INSERT INTO documents (id, {", ".join(DOCUMENT_COLUMNS)})
+    VALUES (?{", ?" * len(DOCUMENT_COLUMNS)})
     ON CONFLICT (package, path, masked) DO UPDATE SET
-        {", ".join(f"{column} = excluded.{column}" for column in _DOCUMENT_COLUMNS[2:])}
+        {", ".join(f"{column} = excluded.{column}" for column in DOCUMENT_COLUMNS[2:])}
 """
 _TEXT_COLUMNS = (*(name for name, _ in FTS_COLUMNS), "version", "dublin_core_json", "file_uuid")
 # Many rows to a statement, not one statement a row: the triggers keep documents_fts in step, and FTS5
@@ -209,14 +200,9 @@ def _upsert_texts(rows: int) -> str:
 
 
 # A documents row's key, (package, path, masked): what _UPSERT_DOCUMENT conflicts on.
-_key_of = operator.itemgetter(*(_DOCUMENT_COLUMNS.index(column) for column in ("package", "path", "masked")))
+_key_of = operator.itemgetter(*(DOCUMENT_COLUMNS.index(column) for column in ("package", "path", "masked")))
 # Keys looked up in one statement: 4 parameters each, within the 999 an old SQLite allows.
 _LOOKUP_KEYS = 240
-
-_HIT_COLUMNS = (
-    "d.id, d.package, t.package_name, d.path, t.title, t.name, d.puid, d.format_name, t.file_uuid, t.version, "
-    f"d.date, {ACCESS_ON_DAY}, d.opening_date, t.dublin_core_json, d.role, d.validity, d.risk, d.masked, d.exemption"
-)
 
 
 class SqliteSearchIndex:
@@ -257,11 +243,11 @@ class SqliteSearchIndex:
         documents again is harmless, as each replaces its (package, path) namesake.
         """
         count = 0
-        batch: list[_Row] = []
+        batch: list[Row] = []
         started = time.monotonic()
         try:
             for document in documents:
-                batch.append(_row_of(document))
+                batch.append(row_of(document))
                 if len(batch) >= BATCH_SIZE:
                     count += self._write_batch(batch)
                     batch = []
@@ -342,7 +328,7 @@ class SqliteSearchIndex:
         may see (sqlite_query.tag_filters); sqlite_search.py cuts the page and counts facets.
         """
         checked = check(query)
-        day = _iso_day(query.day())
+        day = iso_day(query.day())
         assert day is not None
         plan = Plan(params={"day": day})
         plan.add_tree(language.parse(query.text))
@@ -484,7 +470,7 @@ class SqliteSearchIndex:
                 if conn.in_transaction:
                     conn.rollback()
 
-    def _write_batch(self, batch: list[_Row]) -> int:
+    def _write_batch(self, batch: list[Row]) -> int:
         # The last of several rows with one key wins, as when each replaced the one before.
         latest = {_key_of(row[0]): row for row in batch}
         with self._writing() as conn:
@@ -512,8 +498,7 @@ class SqliteSearchIndex:
         details = {
             row[0]: row
             for row in conn.execute(
-                f"SELECT {_HIT_COLUMNS} FROM documents AS d JOIN texts AS t ON t.id = d.id "
-                f"WHERE d.id IN ({ids}){guard}",
+                f"SELECT {HIT_COLUMNS} FROM documents AS d JOIN texts AS t ON t.id = d.id WHERE d.id IN ({ids}){guard}",
                 params,
             )
         }
@@ -530,7 +515,7 @@ class SqliteSearchIndex:
                 )
             )  # fmt: skip
         return tuple(
-            _hit(details[row[0]], sqlite_search.score_of(row[1]) if scored else 0.0, snippets.get(row[0]))
+            hit(details[row[0]], sqlite_search.score_of(row[1]) if scored else 0.0, snippets.get(row[0]))
             for row in page
             if row[0] in details
         )
@@ -702,111 +687,3 @@ def _ids(conn: sqlite3.Connection, keys: list[tuple[object, ...]]) -> list[tuple
             next_id += 1
             ids.append((next_id, False))
     return ids
-
-
-# A document's row of `documents` and of `texts` (both in their columns' order), and its (creator, folded) pairs.
-_Row = tuple[tuple[object, ...], tuple[object, ...], list[tuple[str, str]]]
-
-
-def _row_of(document: SearchDocument) -> _Row:
-    """The documents row, the texts row and the (creator, folded) pairs of a document."""
-    access = check_document(document)
-    elements = dublin_core_elements(document.dublin_core)
-    row: dict[str, object] = {
-        "package": document.package,
-        "path": key_path(document),
-        "kind": "package" if document.path is None else "file",
-        "puid": document.puid,
-        "format_name": document.format_name,
-        "risk": document.risk,
-        "validity": document.validity,
-        "role": document.role,
-        "date": _iso_day(document.date),
-        "access": access.value,
-        "opening_date": _iso_day(document.opening_date),
-        "masked": 1 if document.masked else 0,
-        "exemption": document.exemption,
-    }
-    words = (
-        _text(document.title),
-        _text(document.name),
-        None if document.masked else _text(document.path),
-        _dublin_core_text(elements),
-        _text(document.package_name),
-        _text(document.format_name),
-        _text(document.puid),
-        _text(document.content) or "",
-    )
-    extra = (document.version, json.dumps(elements, ensure_ascii=False), document.file_uuid)
-    for value in (*row.values(), *words, *extra):
-        if isinstance(value, str) and not (value.isascii() or _encodable(value)):
-            # Undecodable bytes (a file name read with surrogateescape) that SQLite cannot store.
-            raise SearchError(
-                f"The document {document.package!r} / {document.path!r} holds text that is not valid Unicode "
-                f"(undecodable bytes, such as a file name in another encoding): {ascii(value)[:200]}."
-            )
-    creators = {value: language.fold_key(value) for value in elements.get("creator", [])}
-    tags = document_tags(row, sorted(set(creators.values())))
-    # In the columns' order: _DOCUMENT_COLUMNS; _TEXT_COLUMNS (FTS_COLUMNS, the tags last, then the rest).
-    return tuple(row[column] for column in _DOCUMENT_COLUMNS), (*words, tags, *extra), list(creators.items())
-
-
-def _encodable(value: str) -> bool:
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _text(value: str | None) -> str | None:
-    # NFC, so an accent is part of its letter as query.fold() expects; the element mark is
-    # a separator for query.fold(), so stored text must not hold it either.
-    return None if value is None else language.normalise(value).replace(ELEMENT_MARK, " ")
-
-
-def _dublin_core_text(elements: Mapping[str, list[str]]) -> str:
-    lines: list[str] = []
-    for element, values in elements.items():
-        mark = ELEMENT_MARK + "".join(char for char in element if language.is_token_char(char))
-        # A value cannot forge an element's mark; the mark between two values keeps a phrase in one value.
-        lines.extend(f"{mark}: {_text(value)}" for value in values)
-    return "\n".join(lines)
-
-
-def _iso_day(day: dt.date | None) -> str | None:
-    if day is None:
-        return None
-    # A datetime is a date too; only its day counts, and it must compare as one.
-    return (day.date() if isinstance(day, dt.datetime) else day).isoformat()
-
-
-def _day(text: str | None) -> dt.date | None:
-    return None if text is None else dt.date.fromisoformat(text)
-
-
-def _hit(row: tuple[Any, ...], score: float, snippet: str | None) -> SearchHit:
-    (_, package, package_name, path, title, name, puid, format_name, file_uuid, version, date, access, opening_date,
-     dublin_core, role, validity, risk, masked, exemption) = row  # fmt: skip
-    return SearchHit(
-        package=package,
-        package_name=package_name,
-        path=None if masked else path or None,
-        title=title,
-        puid=puid,
-        format_name=format_name,
-        file_uuid=file_uuid,
-        score=score,
-        snippet=snippet.replace(ELEMENT_MARK, "") if snippet else None,
-        version=int(version),
-        access=AccessStatus(access),
-        opening_date=_day(opening_date),
-        name=name,
-        date=_day(date),
-        dublin_core={element: tuple(values) for element, values in json.loads(dublin_core).items()},
-        role=role,
-        validity=validity,
-        risk=risk,
-        masked=bool(masked),
-        exemption=exemption,
-    )

@@ -61,7 +61,7 @@ _KNOWN_ROLES = frozenset(ALL_ROLES)
 def tag(field: str, value: str) -> str:
     """The hidden token saying that `field` (one letter) is `value`."""
     # surrogatepass: a filter value of undecodable bytes (lone surrogates) is a token like any
-    # other, which matches nothing, as no stored value holds one (_row_of refuses them).
+    # other, which matches nothing, as no stored value holds one (row_of refuses them).
     return f"{TAG}{field}{value.encode('utf-8', 'surrogatepass').hex()}"
 
 
@@ -70,7 +70,7 @@ def _day_digits(day: str) -> str:
 
 
 def document_tags(row: Mapping[str, object], creator_keys: list[str]) -> str:
-    """The tags column of a documents row (as _row_of in sqlite_fts.py builds it)."""
+    """The tags column of a documents row (as row_of in sqlite_rows.py builds it)."""
     tags = [EVERYTHING, tag("k", str(row["kind"]))]
     if row["kind"] == "file":
         role = str(row["role"] or FileRole.ORIGINAL.value)

@@ -12,13 +12,13 @@ changes a folder's entries only while holding an exclusive lock on that folder (
 the folder itself, so threads and processes alike take turns), making it writable for
 the moment of the change and read-only again before letting go: two puts into one folder
 can never find it made read-only under them. Only the root keeps the mode its owner gave.
+The batch machinery of put_many() (slots, its thread pool, syncfs) is in put_batch.py.
 """
 
 from __future__ import annotations
 
 import builtins
 import contextlib
-import ctypes
 import errno
 import fcntl
 import functools
@@ -28,22 +28,20 @@ import os
 import re
 import secrets
 import stat
-import sys
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO
 
 from strongroom.errors import IntegrityError, NotFound, StorageError
 from strongroom.manifests import hash_stream, sha256_file
+from strongroom.storage import put_batch
 from strongroom.storage.base import ObjectInfo, PutRequest, PutResult
 from strongroom.storage.keys import check_key, check_sha256, key_problem
 
 CHUNK_SIZE = 1024 * 1024
-T = TypeVar("T")
 
 # Temporary names carry a random token so that an ordinary file a depositor named
 # `.draft.partial` is still an object, never mistaken for a leftover.
@@ -61,9 +59,6 @@ _ATTEMPTS = 10
 FILE_MODE = 0o444
 FOLDER_MODE = 0o555
 _FOLDER_OPEN_MODE = 0o755
-# Threads of one put_many(): concurrent writes and read-backs (and, without syncfs, flushes that the file
-# system then commits together).
-_BATCH_THREADS = 16
 
 
 def is_partial_name(name: str) -> bool:
@@ -178,13 +173,13 @@ class FilesystemStorage:
         if not items:
             return []
         slots = self._batch_slots(items)
-        by_folder: dict[Path, builtins.list[_Slot]] = {}
+        by_folder: dict[Path, builtins.list[put_batch.Slot]] = {}
         for slot in slots:
             by_folder.setdefault(slot.folder, []).append(slot)
         to_flush: set[Path] = set()
         renamed = 0
         # Opened before any write: syncfs() reports the write-back errors of its file system since then.
-        syncing = _open_for_syncfs(self.root)
+        syncing = put_batch.open_for_syncfs(self.root)
         device = os.fstat(syncing).st_dev if syncing is not None else None
         try:
             for folder, in_folder in by_folder.items():
@@ -192,17 +187,17 @@ class FilesystemStorage:
                     self._create_partials(folder, in_folder, to_flush, move, link)
                 except OSError as err:
                     raise self._failure("store", in_folder[0].key, err) from err
-            with ThreadPoolExecutor(max_workers=min(_BATCH_THREADS, len(slots))) as pool:
+            with ThreadPoolExecutor(max_workers=min(put_batch.BATCH_THREADS, len(slots))) as pool:
                 # Every task runs to its end (each closes its own file); the first error is raised after.
-                sizes = _each(pool, functools.partial(self._fill_partial, device=device), slots)
+                sizes = put_batch.each(pool, functools.partial(self._fill_partial, device=device), slots)
                 if syncing is not None:
                     # One flush of the whole file system instead of one per file (each a journal commit on
                     # ext4): the temporaries' data is on the device before any is read back or renamed.
                     try:
-                        _syncfs_or_raise(syncing)
+                        put_batch.syncfs_or_raise(syncing)
                     except OSError as err:
                         raise self._failure("store", slots[0].key, err) from err
-                _each(pool, self._read_back, slots)
+                put_batch.each(pool, self._read_back, slots)
             try:
                 for folder, in_folder in by_folder.items():
                     with self._changing(folder):
@@ -211,7 +206,7 @@ class FilesystemStorage:
                             slot.partial = None
                             renamed += 1
                     to_flush.add(folder)
-                with ThreadPoolExecutor(max_workers=min(_BATCH_THREADS, len(to_flush))) as pool:
+                with ThreadPoolExecutor(max_workers=min(put_batch.BATCH_THREADS, len(to_flush))) as pool:
                     list(pool.map(fsync_dir, to_flush))
             except OSError as err:
                 raise self._failure("store", slots[0].key, err) from err
@@ -230,7 +225,7 @@ class FilesystemStorage:
                     self._prune(folder)  # folders made for this batch only
         return [PutResult(slot.key, size, slot.expected) for slot, size in zip(slots, sizes, strict=True)]
 
-    def _batch_slots(self, items: Sequence[PutRequest]) -> builtins.list[_Slot]:
+    def _batch_slots(self, items: Sequence[PutRequest]) -> builtins.list[put_batch.Slot]:
         """A slot for each item, its key checked as _path() checks it; each folder is checked once per batch.
 
         Paths are built as text from one Path per folder: a pathlib object per file was most of the CPU of a
@@ -242,7 +237,7 @@ class FilesystemStorage:
         # The root itself may have been swapped for a link since it was resolved: then check every key in full.
         root_moved = os.path.realpath(self._root_text) != self._root_text
         folders: dict[str, tuple[Path, str, bool] | None] = {"": (self.root, self._root_text, True)}
-        slots: builtins.list[_Slot] = []
+        slots: builtins.list[put_batch.Slot] = []
         for item in items:
             key = item.key
             check_key(key)
@@ -252,10 +247,10 @@ class FilesystemStorage:
                 folder, folder_text, exists = found
                 target = os.path.join(folder_text, name)
                 if not exists or not os.path.islink(target):
-                    slots.append(_Slot(key, item.source, folder, target, check_sha256(key, item.sha256)))
+                    slots.append(put_batch.Slot(key, item.source, folder, target, check_sha256(key, item.sha256)))
                     continue
             path = self._path(key)  # the full check: its refusal, or a path it allows after all
-            slots.append(_Slot(key, item.source, path.parent, str(path), check_sha256(key, item.sha256)))
+            slots.append(put_batch.Slot(key, item.source, path.parent, str(path), check_sha256(key, item.sha256)))
         return slots
 
     def _batch_folder(
@@ -291,7 +286,7 @@ class FilesystemStorage:
         return found
 
     def _create_partials(
-        self, folder: Path, slots: builtins.list[_Slot], to_flush: set[Path], move: bool, link: bool
+        self, folder: Path, slots: builtins.list[put_batch.Slot], to_flush: set[Path], move: bool, link: bool
     ) -> None:
         """Make `folder` if missing and a temporary file in it for each slot, under one lock."""
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
@@ -305,7 +300,9 @@ class FilesystemStorage:
                             continue
                         name = os.path.basename(slot.target)[:_PARTIAL_NAME_CHARS]
                         slot.partial = os.path.join(folder_text, f".{name}.{secrets.token_hex(8)}.partial")
-                        if (move and _move(slot.source, slot.partial)) or (link and _link(slot.source, slot.partial)):
+                        if (move and put_batch.move(slot.source, slot.partial)) or (
+                            link and put_batch.link(slot.source, slot.partial)
+                        ):
                             slot.moved = True
                             no_follow = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
                             slot.fd = os.open(slot.partial, os.O_RDONLY | no_follow)
@@ -323,7 +320,7 @@ class FilesystemStorage:
                 if attempt == _ATTEMPTS - 1:
                     raise
 
-    def _fill_partial(self, slot: _Slot, device: int | None) -> int:
+    def _fill_partial(self, slot: put_batch.Slot, device: int | None) -> int:
         """Copy the slot's source into its temporary file (unless moved there) and close it; returns its size.
 
         `device` is the file system one syncfs() flushes after the whole batch is written: a temporary on it is
@@ -359,7 +356,7 @@ class FilesystemStorage:
             )
         return size
 
-    def _read_back(self, slot: _Slot) -> None:
+    def _read_back(self, slot: put_batch.Slot) -> None:
         """Read the slot's temporary file back from the device (it is flushed by now) and check its SHA-256."""
         partial = slot.partial
         assert partial is not None
@@ -738,141 +735,6 @@ def _copy(src: io.BufferedReader, source: Path, fd: int) -> tuple[int, str]:
         while chunk:
             chunk = chunk[os.write(fd, chunk) :]
         size += count
-
-
-@dataclass
-class _Slot:
-    """One file of a put_many() batch on its way: where it goes and, once made, its temporary file."""
-
-    key: str
-    source: Path
-    folder: Path  # the folder it goes into
-    target: str  # its final path (text: a Path per file costs more than the rest of its bookkeeping)
-    expected: str  # its SHA-256
-    partial: str | None = None
-    fd: int | None = None
-    moved: bool = False  # the source itself became the temporary file (moved or hard-linked there)
-    copied: str | None = None  # the SHA-256 read while copying it (None when moved or linked)
-
-
-def _move(source: Path, partial: str) -> bool:
-    """Rename the scratch file `source` to `partial`; False where it cannot be (another file system,
-    not a plain file, more than one link), for the caller to copy it instead."""
-    try:
-        found = os.lstat(source)
-        # A hard-linked file would share its bytes (and, after fchmod, its mode) with a file outside storage.
-        if not stat.S_ISREG(found.st_mode) or found.st_nlink != 1:
-            return False
-        os.rename(source, partial)
-    except FileNotFoundError:
-        if not os.path.lexists(source):
-            raise StorageError(f"Cannot read {source} to store it: it is gone.") from None
-        raise  # the target folder was pruned: the caller retries
-    except OSError as err:
-        if err.errno == errno.EXDEV:
-            return False
-        raise
-    return True
-
-
-# Where a hard link cannot be made the source is copied instead: another file system (EXDEV), one that
-# has no hard links (EPERM, ENOTSUP: FAT, some network file systems) or a file at its link limit (EMLINK).
-_NO_LINK = frozenset({errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP})
-
-
-def _link(source: Path, partial: str) -> bool:
-    """Hard-link the kept source `source` as `partial`; False where it cannot be (another file system,
-    no hard links there, not a plain file), for the caller to copy it instead."""
-    try:
-        if not stat.S_ISREG(os.lstat(source).st_mode):
-            return False
-        os.link(source, partial, follow_symlinks=False)
-    except FileNotFoundError:
-        if not os.path.lexists(source):
-            raise StorageError(f"Cannot read {source} to store it: it is gone.") from None
-        raise  # the target folder was pruned: the caller retries
-    except OSError as err:
-        if err.errno in _NO_LINK:
-            return False
-        raise
-    return True
-
-
-def _all_done(futures: builtins.list[Future[T]]) -> builtins.list[Future[T]]:
-    """`futures`, once every one has finished (so none is still using what the caller cleans up)."""
-    wait(futures)
-    return futures
-
-
-def _results(futures: builtins.list[Future[T]]) -> builtins.list[T]:
-    """The results of `futures` once every one has finished; the first error (in order) raised."""
-    return [future.result() for future in _all_done(futures)]
-
-
-# Tasks per thread for one step of a batch: a few each keep every thread busy when file sizes differ, without
-# the cost of a future per file (which was a good part of the CPU of a batch of small files).
-_TASKS_PER_THREAD = 4
-
-
-def _each(pool: ThreadPoolExecutor, function: Callable[[_Slot], T], slots: Sequence[_Slot]) -> builtins.list[T]:
-    """function(slot) for every slot on the pool's threads, as a future per slot would: every call runs to its
-    end (each closes its own file), then the results in order, or the first error (in order) raised."""
-    tasks = min(len(slots), _BATCH_THREADS * _TASKS_PER_THREAD)
-    results: builtins.list[T | None] = [None] * len(slots)
-    errors: builtins.list[Exception | None] = [None] * len(slots)
-
-    def run(first: int) -> None:
-        for index in range(first, len(slots), tasks):  # every tasks-th slot: big and small files spread out
-            try:
-                results[index] = function(slots[index])
-            except Exception as err:  # raised below, once every call has finished
-                errors[index] = err
-
-    _results([pool.submit(run, first) for first in range(tasks)])
-    for error in errors:
-        if error is not None:
-            raise error
-    return results  # type: ignore[return-value]  # every call returned: no None left from failures
-
-
-# syncfs(2) reports write-back errors only from Linux 5.8 on; before, it returned 0 even when a write failed.
-_SYNCFS_REPORTS_ERRORS = (5, 8)
-
-
-@functools.cache
-def _syncfs() -> Callable[[int], int] | None:
-    """libc's syncfs(2), where it exists and reports write-back errors; None elsewhere (each file is fsynced)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    release = re.match(r"(\d+)\.(\d+)", os.uname().release)
-    if release is None or (int(release[1]), int(release[2])) < _SYNCFS_REPORTS_ERRORS:
-        return None
-    try:
-        function = ctypes.CDLL(None, use_errno=True).syncfs
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [ctypes.c_int]
-    function.restype = ctypes.c_int
-    return function
-
-
-def _open_for_syncfs(root: Path) -> int | None:
-    """A descriptor on the storage file system for one syncfs() per batch; None: fsync each file instead."""
-    if _syncfs() is None:
-        return None
-    try:
-        return os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        return None  # the batch fails (or not) on its own writes, each fsynced
-
-
-def _syncfs_or_raise(fd: int) -> None:
-    """Flush every written page of the file system `fd` is on (ctypes releases the GIL while it waits)."""
-    function = _syncfs()
-    assert function is not None
-    if function(fd) != 0:
-        code = ctypes.get_errno()
-        raise OSError(code, os.strerror(code))
 
 
 def _drop_cache(fd: int) -> None:

@@ -30,8 +30,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from json.encoder import encode_basestring as _encode_string
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, BinaryIO
@@ -39,6 +38,7 @@ from typing import Any, BinaryIO
 from strongroom.errors import IntegrityError, NotFound, StorageError
 from strongroom.storage.base import BatchPut, PartialCleanup, PutRequest, StorageBackend, put_batch_size, supports
 from strongroom.storage.keys import key_problem
+from strongroom.storage.ocfl_json import json_bytes, loads, rfc3339
 from strongroom.storage.sources import LinkableSources, ScratchSources
 
 SPEC_VERSION = "1.1"
@@ -217,7 +217,7 @@ class OcflStore:
                 "but holds something else. Restore it from a replica or rewrite it by hand."
             )
         try:
-            layout = _loads(self._read_limited(self._key(LAYOUT_FILE)), self._key(LAYOUT_FILE))
+            layout = loads(self._read_limited(self._key(LAYOUT_FILE)), self._key(LAYOUT_FILE))
         except NotFound:
             raise StorageError(
                 f"The OCFL storage root {self.prefix}/ has no {LAYOUT_FILE}, so the place of its objects is "
@@ -230,7 +230,7 @@ class OcflStore:
                 f"{LAYOUT_EXTENSION!r}. Configure another storage location for Strongroom."
             )
         try:
-            config = _loads(self._read_limited(self._key(LAYOUT_CONFIG_KEY)), self._key(LAYOUT_CONFIG_KEY))
+            config = loads(self._read_limited(self._key(LAYOUT_CONFIG_KEY)), self._key(LAYOUT_CONFIG_KEY))
         except NotFound:
             return  # the extension's defaults apply, which are ours
         if not isinstance(config, dict) or any(config.get(k, v) != v for k, v in LAYOUT_CONFIG.items()):
@@ -249,8 +249,8 @@ class OcflStore:
                     f"declaration ({ROOT_NAMASTE}). Move them away or configure another storage location."
                 )
         layout = {"extension": LAYOUT_EXTENSION, "description": LAYOUT_DESCRIPTION}
-        self._put_bytes(self._key(LAYOUT_FILE), _json_bytes(layout))
-        self._put_bytes(self._key(LAYOUT_CONFIG_KEY), _json_bytes(dict(LAYOUT_CONFIG)))
+        self._put_bytes(self._key(LAYOUT_FILE), json_bytes(layout))
+        self._put_bytes(self._key(LAYOUT_CONFIG_KEY), json_bytes(dict(LAYOUT_CONFIG)))
         # The declaration last: a root that has one is complete.
         self._put_bytes(self._key(ROOT_NAMASTE), b"ocfl_1.1\n")
 
@@ -270,7 +270,7 @@ class OcflStore:
             match = pattern.match(key)
             if match is None or key[match.end() :] != INVENTORY:
                 continue
-            document = _loads(self._read_limited(key, self.max_inventory_bytes), key)
+            document = loads(self._read_limited(key, self.max_inventory_bytes), key)
             object_id = document.get("id") if isinstance(document, dict) else None
             if not isinstance(object_id, str) or self.object_root(object_id) != key[: match.end()]:
                 raise IntegrityError(
@@ -400,7 +400,7 @@ class OcflStore:
         document = _next_document(current, object_id, number, plan, clean_state, message, user, created)
         try:
             self._store_content(root, plan, sources, progress)
-            self._put_inventories(root, number, _json_bytes(document), new_object=current is None)
+            self._put_inventories(root, number, json_bytes(document), new_object=current is None)
         except BaseException:
             # A failed write leaves no half version; cleaning up is best effort, sweep() runs again later.
             with contextlib.suppress(StorageError):
@@ -649,92 +649,12 @@ def _next_document(
         by_digest.setdefault(state[path], []).append(path)
     user_block = {"name": user.name} if user.address is None else {"name": user.name, "address": user.address}
     document["versions"][f"v{number}"] = {
-        "created": _rfc3339(created),
+        "created": rfc3339(created),
         "message": message,
         "user": user_block,
         "state": {digest: by_digest[digest] for digest in sorted(by_digest)},
     }
     return document
-
-
-def _rfc3339(moment: datetime) -> str:
-    utc = moment.astimezone(UTC)
-    text = utc.isoformat(timespec="microseconds" if utc.microsecond else "seconds")
-    return text.removesuffix("+00:00") + "Z"
-
-
-def _json_bytes(document: Mapping[str, Any]) -> bytes:
-    """json.dumps(document, indent=2, ensure_ascii=False) and a newline, byte for byte.
-
-    With an indent json.dumps runs its pure-Python encoder, a large part of writing a version of many files;
-    an inventory is dicts, lists and strings, written here with the C string encoder. Anything else
-    falls back to json.dumps itself."""
-    parts: list[str] = []
-    try:
-        _encode_plain(document, "\n", parts)
-    except _NotPlain:
-        return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    parts.append("\n")
-    return "".join(parts).encode("utf-8")
-
-
-class _NotPlain(Exception):
-    """Internal: a value _encode_plain() leaves to json.dumps."""
-
-
-def _encode_plain(value: object, newline: str, parts: list[str]) -> None:
-    """Append `value` as json.dumps(indent=2, ensure_ascii=False) writes it at the depth of `newline`."""
-    if isinstance(value, str):
-        parts.append(_encode_string(value))
-    elif isinstance(value, dict):
-        if not value:
-            parts.append("{}")
-            return
-        inner = newline + "  "
-        separator = "{" + inner
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise _NotPlain  # json.dumps turns numbers and the like into keys its own way
-            parts.append(separator)
-            parts.append(_encode_string(key))
-            parts.append(": ")
-            _encode_plain(item, inner, parts)
-            separator = "," + inner
-        parts.append(newline + "}")
-    elif isinstance(value, list | tuple):
-        if not value:
-            parts.append("[]")
-            return
-        inner = newline + "  "
-        separator = "[" + inner
-        for item in value:
-            parts.append(separator)
-            _encode_plain(item, inner, parts)
-            separator = "," + inner
-        parts.append(newline + "]")
-    elif value is None or isinstance(value, bool | int | float):
-        parts.append(json.dumps(value))
-    else:
-        raise _NotPlain
-
-
-def _loads(raw: bytes, key: str) -> Any:
-    """Parse JSON read from storage, refusing duplicate keys and anything that is not UTF-8 JSON."""
-
-    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for name, value in pairs:
-            if name in result:
-                raise ValueError(f"the key {name!r} appears twice in one object")
-            result[name] = value
-        return result
-
-    try:
-        return json.loads(raw.decode("utf-8"), object_pairs_hook=unique)
-    except (UnicodeDecodeError, ValueError, RecursionError) as err:
-        raise IntegrityError(
-            f"{key!r} is not valid JSON ({err}). It was damaged or replaced: restore it from a replica."
-        ) from None
 
 
 def _copy_hashing(src: BinaryIO, out: BinaryIO) -> str:
@@ -751,7 +671,7 @@ class _Damaged(Exception):
 
 def _parse_inventory(raw: bytes, *, key: str, root: str, expected_id: str, digest: str) -> ObjectInventory:
     """Check and read an inventory as read from storage: any JSON at all may arrive here."""
-    document = _loads(raw, key)
+    document = loads(raw, key)
     try:
         return _inventory_from(document, root=root, expected_id=expected_id, digest=digest)
     except _Damaged as err:

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from strongroom.errors import StorageError
-from strongroom.storage import filesystem
+from strongroom.storage import put_batch
 from strongroom.storage.base import PutRequest
 from strongroom.storage.filesystem import FilesystemStorage
 from strongroom.storage.keys import check_sha256, key_problem
-from strongroom.storage.ocfl import _json_bytes
+from strongroom.storage.ocfl_json import json_bytes
 
 
 def _request(tmp_path: Path, key: str, data: bytes = b"data") -> PutRequest:
@@ -99,10 +99,10 @@ def test_every_call_runs_and_the_first_error_in_order_is_raised() -> None:
         return number * 2
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        assert filesystem._each(pool, work, list(range(10))) == [n * 2 for n in range(10)]  # type: ignore[arg-type]
+        assert put_batch.each(pool, work, list(range(10))) == [n * 2 for n in range(10)]  # type: ignore[arg-type]
         ran.clear()
         with pytest.raises(ValueError, match="failed 30"):
-            filesystem._each(pool, work, list(range(100)))  # type: ignore[arg-type]
+            put_batch.each(pool, work, list(range(100)))  # type: ignore[arg-type]
     assert sorted(ran) == list(range(100))
 
 
@@ -154,16 +154,16 @@ def test_digest_rules_are_unchanged(digest: str) -> None:
     ],
 )
 def test_inventory_text_is_json_dumps_byte_for_byte(document: dict[str, object]) -> None:
-    assert _json_bytes(document) == (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    assert json_bytes(document) == (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def test_inventory_text_with_an_unencodable_name_fails_as_before() -> None:
     with pytest.raises(UnicodeEncodeError):
         (json.dumps({"a": "bad\udcff"}, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     with pytest.raises(UnicodeEncodeError):
-        _json_bytes({"a": "bad\udcff"})
+        json_bytes({"a": "bad\udcff"})
 
 
 def test_inventory_text_falls_back_to_json_dumps_for_other_keys() -> None:
     document = {"a": {1: "one", None: [2.5]}}
-    assert _json_bytes(document) == (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    assert json_bytes(document) == (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from strongroom.errors import StorageError
-from strongroom.storage import filesystem
+from strongroom.storage import filesystem, put_batch
 from strongroom.storage.base import PutRequest
 from strongroom.storage.filesystem import FilesystemStorage
 from tests.contracts.storage_contract import stored_files
@@ -59,7 +59,7 @@ class _Trace:
         monkeypatch.setattr(os, "fsync", fsync)
         monkeypatch.setattr(os, "replace", replace)
         monkeypatch.setattr(filesystem, "hash_stream", hash_stream)
-        monkeypatch.setattr(filesystem, "_syncfs", lambda: traced_syncfs if syncfs is not None else None)
+        monkeypatch.setattr(put_batch, "_syncfs", lambda: traced_syncfs if syncfs is not None else None)
 
 
 def test_one_syncfs_flushes_the_batch_before_any_read_back_or_rename(
@@ -67,7 +67,7 @@ def test_one_syncfs_flushes_the_batch_before_any_read_back_or_rename(
 ) -> None:
     storage = FilesystemStorage(tmp_path / "store")
     items = _sources(tmp_path / "in", 30)
-    real = filesystem._syncfs()
+    real = put_batch._syncfs()
     if real is None:
         pytest.skip("no syncfs(2) here")
     trace = _Trace(monkeypatch, real)
@@ -125,4 +125,4 @@ def test_syncfs_is_found_on_this_linux() -> None:
     release = tuple(int(p) for p in os.uname().release.split(".")[:2] if p.isdigit())
     if os.uname().sysname != "Linux" or release < (5, 8):
         pytest.skip("syncfs reports write-back errors only on Linux 5.8 and later")
-    assert filesystem._syncfs() is not None
+    assert put_batch._syncfs() is not None
