@@ -23,7 +23,7 @@ import mmap
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -59,23 +59,42 @@ class CompiledDroid:
 
     binary: BinaryMatcher
     containers: ContainerSignatures | None
+    # The root elements' attributes (versions, dates) of the signature file and the container file (None
+    # without one): PREMIS names them, and keeping them here spares each process an XML parser.
+    signature_root: dict[str, str] = field(default_factory=dict)
+    container_root: dict[str, str] | None = None
+
+
+_SIGNATURE_ROOT = "FFSignatureFile"
+_CONTAINER_ROOT = "ContainerSignatureMapping"
+
+
+def _root_attributes(path: Path, name: str) -> dict[str, str]:
+    """The attributes of the file's root element (read as far as the root only); none when it is not `name`."""
+    from strongroom.formats.signature_store import read_root
+
+    root = read_root(path)
+    return dict(root.attributes) if root is not None and root.name == name else {}
 
 
 def describe_signatures(signature_file: Path | None, container_file: Path | None, containers: bool = True) -> str:
     """The signature versions PREMIS events name, from the files' root elements (read as far as the root only),
     e.g. "DROID signature file V122 (2026-01-19); container signature file 40 (container-signature-20260119.xml)"."""
-    from strongroom.formats.signature_store import read_root
-
     signature_file = signature_file or BUNDLED_SIGNATURES
-    root = read_root(signature_file)
-    attributes = root.attributes if root is not None and root.name == "FFSignatureFile" else {}
+    container_file = (container_file or BUNDLED_CONTAINER) if containers else None
+    found = _root_attributes(container_file, _CONTAINER_ROOT) if container_file is not None else None
+    return _describe(signature_file, _root_attributes(signature_file, _SIGNATURE_ROOT), container_file, found)
+
+
+def _describe(
+    signature_file: Path, attributes: dict[str, str], container_file: Path | None, found: dict[str, str] | None
+) -> str:
+    """describe_signatures' text from root attributes already read; the files are named as they are now."""
     created = attributes.get("DateCreated", "")[:10]
     text = f"DROID signature file V{attributes.get('Version') or '?'} ({created or signature_file.name})"
-    if containers:
-        container_file = container_file or BUNDLED_CONTAINER
-        root = read_root(container_file)
-        found = root.attributes if root is not None and root.name == "ContainerSignatureMapping" else {}
-        text += f"; container signature file {found.get('signatureVersion') or '?'} ({container_file.name})"
+    if container_file is not None:
+        version = (found or {}).get("signatureVersion") or "?"
+        text += f"; container signature file {version} ({container_file.name})"
     return text
 
 
@@ -85,7 +104,12 @@ def compile_droid(signature_file: Path, container_file: Path | None) -> Compiled
     if containers is not None:
         # DROID's profile mode: container signatures override the binary ones of the PUIDs they map to.
         signatures = drop_overridden(signatures, containers.mapped_puids)
-    return CompiledDroid(BinaryMatcher.build(signatures), containers)
+    return CompiledDroid(
+        BinaryMatcher.build(signatures),
+        containers,
+        _root_attributes(signature_file, _SIGNATURE_ROOT),
+        _root_attributes(container_file, _CONTAINER_ROOT) if container_file is not None else None,
+    )
 
 
 def load_compiled(
@@ -115,6 +139,8 @@ def _usable(compiled: CompiledDroid) -> bool:
             compiled.binary.match(probe)
         if compiled.containers is not None:
             compiled.containers.triggers("x-fmt/263")
+        if not isinstance(compiled.signature_root, dict) or not isinstance(compiled.container_root, dict | None):
+            return False
     except Exception:  # whatever a stale object raises, the answer is "rebuild"
         return False
     return True
@@ -189,10 +215,11 @@ class DroidIdentifier:
         self.settings = settings or DroidSettings()
         _check_exists(self.signature_file, self.container_file)
         self.compiled = load_compiled(self.signature_file, self.container_file, cache_dir, use_cache)
-        # Read from the files themselves, not the cache: the cache is keyed by content, and the same content
-        # under another file name must be named as it is now.
-        self.signature_version = describe_signatures(
-            self.signature_file, self.container_file, containers=self.container_file is not None
+        # The versions from the cache (keyed by the files' content, so they are these files'), the names as the
+        # files are called now: the same content under another file name must be named as it is now.
+        compiled = self.compiled
+        self.signature_version = _describe(
+            self.signature_file, compiled.signature_root, self.container_file, compiled.container_root
         )
 
     @property

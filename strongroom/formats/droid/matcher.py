@@ -29,7 +29,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any
 
-from strongroom.formats.droid.sequence import InternalSignature, SubSequence, match_internal_signature
+from strongroom.formats.droid.sequence import InternalSignature, Searches, SubSequence, match_internal_signature
 from strongroom.formats.droid.signatures import LazySignatures, SignatureFile
 from strongroom.formats.droid.syntax import SequencePattern, byte_ranges
 
@@ -90,8 +90,9 @@ class _Database:
     def __getstate__(self) -> dict[str, Any]:
         return {"serialized": self.serialized, "_database": None}
 
-    def scan(self, buffer: Any, found: list[int]) -> None:
-        """Append to `found` the id of each expression that matches in `buffer` (once each)."""
+    def scan(self, buffer: Any, needers: list[tuple[int, ...]], met: set[int]) -> None:
+        """Add to `met` the conditions `needers` lists for each expression that matches in `buffer` (each
+        expression reports once): done in the match callback itself, one Python call per match."""
         database = self._database
         if database is None:
             import hyperscan
@@ -99,10 +100,10 @@ class _Database:
             database = hyperscan.loadb(self.serialized, hyperscan.HS_MODE_BLOCK)
             database.scratch = hyperscan.Scratch(database)  # a loaded database comes without one
             self._database = database
-        append = found.append
+        update = met.update
 
         def on_match(expression: int, start: int, end: int, flags: int, context: object) -> None:
-            append(expression)
+            update(needers[expression])
 
         database.scan(buffer, match_event_handler=on_match)
 
@@ -145,13 +146,14 @@ class _Band:
     forward: _Database
     backward: _Database | None  # EOF: for files shorter than `size`, scanned reversed
 
-    def scan(self, data: Any, view: memoryview, size: int, found: list[int]) -> None:
+    def scan(self, data: Any, view: memoryview, size: int, met: set[int]) -> None:
+        """Add to `met` the conditions met by this band's patterns that match."""
         if self.end == BOF:
-            self.forward.scan(view[: self.size] if size > self.size else view, found)
+            self.forward.scan(view[: self.size] if size > self.size else view, self.needers, met)
         elif size >= self.size:
-            self.forward.scan(view[size - self.size :], found)
+            self.forward.scan(view[size - self.size :], self.needers, met)
         elif self.backward is not None:
-            self.backward.scan((data if isinstance(data, bytes) else bytes(view))[::-1], found)
+            self.backward.scan((data if isinstance(data, bytes) else bytes(view))[::-1], self.needers, met)
 
 
 _Window = tuple[SequencePattern, int, int, bool]  # anchor, lowest and highest start, counted from the end
@@ -268,11 +270,7 @@ class BinaryMatcher:
         owner = self.owner
         met: set[int] = set()
         for band in self.bands:
-            found: list[int] = []
-            band.scan(data, view, size, found)
-            needers = band.needers
-            for expression in found:
-                met.update(needers[expression])
+            band.scan(data, view, size, met)
         counts = Counter([owner[c] for c in met])
         bounded, anywhere = self.bounded, self.anywhere
         ready = [p for p, n in counts.items() if n == bounded[p]]
@@ -292,18 +290,15 @@ class BinaryMatcher:
         database = self.family_databases[families.pop()] if len(families) == 1 else self.anywhere_database
         if database is None:
             return []  # no literals at all: cannot happen for a signature with conditions anywhere
-        found: list[int] = []
-        size = len(view)
-        if limit is None or limit <= 0 or size <= 2 * (limit + 1):
-            database.scan(view, found)
-        else:
-            # DROID's limit: forward searches end by byte N, backward ones start after size-1-N.
-            database.scan(view[: limit + 1], found)
-            database.scan(view[size - 1 - limit :], found)
         met: set[int] = set()
         needers = self.literal_needers
-        for number in found:
-            met.update(needers[number])
+        size = len(view)
+        if limit is None or limit <= 0 or size <= 2 * (limit + 1):
+            database.scan(view, needers, met)
+        else:
+            # DROID's limit: forward searches end by byte N, backward ones start after size-1-N.
+            database.scan(view[: limit + 1], needers, met)
+            database.scan(view[size - 1 - limit :], needers, met)
         owner = self.owner
         counts = Counter([owner[c] for c in met])
         anywhere = self.anywhere
@@ -325,8 +320,9 @@ class BinaryMatcher:
         internal = self.signatures.signatures
         hits: list[int] = []
         seen: set[str] = set()
+        searches = Searches()  # this content's searches, shared by its signatures; dropped with it
         for position in self.candidates(data, max_bytes_to_scan):
-            if match_internal_signature(internal[position], data, max_bytes_to_scan):
+            if match_internal_signature(internal[position], data, max_bytes_to_scan, searches):
                 for index in signature_formats[position]:
                     puid = formats[index].puid
                     if puid not in seen:

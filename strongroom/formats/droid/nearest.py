@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from strongroom.formats.droid.sequence import Fragment, SubSequence
+    from strongroom.formats.droid.syntax import Searches, SequencePattern
 
 Buffer = Any  # bytes, bytearray, memoryview or mmap
 
@@ -29,7 +30,9 @@ class NearestFragments:
     _MOST_BYTES = 1 << 16
     _MOST_STARTS = 256
 
-    def __init__(self, sub: SubSequence, data: Buffer, first_start: int, last_start: int) -> None:
+    def __init__(
+        self, sub: SubSequence, data: Buffer, first_start: int, last_start: int, searches: Searches | None = None
+    ) -> None:
         # For an anchor starting at a: a left fragment ends min..max bytes before a, a right one starts
         # min..max bytes after the anchor's end.
         self.sides: list[list[tuple[int, int, list[int]]]] = []
@@ -48,17 +51,22 @@ class NearestFragments:
                 continue
             side = []
             for fragment, (lo, hi) in zip(frags[0], shifts, strict=True):
-                starts = _starts(fragment, data, low, high, self._MOST_STARTS)
+                starts = _starts(fragment, data, low, high, self._MOST_STARTS, searches)
                 if starts is None:
                     break
                 side.append((lo, hi, starts))
             else:
                 if len(frags) > 1:
-                    side = self._chained(side, frags, left, data)
+                    side = self._chained(side, frags, left, data, searches)
                 self.sides.append(side)
 
     def _chained(
-        self, side: list[tuple[int, int, list[int]]], frags: list[list[Fragment]], left: bool, data: Buffer
+        self,
+        side: list[tuple[int, int, list[int]]],
+        frags: list[list[Fragment]],
+        left: bool,
+        data: Buffer,
+        searches: Searches | None,
     ) -> list[tuple[int, int, list[int]]]:
         """Keep only the first fragment's starts from which the second position's fragment is in reach.
 
@@ -85,7 +93,7 @@ class NearestFragments:
             return side
         second_starts = []
         for g in seconds:
-            found = _starts(g, data, low, high, self._MOST_STARTS)
+            found = _starts(g, data, low, high, self._MOST_STARTS, searches)
             if found is None:
                 return side
             second_starts.append(found)
@@ -115,11 +123,24 @@ def _any_between(starts: list[int], low: int, high: int) -> bool:
     return index < len(starts) and starts[index] <= high
 
 
-def _starts(fragment: Fragment, data: Buffer, low: int, high: int, most: int) -> list[int] | None:
-    """Every start in [low, high] where `fragment` matches, in order; None past `most` of them."""
+def _starts(
+    fragment: Fragment, data: Buffer, low: int, high: int, most: int, searches: Searches | None = None
+) -> list[int] | None:
+    """Every start in [low, high] where `fragment` matches, in order; None past `most` of them.
+    From `searches` when this list was made before for the same content (the list is shared: only read it)."""
     pattern = fragment.pattern
     if pattern is None:
         return None
+    if searches is None:
+        return _all_starts(pattern, data, low, high, most)
+    key = (pattern.key, low, high, most)
+    if key in searches.starts:
+        return searches.starts[key]
+    found = searches.starts[key] = _all_starts(pattern, data, low, high, most)
+    return found
+
+
+def _all_starts(pattern: SequencePattern, data: Buffer, low: int, high: int, most: int) -> list[int] | None:
     found: list[int] = []
     position = pattern.search_forward(data, low, high)
     while position >= 0:

@@ -26,13 +26,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from strongroom.formats.droid.nearest import NearestFragments
-from strongroom.formats.droid.syntax import SequencePattern, SequenceSyntaxError, compile_sequence, rewrite_fragment
+from strongroom.formats.droid.syntax import (
+    Searches,
+    SequencePattern,
+    SequenceSyntaxError,
+    compile_sequence,
+    rewrite_fragment,
+)
 
 __all__ = [
     "ByteSequence",
     "ByteSequenceSpec",
     "FragmentSpec",
     "InternalSignature",
+    "Searches",
     "SequencePattern",
     "SequenceSyntaxError",
     "SubSequence",
@@ -331,17 +338,23 @@ class _Marker:
         self.value = value
 
 
-def match_internal_signature(signature: InternalSignature, data: Buffer, max_bytes_to_scan: int | None = None) -> bool:
+def match_internal_signature(
+    signature: InternalSignature, data: Buffer, max_bytes_to_scan: int | None = None, searches: Searches | None = None
+) -> bool:
     """DROID's InternalSignature.matches (the caller skips empty files, as DROID does)."""
-    return all(match_byte_sequence(seq, data, max_bytes_to_scan) for seq in signature.sequences)
+    return all(match_byte_sequence(seq, data, max_bytes_to_scan, searches) for seq in signature.sequences)
 
 
-def match_byte_sequence(seq: ByteSequence, data: Buffer, max_bytes_to_scan: int | None = None) -> bool:
+def match_byte_sequence(
+    seq: ByteSequence, data: Buffer, max_bytes_to_scan: int | None = None, searches: Searches | None = None
+) -> bool:
     """DROID's ByteSequence.matches over the whole content `data`.
 
     `max_bytes_to_scan` is DROID's setting of that name: None (DROID's -1, the
     command line's default) scans everything; a positive number bounds the
-    searches the way DROID bounds them.
+    searches the way DROID bounds them. `searches`, when given, holds the
+    answers of searches already made over this same `data` (one per content, never shared between
+    contents): signatures often repeat one.
     """
     limit = -1 if max_bytes_to_scan is None else max_bytes_to_scan
     size = len(data)
@@ -350,7 +363,7 @@ def match_byte_sequence(seq: ByteSequence, data: Buffer, max_bytes_to_scan: int 
         fixed = seq.anchored_eof
         marker.value = size - 1
         for sub in reversed(seq.subsequences):
-            if not _find(sub, marker.value, data, size, marker, limit, False, fixed):
+            if not _find(sub, marker.value, data, size, marker, limit, False, fixed, searches):
                 return False
             fixed = False
         return True
@@ -360,7 +373,7 @@ def match_byte_sequence(seq: ByteSequence, data: Buffer, max_bytes_to_scan: int 
         return False
     marker.value = offset
     for sub in seq.subsequences:
-        if not _find(sub, marker.value, data, size, marker, limit, fixed, False):
+        if not _find(sub, marker.value, data, size, marker, limit, fixed, False, searches):
             return False
         fixed = False
     return True
@@ -385,16 +398,40 @@ def _indirect_offset(seq: ByteSequence, data: Buffer, size: int) -> int | None:
 
 
 def _find(
-    sub: SubSequence, position: int, data: Buffer, size: int, marker: _Marker, limit: int, bof: bool, eof: bool
+    sub: SubSequence,
+    position: int,
+    data: Buffer,
+    size: int,
+    marker: _Marker,
+    limit: int,
+    bof: bool,
+    eof: bool,
+    searches: Searches | None = None,
 ) -> bool:
     try:
-        return _find_sequence_from_position(sub, position, data, size, marker, limit, bof, eof)
+        return _find_sequence_from_position(sub, position, data, size, marker, limit, bof, eof, searches)
     except (_DroidException, IndexError):
         return False  # DROID catches every exception here and reports no match
 
 
+def _search(
+    anchor: SequencePattern, data: Buffer, first: int, last: int, forward: bool, searches: Searches | None
+) -> int:
+    if searches is not None:
+        return searches.search(anchor, data, first, last, forward)
+    return anchor.search_forward(data, first, last) if forward else anchor.search_backward(data, first, last)
+
+
 def _find_sequence_from_position(
-    sub: SubSequence, position: int, data: Buffer, size: int, marker: _Marker, limit: int, bof: bool, eof: bool
+    sub: SubSequence,
+    position: int,
+    data: Buffer,
+    size: int,
+    marker: _Marker,
+    limit: int,
+    bof: bool,
+    eof: bool,
+    searches: Searches | None = None,
 ) -> bool:
     last_byte = size - 1
     anchor = sub.anchor
@@ -421,14 +458,14 @@ def _find_sequence_from_position(
             if match == end_window:
                 match = match if anchor.matches_at(data, match) else -1
             else:
-                match = anchor.search_backward(data, match, end_window)
+                match = _search(anchor, data, match, end_window, False, searches)
             if match == -1:
                 break
             if first_hit:
                 first_hit = False
             elif sub.left or sub.right:
                 if nearest is None:
-                    nearest = NearestFragments(sub, data, end_window, start_window)
+                    nearest = NearestFragments(sub, data, end_window, start_window, searches)
                 if not nearest.possible(match):
                     match -= 1
                     continue
@@ -480,7 +517,7 @@ def _find_sequence_from_position(
         if starter == ending:
             match = starter + match_length - 1 if anchor.matches_at(data, starter) else -1
         else:
-            hit = anchor.search_forward(data, starter, ending)
+            hit = _search(anchor, data, starter, ending, True, searches)
             match = hit + match_length - 1 if hit >= 0 else -1
         if match == -1:
             break
@@ -488,7 +525,9 @@ def _find_sequence_from_position(
             first_hit = False
         elif sub.left or sub.right:
             if nearest is None:
-                nearest = NearestFragments(sub, data, start_window - last_in_anchor, end_window - last_in_anchor)
+                nearest = NearestFragments(
+                    sub, data, start_window - last_in_anchor, end_window - last_in_anchor, searches
+                )
             if not nearest.possible(match - last_in_anchor):
                 match += 1
                 continue

@@ -405,6 +405,29 @@ _INNER_LITERAL_BYTES = 3
 _VERIFY_BEFORE_RE = 16
 
 
+class Searches:
+    """The answers of searches already made over one file's content, for the signatures after to reuse: many
+    repeat a search (the same pattern over the same window), e.g. PDF/A's dozen signatures each look for the
+    same XMP pattern over a whole PDF. One per content, never shared between contents (the answers are
+    about that content only), and dropped with it.
+    """
+
+    __slots__ = ("anchors", "starts")
+
+    def __init__(self) -> None:
+        self.anchors: dict[tuple[bytes, bool, int, int], int] = {}  # (pattern key, forward, first, last) -> start
+        self.starts: dict[tuple[bytes, int, int, int], list[int] | None] = {}  # nearest.py's fragment starts
+
+    def search(self, pattern: SequencePattern, data: Any, first: int, last: int, forward: bool) -> int:
+        """pattern.search_forward (or search_backward) over `data`, answered from memory when made before."""
+        key = (pattern.key, forward, first, last)
+        found = self.anchors.get(key)
+        if found is None:
+            found = pattern.search_forward(data, first, last) if forward else pattern.search_backward(data, first, last)
+            self.anchors[key] = found
+        return found
+
+
 class SequencePattern:
     """A fixed-length run of byte classes; `classes[i]` is the set of bytes allowed at position i.
 
@@ -413,9 +436,12 @@ class SequencePattern:
     in milliseconds and the regex compiles on first use without decoding the bitmap.
     """
 
-    __slots__ = ("_bitmap", "_body", "_classes", "_inner", "_literal", "_overlapping", "_regex", "length", "text")
+    __slots__ = (
+        "_bitmap", "_body", "_classes", "_inner", "_literal", "_overlapping", "_regex", "key", "length", "text"
+    )  # fmt: skip
     text: str
     length: int
+    key: bytes  # the bitmap: equal keys, equal patterns (a cheap dictionary key: bytes cache their hash)
     _bitmap: bytes
     _body: bytes
     _classes: tuple[frozenset[int], ...] | None
@@ -438,6 +464,7 @@ class SequencePattern:
         self.text = text
         self.length = len(bitmap) // 32
         self._bitmap = bitmap
+        self.key = bitmap
         self._body = body
         self._literal = literal
         self._classes = None
