@@ -137,7 +137,7 @@ class RecordsContract:
     def test_an_assignment_replaces_the_earlier_and_survives_the_package_being_recatalogued(
         self, catalog: Catalog
     ) -> None:
-        summary = make_summary()
+        summary = make_summary("f" + new_uuid()[1:])  # never "0...": `other` below must be a different package
         first = RetentionAssignment(summary.uuid, hostile("FIN-01"), 1, T0, hostile("ingest"), "ingest-option",
                                     event_uuid=new_uuid())  # fmt: skip
         catalog.assign_retention(first)  # no package row yet: the table has no foreign key to it
