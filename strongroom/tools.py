@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -157,6 +158,25 @@ def probe_pdftotext(environ: Mapping[str, str]) -> ToolStatus:
                    "pdftotext not on PATH (Debian: poppler-utils)")  # fmt: skip
 
 
+def probe_pdfium(environ: Mapping[str, str]) -> ToolStatus:
+    """PDFium (pypdfium2, a Python requirement): found when its helper process starts and says its version."""
+    from strongroom.fulltext.limits import ExtractionFailed, ToolMissing
+    from strongroom.fulltext.pdfium import HELPER, PdfiumHelpers
+
+    helpers = PdfiumHelpers()
+    how = "pip install pypdfium2 (one of Strongroom's own requirements: bash scripts/install.sh)"
+    try:
+        version = helpers.start_check()
+    except (ToolMissing, ExtractionFailed) as problem:
+        return ToolStatus("pdfium", _PDFIUM_PURPOSE, False, None, None, how, problem.reason)
+    finally:
+        helpers.close()
+    return ToolStatus("pdfium", _PDFIUM_PURPOSE, True, version, (sys.executable, "-I", str(HELPER)), how)
+
+
+_PDFIUM_PURPOSE = "extracts the text of PDF records for full-text search (in helper processes)"
+
+
 def tika_jar(environ: Mapping[str, str]) -> Path | None:
     """The newest Tika server jar under the tools folder, if any."""
     jars = sorted((tools_dir(environ) / "tika").glob("tika-server-standard-*.jar"))
@@ -223,7 +243,7 @@ Probe = Callable[[Mapping[str, str]], ToolStatus]
 CHARACTERISATION_PROBES: tuple[Probe, ...] = (_probe_jhove, _probe_verapdf, _probe_mediainfo, _probe_exiftool,
                                               _probe_java)  # fmt: skip
 # What full-text extraction needs (strongroom.fulltext finds them itself, the same way).
-TEXT_PROBES: tuple[Probe, ...] = (probe_pdftotext, _probe_tika)
+TEXT_PROBES: tuple[Probe, ...] = (probe_pdfium, probe_pdftotext, _probe_tika)
 # What migration needs (strongroom.preservation.toolrun finds them itself, from the policy's [tools] table).
 MIGRATION_PROBES: tuple[Probe, ...] = tuple(functools.partial(_probe_migration_tool, name) for name in MIGRATION_TOOLS)
 # The tools `find_tools` reports, in this order (the clamd probe is for `doctor`; ingest opens its scanner itself).

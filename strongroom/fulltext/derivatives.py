@@ -29,7 +29,7 @@ from strongroom.model import Agent, Basis, FileRecord, FileRole, FormatMatch, Id
 Progress = Callable[[str, int, int | None], None]
 MAX_NAMED = 20
 # Tools whose runs get a PREMIS agent of their own; the Python readers are part of Strongroom (the system agent).
-_EXTERNAL_TOOLS = ("pdftotext", "Apache Tika")
+_EXTERNAL_TOOLS = ("PDFium", "pdftotext", "Apache Tika")
 
 
 def text_identification() -> Identification:

@@ -1,7 +1,8 @@
 """Full text of the records: which extractor reads which format, and running them under per-file limits.
 
 The policy (strongroom/data/fulltext.toml) names an extractor per PUID, then per file extension and
-MIME type. PDF goes to poppler's pdftotext; office documents to the Apache Tika server, started
+MIME type. PDF goes to PDFium, in helper processes that stay up between files (or, where a site's
+policy says so, to poppler's pdftotext); office documents to the Apache Tika server, started
 once per run on first need; plain text, HTML, XML and e-mail are read in Python. A tool that is not
 installed makes its files "not extracted" with the reason, never a failed ingest; a tool that fails
 or runs past the time limit makes that file's extraction a failure; text longer than the size limit
@@ -26,6 +27,7 @@ from strongroom.errors import ConfigError
 from strongroom.fulltext import plain
 from strongroom.fulltext.limits import ExtractionFailed, Limits, RawText, ToolMissing
 from strongroom.fulltext.pdf import pdftotext
+from strongroom.fulltext.pdfium import PdfiumHelpers
 from strongroom.fulltext.tika import TikaServer
 from strongroom.search.query import normalise
 from strongroom.workers import bounded_map
@@ -35,6 +37,7 @@ INSTALL_HINT = "install it with: bash scripts/tools.sh"
 
 
 class Extractor(StrEnum):
+    PDFIUM = "pdfium"
     PDFTOTEXT = "pdftotext"
     TIKA = "tika"
     TEXT = "text"
@@ -175,6 +178,7 @@ class TextExtractor:
         self._tools = _Tools()
         self._pdftotext_command: tuple[str, ...] | None = None
         self._tika: TikaServer | None = None
+        self._pdfium = PdfiumHelpers()
 
     def __enter__(self) -> TextExtractor:
         return self
@@ -183,6 +187,7 @@ class TextExtractor:
         self.close()
 
     def close(self) -> None:
+        self._pdfium.close()
         with self._tika_lock:
             if self._tika is not None:
                 self._tika.stop()
@@ -234,6 +239,8 @@ class TextExtractor:
     # --- the tools ----------------------------------------------------------------------------
 
     def _describe(self, extractor: Extractor) -> tuple[str, str]:
+        if extractor is Extractor.PDFIUM:
+            return "PDFium", self._pdfium.version
         if extractor is Extractor.PDFTOTEXT:
             return "pdftotext", self._tools.pdftotext.version if self._tools.pdftotext else ""
         if extractor is Extractor.TIKA:
@@ -241,6 +248,9 @@ class TextExtractor:
         return _PYTHON_READERS[extractor][0], _PYTHON
 
     def _run(self, path: Path, extractor: Extractor, limits: Limits) -> tuple[RawText, str, str]:
+        if extractor is Extractor.PDFIUM:
+            raw = self._pdfium.extract(path, limits)
+            return raw, "PDFium", self._pdfium.version
         if extractor is Extractor.PDFTOTEXT:
             command, version = self._pdftotext()
             return pdftotext(command, path, limits), "pdftotext", version

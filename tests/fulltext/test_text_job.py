@@ -1,4 +1,4 @@
-"""`strongroom text` and the extract-text job: records stored without text become searchable (real pdftotext),
+"""`strongroom text` and the extract-text job: records stored without text become searchable (real PDFium),
 each step safe to run twice, one new version per package."""
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def test_every_step_twice_makes_one_version_and_the_pdf_word_searchable(home: Ho
         assert texts == {text_path("objects/minutes.pdf"), text_path("objects/notes/plain.txt")}
         events = archive.catalog.events(package)
         assert len({e.uuid for e in events}) == len(events)
-        made = [e for e in events if e.type == "creation" and "pdftotext" in e.detail]
+        made = [e for e in events if e.type == "creation" and "PDFium" in e.detail]
         assert len(made) == 1 and "text kept as" in made[0].outcome_detail
     assert home.ok("verify", package, "--json").json()["problems"] == []  # type: ignore[index]
     ocfl_validate(home)
@@ -127,15 +127,16 @@ def test_a_text_added_later_links_in_mets_to_the_event_that_made_it_not_the_inge
     write_pdf(source / "objects" / "minutes.pdf", f"Council minutes {word} harbour")
     empty = tmp_path / "no-tools"
     empty.mkdir()
-    with pytest.MonkeyPatch.context() as mp:  # text asked for at ingest, but pdftotext is not there
+    with pytest.MonkeyPatch.context() as mp:  # text asked for at ingest, but PDFium's helper is not there
         mp.setenv("STRONGROOM_EXTRACT_TEXT", "1")
+        mp.setattr("strongroom.fulltext.pdfium.HELPER", tmp_path / "no-such-helper.py")
         mp.setenv("PATH", str(empty))
         mp.setenv("STRONGROOM_TOOLS_DIR", str(empty))
         package = str(home.ingest(source)["package"])
     with home.archive() as archive:
         (original,) = [f for f in archive.catalog.files(package) if f.role is FileRole.ORIGINAL]
         logged = {e.uuid: e for e in archive.catalog.events(package)}
-    assert "pdftotext is not installed" in logged[text_event_uuid(original.uuid)].outcome_detail
+    assert "PDFium's helper did not start" in logged[text_event_uuid(original.uuid)].outcome_detail
     params = {"packages": [package], "operator": "test-archivist"}
     ctx = context(home, tmp_path, params)
     assert KIND.plan and KIND.chunk and KIND.finalize

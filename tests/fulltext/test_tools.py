@@ -1,4 +1,5 @@
-"""pdftotext and the Apache Tika server on real corpus files: text, failures, time and size limits, missing tools."""
+"""pdftotext (a site policy's choice for PDF) and the Apache Tika server on real corpus files: text, failures,
+time and size limits, missing tools."""
 
 from __future__ import annotations
 
@@ -125,7 +126,7 @@ def test_java_missing_leaves_office_documents_not_extracted(tmp_path: Path) -> N
 
 def test_the_policy_names_an_extractor_by_puid_then_extension_then_mime() -> None:
     policy = load_text_policy()
-    assert policy.choose("fmt/18", None, "article.pdf") is Extractor.PDFTOTEXT
+    assert policy.choose("fmt/18", None, "article.pdf") is Extractor.PDFIUM
     assert policy.choose("fmt/40", "application/msword", "a.doc") is Extractor.TIKA
     assert policy.choose("fmt/45", "application/rtf", "Syllabus FINAL.doc") is Extractor.TIKA
     assert policy.choose("fido-fmt/189.word", None, "x.docx") is Extractor.TIKA

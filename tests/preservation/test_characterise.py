@@ -227,10 +227,11 @@ def test_doctor_json_and_require(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert done.exit_code == 0, done.output
     data = json.loads(done.stdout)
     listed = {t["name"]: t for t in data["tools"]}
-    assert set(listed) == {"jhove", "verapdf", "mediainfo", "exiftool", "java", "clamd", "pdftotext", "tika",
+    assert set(listed) == {"jhove", "verapdf", "mediainfo", "exiftool", "java", "clamd", "pdfium", "pdftotext", "tika",
                            "libreoffice", "imagemagick", "compare", "identify", "ghostscript", "ffmpeg", "ffprobe",
                            "pdfinfo"}  # fmt: skip
     assert listed["jhove"]["found"] and listed["jhove"]["version"].startswith("1.")
+    assert listed["pdfium"]["found"] and "+pypdfium2." in listed["pdfium"]["version"]
     monkeypatch.setenv("STRONGROOM_TOOLS_DIR", str(tmp_path))
     text = runner.invoke(app, ["doctor"])
     assert text.exit_code == 0 and "missing" in text.stdout and "bash scripts/tools.sh" in text.stdout
