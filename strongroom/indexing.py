@@ -16,13 +16,13 @@ from datetime import UTC, date, datetime
 
 from strongroom.commit import object_id
 from strongroom.errors import StrongroomError
-from strongroom.fulltext.paths import text_path
+from strongroom.fulltext.paths import TEXT_FOLDER, text_path
 from strongroom.model import AccessRule, AccessStatus, DublinCore, FileRecord, FileRole, PackageSummary
 from strongroom.preservation.actions import derivative_source
 from strongroom.records.closure import masked_title
 from strongroom.search.base import SearchDocument
 from strongroom.search.query import normalise
-from strongroom.storage.ocfl import ObjectInventory, OcflStore
+from strongroom.storage.ocfl import OcflStore
 
 PACKAGE_TARGET = "objects"
 _DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
@@ -186,34 +186,40 @@ DERIVATIVE_ROLES = (FileRole.TEXT, FileRole.PRESERVATION, FileRole.ACCESS)
 class StoredText:
     """Reads the text derivatives of one package's head version from storage, for its search documents.
 
-    The inventory is read once; each text is then one read of its content file, cut at `limit`
-    characters. A derivative that is missing or cannot be read gives "": indexing goes on, and a
-    fixity check is what reports damaged storage.
+    The inventory is read once and only the texts' content keys are kept from it (a package of 100,000
+    files has an inventory of some 100 MB in memory, which would otherwise stay for the whole indexing);
+    each text is then one read of its content file, cut at `limit` characters. A derivative that is
+    missing or cannot be read gives "": indexing goes on, and a fixity check is what reports damaged storage.
     """
 
     def __init__(self, ocfl: OcflStore, package: str, limit: int) -> None:
         self.ocfl = ocfl
         self.package = package
         self.limit = limit
-        self._inventory: ObjectInventory | None = None
-        self._state: Mapping[str, str] | None = None
+        self._keys: Mapping[str, str] | None = None
 
-    def _head_state(self) -> Mapping[str, str]:
-        if self._state is None:
+    def _text_keys(self) -> Mapping[str, str]:
+        """Logical path of each text derivative in the head version -> the backend key of its content."""
+        if self._keys is None:
+            prefix = f"data/{TEXT_FOLDER}/"
             try:
-                self._inventory = self.ocfl.inventory(object_id(self.package))
-                self._state = self._inventory.version().state
+                inventory = self.ocfl.inventory(object_id(self.package))
+                state = inventory.version().state
+                self._keys = {
+                    logical: inventory.content_key(digest)
+                    for logical, digest in state.items()
+                    if logical.startswith(prefix)
+                }
             except (StrongroomError, OSError):
-                self._state = {}
-        return self._state
+                self._keys = {}
+        return self._keys
 
     def __call__(self, record: FileRecord) -> str:
-        logical = f"data/{text_path(record.path)}"
-        digest = self._head_state().get(logical)
-        if digest is None or self._inventory is None:
+        key = self._text_keys().get(f"data/{text_path(record.path)}")
+        if key is None:
             return ""
         try:
-            with self.ocfl.backend.open(self._inventory.content_key(digest)) as stream:
+            with self.ocfl.backend.open(key) as stream:
                 data = stream.read(self.limit * 4 + 4)
         except (StrongroomError, OSError):
             return ""

@@ -36,6 +36,7 @@ import stat
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
@@ -245,18 +246,30 @@ class SqliteSearchIndex:
         count = 0
         batch: list[Row] = []
         started = time.monotonic()
-        try:
-            for document in documents:
-                batch.append(row_of(document))
-                if len(batch) >= BATCH_SIZE:
+        # One batch is written (SQLite, which lets go of the GIL) while the next is made (reading texts from
+        # storage, building rows): the writes stay in order, one at a time, and the first failure stops both.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-writer") as writer:
+            pending: Future[int] | None = None
+            try:
+                for document in documents:
+                    batch.append(row_of(document))
+                    if len(batch) >= BATCH_SIZE:
+                        if pending is not None:
+                            count += pending.result()
+                        pending, batch = writer.submit(self._write_batch, batch), []
+                if pending is not None:
+                    count += pending.result()
+                    pending = None
+                if batch:
                     count += self._write_batch(batch)
-                    batch = []
-            if batch:
-                count += self._write_batch(batch)
-            if count and self._tidy:
-                self._merge_segments(budget=(time.monotonic() - started) * MERGE_SHARE)
-        except sqlite3.Error as err:
-            raise self._failure("add documents", err) from err
+                if count and self._tidy:
+                    self._merge_segments(budget=(time.monotonic() - started) * MERGE_SHARE)
+            except sqlite3.Error as err:
+                raise self._failure("add documents", err) from err
+            finally:
+                if pending is not None:
+                    with suppress(BaseException):
+                        pending.result()  # a batch still being written when making the next failed: let it end
         return count
 
     def delete_package(self, package: str) -> None:
