@@ -307,7 +307,9 @@ class OcflStore:
                 "If a write of this object was interrupted, sweep the object (the next write does); otherwise "
                 "the inventory was damaged or altered: restore it from a replica."
             )
-        return _parse_inventory(raw, key=key, root=root, expected_id=object_id, digest=digest)
+        document = loads(raw, key)
+        del raw  # ~40 MB at 100,000 files: gone before the inventory is built beside the document (the peak)
+        return _checked_inventory(document, key=key, root=root, expected_id=object_id, digest=digest)
 
     def open(self, object_id: str, logical_path: str, version: int | None = None) -> BinaryIO:
         """A stream of one file of a version (None: the head). The bytes are not checked here."""
@@ -473,7 +475,10 @@ class OcflStore:
                 removed += self._delete_quietly(key)
         else:
             digest = hashlib.sha256(raw).hexdigest()
-            head = _parse_inventory(raw, key=root + INVENTORY, root=root, expected_id=object_id, digest=digest).head
+            document = loads(raw, root + INVENTORY)
+            head = _checked_inventory(
+                document, key=root + INVENTORY, root=root, expected_id=object_id, digest=digest
+            ).head
             for key in list(self.backend.list(root)):
                 match = _VERSION_DIR.match(key[len(root) :])
                 if match is not None and int(match.group(1)) > head:
@@ -669,9 +674,8 @@ class _Damaged(Exception):
     """Internal: what is wrong with an inventory; turned into IntegrityError with its key."""
 
 
-def _parse_inventory(raw: bytes, *, key: str, root: str, expected_id: str, digest: str) -> ObjectInventory:
-    """Check and read an inventory as read from storage: any JSON at all may arrive here."""
-    document = loads(raw, key)
+def _checked_inventory(document: Any, *, key: str, root: str, expected_id: str, digest: str) -> ObjectInventory:
+    """Check and read an inventory's JSON as read from storage: any JSON at all may arrive here."""
     try:
         return _inventory_from(document, root=root, expected_id=expected_id, digest=digest)
     except _Damaged as err:

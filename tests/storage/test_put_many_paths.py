@@ -167,3 +167,20 @@ def test_inventory_text_with_an_unencodable_name_fails_as_before() -> None:
 def test_inventory_text_falls_back_to_json_dumps_for_other_keys() -> None:
     document = {"a": {1: "one", None: [2.5]}}
     assert json_bytes(document) == (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def test_inventory_text_of_many_files_is_json_dumps_byte_for_byte_across_its_flushes() -> None:
+    # Enough pieces to be joined in many parts (every few thousand), at every depth, with names that are
+    # not ASCII, characters JSON escapes (tab, quotes) and an astral character, on the boundaries.
+    names = [f"data/objects/caf\u00e9 \u201c{n}\u201d\t\U0001f600/\u0645\u0644\u0641-{n}.txt" for n in range(30_000)]
+    document = {
+        "id": "urn:uuid:0",
+        "manifest": {hashlib.sha256(name.encode()).hexdigest(): [f"v1/content/{name}"] for name in names},
+        "versions": {
+            "v1": {
+                "state": {hashlib.sha256(n.encode()).hexdigest(): [n, n + ".copy"] for n in names},
+                "nested": [[{"a": [n]} for n in names[:5000]]],
+            }
+        },
+    }
+    assert json_bytes(document) == (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
