@@ -37,6 +37,10 @@ class _Answer:
     payload: bytes
 
 
+class _NotDelivered(ExtractionFailed):
+    """Internal: the helper was gone before it could be given the file."""
+
+
 class _Helper:
     """One helper process, used by one thread at a time."""
 
@@ -74,7 +78,7 @@ class _Helper:
             self.process.stdin.flush()
         except OSError:
             self.broken = True
-            raise ExtractionFailed(f"PDFium stopped before reading the file ({self._how_it_ended()})") from None
+            raise _NotDelivered(f"PDFium stopped before reading the file ({self._how_it_ended()})") from None
         return self._read_answer(limits, "reading the file", limits.max_bytes + 64 * 1024)
 
     def _read_answer(self, limits: Limits, doing: str, most: int) -> _Answer:
@@ -135,13 +139,19 @@ class PdfiumHelpers:
         return self._version or ""
 
     def extract(self, path: Path, limits: Limits) -> RawText:
-        helper = self._borrow()
-        # The time limit is the file's: a helper's start (about 50 ms, once per thread) is not counted in it.
-        limits = Limits.starting_now(limits.size, limits.time_limit)
-        try:
-            answer = helper.ask(path, limits)
-        finally:
-            self._give_back(helper)
+        for attempt in (1, 2):
+            helper = self._borrow()
+            # The time limit is the file's: a helper's start (about 50 ms, once per thread) is not counted in it.
+            limits = Limits.starting_now(limits.size, limits.time_limit)
+            try:
+                answer = helper.ask(path, limits)
+                break
+            except _NotDelivered:
+                if attempt == 2:
+                    raise
+                # An idle helper that died just before it was given the file: the file is not to blame.
+            finally:
+                self._give_back(helper)
         if answer.kind == b"T":
             return RawText(answer.payload.decode("utf-8", "replace"), (), bool(answer.flag))
         if answer.kind == b"E":

@@ -142,6 +142,20 @@ def test_an_idle_helper_that_died_is_replaced_before_the_next_file(pdfium: TextE
     assert pdfium.extract(ARTICLE, Extractor.PDFIUM).status is TextStatus.EXTRACTED
 
 
+def test_a_helper_that_died_just_before_it_was_given_a_file_does_not_fail_that_file() -> None:
+    helpers = PdfiumHelpers()
+    try:
+        helpers.start_check()
+        (idle,) = helpers._idle  # white box: the one helper, waiting for a file
+        os.kill(idle.process.pid, signal.SIGKILL)
+        idle.process.wait()
+        idle.process.poll = lambda: None  # type: ignore[method-assign]  # as if it died after the check for it
+        raw = helpers.extract(ARTICLE, Limits.starting_now(100_000, 60))
+    finally:
+        helpers.close()
+    assert "Significant Properties of Digital Research" in " ".join(raw.text.split())
+
+
 def test_the_size_limit_cuts_the_text_and_stops_reading(tmp_path: Path) -> None:
     with TextExtractor(TextSettings(enabled=True, size_limit=500)) as small:
         result = small.extract(ARTICLE, Extractor.PDFIUM)
