@@ -174,8 +174,14 @@ def run_strongroom_at(revision: str, corpus: Path, workers: int, scratch: Path) 
     # characterisation at their defaults and measured those, not the revision.
     env = {**os.environ, "STRONGROOM_HOME": str(home), "STRONGROOM_WORKERS": str(workers), "PYTHONPATH": str(tree),
            **PLAIN}  # fmt: skip
-    command = [sys.executable, "-m", "strongroom"]
-    subprocess.run([*command, "init"], env=env, check=True, stdout=subprocess.DEVNULL, cwd=tree)
+    # -P: `python -m` would otherwise put the current folder first on sys.path, ahead of PYTHONPATH, and run from
+    # the checkout the benchmark was started in the code of this revision, not the earlier one's.
+    command = [sys.executable, "-P", "-m", "strongroom"]
+    probe = [sys.executable, "-P", "-c", "import strongroom; print(strongroom.__file__)"]
+    loaded = subprocess.run(probe, env=env, check=True, capture_output=True, text=True).stdout.strip()
+    if not Path(loaded).resolve().is_relative_to(tree.resolve()):
+        raise SystemExit(f"the baseline would run {loaded}, not the code of {revision} in {tree}")
+    subprocess.run([*command, "init"], env=env, check=True, stdout=subprocess.DEVNULL)
     files, size = corpus_size(corpus)
     seconds, peak, ok, note = timed([*command, "ingest", str(corpus), "--json"], env)
     shutil.rmtree(home, ignore_errors=True)
